@@ -144,3 +144,13 @@ type LogEntry struct {
 	NodeID      string    `json:"nodeId,omitempty"`
 	Message     string    `json:"message"`
 }
+
+// ExecutionEvent says that an execution changed status. The scheduler
+// publishes these (for its own runs and, through the database, for other
+// instances' runs) so the console can follow executions live.
+type ExecutionEvent struct {
+	TenantID    string          `json:"tenantId"`
+	ExecutionID string          `json:"executionId"`
+	ScheduleID  string          `json:"scheduleId,omitempty"`
+	Status      ExecutionStatus `json:"status"`
+}

@@ -1,0 +1,202 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// config is the configuration of serve and the database commands. Each
+// field has a flag and an environment variable; flags win.
+type config struct {
+	DB               string
+	Addr             string
+	DataDir          string
+	InstanceID       string
+	SMTPURL          string
+	SMTPFrom         string
+	PublicURL        string
+	AllowPrivateURLs bool
+	NoScheduler      bool
+	Workers          int
+	ShutdownGrace    time.Duration
+	Retention        time.Duration
+	LogLevel         string
+	LogFormat        string
+}
+
+func envMap(environ []string) map[string]string {
+	m := make(map[string]string, len(environ))
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+func defaultInstanceID() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "geoetl"
+	}
+	return fmt.Sprintf("%s-%d", host, os.Getpid())
+}
+
+func hostName() string {
+	h, err := os.Hostname()
+	if err != nil || h == "" {
+		return "localhost"
+	}
+	return h
+}
+
+// newFlagSet returns a flag set whose errors come back as usage errors
+// instead of exiting, with the database flag every command shares.
+func newFlagSet(name string, cfg *config, env map[string]string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&cfg.DB, "db", envOr(env, "GEOETL_DATABASE_URL", "sqlite:geoetl.db"), "database URL: sqlite:PATH or postgres://… (env GEOETL_DATABASE_URL)")
+	return fs
+}
+
+// addServeFlags adds the flags of serve.
+func addServeFlags(fs *flag.FlagSet, cfg *config, env map[string]string) error {
+	fs.StringVar(&cfg.Addr, "addr", envOr(env, "GEOETL_ADDR", "127.0.0.1:8080"), "listen address (env GEOETL_ADDR)")
+	fs.StringVar(&cfg.DataDir, "data-dir", envOr(env, "GEOETL_DATA_DIR", "./data"), "the only folder file sources and sinks may use (env GEOETL_DATA_DIR)")
+	fs.StringVar(&cfg.InstanceID, "instance-id", envOr(env, "GEOETL_INSTANCE_ID", defaultInstanceID()), "this instance's id (env GEOETL_INSTANCE_ID)")
+	fs.StringVar(&cfg.SMTPURL, "smtp-url", env["GEOETL_SMTP_URL"], "smtp://user:pass@host:port or smtps://… (env GEOETL_SMTP_URL)")
+	fs.StringVar(&cfg.SMTPFrom, "smtp-from", envOr(env, "GEOETL_SMTP_FROM", "geoetl@"+hostName()), "sender address (env GEOETL_SMTP_FROM)")
+	fs.StringVar(&cfg.PublicURL, "public-url", env["GEOETL_PUBLIC_URL"], "base URL for links in notifications (env GEOETL_PUBLIC_URL; default http://<addr>)")
+	fs.StringVar(&cfg.LogLevel, "log-level", envOr(env, "GEOETL_LOG_LEVEL", "info"), "debug, info, warn or error (env GEOETL_LOG_LEVEL)")
+	fs.StringVar(&cfg.LogFormat, "log-format", envOr(env, "GEOETL_LOG_FORMAT", "text"), "text or json (env GEOETL_LOG_FORMAT)")
+	fs.BoolVar(&cfg.NoScheduler, "no-scheduler", false, "serve the console and API only; run no schedules")
+
+	var err error
+	if cfg.AllowPrivateURLs, err = envBool(env, "GEOETL_ALLOW_PRIVATE_URLS", false); err != nil {
+		return err
+	}
+	fs.BoolVar(&cfg.AllowPrivateURLs, "allow-private-urls", cfg.AllowPrivateURLs, "let webhooks and URL sources reach loopback and private addresses (env GEOETL_ALLOW_PRIVATE_URLS)")
+	workers := 4 * runtime.NumCPU()
+	if workers < 8 {
+		workers = 8
+	}
+	if cfg.Workers, err = envInt(env, "GEOETL_WORKERS", workers); err != nil {
+		return err
+	}
+	fs.IntVar(&cfg.Workers, "workers", cfg.Workers, "executions run at once by this instance (env GEOETL_WORKERS)")
+	if cfg.ShutdownGrace, err = envDuration(env, "GEOETL_SHUTDOWN_GRACE", 30*time.Second); err != nil {
+		return err
+	}
+	fs.DurationVar(&cfg.ShutdownGrace, "shutdown-grace", cfg.ShutdownGrace, "how long running executions may finish at shutdown (env GEOETL_SHUTDOWN_GRACE)")
+	if cfg.Retention, err = envDuration(env, "GEOETL_RETENTION", 90*24*time.Hour); err != nil {
+		return err
+	}
+	fs.DurationVar(&cfg.Retention, "retention", cfg.Retention, "keep finished executions this long; 0 keeps them forever (env GEOETL_RETENTION)")
+	return nil
+}
+
+// validate checks the values that flag parsing cannot.
+func (c *config) validate() error {
+	if c.Workers < 1 || c.Workers > 10000 {
+		return usagef("--workers: must be between 1 and 10000")
+	}
+	if c.ShutdownGrace < 0 {
+		return usagef("--shutdown-grace: must not be negative")
+	}
+	if c.Retention < 0 {
+		return usagef("--retention: must not be negative")
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return usagef("--log-level: must be debug, info, warn or error")
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		return usagef("--log-format: must be text or json")
+	}
+	if c.InstanceID == "" || len(c.InstanceID) > 200 {
+		return usagef("--instance-id: must be 1-200 characters")
+	}
+	if c.PublicURL == "" {
+		c.PublicURL = "http://" + c.Addr
+	}
+	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+	if !strings.HasPrefix(c.PublicURL, "http://") && !strings.HasPrefix(c.PublicURL, "https://") {
+		return usagef("--public-url: must start with http:// or https://")
+	}
+	return nil
+}
+
+// parseArgs parses flags that may come before or after positional
+// arguments ("cron next '0 2 * * *' --tz Europe/Berlin").
+func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if err == flag.ErrHelp {
+				return nil, usagef("%s: flags: %s", fs.Name(), flagList(fs))
+			}
+			return nil, usagef("%s: %v", fs.Name(), err)
+		}
+		if fs.NArg() == 0 {
+			return pos, nil
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
+
+func flagList(fs *flag.FlagSet) string {
+	var parts []string
+	fs.VisitAll(func(f *flag.Flag) { parts = append(parts, "--"+f.Name) })
+	return strings.Join(parts, " ")
+}
+
+func envOr(env map[string]string, key, def string) string {
+	if v, ok := env[key]; ok && v != "" {
+		return v
+	}
+	return def
+}
+
+func envBool(env map[string]string, key string, def bool) (bool, error) {
+	v, ok := env[key]
+	if !ok || v == "" {
+		return def, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, usagef("%s: %q is not true or false", key, v)
+	}
+	return b, nil
+}
+
+func envInt(env map[string]string, key string, def int) (int, error) {
+	v, ok := env[key]
+	if !ok || v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return 0, usagef("%s: %q is not a whole number", key, v)
+	}
+	return n, nil
+}
+
+func envDuration(env map[string]string, key string, def time.Duration) (time.Duration, error) {
+	v, ok := env[key]
+	if !ok || v == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, usagef("%s: %q is not a duration like 30s or 90m", key, v)
+	}
+	return d, nil
+}

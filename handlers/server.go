@@ -1,0 +1,159 @@
+// Package handlers serves the REST API under /admin/api/geoetl, the HTML
+// console with its HTMX fragments, and the operational endpoints. Handlers
+// decode requests, call the service layer, and encode answers; they never
+// talk SQL and hold no business rules of their own.
+package handlers
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"github.com/geoetl/geoetl"
+	"github.com/geoetl/geoetl/service"
+)
+
+// APIPrefix is where the REST API lives.
+const APIPrefix = "/admin/api/geoetl"
+
+// MaxBodyBytes is the largest request body accepted (413 above).
+const MaxBodyBytes = 1 << 20
+
+// Config holds what the handlers need besides the service.
+type Config struct {
+	Logger *slog.Logger
+	// SecureCookies marks cookies Secure; set when served over TLS or
+	// behind a TLS-terminating proxy (public URL starting with https).
+	SecureCookies bool
+	PublicURL     string
+	Version       string
+	// Ready reports whether the instance can serve (database reachable,
+	// migrations current); used by /readyz.
+	Ready func(ctx context.Context) error
+	// Catalog lists the workflow node types for /workflows/catalog.
+	Catalog any
+	// Metrics, when set, serves /metrics.
+	Metrics http.Handler
+	// Events, when set, streams execution changes to the console (SSE).
+	Events EventSource
+}
+
+// EventSource lets the console follow executions live. Each subscriber
+// gets every event of its tenant until it cancels.
+type EventSource interface {
+	Subscribe(tenantID string) (events <-chan geoetl.ExecutionEvent, cancel func())
+}
+
+// Server is the HTTP side of one instance.
+type Server struct {
+	Echo *echo.Echo
+	svc  *service.Service
+	cfg  Config
+	log  *slog.Logger
+}
+
+// New builds the echo instance with every route.
+func New(svc *service.Service, cfg Config) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	e := echo.New()
+	e.HideBanner = true
+	e.HidePort = true
+	s := &Server{Echo: e, svc: svc, cfg: cfg, log: cfg.Logger}
+	e.HTTPErrorHandler = s.handleError
+	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
+		DisablePrintStack: true,
+		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
+			s.log.Error("panic while serving", "method", c.Request().Method, "path", c.Request().URL.Path, "err", err, "stack", string(stack))
+			return err
+		},
+	}))
+	e.Use(s.bodyLimit)
+	e.Use(s.securityHeaders)
+	e.Use(s.authenticate)
+	e.Use(s.csrfMiddleware())
+
+	e.GET("/healthz", s.handleHealthz)
+	e.GET("/readyz", s.handleReadyz)
+	if cfg.Metrics != nil {
+		e.GET("/metrics", echo.WrapHandler(cfg.Metrics))
+	}
+	s.registerRoutes()
+	return s
+}
+
+// routeRegistrars are filled by the files that define route groups (API,
+// console), so each group registers itself without this file knowing it.
+var routeRegistrars []func(*Server)
+
+func (s *Server) registerRoutes() {
+	for _, r := range routeRegistrars {
+		r(s)
+	}
+}
+
+// ServeHTTP makes the server an http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.Echo.ServeHTTP(w, r) }
+
+// handleHealthz is GET /healthz: the process is up.
+func (s *Server) handleHealthz(c echo.Context) error {
+	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// handleReadyz is GET /readyz: the database answers and is migrated.
+func (s *Server) handleReadyz(c echo.Context) error {
+	if s.cfg.Ready == nil {
+		return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
+	}
+	ctx, cancel := context.WithTimeout(c.Request().Context(), 3*time.Second)
+	defer cancel()
+	if err := s.cfg.Ready(ctx); err != nil {
+		return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": err.Error()})
+	}
+	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// bodyLimit refuses bodies over MaxBodyBytes with 413, both when the
+// length is declared and when a chunked body runs over.
+func (s *Server) bodyLimit(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		if r.ContentLength > MaxBodyBytes {
+			return geoetl.Errorf(geoetl.ETOOLARGE, "The request body is larger than 1 MiB.")
+		}
+		if r.Body != nil {
+			r.Body = http.MaxBytesReader(c.Response(), r.Body, MaxBodyBytes)
+		}
+		return next(c)
+	}
+}
+
+func (s *Server) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Response().Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "same-origin")
+		h.Set("X-Frame-Options", "DENY")
+		return next(c)
+	}
+}
+
+// isAPI reports whether a request is for the JSON API (as opposed to the
+// console), which decides how errors and missing credentials are answered.
+func isAPI(c echo.Context) bool {
+	p := c.Request().URL.Path
+	return strings.HasPrefix(p, APIPrefix) || p == "/openapi.json"
+}
+
+// asMaxBytesError reports whether err is the body limit being hit.
+func asMaxBytesError(err error) bool {
+	var mbe *http.MaxBytesError
+	return errors.As(err, &mbe)
+}
