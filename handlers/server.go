@@ -9,6 +9,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/geoetl/geoetl"
+	"github.com/geoetl/geoetl/metrics"
 	"github.com/geoetl/geoetl/service"
 )
 
@@ -42,6 +44,9 @@ type Config struct {
 	Metrics http.Handler
 	// Events, when set, streams execution changes to the console (SSE).
 	Events EventSource
+	// MetricsRecorder, when set, receives per-route request counts and
+	// latencies.
+	MetricsRecorder *metrics.Metrics
 }
 
 // EventSource lets the console follow executions live. Each subscriber
@@ -75,6 +80,7 @@ func New(svc *service.Service, cfg Config) *Server {
 			return err
 		},
 	}))
+	e.Use(s.observe)
 	e.Use(s.bodyLimit)
 	e.Use(s.securityHeaders)
 	e.Use(s.authenticate)
@@ -156,4 +162,29 @@ func isAPI(c echo.Context) bool {
 func asMaxBytesError(err error) bool {
 	var mbe *http.MaxBytesError
 	return errors.As(err, &mbe)
+}
+
+// observe records per-route request counts and latencies. The route label
+// is the pattern (/schedules/:id), never the raw path, so ids do not
+// explode the metric's cardinality.
+func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		m := s.cfg.MetricsRecorder
+		if m == nil {
+			return next(c)
+		}
+		start := time.Now()
+		err := next(c)
+		route := c.Path()
+		if route == "" {
+			route = "unmatched"
+		}
+		code := c.Response().Status
+		if err != nil {
+			code = problemFor(err).Status
+		}
+		m.HTTPRequests.WithLabelValues(route, c.Request().Method, strconv.Itoa(code)).Inc()
+		m.HTTPDuration.WithLabelValues(route).Observe(time.Since(start).Seconds())
+		return err
+	}
 }
