@@ -158,6 +158,10 @@ func (ml *mailer) send(ctx context.Context, to, messageID string, payload []byte
 		return permanent(fmt.Errorf("SMTP client: %v", err))
 	}
 	conn, err := client.DialToSMTPClientWithContext(ctx)
+	if errors.Is(err, mail.ErrNoSupportedAuthDiscovered) {
+		return permanent(errors.New("SMTP server offers no way to log in without sending the password in clear " +
+			"(no STARTTLS): use smtps:// or a server that offers STARTTLS"))
+	}
 	if err != nil {
 		return fmt.Errorf("connecting to the SMTP server: %w", err)
 	}
