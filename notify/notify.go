@@ -76,6 +76,14 @@ type Config struct {
 	// Concurrency is how many deliveries one instance sends at once, and
 	// the size of each claim; default 8.
 	Concurrency int
+	// Metrics counts attempts by channel and outcome ("sent", "retry",
+	// "failed"); nil counts nothing. *metrics.Metrics fits.
+	Metrics Metrics
+}
+
+// Metrics receives one call per recorded attempt.
+type Metrics interface {
+	Delivery(channel, outcome string)
 }
 
 // Store is what the notifier keeps its deliveries in and reads tenants'

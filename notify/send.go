@@ -120,7 +120,7 @@ func (n *Notifier) deliver(ctx context.Context, d *geoetl.Delivery) error {
 	if err := n.store.UpdateDelivery(rctx, d); err != nil {
 		return fmt.Errorf("recording delivery %s: %w", d.ID, err)
 	}
-	n.logAttempt(d)
+	n.observe(d)
 	return nil
 }
 
@@ -220,18 +220,25 @@ func (n *Notifier) scrub(msg string, d *geoetl.Delivery) string {
 	return msg
 }
 
-func (n *Notifier) logAttempt(d *geoetl.Delivery) {
+// observe logs a recorded attempt and counts it.
+func (n *Notifier) observe(d *geoetl.Delivery) {
 	attrs := []any{"delivery", d.ID, "event", d.Event, "channel", d.Channel, "target", d.MaskedTarget, "attempt", d.Attempts}
 	if d.LastStatusCode != nil {
 		attrs = append(attrs, "statusCode", *d.LastStatusCode)
 	}
+	outcome := "failed"
 	switch d.Status {
 	case geoetl.DeliverySent:
+		outcome = "sent"
 		n.log.Info("notification sent", attrs...)
 	case geoetl.DeliveryPending:
+		outcome = "retry"
 		n.log.Warn("notification attempt failed; will retry", append(attrs, "err", *d.LastError, "nextAttemptAt", *d.NextAttemptAt)...)
 	default:
 		n.log.Error("notification failed", append(attrs, "err", *d.LastError)...)
+	}
+	if n.cfg.Metrics != nil {
+		n.cfg.Metrics.Delivery(string(d.Channel), outcome)
 	}
 }
 
