@@ -54,7 +54,7 @@ func (n *Notifier) SendDue(ctx context.Context) (sent int, err error) {
 		if err := ctx.Err(); err != nil {
 			return sent, err
 		}
-		leaseUntil := n.clock.Now().Add(n.lease())
+		leaseUntil := n.storeNow(ctx).Add(n.lease())
 		batch, err := n.store.ClaimDeliveries(ctx, n.cfg.InstanceID, n.cfg.Concurrency, leaseUntil)
 		if err != nil {
 			return sent, fmt.Errorf("claiming deliveries: %w", err)
@@ -77,6 +77,20 @@ func (n *Notifier) SendDue(ctx context.Context) (sent int, err error) {
 			return sent, nil
 		}
 	}
+}
+
+// storeNow is the clock that due times and leases are compared with: the
+// store's (the database's) when it tells, so that instances with skewed
+// clocks agree on them, else this instance's.
+func (n *Notifier) storeNow(ctx context.Context) time.Time {
+	if s, ok := n.store.(interface {
+		Now(context.Context) (time.Time, error)
+	}); ok {
+		if t, err := s.Now(ctx); err == nil {
+			return t
+		}
+	}
+	return n.clock.Now()
 }
 
 // attemptTimeout bounds one attempt of a channel.
@@ -106,7 +120,7 @@ func (n *Notifier) deliver(ctx context.Context, d *geoetl.Delivery) error {
 	// went out must not be sent again for want of a record.
 	rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer rcancel()
-	now := n.clock.Now().UTC()
+	now := n.storeNow(rctx).UTC()
 	if o.err != nil && ctx.Err() != nil {
 		// Shutdown cut the attempt short; it does not count. Hand the
 		// delivery back for any instance to try again.
