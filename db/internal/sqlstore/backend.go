@@ -1,0 +1,97 @@
+// Package sqlstore implements geoetl.Store once, over a small Backend
+// interface that db/sqlite and db/postgres provide. Every query is written
+// once, with $n placeholders (SQLite reads them as numbered parameters), and
+// the few places where the SQL dialects differ go through Dialect. Keeping
+// one implementation is what makes the two stores behave identically; the
+// conformance suite in db/storetest checks that they do.
+package sqlstore
+
+import (
+	"context"
+	"time"
+)
+
+// Querier runs statements. Row.Scan returns sql.ErrNoRows (never a
+// driver-specific error) when there is no row.
+type Querier interface {
+	Exec(ctx context.Context, query string, args ...any) (int64, error)
+	Query(ctx context.Context, query string, args ...any) (Rows, error)
+	QueryRow(ctx context.Context, query string, args ...any) Row
+	// ExecBatch runs query once for each argument list, pipelined where
+	// the driver can, and returns the total of affected rows.
+	ExecBatch(ctx context.Context, query string, argLists [][]any) (int64, error)
+}
+
+// Rows is a result set.
+type Rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+	Close()
+}
+
+// Row is a single-row result.
+type Row interface {
+	Scan(dest ...any) error
+}
+
+// Tx is a Querier inside one transaction.
+type Tx interface {
+	Querier
+	// Now is the backend's clock for this transaction: PostgreSQL's now()
+	// (the start of the transaction), or the local clock on SQLite.
+	Now(ctx context.Context) (time.Time, error)
+}
+
+// TxMode says what a transaction will do.
+type TxMode int
+
+const (
+	// ReadOnly transactions read a consistent snapshot.
+	ReadOnly TxMode = iota
+	// ReadWrite transactions write; on SQLite they take the single writer.
+	ReadWrite
+)
+
+// Backend is what a database driver provides to the shared store.
+type Backend interface {
+	// InTx runs fn in one transaction, committing when fn returns nil. A
+	// non-empty tenantID makes the transaction tenant-scoped: on PostgreSQL
+	// it runs as the row-level-security role with that tenant set, so the
+	// database itself hides other tenants' rows. An empty tenantID is
+	// cross-tenant work (claims, sign-in lookups).
+	InTx(ctx context.Context, mode TxMode, tenantID string, fn func(Tx) error) error
+	Dialect() *Dialect
+	Ping(ctx context.Context) error
+	MigrationsCurrent(ctx context.Context) (bool, error)
+	Close() error
+}
+
+// Dialect holds the few pieces of SQL and argument encoding that differ
+// between SQLite and PostgreSQL.
+type Dialect struct {
+	// Name is "sqlite" or "postgres".
+	Name string
+	// Time encodes a time argument (unix microseconds on SQLite).
+	Time func(t time.Time) any
+	// IDList encodes a list of ids as one argument for InIDs.
+	IDList func(ids []string) any
+	// InIDs returns a condition that col is one of the ids in parameter n.
+	InIDs func(col string, n int) string
+	// LockSkip is appended to a SELECT whose rows the transaction claims:
+	// FOR UPDATE SKIP LOCKED on PostgreSQL, nothing on SQLite, whose
+	// single writer serialises claimers.
+	LockSkip string
+	// Lock is appended to a SELECT whose rows the transaction will update.
+	Lock string
+	// HasTag returns a condition that the JSON array column tags holds
+	// the string in parameter n.
+	HasTag func(n int) string
+	// HourBucket truncates a time column to the hour, in UTC.
+	HourBucket func(col string) string
+	// UniqueViolation reports whether err violates a unique constraint and
+	// returns text naming it (the constraint or the columns).
+	UniqueViolation func(err error) (string, bool)
+	// MaxParams is how many parameters one statement may have.
+	MaxParams int
+}

@@ -1,0 +1,506 @@
+package sqlstore
+
+import (
+	"context"
+	"time"
+
+	"github.com/geoetl/geoetl"
+)
+
+// How the scheduler's rows are represented:
+//   - A pending execution is "claimed" when instance_id is set; the claimer
+//     keeps heartbeat_at fresh (Heartbeat) until it finishes. DuePending
+//     only returns unclaimed rows; a claim whose heartbeat went stale is
+//     returned by StaleExecutions, and ReleaseClaims (or FinishExecutions)
+//     hands it back.
+//   - Cancelling a pending execution makes it cancelled at once and also
+//     sets cancel_requested, so an instance that had claimed it learns of
+//     the cancellation through Heartbeat; StartExecutions and
+//     FinishExecutions leave finished rows alone.
+
+// Claim runs fn in one write transaction across all tenants.
+func (s *Store) Claim(ctx context.Context, fn func(tx geoetl.ClaimTx) error) error {
+	return s.write(ctx, "", func(tx Tx) error {
+		now, err := s.now(ctx, tx)
+		if err != nil {
+			return err
+		}
+		return fn(&claimTx{s: s, ctx: ctx, tx: tx, now: now})
+	})
+}
+
+type claimTx struct {
+	s   *Store
+	ctx context.Context
+	tx  Tx
+	now time.Time
+}
+
+func (c *claimTx) Now() time.Time { return c.now }
+
+// DueSchedules returns enabled, active schedules due by until, soonest
+// first, locked (skipping rows another claimer holds on PostgreSQL).
+func (c *claimTx) DueSchedules(until time.Time, limit int) ([]*geoetl.Schedule, error) {
+	rows, err := c.tx.Query(c.ctx, `SELECT `+scheduleCols+` FROM schedules
+		WHERE enabled = TRUE AND status = 'active' AND next_run_at <= $1 ORDER BY next_run_at, id LIMIT $2`+c.s.d.LockSkip,
+		c.s.t(until), int64(limit))
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows, scanSchedule)
+}
+
+// DuePending returns unclaimed pending executions due by until, soonest
+// first, locked.
+func (c *claimTx) DuePending(until time.Time, limit int) ([]*geoetl.Execution, error) {
+	rows, err := c.tx.Query(c.ctx, `SELECT `+executionCols+` FROM executions
+		WHERE status = 'pending' AND instance_id IS NULL AND due_at <= $1 ORDER BY due_at, id LIMIT $2`+c.s.d.LockSkip,
+		c.s.t(until), int64(limit))
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows, scanExecution)
+}
+
+// Occupancy returns per schedule the executions that hold or wait for a
+// slot: running ones, claimed pending ones and unclaimed pending ones other
+// than retries and backfills (queued occurrences and run-nows), oldest
+// occurrence first. Schedules with none are absent from the map.
+func (c *claimTx) Occupancy(scheduleIDs []string) (map[string][]*geoetl.Execution, error) {
+	out := map[string][]*geoetl.Execution{}
+	ids := normIDs(scheduleIDs)
+	if len(ids) == 0 {
+		return out, nil
+	}
+	rows, err := c.tx.Query(c.ctx, `SELECT `+executionCols+` FROM executions
+		WHERE `+c.s.d.InIDs("schedule_id", 1)+` AND status IN ('pending', 'running')
+		AND (status = 'running' OR instance_id IS NOT NULL OR trigger_type NOT IN ('retry', 'backfill'))
+		ORDER BY scheduled_at, created_at, id`, c.s.d.IDList(ids))
+	if err != nil {
+		return nil, err
+	}
+	execs, err := collect(rows, scanExecution)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range execs {
+		out[*e.ScheduleID] = append(out[*e.ScheduleID], e)
+	}
+	return out, nil
+}
+
+// InsertExecutions inserts the rows in as few statements as the driver's
+// parameter limit allows; a row whose occurrence key exists is skipped.
+func (c *claimTx) InsertExecutions(execs []*geoetl.Execution) ([]bool, error) {
+	return c.s.insertExecutions(c.ctx, c.tx, c.now, execs)
+}
+
+func (s *Store) insertExecutions(ctx context.Context, tx Tx, now time.Time, execs []*geoetl.Execution) ([]bool, error) {
+	inserted := make([]bool, len(execs))
+	per := max(1, s.d.MaxParams/executionWidth)
+	for start := 0; start < len(execs); start += per {
+		chunk := execs[start:min(start+per, len(execs))]
+		args := make([]any, 0, len(chunk)*executionWidth)
+		for _, e := range chunk {
+			a, err := s.prepareExecution(e, now)
+			if err != nil {
+				return nil, err
+			}
+			args = append(args, a...)
+		}
+		rows, err := tx.Query(ctx, `INSERT INTO executions (`+executionCols+`) VALUES `+placeholders(len(chunk), executionWidth, 0)+
+			` ON CONFLICT DO NOTHING RETURNING id`, args...)
+		if err != nil {
+			return nil, err
+		}
+		ids, err := collect(rows, func(r Row) (string, error) {
+			var id string
+			return id, r.Scan(str(&id))
+		})
+		if err != nil {
+			return nil, err
+		}
+		got := make(map[string]bool, len(ids))
+		for _, id := range ids {
+			got[id] = true
+		}
+		for i, e := range chunk {
+			inserted[start+i] = got[e.ID]
+		}
+	}
+	return inserted, nil
+}
+
+// UpdateExecutions writes the scheduler-owned fields of existing rows.
+func (c *claimTx) UpdateExecutions(execs []*geoetl.Execution) error {
+	args := make([][]any, 0, len(execs))
+	for _, e := range execs {
+		id, ok := normID(e.ID)
+		if !ok {
+			return geoetl.NotFound("Execution")
+		}
+		e.ExecutedAt, e.CompletedAt, e.HeartbeatAt, e.DueAt = microp(e.ExecutedAt), microp(e.CompletedAt), microp(e.HeartbeatAt), micro(e.DueAt)
+		args = append(args, []any{id, string(e.Status), nullStr(e.InstanceID), c.s.tp(e.HeartbeatAt), c.s.tp(e.ExecutedAt), c.s.tp(e.CompletedAt),
+			nullInt64(e.DurationMs), nullStr(e.ErrorMessage), e.Skipped, nullStr(e.SkipReason), e.CancelRequested, c.s.t(e.DueAt)})
+	}
+	_, err := c.tx.ExecBatch(c.ctx, `UPDATE executions SET status = $2, instance_id = $3, heartbeat_at = $4, executed_at = $5,
+		completed_at = $6, duration_ms = $7, error_message = $8, skipped = $9, skip_reason = $10, cancel_requested = $11, due_at = $12
+		WHERE id = $1`, args)
+	return err
+}
+
+// AdvanceSchedules moves claimed schedules on.
+func (c *claimTx) AdvanceSchedules(advances []geoetl.ScheduleAdvance) error {
+	var plain, withStatus [][]any
+	for _, a := range advances {
+		id, ok := normID(a.ScheduleID)
+		if !ok {
+			return geoetl.NotFound("Schedule")
+		}
+		if a.Status == nil {
+			plain = append(plain, []any{id, c.s.tp(a.NextRunAt)})
+		} else {
+			withStatus = append(withStatus, []any{id, c.s.tp(a.NextRunAt), string(*a.Status), nullStr(a.Reason)})
+		}
+	}
+	if _, err := c.tx.ExecBatch(c.ctx, `UPDATE schedules SET next_run_at = $2 WHERE id = $1`, plain); err != nil {
+		return err
+	}
+	_, err := c.tx.ExecBatch(c.ctx, `UPDATE schedules SET next_run_at = $2, status = $3, status_reason = $4 WHERE id = $1`, withStatus)
+	return err
+}
+
+// FindWorkflow returns a workflow of any tenant.
+func (c *claimTx) FindWorkflow(tenantID, id string) (*geoetl.Workflow, error) {
+	tid, ok1 := normID(tenantID)
+	wid, ok2 := normID(id)
+	if !ok1 || !ok2 {
+		return nil, geoetl.NotFound("Workflow")
+	}
+	return c.s.findWorkflow(c.ctx, c.tx, tid, wid, "")
+}
+
+// NextWakeAt returns the soonest next run of an active schedule or due
+// time of an unclaimed pending execution.
+func (s *Store) NextWakeAt(ctx context.Context) (*time.Time, error) {
+	var out *time.Time
+	err := s.read(ctx, "", func(tx Tx) error {
+		var a, b *time.Time
+		err := tx.QueryRow(ctx, `SELECT next_run_at FROM schedules WHERE enabled = TRUE AND status = 'active' AND next_run_at IS NOT NULL
+			ORDER BY next_run_at LIMIT 1`).Scan(tsp(&a))
+		if err != nil && !isNoRows(err) {
+			return err
+		}
+		err = tx.QueryRow(ctx, `SELECT due_at FROM executions WHERE status = 'pending' AND instance_id IS NULL ORDER BY due_at LIMIT 1`).Scan(tsp(&b))
+		if err != nil && !isNoRows(err) {
+			return err
+		}
+		out = a
+		if b != nil && (out == nil || b.Before(*out)) {
+			out = b
+		}
+		return nil
+	})
+	return out, err
+}
+
+// StartExecutions marks claimed executions running; rows that are no
+// longer pending (cancelled meanwhile) are left alone.
+func (s *Store) StartExecutions(ctx context.Context, starts []geoetl.ExecutionStart) error {
+	if len(starts) == 0 {
+		return nil
+	}
+	return s.write(ctx, "", func(tx Tx) error {
+		now, err := s.now(ctx, tx)
+		if err != nil {
+			return err
+		}
+		args := make([][]any, 0, len(starts))
+		for _, st := range starts {
+			id, ok := normID(st.ExecutionID)
+			if !ok {
+				continue
+			}
+			at := st.ExecutedAt
+			if at.IsZero() {
+				at = now
+			}
+			args = append(args, []any{id, st.InstanceID, s.t(at), s.t(now)})
+		}
+		_, err = tx.ExecBatch(ctx, `UPDATE executions SET status = 'running', instance_id = $2, executed_at = $3, heartbeat_at = $4
+			WHERE id = $1 AND status = 'pending'`, args)
+		return err
+	})
+}
+
+// FinishExecutions records outcomes with their follow-ups in one
+// transaction. A result for an execution that is already finished (say,
+// cancelled while it was still pending) changes nothing, follow-ups
+// included.
+func (s *Store) FinishExecutions(ctx context.Context, results []geoetl.ExecutionResult) error {
+	if len(results) == 0 {
+		return nil
+	}
+	return s.write(ctx, "", func(tx Tx) error {
+		now, err := s.now(ctx, tx)
+		if err != nil {
+			return err
+		}
+		var retries []*geoetl.Execution
+		var deliveries []*geoetl.Delivery
+		for _, r := range results {
+			e := r.Execution
+			id, ok := normID(e.ID)
+			if !ok {
+				return geoetl.NotFound("Execution")
+			}
+			if e.CompletedAt == nil && e.Status.Finished() {
+				e.CompletedAt = &now
+			}
+			e.ExecutedAt, e.CompletedAt = microp(e.ExecutedAt), microp(e.CompletedAt)
+			var summary any
+			if e.Summary != nil {
+				if summary, err = jsonArg(e.Summary); err != nil {
+					return invalidField("summary", "cannot be stored as JSON")
+				}
+			}
+			n, err := tx.Exec(ctx, `UPDATE executions SET status = $2, executed_at = coalesce($3, executed_at), completed_at = $4, duration_ms = $5,
+				error_message = $6, summary = $7, skipped = $8, skip_reason = $9, cancel_requested = (cancel_requested OR $10)
+				WHERE id = $1 AND status IN ('pending', 'running')`,
+				id, string(e.Status), s.tp(e.ExecutedAt), s.tp(e.CompletedAt), nullInt64(e.DurationMs), nullStr(e.ErrorMessage), summary,
+				e.Skipped, nullStr(e.SkipReason), e.CancelRequested)
+			if err != nil {
+				return err
+			}
+			if n == 0 {
+				continue
+			}
+			if e.ScheduleID != nil {
+				if err := s.recordLastRun(ctx, tx, e); err != nil {
+					return err
+				}
+			}
+			if r.Retry != nil {
+				retries = append(retries, r.Retry)
+			}
+			deliveries = append(deliveries, r.Deliveries...)
+		}
+		if len(retries) > 0 {
+			if _, err := s.insertExecutions(ctx, tx, now, retries); err != nil {
+				return err
+			}
+		}
+		return s.insertDeliveries(ctx, tx, now, deliveries)
+	})
+}
+
+// recordLastRun sets the schedule's last run to e unless a later run is
+// recorded already (runs of one schedule may finish out of order).
+func (s *Store) recordLastRun(ctx context.Context, tx Tx, e *geoetl.Execution) error {
+	sid, ok := normID(*e.ScheduleID)
+	if !ok {
+		return nil
+	}
+	at := e.ScheduledAt
+	switch {
+	case e.ExecutedAt != nil:
+		at = *e.ExecutedAt
+	case e.CompletedAt != nil:
+		at = *e.CompletedAt
+	}
+	id, _ := normID(e.ID)
+	_, err := tx.Exec(ctx, `UPDATE schedules SET last_run_at = $2, last_run_status = $3, last_run_id = $4
+		WHERE id = $1 AND (last_run_at IS NULL OR last_run_at <= $2)`, sid, s.t(at), string(e.Status), id)
+	return err
+}
+
+// Heartbeat refreshes the executions instanceID holds and returns those
+// whose cancellation was requested.
+func (s *Store) Heartbeat(ctx context.Context, instanceID string, ids []string) ([]string, error) {
+	ids = normIDs(ids)
+	out := []string{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	err := s.write(ctx, "", func(tx Tx) error {
+		now, err := s.now(ctx, tx)
+		if err != nil {
+			return err
+		}
+		list := s.d.IDList(ids)
+		if _, err := tx.Exec(ctx, `UPDATE executions SET heartbeat_at = $2 WHERE `+s.d.InIDs("id", 1)+
+			` AND instance_id = $3 AND status IN ('pending', 'running')`, list, s.t(now), instanceID); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `SELECT id FROM executions WHERE `+s.d.InIDs("id", 1)+` AND instance_id = $2 AND cancel_requested = TRUE ORDER BY id`,
+			list, instanceID)
+		if err != nil {
+			return err
+		}
+		out, err = collect(rows, func(r Row) (string, error) {
+			var id string
+			return id, r.Scan(str(&id))
+		})
+		return err
+	})
+	return out, err
+}
+
+// StaleExecutions returns running or claimed executions whose last
+// heartbeat (or, if they never had one, creation) is before before.
+func (s *Store) StaleExecutions(ctx context.Context, before time.Time, limit int) ([]*geoetl.Execution, error) {
+	var out []*geoetl.Execution
+	err := s.read(ctx, "", func(tx Tx) error {
+		rows, err := tx.Query(ctx, `SELECT `+executionCols+` FROM executions
+			WHERE status IN ('pending', 'running') AND instance_id IS NOT NULL AND coalesce(heartbeat_at, created_at) < $1
+			ORDER BY coalesce(heartbeat_at, created_at), id LIMIT $2`, s.t(before), int64(limit))
+		if err != nil {
+			return err
+		}
+		out, err = collect(rows, scanExecution)
+		return err
+	})
+	return out, err
+}
+
+// ReleaseClaims returns claimed, unstarted executions to the pool.
+func (s *Store) ReleaseClaims(ctx context.Context, ids []string) error {
+	ids = normIDs(ids)
+	if len(ids) == 0 {
+		return nil
+	}
+	return s.write(ctx, "", func(tx Tx) error {
+		_, err := tx.Exec(ctx, `UPDATE executions SET instance_id = NULL, heartbeat_at = NULL WHERE `+s.d.InIDs("id", 1)+` AND status = 'pending'`,
+			s.d.IDList(ids))
+		return err
+	})
+}
+
+// AppendNodeRuns records node runs; a node recorded again for the same
+// execution is updated in place, so a runner can report progress.
+func (s *Store) AppendNodeRuns(ctx context.Context, nodes []*geoetl.NodeRun) error {
+	if len(nodes) == 0 {
+		return nil
+	}
+	args := make([][]any, 0, len(nodes))
+	for _, n := range nodes {
+		id, ok := normID(n.ExecutionID)
+		if !ok {
+			return geoetl.NotFound("Execution")
+		}
+		n.ExecutionID, n.StartedAt, n.CompletedAt = id, microp(n.StartedAt), microp(n.CompletedAt)
+		args = append(args, []any{id, n.NodeID, n.NodeType, n.Status, s.tp(n.StartedAt), s.tp(n.CompletedAt), nullInt64(n.DurationMs),
+			n.FeaturesIn, n.FeaturesOut, nullStr(n.Error)})
+	}
+	return s.write(ctx, "", func(tx Tx) error {
+		_, err := tx.ExecBatch(ctx, `INSERT INTO execution_nodes (execution_id, tenant_id, node_id, node_type, status, started_at, completed_at,
+			duration_ms, features_in, features_out, error)
+			VALUES ($1, (SELECT tenant_id FROM executions WHERE id = $1), $2, $3, $4, $5, $6, $7, $8, $9, $10)
+			ON CONFLICT (execution_id, node_id) DO UPDATE SET node_type = excluded.node_type, status = excluded.status,
+			started_at = excluded.started_at, completed_at = excluded.completed_at, duration_ms = excluded.duration_ms,
+			features_in = excluded.features_in, features_out = excluded.features_out, error = excluded.error`, args)
+		return err
+	})
+}
+
+// AppendLogs appends log lines. Lines without a sequence number get the
+// next ones of their execution (and the caller's entries are updated);
+// a line whose number exists already is ignored, so a retried batch does
+// not double.
+func (s *Store) AppendLogs(ctx context.Context, logs []*geoetl.LogEntry) error {
+	if len(logs) == 0 {
+		return nil
+	}
+	return s.write(ctx, "", func(tx Tx) error {
+		now, err := s.now(ctx, tx)
+		if err != nil {
+			return err
+		}
+		next := map[string]int64{}
+		args := make([][]any, 0, len(logs))
+		for _, l := range logs {
+			id, ok := normID(l.ExecutionID)
+			if !ok {
+				return geoetl.NotFound("Execution")
+			}
+			l.ExecutionID = id
+			if l.Seq == 0 {
+				n, ok := next[id]
+				if !ok {
+					if err := tx.QueryRow(ctx, `SELECT coalesce(max(seq), 0) FROM execution_logs WHERE execution_id = $1`, id).Scan(&n); err != nil {
+						return err
+					}
+				}
+				n++
+				next[id] = n
+				l.Seq = n
+			} else if l.Seq > next[id] {
+				next[id] = l.Seq
+			}
+			if l.At.IsZero() {
+				l.At = now
+			}
+			l.At = micro(l.At)
+			args = append(args, []any{id, l.Seq, s.t(l.At), l.Level, l.NodeID, l.Message})
+		}
+		_, err = tx.ExecBatch(ctx, `INSERT INTO execution_logs (execution_id, tenant_id, seq, at, level, node_id, message)
+			VALUES ($1, (SELECT tenant_id FROM executions WHERE id = $1), $2, $3, $4, $5, $6)
+			ON CONFLICT (execution_id, seq) DO NOTHING`, args)
+		return err
+	})
+}
+
+// SetScheduleStatus changes status and reason without a new version;
+// statuses other than active clear the next run.
+func (s *Store) SetScheduleStatus(ctx context.Context, tenantID, id string, status geoetl.ScheduleStatus, reason *string) error {
+	if !status.Valid() {
+		return invalidField("status", "must be one of active, paused, expired, error")
+	}
+	tid, ok1 := normID(tenantID)
+	sid, ok2 := normID(id)
+	if !ok1 || !ok2 {
+		return geoetl.NotFound("Schedule")
+	}
+	q := `UPDATE schedules SET status = $3, status_reason = $4, next_run_at = NULL WHERE id = $1 AND tenant_id = $2`
+	if status == geoetl.StatusActive {
+		q = `UPDATE schedules SET status = $3, status_reason = $4 WHERE id = $1 AND tenant_id = $2`
+	}
+	return s.write(ctx, tid, func(tx Tx) error {
+		n, err := tx.Exec(ctx, q, sid, tid, string(status), nullStr(reason))
+		if err == nil && n == 0 {
+			return geoetl.NotFound("Schedule")
+		}
+		return err
+	})
+}
+
+// ExpiredSchedules returns active schedules whose expiry is at or before
+// now, of every tenant.
+func (s *Store) ExpiredSchedules(ctx context.Context, now time.Time, limit int) ([]*geoetl.Schedule, error) {
+	var out []*geoetl.Schedule
+	err := s.read(ctx, "", func(tx Tx) error {
+		rows, err := tx.Query(ctx, `SELECT `+scheduleCols+` FROM schedules
+			WHERE status = 'active' AND expires_at IS NOT NULL AND expires_at <= $1 ORDER BY expires_at, id LIMIT $2`, s.t(now), int64(limit))
+		if err != nil {
+			return err
+		}
+		out, err = collect(rows, scanSchedule)
+		return err
+	})
+	return out, err
+}
+
+// DeleteFinishedExecutionsBefore deletes up to limit finished executions
+// completed (or, without a completion time, created) before t; their
+// nodes, logs and deliveries go with them through the foreign keys.
+func (s *Store) DeleteFinishedExecutionsBefore(ctx context.Context, t time.Time, limit int) (int, error) {
+	var n int64
+	err := s.write(ctx, "", func(tx Tx) error {
+		var err error
+		n, err = tx.Exec(ctx, `DELETE FROM executions WHERE id IN (SELECT id FROM executions
+			WHERE status IN ('completed', 'failed', 'skipped', 'cancelled') AND coalesce(completed_at, created_at) < $1
+			ORDER BY coalesce(completed_at, created_at) LIMIT $2)`, s.t(t), int64(limit))
+		return err
+	})
+	return int(n), err
+}

@@ -1,0 +1,419 @@
+package sqlstore
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+
+	"github.com/geoetl/geoetl"
+)
+
+const scheduleCols = `id, tenant_id, workflow_id, name, description, cron_expression, timezone, enabled, status, status_reason,
+	parameter_values, tags, max_concurrent_executions, overlap_policy, misfire_policy, catchup_window_minutes,
+	retry_attempts, retry_delay_minutes, retry_backoff, max_retry_delay_minutes, timeout_minutes, expires_at,
+	notification_config, next_run_at, last_run_at, last_run_status, last_run_id,
+	created_at, created_by, updated_at, updated_by, version`
+
+// scheduleDest returns the scan destinations of scheduleCols for x.
+func scheduleDest(x *geoetl.Schedule) []any {
+	return []any{str(&x.ID), str(&x.TenantID), str(&x.WorkflowID), &x.Name, &x.Description, &x.CronExpression, &x.Timezone,
+		&x.Enabled, &x.Status, strpT(&x.StatusReason), jsonInto(&x.ParameterValues), jsonInto(&x.Tags),
+		&x.MaxConcurrentExecutions, &x.OverlapPolicy, &x.MisfirePolicy, &x.CatchupWindowMinutes,
+		&x.RetryAttempts, &x.RetryDelayMinutes, &x.RetryBackoff, &x.MaxRetryDelayMinutes, intp(&x.TimeoutMinutes), tsp(&x.ExpiresAt),
+		jsonInto(&x.NotificationConfig), tsp(&x.NextRunAt), tsp(&x.LastRunAt), strpT(&x.LastRunStatus), strp(&x.LastRunID),
+		ts(&x.CreatedAt), &x.CreatedBy, ts(&x.UpdatedAt), &x.UpdatedBy, &x.Version}
+}
+
+func scanSchedule(r Row) (*geoetl.Schedule, error) {
+	x := &geoetl.Schedule{}
+	if err := r.Scan(scheduleDest(x)...); err != nil {
+		return nil, err
+	}
+	fixSchedule(x)
+	return x, nil
+}
+
+// fixSchedule makes empty collections non-nil, so every schedule reads the
+// same whichever way it was stored.
+func fixSchedule(x *geoetl.Schedule) {
+	if x.ParameterValues == nil {
+		x.ParameterValues = map[string]any{}
+	}
+	if x.Tags == nil {
+		x.Tags = []string{}
+	}
+	if x.NotificationConfig.EmailAddresses == nil {
+		x.NotificationConfig.EmailAddresses = []string{}
+	}
+	if x.NotificationConfig.WebhookURLs == nil {
+		x.NotificationConfig.WebhookURLs = []string{}
+	}
+}
+
+// scheduleArgs returns the values of every written column, in the order of
+// the INSERT below: scheduleCols, then name_lc and description_lc.
+func (s *Store) scheduleArgs(x *geoetl.Schedule) ([]any, error) {
+	fixSchedule(x)
+	params, err := jsonArg(x.ParameterValues)
+	if err != nil {
+		return nil, geoetl.Errorf(geoetl.EINVALID, "parameterValues cannot be stored as JSON: %v", err)
+	}
+	tags, err := jsonArg(x.Tags)
+	if err != nil {
+		return nil, err
+	}
+	notif, err := jsonArg(x.NotificationConfig)
+	if err != nil {
+		return nil, err
+	}
+	var lastStatus *string
+	if x.LastRunStatus != nil {
+		v := string(*x.LastRunStatus)
+		lastStatus = &v
+	}
+	var lastID any
+	if x.LastRunID != nil {
+		if id, ok := normID(*x.LastRunID); ok {
+			lastID = id
+		}
+	}
+	return []any{x.ID, x.TenantID, x.WorkflowID, x.Name, x.Description, x.CronExpression, x.Timezone, x.Enabled, string(x.Status), nullStr(x.StatusReason),
+		params, tags, int64(x.MaxConcurrentExecutions), string(x.OverlapPolicy), string(x.MisfirePolicy), int64(x.CatchupWindowMinutes),
+		int64(x.RetryAttempts), int64(x.RetryDelayMinutes), string(x.RetryBackoff), int64(x.MaxRetryDelayMinutes), nullInt(x.TimeoutMinutes), s.tp(x.ExpiresAt),
+		notif, s.tp(x.NextRunAt), s.tp(x.LastRunAt), nullStr(lastStatus), lastID,
+		s.t(x.CreatedAt), x.CreatedBy, s.t(x.UpdatedAt), x.UpdatedBy, int64(x.Version),
+		strings.ToLower(x.Name), strings.ToLower(x.Description)}, nil
+}
+
+// normalizeScheduleTimes brings every time of x to the stored precision, so
+// the object the caller holds equals what a later read returns.
+func normalizeScheduleTimes(x *geoetl.Schedule) {
+	x.CreatedAt, x.UpdatedAt = micro(x.CreatedAt), micro(x.UpdatedAt)
+	x.ExpiresAt, x.NextRunAt, x.LastRunAt = microp(x.ExpiresAt), microp(x.NextRunAt), microp(x.LastRunAt)
+}
+
+func scheduleNameTaken(name string) [2]string {
+	return [2]string{"", "A schedule named \"" + name + "\" already exists."}
+}
+
+func workflowNotFound() error {
+	return &geoetl.Error{Code: geoetl.ENOTFOUND, Message: "Workflow not found.", Fields: map[string][]string{"workflowId": {"workflow not found"}}}
+}
+
+// checkWorkflow makes sure workflowID names a workflow of the tenant.
+func (s *Store) checkWorkflow(ctx context.Context, tx Tx, tid, workflowID string) error {
+	wid, ok := normID(workflowID)
+	if !ok {
+		return workflowNotFound()
+	}
+	var one int
+	err := tx.QueryRow(ctx, `SELECT 1 FROM workflows WHERE id = $1 AND tenant_id = $2`, wid, tid).Scan(&one)
+	if isNoRows(err) {
+		return workflowNotFound()
+	}
+	return err
+}
+
+// CreateSchedule stores a schedule as version 1.
+func (s *Store) CreateSchedule(ctx context.Context, x *geoetl.Schedule) error {
+	id, err := newID(x.ID)
+	if err != nil {
+		return err
+	}
+	tid, ok := tenantID(x.TenantID)
+	if !ok {
+		return geoetl.NotFound("Tenant")
+	}
+	return s.write(ctx, tid, func(tx Tx) error {
+		if err := s.checkWorkflow(ctx, tx, tid, x.WorkflowID); err != nil {
+			return err
+		}
+		now, err := s.now(ctx, tx)
+		if err != nil {
+			return err
+		}
+		x.ID, x.TenantID, x.WorkflowID, x.Version = id, tid, strings.ToLower(x.WorkflowID), 1
+		if x.CreatedAt.IsZero() {
+			x.CreatedAt = now
+		}
+		if x.UpdatedAt.IsZero() {
+			x.UpdatedAt = x.CreatedAt
+		}
+		if x.UpdatedBy == "" {
+			x.UpdatedBy = x.CreatedBy
+		}
+		normalizeScheduleTimes(x)
+		args, err := s.scheduleArgs(x)
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO schedules (`+scheduleCols+`, name_lc, description_lc) VALUES `+placeholders(1, len(args), 0), args...)
+		if err != nil {
+			return s.uniqueConflict(err, scheduleNameTaken(x.Name))
+		}
+		return s.insertScheduleVersion(ctx, tx, x)
+	})
+}
+
+func (s *Store) insertScheduleVersion(ctx context.Context, tx Tx, x *geoetl.Schedule) error {
+	snap, err := json.Marshal(x)
+	if err != nil {
+		return err
+	}
+	_, err = tx.Exec(ctx, `INSERT INTO schedule_versions (schedule_id, tenant_id, version, snapshot, changed_by, changed_at) VALUES ($1,$2,$3,$4,$5,$6)`,
+		x.ID, x.TenantID, int64(x.Version), string(snap), x.UpdatedBy, s.t(x.UpdatedAt))
+	return err
+}
+
+// FindScheduleByID finds a schedule of the tenant.
+func (s *Store) FindScheduleByID(ctx context.Context, tenantID, id string) (*geoetl.Schedule, error) {
+	tid, ok1 := normID(tenantID)
+	sid, ok2 := normID(id)
+	if !ok1 || !ok2 {
+		return nil, geoetl.NotFound("Schedule")
+	}
+	return s.findScheduleWhere(ctx, tid, `id = $1 AND tenant_id = $2`, sid, tid)
+}
+
+// FindScheduleByName finds a schedule of the tenant by its exact name.
+func (s *Store) FindScheduleByName(ctx context.Context, tenantID, name string) (*geoetl.Schedule, error) {
+	tid, ok := normID(tenantID)
+	if !ok {
+		return nil, geoetl.NotFound("Schedule")
+	}
+	return s.findScheduleWhere(ctx, tid, `name = $1 AND tenant_id = $2`, name, tid)
+}
+
+func (s *Store) findScheduleWhere(ctx context.Context, tid, cond string, args ...any) (*geoetl.Schedule, error) {
+	var x *geoetl.Schedule
+	err := s.read(ctx, tid, func(tx Tx) error {
+		var err error
+		x, err = scanSchedule(tx.QueryRow(ctx, `SELECT `+scheduleCols+` FROM schedules WHERE `+cond, args...))
+		if isNoRows(err) {
+			return geoetl.NotFound("Schedule")
+		}
+		return err
+	})
+	return x, err
+}
+
+// FindSchedules returns one page of a tenant's schedules, the total and the
+// next cursor. Orders: name (case-insensitive, ascending), nextRunAt
+// (soonest first, schedules that will not run last), updatedAt (most
+// recently changed first); the id breaks ties.
+func (s *Store) FindSchedules(ctx context.Context, f geoetl.ScheduleFilter) ([]*geoetl.Schedule, int, string, error) {
+	if !f.Sort.Valid() {
+		return nil, 0, "", &geoetl.Error{Code: geoetl.EINVALID, Message: "Validation failed.", Fields: map[string][]string{"sort": {"must be one of name, nextRunAt, updatedAt"}}}
+	}
+	tid, ok := normID(f.TenantID)
+	if !ok {
+		return []*geoetl.Schedule{}, 0, "", nil
+	}
+	sort := string(f.Sort)
+	if sort == "" {
+		sort = string(geoetl.SortByName)
+	}
+	page := f.Page.Normalize()
+	var c cursor
+	if page.Cursor != "" {
+		var err error
+		if c, err = decodeCursor(page.Cursor, "schedule."+sort); err != nil {
+			return nil, 0, "", err
+		}
+	}
+	w := &where{}
+	w.add("tenant_id = $?", tid)
+	if f.Q != "" {
+		p := likePattern(f.Q)
+		w.add(`(name_lc LIKE $? ESCAPE '\' OR description_lc LIKE $? ESCAPE '\')`, p, p)
+	}
+	if f.Status != "" {
+		w.add("status = $?", string(f.Status))
+	}
+	if f.WorkflowID != "" {
+		wid, ok := normID(f.WorkflowID)
+		if !ok {
+			return []*geoetl.Schedule{}, 0, "", nil
+		}
+		w.add("workflow_id = $?", wid)
+	}
+	if f.Tag != "" {
+		w.add(s.d.HasTag(len(w.args)+1), f.Tag)
+	}
+	var out []*geoetl.Schedule
+	var total int
+	var next string
+	err := s.read(ctx, tid, func(tx Tx) error {
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM schedules WHERE `+w.sql(), w.args...).Scan(&total); err != nil {
+			return err
+		}
+		pw := w.clone()
+		var order string
+		switch geoetl.ScheduleSort(sort) {
+		case geoetl.SortByName:
+			order = "name_lc, id"
+			if page.Cursor != "" {
+				pw.add("(name_lc, id) > ($?, $?)", c.Str, c.ID)
+			}
+		case geoetl.SortByNextRunAt:
+			order = "next_run_at ASC NULLS LAST, id"
+			if page.Cursor != "" {
+				if c.Time == nil {
+					pw.add("(next_run_at IS NULL AND id > $?)", c.ID)
+				} else {
+					v := s.d.Time(timeFromMicros(*c.Time))
+					pw.add("(next_run_at > $? OR (next_run_at = $? AND id > $?) OR next_run_at IS NULL)", v, v, c.ID)
+				}
+			}
+		case geoetl.SortByUpdatedAt:
+			order = "updated_at DESC, id DESC"
+			if page.Cursor != "" {
+				pw.add("(updated_at, id) < ($?, $?)", s.d.Time(timeFromMicros(*orZero(c.Time))), c.ID)
+			}
+		}
+		rows, err := tx.Query(ctx, `SELECT `+scheduleCols+`, name_lc FROM schedules WHERE `+pw.sql()+` ORDER BY `+order+pw.limit(page), pw.args...)
+		if err != nil {
+			return err
+		}
+		var lastKey string
+		out, err = collect(rows, func(r Row) (*geoetl.Schedule, error) {
+			x := &geoetl.Schedule{}
+			if err := r.Scan(append(scheduleDest(x), &lastKey)...); err != nil {
+				return nil, err
+			}
+			fixSchedule(x)
+			return x, nil
+		})
+		if err != nil {
+			return err
+		}
+		if len(out) > page.Limit {
+			out = out[:page.Limit]
+			last := out[len(out)-1]
+			nc := cursor{Sort: "schedule." + sort, ID: last.ID}
+			switch geoetl.ScheduleSort(sort) {
+			case geoetl.SortByName:
+				nc.Str = strings.ToLower(last.Name)
+			case geoetl.SortByNextRunAt:
+				if last.NextRunAt != nil {
+					v := last.NextRunAt.UnixMicro()
+					nc.Time = &v
+				}
+			case geoetl.SortByUpdatedAt:
+				v := last.UpdatedAt.UnixMicro()
+				nc.Time = &v
+			}
+			next = nc.encode()
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, 0, "", err
+	}
+	return out, total, next, nil
+}
+
+func orZero(p *int64) *int64 {
+	if p == nil {
+		return new(int64)
+	}
+	return p
+}
+
+// UpdateSchedule reads the schedule in a write transaction (locked on
+// PostgreSQL, under the single writer on SQLite), checks the version, lets
+// mutate change a copy and stores it as the next version.
+func (s *Store) UpdateSchedule(ctx context.Context, tenantID, id string, expectedVersion *int, mutate func(*geoetl.Schedule) error) (*geoetl.Schedule, error) {
+	tid, ok1 := normID(tenantID)
+	sid, ok2 := normID(id)
+	if !ok1 || !ok2 {
+		return nil, geoetl.NotFound("Schedule")
+	}
+	var out *geoetl.Schedule
+	err := s.write(ctx, tid, func(tx Tx) error {
+		cur, err := scanSchedule(tx.QueryRow(ctx, `SELECT `+scheduleCols+` FROM schedules WHERE id = $1 AND tenant_id = $2`+s.d.Lock, sid, tid))
+		if isNoRows(err) {
+			return geoetl.NotFound("Schedule")
+		} else if err != nil {
+			return err
+		}
+		if expectedVersion != nil && *expectedVersion != cur.Version {
+			return staleVersion("schedule", cur.Version)
+		}
+		x := cur.Clone()
+		if err := mutate(x); err != nil {
+			return err
+		}
+		// Identity, creation and the version are the store's to keep.
+		x.ID, x.TenantID, x.CreatedAt, x.CreatedBy = cur.ID, cur.TenantID, cur.CreatedAt, cur.CreatedBy
+		x.Version = cur.Version + 1
+		if x.UpdatedAt, err = s.now(ctx, tx); err != nil {
+			return err
+		}
+		if x.WorkflowID != cur.WorkflowID {
+			if err := s.checkWorkflow(ctx, tx, tid, x.WorkflowID); err != nil {
+				return err
+			}
+			x.WorkflowID = strings.ToLower(x.WorkflowID)
+		}
+		normalizeScheduleTimes(x)
+		args, err := s.scheduleArgs(x)
+		if err != nil {
+			return err
+		}
+		// Columns 3.. of scheduleArgs are the mutable ones; $1 and $2 are the
+		// id and tenant.
+		_, err = tx.Exec(ctx, `UPDATE schedules SET workflow_id = $3, name = $4, description = $5, cron_expression = $6, timezone = $7,
+			enabled = $8, status = $9, status_reason = $10, parameter_values = $11, tags = $12, max_concurrent_executions = $13,
+			overlap_policy = $14, misfire_policy = $15, catchup_window_minutes = $16, retry_attempts = $17, retry_delay_minutes = $18,
+			retry_backoff = $19, max_retry_delay_minutes = $20, timeout_minutes = $21, expires_at = $22, notification_config = $23,
+			next_run_at = $24, last_run_at = $25, last_run_status = $26, last_run_id = $27, updated_at = $30, updated_by = $31,
+			version = $32, name_lc = $33, description_lc = $34
+			WHERE id = $1 AND tenant_id = $2 AND created_at = $28 AND created_by = $29`, args...)
+		if err != nil {
+			return s.uniqueConflict(err, scheduleNameTaken(x.Name))
+		}
+		out = x
+		return s.insertScheduleVersion(ctx, tx, x)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// DeleteSchedule deletes a schedule and its versions; executions stay.
+func (s *Store) DeleteSchedule(ctx context.Context, tenantID, id string) error {
+	return s.deleteIn(ctx, tenantID, id, "schedules", "Schedule")
+}
+
+// ScheduleVersions lists a schedule's versions, newest first.
+func (s *Store) ScheduleVersions(ctx context.Context, tenantID, id string) ([]*geoetl.ScheduleVersion, error) {
+	tid, ok1 := normID(tenantID)
+	sid, ok2 := normID(id)
+	if !ok1 || !ok2 {
+		return nil, geoetl.NotFound("Schedule")
+	}
+	var out []*geoetl.ScheduleVersion
+	err := s.read(ctx, tid, func(tx Tx) error {
+		var one int
+		err := tx.QueryRow(ctx, `SELECT 1 FROM schedules WHERE id = $1 AND tenant_id = $2`, sid, tid).Scan(&one)
+		if isNoRows(err) {
+			return geoetl.NotFound("Schedule")
+		} else if err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `SELECT schedule_id, version, snapshot, changed_by, changed_at FROM schedule_versions
+			WHERE schedule_id = $1 AND tenant_id = $2 ORDER BY version DESC`, sid, tid)
+		if err != nil {
+			return err
+		}
+		out, err = collect(rows, func(r Row) (*geoetl.ScheduleVersion, error) {
+			v := &geoetl.ScheduleVersion{}
+			err := r.Scan(str(&v.ScheduleID), &v.Version, rawMsg(&v.Snapshot), &v.ChangedBy, ts(&v.ChangedAt))
+			return v, err
+		})
+		return err
+	})
+	return out, err
+}

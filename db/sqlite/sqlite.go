@@ -1,0 +1,359 @@
+// Package sqlite is the SQLite store (modernc.org/sqlite, pure Go): the
+// default for a single instance.
+//
+// It keeps one writer connection, whose transactions all begin IMMEDIATE,
+// and a pool of read-only connections. A single writer means writers queue
+// in Go instead of failing with SQLITE_BUSY (which deferred transactions
+// that read and then write do under load, busy timeout or not), and WAL
+// lets the readers go on meanwhile. Every PRAGMA is in the DSN so that each
+// new connection gets it.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/geoetl/geoetl"
+	"github.com/geoetl/geoetl/clock"
+	"github.com/geoetl/geoetl/db/internal/sqlstore"
+	"github.com/geoetl/geoetl/db/migrations"
+)
+
+// Options configure a SQLite store.
+type Options struct {
+	// Clock replaces the local clock as the store's Now (tests).
+	Clock clock.Clock
+	// Logger receives warnings; nil discards them.
+	Logger *slog.Logger
+	// MaxReaders bounds the read pool (default: the number of CPUs, at
+	// least 4).
+	MaxReaders int
+}
+
+// pragmas go into every connection's DSN, never through Exec, so that a
+// connection the pool opens later gets them too.
+const pragmas = "_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)"
+
+// IsMemory reports whether path names an in-memory database.
+func IsMemory(path string) bool {
+	return path == ":memory:" || strings.HasPrefix(path, "file::memory:") || strings.Contains(path, "mode=memory")
+}
+
+// DSN returns the driver data source name for a database file (or
+// ":memory:"), for the writer or for a reader.
+func DSN(path string, writer bool) string {
+	name := path
+	sep := "?"
+	if strings.Contains(name, "?") {
+		sep = "&"
+	}
+	if !strings.HasPrefix(name, "file:") {
+		name = "file:" + escapePath(name)
+	}
+	dsn := name + sep + pragmas
+	if writer {
+		return dsn + "&_txlock=immediate"
+	}
+	return dsn + "&_pragma=query_only(1)"
+}
+
+// escapePath escapes the characters that end a path in a file: URI.
+func escapePath(p string) string {
+	return strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(p)
+}
+
+// Open opens (creating if needed) the database at path. It does not
+// migrate, except an in-memory database, which nothing else could reach.
+func Open(ctx context.Context, path string, opts Options) (geoetl.Store, error) {
+	if path == "" {
+		return nil, errors.New("sqlite: empty database path")
+	}
+	mem := IsMemory(path)
+	writer, err := sql.Open("sqlite", DSN(path, true))
+	if err != nil {
+		return nil, err
+	}
+	// One writer connection, kept open forever: an in-memory database lives
+	// exactly as long as its connection.
+	writer.SetMaxOpenConns(1)
+	writer.SetMaxIdleConns(1)
+	writer.SetConnMaxLifetime(0)
+	writer.SetConnMaxIdleTime(0)
+	if err := writer.PingContext(ctx); err != nil {
+		writer.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	reader := writer
+	if !mem {
+		if reader, err = sql.Open("sqlite", DSN(path, false)); err != nil {
+			writer.Close()
+			return nil, err
+		}
+		n := opts.MaxReaders
+		if n <= 0 {
+			n = max(4, runtime.NumCPU())
+		}
+		reader.SetMaxOpenConns(n)
+		reader.SetMaxIdleConns(n)
+	}
+	b := &backend{writer: newDB(writer), reader: newDB(reader), mem: mem}
+	if mem {
+		p, err := migrations.NewProvider(migrations.SQLite, writer)
+		if err == nil {
+			_, err = p.Up(ctx)
+		}
+		if err != nil {
+			b.Close()
+			return nil, fmt.Errorf("sqlite: migrate in-memory database: %w", err)
+		}
+	}
+	return sqlstore.New(b, opts.Clock, opts.Logger), nil
+}
+
+type backend struct {
+	writer, reader *db
+	mem            bool
+}
+
+var dialect = &sqlstore.Dialect{
+	Name: "sqlite",
+	Time: func(t time.Time) any { return t.UnixMicro() },
+	IDList: func(ids []string) any {
+		b, _ := json.Marshal(ids)
+		return string(b)
+	},
+	InIDs: func(col string, n int) string {
+		return fmt.Sprintf("%s IN (SELECT value FROM json_each($%d))", col, n)
+	},
+	HasTag: func(n int) string {
+		return fmt.Sprintf("EXISTS (SELECT 1 FROM json_each(tags) WHERE value = $%d)", n)
+	},
+	HourBucket: func(col string) string {
+		return fmt.Sprintf("((%s / 3600000000) * 3600000000)", col)
+	},
+	UniqueViolation: func(err error) (string, bool) {
+		var e *sqlite.Error
+		if errors.As(err, &e) && (e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || e.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY) {
+			return e.Error(), true
+		}
+		return "", false
+	},
+	// SQLITE_MAX_VARIABLE_NUMBER is 32766 since SQLite 3.32.
+	MaxParams: 32766,
+}
+
+func (b *backend) Dialect() *sqlstore.Dialect { return dialect }
+
+func (b *backend) Ping(ctx context.Context) error { return b.reader.db.PingContext(ctx) }
+
+func (b *backend) MigrationsCurrent(ctx context.Context) (bool, error) {
+	return migrations.Current(ctx, migrations.SQLite, b.writer.db)
+}
+
+func (b *backend) Close() error {
+	err := b.writer.close()
+	if b.reader != b.writer {
+		err = errors.Join(err, b.reader.close())
+	}
+	return err
+}
+
+// InTx runs fn in a transaction on the writer (ReadWrite) or a reader. The
+// tenant needs no enforcement beyond the queries' own filters: SQLite has
+// no row-level security.
+func (b *backend) InTx(ctx context.Context, mode sqlstore.TxMode, _ string, fn func(sqlstore.Tx) error) error {
+	d := b.reader
+	if mode == sqlstore.ReadWrite {
+		d = b.writer
+	}
+	tx, err := d.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(&txn{tx: tx, db: d}); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// db is a *sql.DB with a cache of prepared statements: SQLite spends a
+// good part of a small query preparing it, and database/sql re-uses a
+// statement prepared on a connection when a transaction on that connection
+// asks for it again.
+type db struct {
+	db    *sql.DB
+	mu    sync.Mutex
+	stmts map[string]*sql.Stmt
+}
+
+// maxCachedStmts bounds the cache; statements past it are prepared per use
+// (lists with many filter combinations and multi-row inserts of odd sizes).
+const maxCachedStmts = 256
+
+func newDB(d *sql.DB) *db { return &db{db: d, stmts: map[string]*sql.Stmt{}} }
+
+func (d *db) stmt(ctx context.Context, query string) (*sql.Stmt, bool, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if s, ok := d.stmts[query]; ok {
+		return s, true, nil
+	}
+	if len(d.stmts) >= maxCachedStmts {
+		return nil, false, nil
+	}
+	s, err := d.db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, false, err
+	}
+	d.stmts[query] = s
+	return s, true, nil
+}
+
+func (d *db) close() error {
+	d.mu.Lock()
+	for _, s := range d.stmts {
+		s.Close()
+	}
+	d.stmts = map[string]*sql.Stmt{}
+	d.mu.Unlock()
+	return d.db.Close()
+}
+
+type txn struct {
+	tx *sql.Tx
+	db *db
+}
+
+// prepared returns the transaction's copy of the cached statement for
+// query, or nil when the cache is full.
+func (t *txn) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
+	s, ok, err := t.db.stmt(ctx, query)
+	if err != nil || !ok {
+		return nil, err
+	}
+	return t.tx.StmtContext(ctx, s), nil
+}
+
+func (t *txn) Now(context.Context) (time.Time, error) { return time.Now(), nil }
+
+func (t *txn) Exec(ctx context.Context, query string, args ...any) (int64, error) {
+	s, err := t.prepared(ctx, query)
+	if err != nil {
+		return 0, err
+	}
+	var res sql.Result
+	if s != nil {
+		res, err = s.ExecContext(ctx, args...)
+	} else {
+		res, err = t.tx.ExecContext(ctx, query, args...)
+	}
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+func (t *txn) Query(ctx context.Context, query string, args ...any) (sqlstore.Rows, error) {
+	s, err := t.prepared(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	var rows *sql.Rows
+	if s != nil {
+		rows, err = s.QueryContext(ctx, args...)
+	} else {
+		rows, err = t.tx.QueryContext(ctx, query, args...)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return sqlRows{rows}, nil
+}
+
+func (t *txn) QueryRow(ctx context.Context, query string, args ...any) sqlstore.Row {
+	s, err := t.prepared(ctx, query)
+	if err != nil {
+		return errRow{err}
+	}
+	if s != nil {
+		return s.QueryRowContext(ctx, args...)
+	}
+	return t.tx.QueryRowContext(ctx, query, args...)
+}
+
+func (t *txn) ExecBatch(ctx context.Context, query string, argLists [][]any) (int64, error) {
+	if len(argLists) == 0 {
+		return 0, nil
+	}
+	s, err := t.prepared(ctx, query)
+	if err != nil {
+		return 0, err
+	}
+	if s == nil {
+		if s, err = t.tx.PrepareContext(ctx, query); err != nil {
+			return 0, err
+		}
+		defer s.Close()
+	}
+	var total int64
+	for _, args := range argLists {
+		res, err := s.ExecContext(ctx, args...)
+		if err != nil {
+			return total, err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return total, err
+		}
+		total += n
+	}
+	return total, nil
+}
+
+type sqlRows struct{ *sql.Rows }
+
+func (r sqlRows) Close() { _ = r.Rows.Close() }
+
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
+
+// URLPath extracts the file path from a sqlite URL ("sqlite:PATH",
+// "sqlite://PATH", "sqlite:///ABS/PATH", "file:PATH"), keeping any query.
+func URLPath(u string) (string, error) {
+	switch {
+	case strings.HasPrefix(u, "sqlite://"):
+		u = strings.TrimPrefix(u, "sqlite://")
+	case strings.HasPrefix(u, "sqlite3://"):
+		u = strings.TrimPrefix(u, "sqlite3://")
+	case strings.HasPrefix(u, "sqlite:"):
+		u = strings.TrimPrefix(u, "sqlite:")
+	case strings.HasPrefix(u, "sqlite3:"):
+		u = strings.TrimPrefix(u, "sqlite3:")
+	case strings.HasPrefix(u, "file:"):
+		return u, nil
+	case u == ":memory:":
+	default:
+		return "", fmt.Errorf("not a sqlite URL: %q", u)
+	}
+	if u == "" {
+		return "", errors.New("sqlite URL has no path (use sqlite:PATH)")
+	}
+	if p, err := url.PathUnescape(u); err == nil && !strings.Contains(u, "?") {
+		u = p
+	}
+	return u, nil
+}
