@@ -1,0 +1,170 @@
+package scheduler
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/geoetl/geoetl"
+	"github.com/geoetl/geoetl/cron"
+)
+
+// occurrence is one execution row that claiming a due schedule writes.
+type occurrence struct {
+	At      time.Time
+	Trigger geoetl.Trigger // schedule, or catchup for missed occurrences
+	// Skip, when set, records the occurrence as skipped with this reason;
+	// it never runs.
+	Skip string
+	// Wait makes the row wait for a free slot instead of going through the
+	// overlap policy (run_all catch-ups: each missed occurrence runs, one
+	// after another).
+	Wait bool
+}
+
+// schedulePlan is what claiming one due schedule does: the rows to write,
+// oldest first, and where the schedule moves on to.
+type schedulePlan struct {
+	Occurrences []occurrence
+	NextRunAt   *time.Time
+	// Status is set when the schedule can no longer fire (error), with
+	// Reason saying why.
+	Status *geoetl.ScheduleStatus
+	Reason string
+	// MissedSince is set when more occurrences were missed than are
+	// recorded one by one: those from MissedSince up to the oldest row in
+	// Occurrences are left out (see planOptions.MaxMissed).
+	MissedSince *time.Time
+}
+
+// planOptions tune planSchedule.
+type planOptions struct {
+	// Grace is how late an occurrence may be claimed and still count as on
+	// time rather than missed.
+	Grace time.Duration
+	// MaxMissed bounds how many missed occurrences of one schedule are
+	// written after downtime: the latest ones. An every-second schedule
+	// down for a day would otherwise write 86,400 rows at once.
+	MaxMissed int
+}
+
+// planSchedule decides what to do with a schedule whose next_run_at is due
+// (at or before now plus the lookahead). now is the database's clock.
+//
+// An occurrence no later than Grace behind now is on time: it is claimed
+// and the schedule moves to the following occurrence. An older one means
+// no instance was running when it fell due; every occurrence from it up to
+// now was missed and the misfire policy decides: run_once runs the latest
+// (trigger catchup) and records the rest as superseded; skip records them
+// all as missed; run_all runs those inside the catch-up window, oldest
+// first, and records the older ones as outside the window. The schedule
+// then moves to the first occurrence after now. Occurrences at or after the
+// schedule's expiry never run (the expiry chore then marks it expired), and
+// a schedule whose expression or zone no longer parses goes to error.
+func planSchedule(s *geoetl.Schedule, now time.Time, o planOptions) schedulePlan {
+	if s.NextRunAt == nil {
+		return schedulePlan{}
+	}
+	expr, err := s.Cron()
+	if err != nil {
+		return errorPlan(fmt.Sprintf("invalid cron expression: %v", err))
+	}
+	loc, err := s.Location()
+	if err != nil {
+		return errorPlan(fmt.Sprintf("invalid time zone: %v", err))
+	}
+	due := s.NextRunAt.UTC()
+	if s.ExpiresAt != nil && !due.Before(*s.ExpiresAt) {
+		return schedulePlan{}
+	}
+	var p schedulePlan
+	from := due
+	if !due.Before(now.Add(-o.Grace)) {
+		p.Occurrences = []occurrence{{At: due, Trigger: geoetl.TriggerSchedule}}
+	} else {
+		upTo := now
+		if s.ExpiresAt != nil && !upTo.Before(*s.ExpiresAt) {
+			upTo = s.ExpiresAt.Add(-time.Nanosecond)
+		}
+		missed, omitted := latestOccurrences(expr, loc, due, upTo, max(1, o.MaxMissed))
+		if omitted {
+			p.MissedSince = &due
+		}
+		p.Occurrences = applyMisfire(s, missed, now)
+		if now.After(from) {
+			from = now
+		}
+	}
+	next := expr.Next(from, loc)
+	switch {
+	case next.IsZero():
+		st := geoetl.StatusError
+		p.Status, p.Reason = &st, "the cron expression has no further occurrence within five years"
+	case s.ExpiresAt != nil && !next.Before(*s.ExpiresAt):
+		// No further run; the expiry chore sets the status.
+	default:
+		next = next.UTC()
+		p.NextRunAt = &next
+	}
+	return p
+}
+
+func errorPlan(reason string) schedulePlan {
+	st := geoetl.StatusError
+	return schedulePlan{Status: &st, Reason: reason}
+}
+
+// applyMisfire turns missed occurrences (oldest first) into rows per the
+// schedule's misfire policy.
+func applyMisfire(s *geoetl.Schedule, missed []time.Time, now time.Time) []occurrence {
+	out := make([]occurrence, len(missed))
+	switch s.MisfirePolicy {
+	case geoetl.MisfireSkip:
+		for i, t := range missed {
+			out[i] = occurrence{At: t, Trigger: geoetl.TriggerSchedule, Skip: geoetl.SkipReasonMissed}
+		}
+	case geoetl.MisfireRunAll:
+		windowStart := now.Add(-time.Duration(s.CatchupWindowMinutes) * time.Minute)
+		for i, t := range missed {
+			if t.Before(windowStart) {
+				out[i] = occurrence{At: t, Trigger: geoetl.TriggerSchedule, Skip: geoetl.SkipReasonOutsideWindow}
+			} else {
+				out[i] = occurrence{At: t, Trigger: geoetl.TriggerCatchup, Wait: true}
+			}
+		}
+	default: // run_once
+		for i, t := range missed {
+			out[i] = occurrence{At: t, Trigger: geoetl.TriggerSchedule, Skip: geoetl.SkipReasonSuperseded}
+		}
+		last := len(out) - 1
+		out[last] = occurrence{At: missed[last], Trigger: geoetl.TriggerCatchup}
+	}
+	return out
+}
+
+// latestOccurrences returns first and the occurrences after it up to and
+// including upTo, oldest first, keeping only the latest max of them;
+// omitted reports whether older ones were left out. The search is bounded
+// whatever the length of the range: when there are more than max, a binary
+// search over the range finds where the latest max begin.
+func latestOccurrences(expr *cron.Expression, loc *time.Location, first, upTo time.Time, max int) (out []time.Time, omitted bool) {
+	after := expr.Between(first, upTo, loc, max)
+	if len(after) < max {
+		return append([]time.Time{first}, after...), false
+	}
+	if len(expr.Between(first, upTo, loc, max+1)) == max {
+		return after, true
+	}
+	// More than max after first: find the latest start s such that
+	// (s, upTo] holds no more than max occurrences.
+	lo, hi := first.Unix(), upTo.Unix() // invariant: count(lo) > max, count(hi) <= max
+	for hi-lo > 1 {
+		mid := lo + (hi-lo)/2
+		if len(expr.Between(time.Unix(mid, 0), upTo, loc, max+1)) > max {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	out = expr.Between(time.Unix(hi, 0), upTo, loc, max)
+	return out, true
+}
