@@ -1,0 +1,180 @@
+// Package dbtest gives tests a migrated, throw-away store on each backend:
+// a SQLite file in the test's temporary folder, or a PostgreSQL database
+// with a unique name that is dropped when the test ends.
+//
+// PostgreSQL is found through GEOETL_TEST_POSTGRES_URL (default
+// postgres://postgres@127.0.0.1:5432/test?sslmode=disable). When it cannot
+// be reached the test is skipped with one line, unless CI=true, where it
+// fails.
+package dbtest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net/url"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/geoetl/geoetl"
+	"github.com/geoetl/geoetl/db"
+)
+
+// DefaultPostgresURL is the server tests use when GEOETL_TEST_POSTGRES_URL
+// is not set.
+const DefaultPostgresURL = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+
+// PostgresURL returns the URL of the test server's maintenance database.
+func PostgresURL() string {
+	if u := os.Getenv("GEOETL_TEST_POSTGRES_URL"); u != "" {
+		return u
+	}
+	return DefaultPostgresURL
+}
+
+// SQLite returns a migrated store in a file under t.TempDir(), closed when
+// the test ends.
+func SQLite(t testing.TB) geoetl.Store {
+	t.Helper()
+	return SQLiteWith(t, db.Options{})
+}
+
+// SQLiteWith is SQLite with options (a fake clock, say).
+func SQLiteWith(t testing.TB, opts db.Options) geoetl.Store {
+	t.Helper()
+	s, _ := SQLiteURL(t, opts)
+	return s
+}
+
+// SQLiteURL is SQLiteWith that also returns the database URL, for tests
+// that open a second store on the same file.
+func SQLiteURL(t testing.TB, opts db.Options) (geoetl.Store, string) {
+	t.Helper()
+	u := "sqlite:" + filepath.Join(t.TempDir(), "geoetl.db")
+	ctx := context.Background()
+	if err := db.MigrateUp(ctx, u); err != nil {
+		t.Fatalf("dbtest: migrate %s: %v", u, err)
+	}
+	return mustOpen(t, u, opts), u
+}
+
+// Postgres returns a migrated store on a new database of the test server,
+// and that database's URL (for a second instance, say). The database is
+// dropped when the test ends.
+func Postgres(t testing.TB) (geoetl.Store, string) {
+	t.Helper()
+	return PostgresWith(t, db.Options{})
+}
+
+// PostgresWith is Postgres with options.
+func PostgresWith(t testing.TB, opts db.Options) (geoetl.Store, string) {
+	t.Helper()
+	u := NewPostgresDB(t)
+	if err := db.MigrateUp(context.Background(), u); err != nil {
+		t.Fatalf("dbtest: migrate: %v", err)
+	}
+	return mustOpen(t, u, opts), u
+}
+
+// NewPostgresDB creates an empty database with a unique name on the test
+// server and returns its URL; it is dropped (WITH (FORCE)) when the test
+// ends. Not migrated.
+func NewPostgresDB(t testing.TB) string {
+	t.Helper()
+	admin := PostgresURL()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		unreachable(t, admin, err)
+	}
+	defer conn.Close(context.Background())
+	name := "geoetl_test_" + randomHex(8)
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		t.Fatalf("dbtest: create database %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		c, err := pgx.Connect(ctx, admin)
+		if err != nil {
+			t.Errorf("dbtest: drop database %s: %v", name, err)
+			return
+		}
+		defer c.Close(ctx)
+		if _, err := c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+			t.Errorf("dbtest: drop database %s: %v", name, err)
+		}
+	})
+	return withDatabase(t, admin, name)
+}
+
+// unreachable skips (or, with CI=true, fails) a test whose server is down.
+func unreachable(t testing.TB, u string, err error) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("dbtest: PostgreSQL at %s is unreachable (CI=true, so this fails): %v", redact(u), err)
+	}
+	t.Skipf("PostgreSQL at %s unreachable, skipping (set GEOETL_TEST_POSTGRES_URL): %v", redact(u), err)
+}
+
+func redact(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return "the configured URL"
+	}
+	return p.Redacted()
+}
+
+func withDatabase(t testing.TB, u, name string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		t.Fatalf("dbtest: bad GEOETL_TEST_POSTGRES_URL: %v", err)
+	}
+	p.Path = "/" + name
+	return p.String()
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func mustOpen(t testing.TB, u string, opts db.Options) geoetl.Store {
+	t.Helper()
+	s, err := db.Open(context.Background(), u, opts)
+	if err != nil {
+		t.Fatalf("dbtest: open: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// Each runs body once per backend, as subtests "sqlite" and "postgres";
+// open gives a fresh migrated store of that backend each time it is called.
+func Each(t *testing.T, body func(t *testing.T, open func(t *testing.T) geoetl.Store)) {
+	t.Helper()
+	EachWith(t, func(t *testing.T, open func(t *testing.T, opts db.Options) geoetl.Store) {
+		body(t, func(t *testing.T) geoetl.Store { return open(t, db.Options{}) })
+	})
+}
+
+// EachWith is Each where open takes options (a fake clock, say).
+func EachWith(t *testing.T, body func(t *testing.T, open func(t *testing.T, opts db.Options) geoetl.Store)) {
+	t.Helper()
+	t.Run("sqlite", func(t *testing.T) {
+		body(t, func(t *testing.T, opts db.Options) geoetl.Store { t.Helper(); return SQLiteWith(t, opts) })
+	})
+	t.Run("postgres", func(t *testing.T) {
+		body(t, func(t *testing.T, opts db.Options) geoetl.Store {
+			t.Helper()
+			s, _ := PostgresWith(t, opts)
+			return s
+		})
+	})
+}
