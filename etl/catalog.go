@@ -1,0 +1,30 @@
+package etl
+
+// nodeTypes is the node catalog, in the order GET .../workflows/catalog
+// lists it.
+func (e *Engine) nodeTypes() []*NodeType {
+	return []*NodeType{
+		e.fileSource(),
+		e.csvSource(),
+		e.gpkgSource(),
+		e.postgisSource(),
+		e.wfsSource(),
+		e.reprojectNode(),
+		e.simplifyNode(),
+		e.bufferNode(),
+		e.clipNode(),
+		e.filterNode(),
+		e.centroidNode(),
+		e.convexHullNode(),
+		e.dissolveNode(),
+		e.unionNode(),
+		e.intersectionNode(),
+		e.differenceNode(),
+		e.validateNode(),
+		e.geojsonSink(),
+		e.geopackageSink(),
+		e.postgisSink(),
+		e.csvSink(),
+		e.waitNode(),
+	}
+}

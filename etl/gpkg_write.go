@@ -1,0 +1,535 @@
+package etl
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/peterstace/simplefeatures/geom"
+
+	"github.com/geoetl/geoetl/etl/crs"
+)
+
+// gpkgWriter writes features into one table of a GeoPackage inside a
+// single transaction: a failed run leaves the file as it was. In replace
+// mode the table is dropped and rebuilt and the spatial index is filled
+// directly, with the index triggers created at the end (as GDAL does); in
+// append mode the table's existing triggers maintain the index.
+type gpkgWriter struct {
+	ctx      context.Context
+	db       *sql.DB
+	tx       *sql.Tx
+	file     *sqliteFile
+	newFile  bool
+	r        *run
+	relPath  string
+	table    string
+	geomCol  string
+	mode     string
+	srsID    int
+	ready    bool
+	existing bool // appending to a table that existed before
+
+	cols      []gpkgCol
+	colByKey  map[string]int
+	usedNames map[string]bool
+
+	insert *sql.Stmt
+	rtree  *sql.Stmt
+	args   []any
+
+	types map[geom.GeometryType]bool
+	hasZ  bool
+	env   geom.Envelope
+	count int64
+}
+
+type gpkgCol struct {
+	key, name, typ string
+}
+
+func (r *run) newGPKGWriter(ctx context.Context, relPath, table, mode string) (*gpkgWriter, error) {
+	if err := checkTableName(table); err != nil {
+		return nil, fmt.Errorf("table_name %q %v", table, err)
+	}
+	sf, err := r.sqlitePath(relPath, true)
+	if err != nil {
+		return nil, err
+	}
+	_, statErr := r.root.Stat(relPath)
+	w := &gpkgWriter{ctx: ctx, file: sf, r: r, relPath: relPath, table: table, geomCol: "geom", mode: mode,
+		newFile: statErr != nil, colByKey: map[string]int{}, usedNames: map[string]bool{},
+		types: map[geom.GeometryType]bool{}}
+	db, err := openGPKG(sf.Path, false)
+	if err != nil {
+		w.abort()
+		return nil, fmt.Errorf("opening GeoPackage %q: %v", relPath, err)
+	}
+	w.db = db
+	if err := w.begin(); err != nil {
+		w.abort()
+		return nil, fmt.Errorf("GeoPackage %q: %v", relPath, err)
+	}
+	return w, nil
+}
+
+func (w *gpkgWriter) begin() error {
+	var appID int64
+	if err := w.db.QueryRowContext(w.ctx, "PRAGMA application_id").Scan(&appID); err != nil {
+		return err
+	}
+	var tables int
+	if err := w.db.QueryRowContext(w.ctx, "SELECT count(*) FROM sqlite_master").Scan(&tables); err != nil {
+		return fmt.Errorf("not a SQLite database: %v", err)
+	}
+	if appID != gpkgApplicationID && tables > 0 {
+		var n int
+		_ = w.db.QueryRowContext(w.ctx, "SELECT count(*) FROM sqlite_master WHERE name = 'gpkg_contents'").Scan(&n)
+		if n == 0 {
+			return errors.New("the file exists and is not a GeoPackage; refusing to change it")
+		}
+	}
+	// application_id and user_version live in the file header, so they
+	// are set once here rather than per connection.
+	if _, err := w.db.ExecContext(w.ctx, fmt.Sprintf("PRAGMA application_id = %d", gpkgApplicationID)); err != nil {
+		return err
+	}
+	if _, err := w.db.ExecContext(w.ctx, fmt.Sprintf("PRAGMA user_version = %d", gpkgUserVersion)); err != nil {
+		return err
+	}
+	tx, err := w.db.BeginTx(w.ctx, nil)
+	if err != nil {
+		return err
+	}
+	w.tx = tx
+	if _, err := tx.ExecContext(w.ctx, gpkgCoreDDL); err != nil {
+		return err
+	}
+	return nil
+}
+
+// setup prepares the table once the first feature tells the CRS and the
+// attributes.
+func (w *gpkgWriter) setup(first []Feature) error {
+	w.srsID = 4326
+	if len(first) > 0 && first[0].CRS != 0 {
+		w.srsID = first[0].CRS
+	}
+	if err := w.ensureSRS(w.srsID); err != nil {
+		return err
+	}
+	if w.srsID != 4326 {
+		if err := w.ensureSRS(4326); err != nil {
+			return err
+		}
+	}
+	exists, err := w.tableExists()
+	if err != nil {
+		return err
+	}
+	if exists && w.mode == "append" {
+		if err := w.loadExisting(); err != nil {
+			return err
+		}
+	} else {
+		if exists {
+			if err := w.dropTable(); err != nil {
+				return err
+			}
+		}
+		if err := w.createTable(first); err != nil {
+			return err
+		}
+	}
+	w.ready = true
+	return w.prepare()
+}
+
+func (w *gpkgWriter) ensureSRS(code int) error {
+	var n int
+	if err := w.tx.QueryRowContext(w.ctx, "SELECT count(*) FROM gpkg_spatial_ref_sys WHERE srs_id = ?", code).Scan(&n); err != nil {
+		return err
+	}
+	if n > 0 {
+		return nil
+	}
+	c, err := crs.Lookup(code)
+	if err != nil {
+		return err
+	}
+	_, err = w.tx.ExecContext(w.ctx, `INSERT INTO gpkg_spatial_ref_sys (srs_name, srs_id, organization, organization_coordsys_id, definition, description) VALUES (?, ?, 'EPSG', ?, ?, NULL)`,
+		c.Name, code, code, c.WKT)
+	return err
+}
+
+func (w *gpkgWriter) tableExists() (bool, error) {
+	var n int
+	err := w.tx.QueryRowContext(w.ctx, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND lower(name) = lower(?)", w.table).Scan(&n)
+	return n > 0, err
+}
+
+func (w *gpkgWriter) dropTable() error {
+	var geomCol string
+	err := w.tx.QueryRowContext(w.ctx, "SELECT column_name FROM gpkg_geometry_columns WHERE lower(table_name) = lower(?)", w.table).Scan(&geomCol)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return err
+	}
+	if geomCol != "" {
+		if _, err := w.tx.ExecContext(w.ctx, "DROP TABLE IF EXISTS "+quoteIdent("rtree_"+w.table+"_"+geomCol)); err != nil {
+			return err
+		}
+	}
+	for _, q := range []string{
+		"DELETE FROM gpkg_extensions WHERE lower(table_name) = lower(?)",
+		"DELETE FROM gpkg_geometry_columns WHERE lower(table_name) = lower(?)",
+		"DELETE FROM gpkg_contents WHERE lower(table_name) = lower(?)",
+	} {
+		if _, err := w.tx.ExecContext(w.ctx, q, w.table); err != nil {
+			return err
+		}
+	}
+	_, err = w.tx.ExecContext(w.ctx, "DROP TABLE "+quoteIdent(w.table))
+	return err
+}
+
+func (w *gpkgWriter) createTable(first []Feature) error {
+	for _, f := range first {
+		for _, kv := range f.Props {
+			if _, ok := w.colByKey[kv.Key]; !ok {
+				w.addColumnDef(kv.Key, columnType(first, kv.Key))
+			}
+		}
+	}
+	gtype := "GEOMETRY"
+	ts := map[geom.GeometryType]bool{}
+	for _, f := range first {
+		ts[f.Geometry.Type()] = true
+	}
+	if len(ts) == 1 {
+		for t := range ts {
+			gtype = gpkgGeometryTypeName(t)
+		}
+	}
+	var b strings.Builder
+	b.WriteString("CREATE TABLE " + quoteIdent(w.table) + " (fid INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL, " + quoteIdent(w.geomCol) + " " + gtype)
+	for _, c := range w.cols {
+		b.WriteString(", " + quoteIdent(c.name) + " " + c.typ)
+	}
+	b.WriteString(")")
+	if _, err := w.tx.ExecContext(w.ctx, b.String()); err != nil {
+		return err
+	}
+	if _, err := w.tx.ExecContext(w.ctx, `INSERT INTO gpkg_contents (table_name, data_type, identifier, description, last_change, srs_id) VALUES (?, 'features', ?, '', ?, ?)`,
+		w.table, w.table, gpkgNow(), w.srsID); err != nil {
+		return err
+	}
+	if _, err := w.tx.ExecContext(w.ctx, `INSERT INTO gpkg_geometry_columns VALUES (?, ?, ?, ?, 0, 0)`, w.table, w.geomCol, gtype, w.srsID); err != nil {
+		return err
+	}
+	_, err := w.tx.ExecContext(w.ctx, "CREATE VIRTUAL TABLE "+quoteIdent("rtree_"+w.table+"_"+w.geomCol)+" USING rtree(id, minx, maxx, miny, maxy)")
+	return err
+}
+
+func (w *gpkgWriter) loadExisting() error {
+	w.existing = true
+	var srs int
+	err := w.tx.QueryRowContext(w.ctx, "SELECT column_name, srs_id FROM gpkg_geometry_columns WHERE lower(table_name) = lower(?)", w.table).Scan(&w.geomCol, &srs)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("table %q exists but is not a feature table", w.table)
+	}
+	if err != nil {
+		return err
+	}
+	if srs != w.srsID {
+		return fmt.Errorf("table %q holds EPSG:%d but the features are in EPSG:%d; add geoprocessing.reproject before the sink", w.table, srs, w.srsID)
+	}
+	rows, err := w.tx.QueryContext(w.ctx, "SELECT name, type FROM pragma_table_info(?)", w.table)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name, typ string
+		if err := rows.Scan(&name, &typ); err != nil {
+			return err
+		}
+		w.usedNames[strings.ToLower(name)] = true
+		if strings.EqualFold(name, "fid") || strings.EqualFold(name, w.geomCol) {
+			continue
+		}
+		w.cols = append(w.cols, gpkgCol{key: name, name: name, typ: strings.ToUpper(typ)})
+		w.colByKey[name] = len(w.cols) - 1
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	var hasRtree int
+	if err := w.tx.QueryRowContext(w.ctx, "SELECT count(*) FROM sqlite_master WHERE name = ?", "rtree_"+w.table+"_"+w.geomCol).Scan(&hasRtree); err != nil {
+		return err
+	}
+	var minx, miny, maxx, maxy sql.NullFloat64
+	_ = w.tx.QueryRowContext(w.ctx, "SELECT min_x, min_y, max_x, max_y FROM gpkg_contents WHERE lower(table_name) = lower(?)", w.table).Scan(&minx, &miny, &maxx, &maxy)
+	if minx.Valid && miny.Valid && maxx.Valid && maxy.Valid {
+		w.env = geom.NewEnvelope(geom.XY{X: minx.Float64, Y: miny.Float64}, geom.XY{X: maxx.Float64, Y: maxy.Float64})
+	}
+	var gt string
+	_ = w.tx.QueryRowContext(w.ctx, "SELECT geometry_type_name FROM gpkg_geometry_columns WHERE lower(table_name) = lower(?)", w.table).Scan(&gt)
+	for _, t := range []geom.GeometryType{geom.TypePoint, geom.TypeLineString, geom.TypePolygon, geom.TypeMultiPoint, geom.TypeMultiLineString, geom.TypeMultiPolygon, geom.TypeGeometryCollection} {
+		if gpkgGeometryTypeName(t) == strings.ToUpper(gt) {
+			w.types[t] = true
+		}
+	}
+	if strings.ToUpper(gt) == "GEOMETRY" {
+		w.types[geom.TypeGeometryCollection] = true
+		w.types[geom.TypePoint] = true
+	}
+	return nil
+}
+
+// addColumnDef records a new column for a property key, renaming it when
+// it clashes (SQLite names are case-insensitive) with fid, the geometry
+// column or another attribute.
+func (w *gpkgWriter) addColumnDef(key, typ string) gpkgCol {
+	name := key
+	if name == "" {
+		name = "field"
+	}
+	w.usedNames["fid"] = true
+	w.usedNames[strings.ToLower(w.geomCol)] = true
+	for i := 1; w.usedNames[strings.ToLower(name)]; i++ {
+		name = fmt.Sprintf("%s_%d", key, i)
+	}
+	w.usedNames[strings.ToLower(name)] = true
+	c := gpkgCol{key: key, name: name, typ: typ}
+	w.cols = append(w.cols, c)
+	w.colByKey[key] = len(w.cols) - 1
+	return c
+}
+
+// columnType picks the column type from the first non-null value of key.
+func columnType(fs []Feature, key string) string {
+	for _, f := range fs {
+		v, _ := f.Props.Get(key)
+		switch v.(type) {
+		case nil:
+			continue
+		case bool:
+			return "BOOLEAN"
+		case int64:
+			return "INTEGER"
+		case float64:
+			return "REAL"
+		default:
+			return "TEXT"
+		}
+	}
+	return "TEXT"
+}
+
+func (w *gpkgWriter) prepare() error {
+	if w.insert != nil {
+		w.insert.Close()
+	}
+	var b strings.Builder
+	b.WriteString("INSERT INTO " + quoteIdent(w.table) + " (" + quoteIdent(w.geomCol))
+	for _, c := range w.cols {
+		b.WriteString(", " + quoteIdent(c.name))
+	}
+	b.WriteString(") VALUES (?")
+	b.WriteString(strings.Repeat(", ?", len(w.cols)))
+	b.WriteString(")")
+	st, err := w.tx.PrepareContext(w.ctx, b.String())
+	if err != nil {
+		return err
+	}
+	w.insert = st
+	w.args = make([]any, len(w.cols)+1)
+	if !w.existing && w.rtree == nil {
+		w.rtree, err = w.tx.PrepareContext(w.ctx, "INSERT INTO "+quoteIdent("rtree_"+w.table+"_"+w.geomCol)+" VALUES (?, ?, ?, ?, ?)")
+	}
+	return err
+}
+
+// write adds a batch of features.
+func (w *gpkgWriter) write(fs []Feature) error {
+	if !w.ready {
+		if err := w.setup(fs); err != nil {
+			return err
+		}
+	}
+	var blob []byte
+	for i := range fs {
+		f := &fs[i]
+		if f.CRS != w.srsID {
+			return fmt.Errorf("feature in EPSG:%d, but the table is EPSG:%d; add geoprocessing.reproject before the sink", f.CRS, w.srsID)
+		}
+		for _, kv := range f.Props {
+			if _, ok := w.colByKey[kv.Key]; !ok {
+				if err := w.addColumn(kv.Key, columnType(fs[i:i+1], kv.Key)); err != nil {
+					return err
+				}
+			}
+		}
+		for j := range w.args {
+			w.args[j] = nil
+		}
+		blob = appendGPKGBlob(blob[:0], f.Geometry, int32(w.srsID))
+		w.args[0] = blob
+		for _, kv := range f.Props {
+			j := w.colByKey[kv.Key]
+			w.args[j+1] = sqliteValue(kv.Value)
+		}
+		res, err := w.insert.ExecContext(w.ctx, w.args...)
+		if err != nil {
+			return fmt.Errorf("inserting feature: %v", err)
+		}
+		g := f.Geometry
+		w.types[g.Type()] = true
+		if g.CoordinatesType().Is3D() {
+			w.hasZ = true
+		}
+		if lo, hi, ok := g.Envelope().MinMaxXYs(); ok && !g.IsEmpty() {
+			w.env = w.env.ExpandToIncludeXY(lo).ExpandToIncludeXY(hi)
+			if w.rtree != nil {
+				fid, err := res.LastInsertId()
+				if err != nil {
+					return err
+				}
+				if _, err := w.rtree.ExecContext(w.ctx, fid, lo.X, hi.X, lo.Y, hi.Y); err != nil {
+					return fmt.Errorf("spatial index: %v", err)
+				}
+			}
+		}
+		w.count++
+	}
+	return nil
+}
+
+func (w *gpkgWriter) addColumn(key, typ string) error {
+	c := w.addColumnDef(key, typ)
+	if _, err := w.tx.ExecContext(w.ctx, "ALTER TABLE "+quoteIdent(w.table)+" ADD COLUMN "+quoteIdent(c.name)+" "+c.typ); err != nil {
+		return err
+	}
+	return w.prepare()
+}
+
+// sqliteValue converts an attribute value for an SQLite column.
+func sqliteValue(v any) any {
+	switch x := v.(type) {
+	case nil, int64, string:
+		return x
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return nil
+		}
+		return x
+	case bool:
+		if x {
+			return int64(1)
+		}
+		return int64(0)
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
+}
+
+func gpkgNow() string { return time.Now().UTC().Format("2006-01-02T15:04:05.000Z") }
+
+// commit finishes the table's metadata and commits.
+func (w *gpkgWriter) commit() error {
+	if !w.ready {
+		if err := w.setup(nil); err != nil {
+			w.abort()
+			return err
+		}
+	}
+	if err := w.finish(); err != nil {
+		w.abort()
+		return err
+	}
+	w.closeStmts()
+	if err := w.tx.Commit(); err != nil {
+		w.abort()
+		return err
+	}
+	w.tx = nil
+	err := w.db.Close()
+	w.file.Close()
+	return err
+}
+
+func (w *gpkgWriter) finish() error {
+	gtype := "GEOMETRY"
+	delete(w.types, geom.GeometryType(-1))
+	if len(w.types) == 1 {
+		for t := range w.types {
+			gtype = gpkgGeometryTypeName(t)
+		}
+	} else if len(w.types) == 0 {
+		gtype = "GEOMETRY"
+	}
+	z := 0
+	if w.hasZ {
+		z = 2
+	}
+	if _, err := w.tx.ExecContext(w.ctx, "UPDATE gpkg_geometry_columns SET geometry_type_name = ?, z = max(z, ?) WHERE lower(table_name) = lower(?)", gtype, z, w.table); err != nil {
+		return err
+	}
+	var minx, miny, maxx, maxy any
+	if lo, hi, ok := w.env.MinMaxXYs(); ok {
+		minx, miny, maxx, maxy = lo.X, lo.Y, hi.X, hi.Y
+	}
+	if _, err := w.tx.ExecContext(w.ctx, "UPDATE gpkg_contents SET min_x = ?, min_y = ?, max_x = ?, max_y = ?, last_change = ? WHERE lower(table_name) = lower(?)",
+		minx, miny, maxx, maxy, gpkgNow(), w.table); err != nil {
+		return err
+	}
+	if w.existing {
+		return nil
+	}
+	for _, t := range rtreeTriggers(w.table, w.geomCol) {
+		if _, err := w.tx.ExecContext(w.ctx, t); err != nil {
+			return fmt.Errorf("spatial index trigger: %v", err)
+		}
+	}
+	_, err := w.tx.ExecContext(w.ctx, `INSERT OR REPLACE INTO gpkg_extensions VALUES (?, ?, 'gpkg_rtree_index', 'http://www.geopackage.org/spec120/#extension_rtree', 'write-only')`, w.table, w.geomCol)
+	return err
+}
+
+func (w *gpkgWriter) closeStmts() {
+	if w.insert != nil {
+		w.insert.Close()
+		w.insert = nil
+	}
+	if w.rtree != nil {
+		w.rtree.Close()
+		w.rtree = nil
+	}
+}
+
+// abort rolls back; a file this writer created is removed again.
+func (w *gpkgWriter) abort() {
+	w.closeStmts()
+	if w.tx != nil {
+		w.tx.Rollback()
+		w.tx = nil
+	}
+	if w.db != nil {
+		w.db.Close()
+		w.db = nil
+	}
+	if w.file != nil {
+		w.file.Close()
+	}
+	if w.newFile {
+		w.r.root.Remove(w.relPath)
+		w.r.root.Remove(w.relPath + "-journal")
+	}
+}

@@ -1,0 +1,185 @@
+package etl
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	geoetl "github.com/geoetl/geoetl"
+	"github.com/geoetl/geoetl/netguard"
+)
+
+// recorder keeps what a run reports.
+type recorder struct {
+	mu    sync.Mutex
+	nodes []geoetl.NodeRun
+	logs  []string
+}
+
+func (r *recorder) Node(n geoetl.NodeRun) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.nodes = append(r.nodes, n)
+}
+
+func (r *recorder) Log(level, node, msg string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.logs = append(r.logs, level+" "+node+": "+msg)
+}
+
+// last returns the final record of a node.
+func (r *recorder) last(id string) geoetl.NodeRun {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i := len(r.nodes) - 1; i >= 0; i-- {
+		if r.nodes[i].NodeID == id {
+			return r.nodes[i]
+		}
+	}
+	return geoetl.NodeRun{}
+}
+
+func (r *recorder) statuses(id string) []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for _, n := range r.nodes {
+		if n.NodeID == id {
+			out = append(out, n.Status)
+		}
+	}
+	return out
+}
+
+func (r *recorder) logText() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return strings.Join(r.logs, "\n")
+}
+
+type testEnv struct {
+	t   *testing.T
+	dir string
+	e   *Engine
+}
+
+func newEnv(t *testing.T, mods ...func(*Config)) *testEnv {
+	t.Helper()
+	dir := t.TempDir()
+	cfg := Config{DataDir: dir, RetryDelay: time.Millisecond}
+	for _, m := range mods {
+		m(&cfg)
+	}
+	e, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &testEnv{t: t, dir: dir, e: e}
+}
+
+func allowPrivate(c *Config) { c.Network = netguard.Policy{AllowPrivate: true} }
+
+func (env *testEnv) write(rel, content string) {
+	env.t.Helper()
+	p := filepath.Join(env.dir, rel)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		env.t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		env.t.Fatal(err)
+	}
+}
+
+func (env *testEnv) read(rel string) string {
+	env.t.Helper()
+	b, err := os.ReadFile(filepath.Join(env.dir, rel))
+	if err != nil {
+		env.t.Fatal(err)
+	}
+	return string(b)
+}
+
+func (env *testEnv) path(rel string) string { return filepath.Join(env.dir, rel) }
+
+// run executes a definition and returns the summary, the error and what
+// was recorded.
+func (env *testEnv) run(def string, values map[string]any) (geoetl.RunSummary, error, *recorder) {
+	env.t.Helper()
+	return env.runCtx(context.Background(), def, values)
+}
+
+func (env *testEnv) runCtx(ctx context.Context, def string, values map[string]any) (geoetl.RunSummary, error, *recorder) {
+	env.t.Helper()
+	rec := &recorder{}
+	sum, err := env.e.Run(ctx, geoetl.RunRequest{
+		TenantID: "t", ExecutionID: "exec-1",
+		Workflow:    &geoetl.Workflow{ID: "w", Name: "test", Definition: json.RawMessage(def)},
+		Parameters:  values,
+		ScheduledAt: time.Date(2026, 3, 29, 2, 0, 0, 0, time.UTC),
+		Trigger:     geoetl.TriggerManual,
+		Recorder:    rec,
+	})
+	return sum, err, rec
+}
+
+// mustRun runs a definition that must succeed.
+func (env *testEnv) mustRun(def string) (geoetl.RunSummary, *recorder) {
+	env.t.Helper()
+	sum, err, rec := env.run(def, nil)
+	if err != nil {
+		env.t.Fatalf("run failed: %v\nlog:\n%s", err, rec.logText())
+	}
+	return sum, rec
+}
+
+// requireTool returns the path of an external tool; outside CI a missing
+// tool skips the test with one line, under CI=true it fails.
+func requireTool(t testing.TB, name, pkg string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is not installed (apt-get install %s)", name, pkg)
+		}
+		t.Skipf("%s not installed: skipping the check against it (apt-get install %s)", name, pkg)
+	}
+	return p
+}
+
+// ogrinfo runs ogrinfo -al -so on a file and returns its output.
+func ogrinfo(t *testing.T, path string, args ...string) string {
+	t.Helper()
+	bin := requireTool(t, "ogrinfo", "gdal-bin")
+	out, err := exec.Command(bin, append([]string{"-ro", "-al", "-so", path}, args...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ogrinfo %s: %v\n%s", path, err, out)
+	}
+	return string(out)
+}
+
+// pointsFC builds a FeatureCollection of n points with id and kind.
+func pointsFC(n int) string {
+	var b strings.Builder
+	b.WriteString(`{"type":"FeatureCollection","features":[`)
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		kind := "a"
+		if i%2 == 1 {
+			kind = "b"
+		}
+		b.WriteString(`{"type":"Feature","properties":{"id":` + itoa(i) + `,"kind":"` + kind + `"},"geometry":{"type":"Point","coordinates":[` + itoa(i%360-180) + `.5,` + itoa(i%170-85) + `.25]}}`)
+	}
+	b.WriteString(`]}`)
+	return b.String()
+}
+
+func itoa(i int) string { return strings.TrimSpace(strings.Replace(string(rune('0')), "0", "", 1)) + formatValue(int64(i)) }
