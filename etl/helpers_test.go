@@ -182,4 +182,6 @@ func pointsFC(n int) string {
 	return b.String()
 }
 
-func itoa(i int) string { return strings.TrimSpace(strings.Replace(string(rune('0')), "0", "", 1)) + formatValue(int64(i)) }
+func itoa(i int) string {
+	return strings.TrimSpace(strings.Replace(string(rune('0')), "0", "", 1)) + formatValue(int64(i))
+}

@@ -1,0 +1,169 @@
+// Command etlbench measures the GeoETL engine on one million points:
+// GeoJSON, reprojected from EPSG:4326 to EPSG:3857, written to a
+// GeoPackage. It prints the wall time and peak resident memory of three
+// runs and their median, beside ogr2ogr doing the same work on the same
+// file when ogr2ogr is installed. Each run is its own process, so peak
+// memory is measured per run.
+//
+//	go run ./etl/cmd/etlbench [-n 1000000] [-dir /tmp/etlbench] [-runs 3]
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"syscall"
+	"time"
+
+	geoetl "github.com/geoetl/geoetl"
+	"github.com/geoetl/geoetl/etl"
+)
+
+func main() {
+	n := flag.Int("n", 1_000_000, "number of points")
+	dir := flag.String("dir", filepath.Join(os.TempDir(), "etlbench"), "work folder (the data folder of the runs)")
+	runs := flag.Int("runs", 3, "runs per tool")
+	once := flag.Bool("once", false, "internal: do one engine run in this process")
+	flag.Parse()
+	if *once {
+		if err := runOnce(*dir); err != nil {
+			fmt.Fprintln(os.Stderr, "etlbench:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if err := bench(*dir, *n, *runs); err != nil {
+		fmt.Fprintln(os.Stderr, "etlbench:", err)
+		os.Exit(1)
+	}
+}
+
+const input = "points.geojson"
+
+func bench(dir string, n, runs int) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	in := filepath.Join(dir, input)
+	if err := generate(in, n); err != nil {
+		return err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	engine := measure(runs, func() *exec.Cmd { return exec.Command(self, "-once", "-dir", dir) })
+	if engine.err != nil {
+		return engine.err
+	}
+	fmt.Printf("geoetl : %d points, GeoJSON -> EPSG:3857 -> GeoPackage: median %s, peak RSS %d MB (runs: %s)\n",
+		n, engine.medianTime.Round(time.Millisecond), engine.medianRSS>>20, engine.detail)
+	if _, err := exec.LookPath("ogr2ogr"); err != nil {
+		fmt.Println("ogr2ogr: not installed, no comparison (apt-get install gdal-bin)")
+		return nil
+	}
+	out := filepath.Join(dir, "ogr.gpkg")
+	ogr := measure(runs, func() *exec.Cmd {
+		os.Remove(out)
+		return exec.Command("ogr2ogr", "-f", "GPKG", "-t_srs", "EPSG:3857", out, in)
+	})
+	if ogr.err != nil {
+		return ogr.err
+	}
+	fmt.Printf("ogr2ogr: %d points, GeoJSON -> EPSG:3857 -> GeoPackage: median %s, peak RSS %d MB (runs: %s)\n",
+		n, ogr.medianTime.Round(time.Millisecond), ogr.medianRSS>>20, ogr.detail)
+	fmt.Printf("ratio  : time %.2fx, memory %.2fx of ogr2ogr\n",
+		float64(engine.medianTime)/float64(ogr.medianTime), float64(engine.medianRSS)/float64(ogr.medianRSS))
+	return nil
+}
+
+type result struct {
+	medianTime time.Duration
+	medianRSS  int64
+	detail     string
+	err        error
+}
+
+func measure(runs int, mk func() *exec.Cmd) result {
+	var times []time.Duration
+	var rss []int64
+	detail := ""
+	for i := 0; i < runs; i++ {
+		cmd := mk()
+		cmd.Stderr = os.Stderr
+		start := time.Now()
+		if err := cmd.Run(); err != nil {
+			return result{err: fmt.Errorf("%s: %v", cmd.Path, err)}
+		}
+		d := time.Since(start)
+		ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+		times = append(times, d)
+		rss = append(rss, ru.Maxrss*1024)
+		if detail != "" {
+			detail += ", "
+		}
+		detail += fmt.Sprintf("%s/%dMB", d.Round(time.Millisecond), ru.Maxrss>>10)
+	}
+	sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
+	sort.Slice(rss, func(i, j int) bool { return rss[i] < rss[j] })
+	return result{medianTime: times[len(times)/2], medianRSS: rss[len(rss)/2], detail: detail}
+}
+
+// generate writes n points with three attributes, unless the file is
+// already there with the same count.
+func generate(path string, n int) error {
+	marker := path + ".count"
+	if b, err := os.ReadFile(marker); err == nil && string(b) == strconv.Itoa(n) {
+		return nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	w.WriteString(`{"type":"FeatureCollection","features":[` + "\n")
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			w.WriteString(",\n")
+		}
+		lon := -180 + 360*float64(i%100003)/100003
+		lat := -80 + 160*float64((i*7919)%99991)/99991
+		fmt.Fprintf(w, `{"type":"Feature","properties":{"id":%d,"name":"point %d","value":%.3f},"geometry":{"type":"Point","coordinates":[%.6f,%.6f]}}`,
+			i, i, float64(i%1000)/7, lon, lat)
+	}
+	w.WriteString("\n]}\n")
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.WriteFile(marker, []byte(strconv.Itoa(n)), 0o644)
+}
+
+func runOnce(dir string) error {
+	e, err := etl.New(etl.Config{DataDir: dir})
+	if err != nil {
+		return err
+	}
+	def := json.RawMessage(`{"nodes":[
+	  {"id":"src","type":"data_source.file","parameters":{"file_path":"` + input + `"}},
+	  {"id":"merc","type":"geoprocessing.reproject","parameters":{"target_crs":"EPSG:3857"}},
+	  {"id":"out","type":"data_sink.geopackage","parameters":{"output_path":"geoetl.gpkg","table_name":"points"}}],
+	 "edges":[{"from":"src","to":"merc"},{"from":"merc","to":"out"}]}`)
+	sum, err := e.Run(context.Background(), geoetl.RunRequest{ExecutionID: "bench", Workflow: &geoetl.Workflow{Definition: def}})
+	if err != nil {
+		return err
+	}
+	if sum.FeaturesWritten == 0 {
+		return fmt.Errorf("nothing written")
+	}
+	return nil
+}
