@@ -3,6 +3,7 @@ package etl
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,15 +18,20 @@ import (
 
 // recorder keeps what a run reports.
 type recorder struct {
-	mu    sync.Mutex
-	nodes []geoetl.NodeRun
-	logs  []string
+	mu     sync.Mutex
+	nodes  []geoetl.NodeRun
+	logs   []string
+	onNode func(geoetl.NodeRun)
 }
 
 func (r *recorder) Node(n geoetl.NodeRun) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	r.nodes = append(r.nodes, n)
+	on := r.onNode
+	r.mu.Unlock()
+	if on != nil {
+		on(n)
+	}
 }
 
 func (r *recorder) Log(level, node, msg string) {
@@ -117,7 +123,10 @@ func (env *testEnv) run(def string, values map[string]any) (geoetl.RunSummary, e
 
 func (env *testEnv) runCtx(ctx context.Context, def string, values map[string]any) (geoetl.RunSummary, error, *recorder) {
 	env.t.Helper()
-	rec := &recorder{}
+	return env.runWith(ctx, &recorder{}, def, values)
+}
+
+func (env *testEnv) runWith(ctx context.Context, rec *recorder, def string, values map[string]any) (geoetl.RunSummary, error, *recorder) {
 	sum, err := env.e.Run(ctx, geoetl.RunRequest{
 		TenantID: "t", ExecutionID: "exec-1",
 		Workflow:    &geoetl.Workflow{ID: "w", Name: "test", Definition: json.RawMessage(def)},
@@ -164,6 +173,82 @@ func ogrinfo(t *testing.T, path string, args ...string) string {
 	return string(out)
 }
 
+// node is one node of a test workflow.
+type node struct {
+	id, typ string
+	params  map[string]any
+	exec    map[string]any
+}
+
+// chain builds a definition whose nodes feed each other in order.
+func chain(nodes ...node) string {
+	return graph(nodes, nil)
+}
+
+// graph builds a definition with explicit edges (from, to pairs); nil
+// edges chain the nodes in order.
+func graph(nodes []node, edges [][2]string) string {
+	type jn struct {
+		ID         string         `json:"id"`
+		Type       string         `json:"type"`
+		Parameters map[string]any `json:"parameters"`
+		Execution  map[string]any `json:"execution,omitempty"`
+	}
+	type je struct {
+		From string `json:"from"`
+		To   string `json:"to"`
+	}
+	d := struct {
+		Nodes []jn `json:"nodes"`
+		Edges []je `json:"edges"`
+	}{Nodes: []jn{}, Edges: []je{}}
+	for i, n := range nodes {
+		d.Nodes = append(d.Nodes, jn{n.id, n.typ, n.params, n.exec})
+		if edges == nil && i > 0 {
+			d.Edges = append(d.Edges, je{nodes[i-1].id, n.id})
+		}
+	}
+	for _, e := range edges {
+		d.Edges = append(d.Edges, je{e[0], e[1]})
+	}
+	b, _ := json.Marshal(d)
+	return string(b)
+}
+
+func src(path string) node {
+	return node{id: "src", typ: "data_source.file", params: map[string]any{"file_path": path}}
+}
+
+func inline(id string, geojson string) node {
+	return node{id: id, typ: "data_source.file", params: map[string]any{"content": geojson}}
+}
+
+func geojsonOut(path string) node {
+	return node{id: "out", typ: "data_sink.geojson", params: map[string]any{"output_path": path}}
+}
+
+// readFC reads a GeoJSON output back into features.
+func (env *testEnv) readFC(rel string) []Feature {
+	env.t.Helper()
+	f, err := os.Open(env.path(rel))
+	if err != nil {
+		env.t.Fatal(err)
+	}
+	defer f.Close()
+	g := newGeoJSONReader(f)
+	var out []Feature
+	for {
+		ft, err := g.next()
+		if err != nil {
+			if err.Error() == "EOF" {
+				return out
+			}
+			env.t.Fatalf("reading %s: %v", rel, err)
+		}
+		out = append(out, ft)
+	}
+}
+
 // pointsFC builds a FeatureCollection of n points with id and kind.
 func pointsFC(n int) string {
 	var b strings.Builder
@@ -176,12 +261,9 @@ func pointsFC(n int) string {
 		if i%2 == 1 {
 			kind = "b"
 		}
-		b.WriteString(`{"type":"Feature","properties":{"id":` + itoa(i) + `,"kind":"` + kind + `"},"geometry":{"type":"Point","coordinates":[` + itoa(i%360-180) + `.5,` + itoa(i%170-85) + `.25]}}`)
+		fmt.Fprintf(&b, `{"type":"Feature","properties":{"id":%d,"kind":"%s"},"geometry":{"type":"Point","coordinates":[%g,%g]}}`,
+			i, kind, float64(i%360-180)+0.5, float64(i%170-85)+0.25)
 	}
 	b.WriteString(`]}`)
 	return b.String()
-}
-
-func itoa(i int) string {
-	return strings.TrimSpace(strings.Replace(string(rune('0')), "0", "", 1)) + formatValue(int64(i))
 }

@@ -28,7 +28,7 @@ type spool struct {
 
 // spoolMemFeatures is how many features a spool keeps in memory before it
 // spills to disk.
-const spoolMemFeatures = 50_000
+var spoolMemFeatures = 50_000
 
 type spoolFeature struct {
 	ID   any
