@@ -99,16 +99,16 @@ func bufferGeometry(g geom.Geometry, d float64, quadSegs int) (geom.Geometry, er
 		if d <= 0 {
 			return empty, nil
 		}
-		return geom.UnionMany(segmentCapsules(sequencesOf(g), d, quadSegs))
+		return unionAll(segmentCapsules(sequencesOf(g), d, quadSegs))
 	case geom.TypePolygon, geom.TypeMultiPolygon:
 		if d == 0 {
 			return geom.UnaryUnion(g)
 		}
 		caps := segmentCapsules(sequencesOf(g.Boundary()), math.Abs(d), quadSegs)
 		if d > 0 {
-			return geom.UnionMany(append(caps, g))
+			return unionAll(append(caps, g))
 		}
-		ring, err := geom.UnionMany(caps)
+		ring, err := unionAll(caps)
 		if err != nil {
 			return geom.Geometry{}, err
 		}
@@ -122,7 +122,7 @@ func bufferGeometry(g geom.Geometry, d float64, quadSegs int) (geom.Geometry, er
 			}
 			parts = append(parts, b)
 		}
-		return geom.UnionMany(parts)
+		return unionAll(parts)
 	}
 	return geom.Geometry{}, fmt.Errorf("cannot buffer a %s", g.Type())
 }
@@ -187,7 +187,7 @@ func repairGeometry(g geom.Geometry) (geom.Geometry, error) {
 			}
 			parts = append(parts, p)
 		}
-		out, err = geom.UnionMany(parts)
+		out, err = unionAll(parts)
 	case geom.TypeLineString:
 		s := dedupe(g.MustAsLineString().Coordinates())
 		if len(s) < 4 {
@@ -413,4 +413,34 @@ func segmentIntersections(a, b, c, d geom.XY) []geom.XY {
 
 func onSegment(a, b, p geom.XY) bool {
 	return p.X >= math.Min(a.X, b.X) && p.X <= math.Max(a.X, b.X) && p.Y >= math.Min(a.Y, b.Y) && p.Y <= math.Max(a.Y, b.Y)
+}
+
+// unionAll merges geometries by pairwise unions in a balanced tree.
+// simplefeatures' UnionMany (v0.50.0) drops an input polygon that exactly
+// fills a hole enclosed by the other inputs, as a buffer's interior does,
+// while its binary Union handles that case; the tree keeps the number of
+// overlay passes per geometry logarithmic.
+func unionAll(gs []geom.Geometry) (geom.Geometry, error) {
+	if len(gs) == 0 {
+		return geom.Polygon{}.AsGeometry(), nil
+	}
+	level := append([]geom.Geometry(nil), gs...)
+	for len(level) > 1 {
+		next := make([]geom.Geometry, 0, (len(level)+1)/2)
+		for i := 0; i+1 < len(level); i += 2 {
+			u, err := geom.Union(level[i], level[i+1])
+			if err != nil {
+				return geom.Geometry{}, err
+			}
+			next = append(next, u)
+		}
+		if len(level)%2 == 1 {
+			next = append(next, level[len(level)-1])
+		}
+		level = next
+	}
+	if len(gs) == 1 {
+		return geom.UnaryUnion(level[0])
+	}
+	return level[0], nil
 }

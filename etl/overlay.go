@@ -49,7 +49,7 @@ func (u *unionFolder) fold() error {
 	if !u.acc.IsEmpty() {
 		gs = append(gs, u.acc)
 	}
-	r, err := geom.UnionMany(gs)
+	r, err := unionAll(gs)
 	if err != nil {
 		return fmt.Errorf("union: %v (run geoprocessing.validate_geometry first if the input may hold invalid geometries)", err)
 	}
