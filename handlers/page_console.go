@@ -1,0 +1,234 @@
+package handlers
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/a-h/templ"
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"github.com/geoetl/geoetl"
+	"github.com/geoetl/geoetl/views"
+)
+
+func init() {
+	routeRegistrars = append(routeRegistrars, (*Server).registerConsoleRoutes)
+	pageErrorHandler = (*Server).renderPageError
+}
+
+// registerConsoleRoutes adds the HTML console: pages that also answer with
+// their fragment for HTMX, and the form actions that post to them.
+func (s *Server) registerConsoleRoutes() {
+	e := s.Echo
+	s.registerStaticRoutes()
+	e.GET("/login", s.pageLoginPage)
+	e.POST("/login", s.pageLogin)
+	e.GET("/logout", s.pageLogoutPage)
+	e.POST("/logout", s.pageLogout)
+
+	g := e.Group("", s.requireAuth)
+	g.GET("/", s.pageDashboard)
+	g.GET("/geoetl/cron/preview", s.pageCronPreview)
+	g.GET("/geoetl/events", s.pageEvents)
+
+	g.GET("/geoetl/schedules", s.pageSchedulesPage)
+	g.GET("/geoetl/schedules/new", s.pageScheduleNew)
+	g.POST("/geoetl/schedules/new", s.pageScheduleCreate)
+	g.GET("/geoetl/schedules/params", s.pageScheduleParams)
+	g.GET("/geoetl/schedules/:id", s.pageScheduleDetail)
+	g.POST("/geoetl/schedules/:id", s.pageScheduleSave)
+	g.GET("/geoetl/schedules/:id/edit", s.pageScheduleEdit)
+	g.POST("/geoetl/schedules/:id/edit", s.pageScheduleSave)
+	g.GET("/geoetl/schedules/:id/row", s.pageScheduleRow)
+	g.GET("/geoetl/schedules/:id/history", s.pageScheduleHistory)
+	g.GET("/geoetl/schedules/:id/delete", s.pageScheduleDeleteConfirm)
+	g.POST("/geoetl/schedules/:id/delete", s.pageScheduleDelete)
+	g.POST("/geoetl/schedules/:id/pause", s.pageSchedulePause)
+	g.POST("/geoetl/schedules/:id/resume", s.pageScheduleResume)
+	g.POST("/geoetl/schedules/:id/run-now", s.pageScheduleRunNow)
+	g.POST("/geoetl/schedules/:id/versions/:version/restore", s.pageScheduleRestore)
+
+	g.GET("/geoetl/executions/:id", s.pageExecutionPage)
+	g.POST("/geoetl/executions/:id/cancel", s.pageExecutionCancel)
+
+	g.GET("/geoetl/workflows", s.pageWorkflowsPage)
+	g.GET("/geoetl/workflows/new", s.pageWorkflowNew)
+	g.POST("/geoetl/workflows/new", s.pageWorkflowCreate)
+	g.GET("/geoetl/workflows/:id", s.pageWorkflowPage)
+	g.POST("/geoetl/workflows/:id", s.pageWorkflowSave)
+	g.POST("/geoetl/workflows/:id/run", s.pageWorkflowRun)
+	g.POST("/geoetl/workflows/:id/delete", s.pageWorkflowDelete)
+
+	g.GET("/geoetl/audit", s.pageAuditPage)
+
+	g.GET("/geoetl/settings", s.pageSettingsPage)
+	g.POST("/geoetl/settings/users", s.pageUserCreate)
+	g.POST("/geoetl/settings/users/:id/role", s.pageUserRole)
+	g.POST("/geoetl/settings/tokens", s.pageTokenCreate)
+	g.POST("/geoetl/settings/tokens/:id/revoke", s.pageTokenRevoke)
+	g.POST("/geoetl/settings/webhook-secret/rotate", s.pageSecretRotate)
+}
+
+// consoleCSP allows only this origin's scripts, styles and connections:
+// the console loads nothing from elsewhere and runs no inline script.
+const consoleCSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
+	"form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+
+// isHTMX reports whether htmx made the request (boosted or not).
+func isHTMX(c echo.Context) bool { return c.Request().Header.Get("HX-Request") == "true" }
+
+// wantsFragment reports whether the answer should be a fragment rather
+// than the whole page: htmx asked, and not for a boosted navigation or a
+// history restore, both of which replace the whole page.
+func wantsFragment(c echo.Context) bool {
+	h := c.Request().Header
+	return h.Get("HX-Request") == "true" && h.Get("HX-Boosted") == "" && h.Get("HX-History-Restore-Request") == ""
+}
+
+// hxTarget returns the id of the element htmx will swap, "" if none.
+func hxTarget(c echo.Context) string {
+	if !wantsFragment(c) {
+		return ""
+	}
+	return c.Request().Header.Get("HX-Target")
+}
+
+// page returns what every view needs to know about the request,
+// including the message kept for it by the previous action.
+func (s *Server) page(c echo.Context, title, section string) views.Page {
+	p := s.basePage(c, title, section)
+	p.Flash = takeFlash(c)
+	return p
+}
+
+// basePage is page without the flash message, for answers that are not a
+// page the user navigated to (live updates).
+func (s *Server) basePage(c echo.Context, title, section string) views.Page {
+	p := principal(c)
+	return views.Page{
+		Title:   title,
+		Section: section,
+		User:    p.Actor,
+		Role:    p.Role,
+		CSRF:    pageCSRF(c),
+		Assets:  assetURL,
+		Now:     s.svc.Clock.Now(),
+	}
+}
+
+// pageCSRF is the token to put into forms. When the browser sent fetch
+// metadata, echo passes requests by that and keeps no token; the form
+// field then stays empty, which is harmless.
+func pageCSRF(c echo.Context) string {
+	t := csrfToken(c)
+	if t == middleware.CSRFUsingSecFetchSite {
+		return ""
+	}
+	return t
+}
+
+// render answers with the page's main content as a fragment or inside the
+// layout, as the request wants.
+func (s *Server) render(c echo.Context, status int, p views.Page, main templ.Component) error {
+	if wantsFragment(c) {
+		return s.renderHTML(c, status, views.Fragment(p, main))
+	}
+	return s.renderHTML(c, status, views.Full(p, main))
+}
+
+// renderHTML renders into a buffer first, so a failing component never
+// leaves half a page, then sends it with the console's headers.
+func (s *Server) renderHTML(c echo.Context, status int, comps ...templ.Component) error {
+	var buf bytes.Buffer
+	ctx := c.Request().Context()
+	for _, comp := range comps {
+		if err := comp.Render(ctx, &buf); err != nil {
+			return err
+		}
+	}
+	h := c.Response().Header()
+	h.Add(echo.HeaderVary, "HX-Request")
+	h.Set(echo.HeaderCacheControl, "no-store")
+	h.Set("Content-Security-Policy", consoleCSP)
+	return c.HTMLBlob(status, buf.Bytes())
+}
+
+// navigate sends the browser to url after a form action: a 303 for plain
+// forms, HX-Location for htmx (which fetches url's fragment into the main
+// area and pushes it to the history, where a redirect would be followed
+// inside the swap).
+func navigate(c echo.Context, target string, flash *views.Flash) error {
+	if flash != nil {
+		setFlash(c, flash)
+	}
+	if isHTMX(c) {
+		b, _ := json.Marshal(map[string]string{"path": target, "target": "#main"})
+		c.Response().Header().Set("HX-Location", string(b))
+		return c.NoContent(http.StatusOK)
+	}
+	return c.Redirect(http.StatusSeeOther, target)
+}
+
+const flashCookie = "geoetl_flash"
+
+// setFlash keeps a message for the next page, across the redirect.
+func setFlash(c echo.Context, f *views.Flash) {
+	v := url.Values{"k": {f.Kind}, "t": {f.Text}, "l": {f.Link}, "lt": {f.LinkText}}
+	c.SetCookie(&http.Cookie{Name: flashCookie, Value: v.Encode(), Path: "/", MaxAge: 60, HttpOnly: true, SameSite: http.SameSiteStrictMode})
+}
+
+// takeFlash returns the message kept for this page and forgets it. Links
+// are only kept when they stay on this site.
+func takeFlash(c echo.Context) *views.Flash {
+	ck, err := c.Cookie(flashCookie)
+	if err != nil || ck.Value == "" {
+		return nil
+	}
+	c.SetCookie(&http.Cookie{Name: flashCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode})
+	v, err := url.ParseQuery(ck.Value)
+	if err != nil || v.Get("t") == "" {
+		return nil
+	}
+	f := &views.Flash{Kind: v.Get("k"), Text: v.Get("t"), Link: v.Get("l"), LinkText: v.Get("lt")}
+	if !strings.HasPrefix(f.Link, "/") || strings.HasPrefix(f.Link, "//") {
+		f.Link = ""
+	}
+	return f
+}
+
+// renderPageError shows an error as a page, or for htmx as a message in the
+// flash area (htmx swaps error answers there, see the layout's config).
+func (s *Server) renderPageError(c echo.Context, p Problem) error {
+	if p.Status == http.StatusUnauthorized {
+		return redirectToLogin(c)
+	}
+	detail := p.Detail
+	if detail == "" {
+		detail = p.Title
+	}
+	for _, field := range views.SortedKeys(p.Errors) {
+		detail += " " + field + ": " + strings.Join(p.Errors[field], "; ") + "."
+	}
+	if isHTMX(c) && c.Request().Header.Get("HX-Boosted") == "" {
+		h := c.Response().Header()
+		h.Set("HX-Retarget", "#flash")
+		h.Set("HX-Reswap", "innerHTML")
+		return s.renderHTML(c, p.Status, views.FlashContent(&views.Flash{Kind: "error", Text: detail}))
+	}
+	pg := s.page(c, p.Title, "")
+	return s.render(c, p.Status, pg, views.ErrorMain(pg, p.Status, p.Title, detail))
+}
+
+// pathID returns the :id path parameter, refusing what is not a UUID with
+// a 404 (an id that cannot exist).
+func pathID(c echo.Context) (string, error) {
+	id := c.Param("id")
+	if !geoetl.IsUUID(id) {
+		return "", geoetl.NotFound("Page")
+	}
+	return strings.ToLower(id), nil
+}
