@@ -182,6 +182,7 @@ func (b *backend) InTx(ctx context.Context, mode sqlstore.TxMode, _ string, fn f
 	if err != nil {
 		return err
 	}
+	defer d.preparePending(context.WithoutCancel(ctx))
 	if err := fn(&txn{tx: tx, db: d}); err != nil {
 		_ = tx.Rollback()
 		return err
@@ -192,34 +193,63 @@ func (b *backend) InTx(ctx context.Context, mode sqlstore.TxMode, _ string, fn f
 // db is a *sql.DB with a cache of prepared statements: SQLite spends a
 // good part of a small query preparing it, and database/sql re-uses a
 // statement prepared on a connection when a transaction on that connection
-// asks for it again.
+// asks for it again. A statement is prepared after the transaction that
+// first needed it has ended: preparing on the *sql.DB while a transaction
+// holds the only writer connection would wait for that very connection.
 type db struct {
-	db    *sql.DB
-	mu    sync.Mutex
-	stmts map[string]*sql.Stmt
+	db      *sql.DB
+	mu      sync.Mutex
+	stmts   map[string]*sql.Stmt
+	pending map[string]bool
 }
 
 // maxCachedStmts bounds the cache; statements past it are prepared per use
 // (lists with many filter combinations and multi-row inserts of odd sizes).
 const maxCachedStmts = 256
 
-func newDB(d *sql.DB) *db { return &db{db: d, stmts: map[string]*sql.Stmt{}} }
+func newDB(d *sql.DB) *db { return &db{db: d, stmts: map[string]*sql.Stmt{}, pending: map[string]bool{}} }
 
-func (d *db) stmt(ctx context.Context, query string) (*sql.Stmt, bool, error) {
+// cached returns the prepared statement for query, or nil after noting
+// that it should be prepared.
+func (d *db) cached(query string) *sql.Stmt {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if s, ok := d.stmts[query]; ok {
-		return s, true, nil
+		return s
 	}
-	if len(d.stmts) >= maxCachedStmts {
-		return nil, false, nil
+	if len(d.stmts)+len(d.pending) < maxCachedStmts {
+		d.pending[query] = true
 	}
-	s, err := d.db.PrepareContext(ctx, query)
-	if err != nil {
-		return nil, false, err
+	return nil
+}
+
+// preparePending prepares the statements noted since the last call. It
+// runs outside any transaction of this goroutine.
+func (d *db) preparePending(ctx context.Context) {
+	d.mu.Lock()
+	if len(d.pending) == 0 {
+		d.mu.Unlock()
+		return
 	}
-	d.stmts[query] = s
-	return s, true, nil
+	queries := make([]string, 0, len(d.pending))
+	for q := range d.pending {
+		queries = append(queries, q)
+	}
+	d.pending = map[string]bool{}
+	d.mu.Unlock()
+	for _, q := range queries {
+		s, err := d.db.PrepareContext(ctx, q)
+		if err != nil {
+			continue // the statement still works unprepared
+		}
+		d.mu.Lock()
+		if _, dup := d.stmts[q]; dup {
+			s.Close()
+		} else {
+			d.stmts[q] = s
+		}
+		d.mu.Unlock()
+	}
 }
 
 func (d *db) close() error {
@@ -238,11 +268,11 @@ type txn struct {
 }
 
 // prepared returns the transaction's copy of the cached statement for
-// query, or nil when the cache is full.
+// query, or nil when it is not prepared yet.
 func (t *txn) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
-	s, ok, err := t.db.stmt(ctx, query)
-	if err != nil || !ok {
-		return nil, err
+	s := t.db.cached(query)
+	if s == nil {
+		return nil, nil
 	}
 	return t.tx.StmtContext(ctx, s), nil
 }

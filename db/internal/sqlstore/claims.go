@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"sort"
 	"time"
 
 	"github.com/geoetl/geoetl"
@@ -205,7 +206,8 @@ func (s *Store) NextWakeAt(ctx context.Context) (*time.Time, error) {
 }
 
 // StartExecutions marks claimed executions running; rows that are no
-// longer pending (cancelled meanwhile) are left alone.
+// longer pending (cancelled meanwhile) or no longer claimed by the starting
+// instance are left alone.
 func (s *Store) StartExecutions(ctx context.Context, starts []geoetl.ExecutionStart) error {
 	if len(starts) == 0 {
 		return nil
@@ -227,8 +229,10 @@ func (s *Store) StartExecutions(ctx context.Context, starts []geoetl.ExecutionSt
 			}
 			args = append(args, []any{id, st.InstanceID, s.t(at), s.t(now)})
 		}
-		_, err = tx.ExecBatch(ctx, `UPDATE executions SET status = 'running', instance_id = $2, executed_at = $3, heartbeat_at = $4
-			WHERE id = $1 AND status = 'pending'`, args)
+		// Only the instance holding the claim starts a row: a claim that
+		// lapsed and went to another instance stays with that one.
+		_, err = tx.ExecBatch(ctx, `UPDATE executions SET status = 'running', executed_at = $3, heartbeat_at = $4
+			WHERE id = $1 AND status = 'pending' AND instance_id = $2`, args)
 		return err
 	})
 }
@@ -314,8 +318,9 @@ func (s *Store) recordLastRun(ctx context.Context, tx Tx, e *geoetl.Execution) e
 	return err
 }
 
-// Heartbeat refreshes the executions instanceID holds and returns those
-// whose cancellation was requested.
+// Heartbeat refreshes the executions instanceID holds and returns those it
+// must stop: cancellation requested, or no longer held by it (finished
+// elsewhere, say by the reaper, or released and claimed by another).
 func (s *Store) Heartbeat(ctx context.Context, instanceID string, ids []string) ([]string, error) {
 	ids = normIDs(ids)
 	out := []string{}
@@ -332,16 +337,29 @@ func (s *Store) Heartbeat(ctx context.Context, instanceID string, ids []string) 
 			` AND instance_id = $3 AND status IN ('pending', 'running')`, list, s.t(now), instanceID); err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, `SELECT id FROM executions WHERE `+s.d.InIDs("id", 1)+` AND instance_id = $2 AND cancel_requested = TRUE ORDER BY id`,
-			list, instanceID)
+		rows, err := tx.Query(ctx, `SELECT id FROM executions WHERE `+s.d.InIDs("id", 1)+`
+			AND instance_id = $2 AND status IN ('pending', 'running') AND cancel_requested = FALSE`, list, instanceID)
 		if err != nil {
 			return err
 		}
-		out, err = collect(rows, func(r Row) (string, error) {
+		held, err := collect(rows, func(r Row) (string, error) {
 			var id string
 			return id, r.Scan(str(&id))
 		})
-		return err
+		if err != nil {
+			return err
+		}
+		keep := make(map[string]bool, len(held))
+		for _, id := range held {
+			keep[id] = true
+		}
+		for _, id := range ids {
+			if !keep[id] {
+				out = append(out, id)
+			}
+		}
+		sort.Strings(out)
+		return nil
 	})
 	return out, err
 }

@@ -1,0 +1,100 @@
+package sqlstore
+
+import (
+	"context"
+	"time"
+
+	"github.com/geoetl/geoetl"
+)
+
+// waitingRow is the condition, in a query over executions, that a pending
+// row waits for a slot of one of the schedules in parameter n: every row
+// of those schedules except retries and forced run-nows, which start
+// whatever the schedule's occupancy.
+func (s *Store) notWaiting(n int) string {
+	return `NOT (schedule_id IS NOT NULL AND ` + s.d.InIDs("schedule_id", n) + ` AND trigger_type <> 'retry' AND forced = FALSE)`
+}
+
+// DuePendingExcept is DuePending without the rows that wait for a slot of
+// one of the schedules in waiting.
+func (c *claimTx) DuePendingExcept(until time.Time, limit int, waiting []string) ([]*geoetl.Execution, error) {
+	ids := normIDs(waiting)
+	if len(ids) == 0 {
+		return c.DuePending(until, limit)
+	}
+	rows, err := c.tx.Query(c.ctx, `SELECT `+executionCols+` FROM executions
+		WHERE status = 'pending' AND instance_id IS NULL AND due_at <= $1 AND `+c.s.notWaiting(3)+`
+		ORDER BY due_at, id LIMIT $2`+c.s.d.LockSkip,
+		c.s.t(until), int64(limit), c.s.d.IDList(ids))
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows, scanExecution)
+}
+
+// NextWakeAtExcept is NextWakeAt without the pending rows that wait for a
+// slot of one of the schedules in waiting.
+func (s *Store) NextWakeAtExcept(ctx context.Context, waiting []string) (*time.Time, error) {
+	ids := normIDs(waiting)
+	if len(ids) == 0 {
+		return s.NextWakeAt(ctx)
+	}
+	var out *time.Time
+	err := s.read(ctx, "", func(tx Tx) error {
+		var a, b *time.Time
+		err := tx.QueryRow(ctx, `SELECT next_run_at FROM schedules WHERE enabled = TRUE AND status = 'active' AND next_run_at IS NOT NULL
+			ORDER BY next_run_at LIMIT 1`).Scan(tsp(&a))
+		if err != nil && !isNoRows(err) {
+			return err
+		}
+		err = tx.QueryRow(ctx, `SELECT due_at FROM executions WHERE status = 'pending' AND instance_id IS NULL AND `+s.notWaiting(1)+`
+			ORDER BY due_at LIMIT 1`, s.d.IDList(ids)).Scan(tsp(&b))
+		if err != nil && !isNoRows(err) {
+			return err
+		}
+		out = a
+		if b != nil && (out == nil || b.Before(*out)) {
+			out = b
+		}
+		return nil
+	})
+	return out, err
+}
+
+// FindSchedules returns schedules of any tenant by id.
+func (c *claimTx) FindSchedules(ids []string) (map[string]*geoetl.Schedule, error) {
+	out := map[string]*geoetl.Schedule{}
+	ids = normIDs(ids)
+	if len(ids) == 0 {
+		return out, nil
+	}
+	rows, err := c.tx.Query(c.ctx, `SELECT `+scheduleCols+` FROM schedules WHERE `+c.s.d.InIDs("id", 1), c.s.d.IDList(ids))
+	if err != nil {
+		return nil, err
+	}
+	list, err := collect(rows, scanSchedule)
+	if err != nil {
+		return nil, err
+	}
+	for _, sc := range list {
+		out[sc.ID] = sc
+	}
+	return out, nil
+}
+
+// CancelExecutions cancels pending rows at once and flags running ones,
+// with reason as their error; finished rows are left alone.
+func (c *claimTx) CancelExecutions(ids []string, reason string) error {
+	ids = normIDs(ids)
+	if len(ids) == 0 {
+		return nil
+	}
+	list := c.s.d.IDList(ids)
+	if _, err := c.tx.Exec(c.ctx, `UPDATE executions SET status = 'cancelled', cancel_requested = TRUE, completed_at = $2, error_message = $3
+		WHERE `+c.s.d.InIDs("id", 1)+` AND status = 'pending'`, list, c.s.t(c.now), reason); err != nil {
+		return err
+	}
+	_, err := c.tx.Exec(c.ctx, `UPDATE executions SET cancel_requested = TRUE, error_message = $2
+		WHERE `+c.s.d.InIDs("id", 1)+` AND status = 'running'`, list, reason)
+	return err
+}
