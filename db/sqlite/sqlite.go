@@ -207,7 +207,9 @@ type db struct {
 // (lists with many filter combinations and multi-row inserts of odd sizes).
 const maxCachedStmts = 256
 
-func newDB(d *sql.DB) *db { return &db{db: d, stmts: map[string]*sql.Stmt{}, pending: map[string]bool{}} }
+func newDB(d *sql.DB) *db {
+	return &db{db: d, stmts: map[string]*sql.Stmt{}, pending: map[string]bool{}}
+}
 
 // cached returns the prepared statement for query, or nil after noting
 // that it should be prepared.
