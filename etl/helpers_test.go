@@ -267,3 +267,22 @@ func pointsFC(n int) string {
 	b.WriteString(`]}`)
 	return b.String()
 }
+
+// pointsNear builds n points with id and kind within a degree of lon, lat.
+func pointsNear(n int, lon, lat float64) string {
+	var b strings.Builder
+	b.WriteString(`{"type":"FeatureCollection","features":[`)
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		kind := "a"
+		if i%2 == 1 {
+			kind = "b"
+		}
+		fmt.Fprintf(&b, `{"type":"Feature","properties":{"id":%d,"kind":"%s"},"geometry":{"type":"Point","coordinates":[%g,%g]}}`,
+			i, kind, lon+float64(i%100)/100, lat+float64(i/100%100)/100)
+	}
+	b.WriteString(`]}`)
+	return b.String()
+}
