@@ -20,7 +20,7 @@ import (
 // the connection's peer, never X-Forwarded-For, which a client can forge
 // (echo's RealIP trusts it when no IP extractor is configured).
 var (
-	loginPerName = limit{every: 12 * time.Second, burst: 5}  // 5 at once, then 5 a minute
+	loginPerName = limit{every: 12 * time.Second, burst: 5} // 5 at once, then 5 a minute
 	loginPerIP   = limit{every: 3 * time.Second, burst: 20} // 20 at once, then 20 a minute
 )
 
