@@ -125,6 +125,7 @@ func (e *Engine) readPostGIS(ctx context.Context, nc *nodeCtx, p params) error {
 		args = append(args, q.Args...)
 	}
 	from := "(" + base + ") AS geoetl_src"
+	baseArgs := len(args)
 	where := ""
 	if p.has("filter") {
 		f := p["filter"].(sqlText)
@@ -133,7 +134,7 @@ func (e *Engine) readPostGIS(ctx context.Context, nc *nodeCtx, p params) error {
 	}
 	geomCol := p.str("geometry_column")
 	if geomCol == "" {
-		rows, err := tx.Query(ctx, "SELECT * FROM "+from+" LIMIT 0", args...)
+		rows, err := tx.Query(ctx, "SELECT * FROM "+from+" LIMIT 0", args[:baseArgs]...)
 		if err != nil {
 			return fmt.Errorf("query: %v", err)
 		}
