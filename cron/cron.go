@@ -17,6 +17,11 @@ type Expression struct {
 	hour     uint32
 	month    uint16
 
+	// everyDay is set when every day of every month matches, and
+	// firstTime is the first matching time of day in seconds.
+	everyDay  bool
+	firstTime int
+
 	// Day-of-month: domAll for * or ?, domBits for plain days, and the
 	// special forms: L-n as bit n of domLastOff (L is bit 0), nW as bit n
 	// of domNearest, LW as domLastWeekday.
@@ -36,8 +41,9 @@ type Expression struct {
 	dowNth   [7]uint8
 }
 
-// searchYears is how far ahead Next and NextN look for an occurrence.
-const searchYears = 5
+// searchDays is how far ahead Next and NextN look for an occurrence: five
+// years and the most leap days they can contain.
+const searchDays = 5*365 + 2
 
 // Next returns the first occurrence strictly after from, as a UTC time,
 // computed in loc (nil means UTC) under the daylight-saving rules of the
@@ -136,12 +142,13 @@ var (
 )
 
 // searchWindow returns the first whole second after from and the last one
-// Next looks at.
+// Next looks at, 1,827 days (five years, however many leap days they hold)
+// later.
 func searchWindow(from time.Time) (start, limit int64, ok bool) {
 	if from.Unix() >= maxInstant {
 		return 0, 0, false
 	}
 	start = max(from.Unix()+1, minInstant)
-	limit = time.Unix(start-1, 0).UTC().AddDate(searchYears, 0, 0).Unix()
-	return start, min(limit, maxInstant), start <= limit
+	limit = min(start-1+searchDays*secondsPerDay, maxInstant)
+	return start, limit, start <= limit
 }

@@ -17,14 +17,14 @@
 //
 // Each field is a comma-separated list of:
 //
-//   - or  ?     every value (? is the same as *)
-//     5            one value
-//     1-5          a range; a reversed range wraps: hours 22-2 are 22, 23, 0, 1, 2;
-//     months DEC-FEB and weekdays FRI-MON wrap the same way
-//     */15         every 15th value from the field's minimum
-//     10-40/10     every 10th value of a range (10, 20, 30, 40); steps continue
-//     across the wrap of a reversed range
-//     5/15         every 15th value from 5 to the field's maximum
+//	5            one value
+//	1-5          a range; a reversed range wraps: hours 22-2 are 22, 23, 0, 1, 2;
+//	             months DEC-FEB and weekdays FRI-MON wrap the same way
+//	* or ?       every value (? is the same as *)
+//	*/15         every 15th value from the field's minimum
+//	10-40/10     every 10th value of a range (10, 20, 30, 40); steps continue
+//	             across the wrap of a reversed range
+//	5/15         every 15th value from 5 to the field's maximum
 //
 // A step must be at least 1 and at most the width of the field (59 for
 // minutes). Months and weekdays may be written as three-letter English names

@@ -49,6 +49,16 @@ func segmentAt(loc *time.Location, t int64) segment {
 	if !e.IsZero() {
 		seg.end = e.Unix()
 	}
+	if seg.end <= t {
+		// In years served by the zone's POSIX TZ rule, ZoneBounds ends the
+		// last stretch of a leap year on 31 December instead of 1 January
+		// (golang/go#81583), before the instant asked about. The offset is
+		// right and really lasts to the end of the year, one day later.
+		seg.end += secondsPerDay
+		if seg.end <= t {
+			seg.end = t + 1 // never seen; keeps the search moving
+		}
+	}
 	return seg
 }
 
@@ -119,6 +129,9 @@ func earlierTwin(loc *time.Location, t int64, seg segment) (repeated bool, until
 		if tp := wall - int64(po); tp >= pstart && tp < s {
 			return true, s + int64(po) - seg.off
 		}
+		if pstart >= s {
+			break
+		}
 		s = pstart
 	}
 	return false, 0
@@ -132,53 +145,41 @@ func (e *Expression) nextWall(from, to int64) (int64, bool) {
 	}
 	day := floorDiv(from, secondsPerDay)
 	sod := int(from - day*secondsPerDay)
-	lastDay := floorDiv(to, secondsPerDay)
-	y, mo, d := civilFromDays(day)
-	h, mi, s := sod/3600, sod/60%60, sod%60
-	first := day - int64(d-1) // the 1st of the month, as a day number
-	var days uint32           // the matching days of month mo
-	haveDays := false
-	for {
-		if e.month&(1<<uint(mo)) == 0 {
-			rest := e.month &^ (1<<uint(mo+1) - 1)
-			if rest != 0 {
-				mo = bits.TrailingZeros16(rest)
-			} else {
-				y++
-				mo = bits.TrailingZeros16(e.month)
-			}
-			d, h, mi, s = 1, 0, 0, 0
-			first = daysFromCivil(y, mo, 1)
-			haveDays = false
+	var w int64
+	if e.everyDay {
+		// Every day matches: the answer is later today or the first time
+		// of tomorrow, and the calendar is not needed at all.
+		if tod, ok := e.nextTimeOfDay(sod/3600, sod/60%60, sod%60); ok {
+			w = day*secondsPerDay + int64(tod)
+		} else {
+			w = (day+1)*secondsPerDay + int64(e.firstTime)
 		}
-		if first > lastDay {
+		return w, w <= to
+	}
+	next, ok := e.nextDay(day, floorDiv(to, secondsPerDay))
+	if !ok {
+		return 0, false
+	}
+	if next == day {
+		if tod, ok := e.nextTimeOfDay(sod/3600, sod/60%60, sod%60); ok {
+			w = day*secondsPerDay + int64(tod)
+			return w, w <= to
+		}
+		if next, ok = e.nextDay(day+1, floorDiv(to, secondsPerDay)); !ok {
 			return 0, false
 		}
-		if !haveDays {
-			dim := daysIn(y, mo)
-			wd1 := weekday(first)
-			days = e.domMask(dim, wd1) & e.dowMask(dim, wd1)
-			haveDays = true
-		}
-		dd := days &^ (1<<uint(d) - 1)
-		if dd == 0 {
-			mo++
-			if mo > 12 {
-				mo = 1
-				y++
-			}
-			d, h, mi, s = 1, 0, 0, 0
-			first = daysFromCivil(y, mo, 1)
-			haveDays = false
-			continue
-		}
-		if nd := bits.TrailingZeros32(dd); nd != d {
-			d, h, mi, s = nd, 0, 0, 0
-		}
+	}
+	w = next*secondsPerDay + int64(e.firstTime)
+	return w, w <= to
+}
+
+// nextTimeOfDay returns the first matching time of day, in seconds after
+// midnight, at or after h:mi:s, if there is one before midnight.
+func (e *Expression) nextTimeOfDay(h, mi, s int) (int, bool) {
+	for {
 		hh := e.hour &^ (1<<uint(h) - 1)
 		if hh == 0 {
-			d, h, mi, s = d+1, 0, 0, 0
-			continue
+			return 0, false
 		}
 		if nh := bits.TrailingZeros32(hh); nh != h {
 			h, mi, s = nh, 0, 0
@@ -196,13 +197,37 @@ func (e *Expression) nextWall(from, to int64) (int64, bool) {
 			mi, s = mi+1, 0
 			continue
 		}
-		s = bits.TrailingZeros64(ss)
-		w := (first+int64(d-1))*secondsPerDay + int64(h*3600+mi*60+s)
-		if w > to {
-			return 0, false
-		}
-		return w, true
+		return h*3600 + mi*60 + bits.TrailingZeros64(ss), true
 	}
+}
+
+// nextDay returns the first day number at or after day, and not after
+// lastDay, whose month and day match.
+func (e *Expression) nextDay(day, lastDay int64) (int64, bool) {
+	y, mo, d := civilFromDays(day)
+	first := day - int64(d-1) // the 1st of the month
+	for first <= lastDay {
+		if e.month&(1<<uint(mo)) != 0 {
+			dim := daysIn(y, mo)
+			wd1 := weekday(first)
+			days := e.domMask(dim, wd1) & e.dowMask(dim, wd1) &^ (1<<uint(d) - 1)
+			if days != 0 {
+				next := first + int64(bits.TrailingZeros32(days)-1)
+				return next, next <= lastDay
+			}
+		}
+		// On to the 1st of the next allowed month.
+		rest := e.month &^ (1<<uint(mo+1) - 1)
+		if rest != 0 {
+			mo = bits.TrailingZeros16(rest)
+		} else {
+			y++
+			mo = bits.TrailingZeros16(e.month)
+		}
+		d = 1
+		first = daysFromCivil(y, mo, 1)
+	}
+	return 0, false
 }
 
 // domMask returns the days (bit d for day d) that the day-of-month field
@@ -304,9 +329,13 @@ func daysFromCivil(y int64, m, d int) int64 {
 }
 
 func civilFromDays(z int64) (y int64, m, d int) {
-	z += 719468
-	era := floorDiv(z, 146097)
-	doe := z - era*146097
+	// Shifting by whole 400-year eras keeps the arithmetic unsigned, which
+	// the compiler turns into multiplications, for any day from 100,000
+	// years before 1970 on.
+	const eraShift = 250
+	u := uint64(z + 719468 + eraShift*146097)
+	era := u / 146097
+	doe := u - era*146097
 	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
 	doy := doe - (365*yoe + yoe/4 - yoe/100)
 	mp := (5*doy + 2) / 153
@@ -315,7 +344,7 @@ func civilFromDays(z int64) (y int64, m, d int) {
 	if m > 12 {
 		m -= 12
 	}
-	y = yoe + era*400
+	y = int64(yoe) + (int64(era)-eraShift)*400
 	if m <= 2 {
 		y++
 	}

@@ -128,6 +128,14 @@ func TestNext_DaylightSaving(t *testing.T) {
 		{"Kolkata_Interval", "Asia/Kolkata", "*/45 * * * *", "2026-03-08T00:00:00Z",
 			"2026-03-08T00:15:00Z 2026-03-08T00:30:00Z 2026-03-08T01:15:00Z"},
 
+		// Far ahead the tz data gives way to each zone's POSIX rule, where
+		// Go's ZoneBounds misreports 31 December of leap years
+		// (golang/go#81583); the search must neither hang nor skip it.
+		{"Warsaw_LastDayOfALeapYearUnderTheTZRule", "Europe/Warsaw", "0 */6 31 12 *", "2040-12-30T12:00:00Z",
+			"2040-12-30T23:00:00Z 2040-12-31T05:00:00Z 2040-12-31T11:00:00Z 2040-12-31T17:00:00Z 2041-12-30T23:00:00Z"},
+		{"Santiago_AcrossTheEndOfALeapYearUnderTheTZRule", "America/Santiago", "0 0,23 31 12 *", "2040-12-30T12:00:00Z",
+			"2040-12-31T03:00:00Z 2041-01-01T02:00:00Z 2041-12-31T03:00:00Z"},
+
 		// Pacific/Apia skipped 30 December 2011 altogether.
 		{"Apia_NoonOfTheSkippedDayFiresAtTheJump", "Pacific/Apia", "0 12 * * *", "2011-12-28T00:00:00Z",
 			"2011-12-28T22:00:00Z 2011-12-29T22:00:00Z 2011-12-30T10:00:00Z 2011-12-30T22:00:00Z"},

@@ -314,6 +314,10 @@ var oracleZones = []struct {
 	{"Pacific/Kiritimati", 1994, 1995, nil},                                                // 1994-12-31 skipped
 	{"Asia/Kolkata", 2026, 2026, []string{"2026-03-08T00:00:00Z", "2026-10-31T20:00:00Z"}}, // no DST
 	{"UTC", 2026, 2026, []string{"2026-01-01T00:00:00Z", "2028-02-28T12:00:00Z"}},
+	// Years served by the POSIX rule, including the end of a leap year
+	// (golang/go#81583).
+	{"Europe/Warsaw", 2039, 2041, []string{"2040-12-31T00:00:00Z"}},
+	{"America/Santiago", 2039, 2041, []string{"2040-12-31T00:00:00Z"}},
 }
 
 // transitions lists the instants at which loc changes offset in the years
@@ -326,6 +330,10 @@ func transitions(loc *time.Location, fromY, toY int) []int64 {
 		_, next := t.In(loc).ZoneBounds()
 		if next.IsZero() || !next.Before(end) {
 			break
+		}
+		if !next.After(t) { // golang/go#81583
+			t = t.Add(24 * time.Hour)
+			continue
 		}
 		if offsetOf(loc, next.Unix()-1) != offsetOf(loc, next.Unix()) {
 			out = append(out, next.Unix())

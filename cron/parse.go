@@ -453,6 +453,9 @@ func (e *Expression) compile() {
 	}
 	e.domPlain = e.domLastOff == 0 && !e.domLastWeekday && e.domNearest == 0
 	e.dowPlain = e.dowLast == 0 && e.dowNth == [7]uint8{}
+	e.everyDay = e.domAll && e.dowAll && e.month == 0x1ffe
+	// Every field has a value, so some time of day always matches.
+	e.firstTime, _ = e.nextTimeOfDay(0, 0, 0)
 }
 
 // checkCanFire rejects expressions whose days never occur. The day sets
