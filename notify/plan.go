@@ -69,23 +69,25 @@ func (n *Notifier) link(kind, id string) string {
 }
 
 // plan renders m once per channel and makes one delivery per target.
+// NextAttemptAt and CreatedAt are left unset: the store makes a new pending
+// delivery due at once by its own (the database's) clock, the one that
+// claims compare with.
 func (n *Notifier) plan(m *message, executionID *string) []*geoetl.Delivery {
 	cfg := m.Schedule.NotificationConfig
-	now := n.clock.Now().UTC()
 	var out []*geoetl.Delivery
 	add := func(ch geoetl.DeliveryChannel, target, masked string, payload []byte, renderErr error) {
 		d := &geoetl.Delivery{
 			ID: geoetl.NewID(), TenantID: m.TenantID, ExecutionID: executionID, ScheduleID: &m.Schedule.ID,
 			Event: m.Event, Channel: ch, Target: target, MaskedTarget: masked, Payload: payload,
-			Status: geoetl.DeliveryPending, NextAttemptAt: &now,
+			Status: geoetl.DeliveryPending,
 		}
 		switch {
 		case renderErr != nil:
 			// Rendering only fails on values JSON cannot hold (a NaN in a
 			// summary, say); the record says so instead of vanishing.
-			d.Status, d.NextAttemptAt, d.LastError = geoetl.DeliveryFailed, nil, geoetl.Ptr("rendering the message: "+renderErr.Error())
+			d.Status, d.LastError = geoetl.DeliveryFailed, geoetl.Ptr("rendering the message: "+renderErr.Error())
 		case ch == geoetl.ChannelEmail && n.mailer == nil:
-			d.Status, d.NextAttemptAt, d.LastError = geoetl.DeliveryFailed, nil, geoetl.Ptr(errSMTPNotConfigured)
+			d.Status, d.LastError = geoetl.DeliveryFailed, geoetl.Ptr(errSMTPNotConfigured)
 		}
 		out = append(out, d)
 	}
