@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base32"
 	"encoding/hex"
+	"net/mail"
 	"strings"
 	"time"
 
@@ -218,6 +219,14 @@ func (s *Service) ListUsers(ctx context.Context, p geoetl.Principal) ([]*geoetl.
 	return s.Store.ListUsers(ctx, p.TenantID)
 }
 
+// GetUser returns one user of p's tenant.
+func (s *Service) GetUser(ctx context.Context, p geoetl.Principal, id string) (*geoetl.User, error) {
+	if err := requireRole(p, geoetl.RoleAdmin); err != nil {
+		return nil, err
+	}
+	return s.Store.FindUserByID(ctx, p.TenantID, id)
+}
+
 // UpdateUser changes a user's role, email, password or disabled flag. An
 // admin cannot demote or disable themselves, so a tenant keeps an admin.
 func (s *Service) UpdateUser(ctx context.Context, p geoetl.Principal, id string, upd geoetl.UserUpdate, password *string) (*geoetl.User, error) {
@@ -227,8 +236,21 @@ func (s *Service) UpdateUser(ctx context.Context, p geoetl.Principal, id string,
 	if id == p.UserID && ((upd.Role != nil && *upd.Role != geoetl.RoleAdmin) || (upd.Disabled != nil && *upd.Disabled)) {
 		return nil, geoetl.Errorf(geoetl.ECONFLICT, "You cannot demote or disable yourself.")
 	}
+	fe := geoetl.FieldErrors{}
 	if upd.Role != nil && !upd.Role.Valid() {
-		return nil, invalid("role", "must be one of viewer, editor, admin")
+		fe.Add("role", "must be one of viewer, editor, admin")
+	}
+	if upd.Email != nil {
+		e := strings.TrimSpace(*upd.Email)
+		upd.Email = &e
+		if e != "" {
+			if a, err := mail.ParseAddress(e); err != nil || a.Address != e {
+				fe.Add("email", "is not a valid email address")
+			}
+		}
+	}
+	if err := fe.Err(); err != nil {
+		return nil, err
 	}
 	if password != nil {
 		if err := geoetl.ValidatePassword(*password); err != nil {

@@ -127,6 +127,19 @@ func (s *Service) ListAudit(ctx context.Context, p geoetl.Principal, f geoetl.Au
 	if err := requireRole(p, geoetl.RoleViewer); err != nil {
 		return nil, 0, "", err
 	}
+	fe := geoetl.FieldErrors{}
+	if f.ObjectID != "" && !geoetl.IsUUID(f.ObjectID) {
+		fe.Add("objectId", "must be a UUID")
+	}
+	if len(f.ObjectType) > 50 {
+		fe.Add("objectType", "must be at most 50 characters")
+	}
+	if len(f.Action) > 100 {
+		fe.Add("action", "must be at most 100 characters")
+	}
+	if err := fe.Err(); err != nil {
+		return nil, 0, "", err
+	}
 	f.TenantID = p.TenantID
 	f.Page = f.Page.Normalize()
 	return s.Store.FindAudit(ctx, f)

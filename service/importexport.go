@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 
 	"github.com/geoetl/geoetl"
 )
@@ -36,6 +37,9 @@ func (s *Service) ExportSchedules(ctx context.Context, p geoetl.Principal) (*Exp
 	}
 }
 
+// MaxImportItems bounds one import.
+const MaxImportItems = 10000
+
 // ImportResult reports what import did with one item.
 type ImportResult struct {
 	Index  int                 `json:"index"`
@@ -53,6 +57,9 @@ func (s *Service) ImportSchedules(ctx context.Context, p geoetl.Principal, body 
 	if err := requireRole(p, geoetl.RoleEditor); err != nil {
 		return nil, err
 	}
+	if err := CheckJSONText(body); err != nil {
+		return nil, err
+	}
 	var doc struct {
 		Schedules []json.RawMessage `json:"schedules"`
 	}
@@ -63,8 +70,18 @@ func (s *Service) ImportSchedules(ctx context.Context, p geoetl.Principal, body 
 		}
 		doc.Schedules = arr
 	}
-	if len(doc.Schedules) > 10000 {
-		return nil, invalid("schedules", "at most 10000 schedules per import")
+	if len(doc.Schedules) > MaxImportItems {
+		return nil, invalid("schedules", fmt.Sprintf("at most %d schedules per import", MaxImportItems))
+	}
+	// The tenant comes from the caller only: an item that names another
+	// tenant refuses the whole import before anything changes.
+	for i, raw := range doc.Schedules {
+		var item struct {
+			TenantID *string `json:"tenantId"`
+		}
+		if json.Unmarshal(raw, &item) == nil && item.TenantID != nil && *item.TenantID != p.TenantID {
+			return nil, &geoetl.Error{Code: geoetl.EFORBIDDEN, Message: "tenantId must be your own tenant.", Fields: map[string][]string{fmt.Sprintf("schedules[%d].tenantId", i): {"must be your own tenant"}}}
+		}
 	}
 	results := make([]ImportResult, 0, len(doc.Schedules))
 	for i, raw := range doc.Schedules {

@@ -2,7 +2,10 @@ package service
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"reflect"
+	"sort"
 	"time"
 
 	"github.com/geoetl/geoetl"
@@ -22,7 +25,7 @@ func (s *Service) CreateSchedule(ctx context.Context, p geoetl.Principal, in geo
 	if sc.Status != geoetl.StatusActive && sc.Status != geoetl.StatusPaused {
 		return nil, invalid("status", "can only be set to active or paused")
 	}
-	if err := s.checkSchedule(ctx, sc, nil); err != nil {
+	if err := s.checkSchedule(ctx, sc); err != nil {
 		return nil, err
 	}
 	now := s.Clock.Now().UTC()
@@ -38,44 +41,62 @@ func (s *Service) CreateSchedule(ctx context.Context, p geoetl.Principal, in geo
 }
 
 // UpdateSchedule applies a partial update. Masked webhook URLs sent back
-// unchanged keep their stored values.
+// unchanged keep their stored values. A status equal to the current one is
+// no change (so a client may send back what it read); otherwise only
+// active and paused can be set, and statusReason is only taken as the
+// reason of a pause.
 func (s *Service) UpdateSchedule(ctx context.Context, p geoetl.Principal, id string, upd geoetl.ScheduleUpdate) (*geoetl.Schedule, error) {
 	if err := requireRole(p, geoetl.RoleEditor); err != nil {
 		return nil, err
-	}
-	if upd.Status != nil && *upd.Status != geoetl.StatusActive && *upd.Status != geoetl.StatusPaused {
-		return nil, invalid("status", "can only be set to active or paused")
 	}
 	current, err := s.Store.FindScheduleByID(ctx, p.TenantID, id)
 	if err != nil {
 		return nil, err
 	}
+	if upd.Status != nil && *upd.Status == current.Status {
+		upd.Status = nil
+	}
+	if upd.Status != nil && *upd.Status != geoetl.StatusActive && *upd.Status != geoetl.StatusPaused {
+		return nil, invalid("status", "can only be set to active or paused")
+	}
+	if upd.Status == nil || *upd.Status != geoetl.StatusPaused {
+		upd.StatusReason = nil
+	}
 	// The workflow and its declared parameters are read before the write
-	// transaction, which must not touch the store.
-	probe := current.Clone()
-	upd.Apply(probe)
-	if err := s.checkWorkflowAndParams(ctx, probe); err != nil {
-		return nil, err
+	// transaction, which must not touch the store. They are only checked
+	// when the update touches them or makes the schedule active, so a
+	// schedule whose workflow was deleted can still be renamed or paused.
+	if upd.WorkflowID != nil || upd.ParameterValues != nil || upd.Status != nil {
+		probe := current.Clone()
+		upd.Apply(probe)
+		err := s.checkWorkflowAndParams(ctx, probe)
+		if geoetl.IsNotFound(err) && upd.WorkflowID == nil {
+			err = geoetl.Errorf(geoetl.ECONFLICT, "The schedule's workflow no longer exists; choose another workflowId.")
+		}
+		if err != nil {
+			return nil, err
+		}
 	}
 	var before *geoetl.Schedule
 	now := s.Clock.Now().UTC()
 	updated, err := s.Store.UpdateSchedule(ctx, p.TenantID, id, upd.ExpectedVersion, func(sc *geoetl.Schedule) error {
 		before = sc.Clone()
-		if upd.NotificationConfig != nil {
-			nc := *upd.NotificationConfig
+		u := upd // the transaction may be retried; each try starts from the request
+		if u.NotificationConfig != nil {
+			nc := *u.NotificationConfig
 			nc.WebhookURLs = append([]string(nil), nc.WebhookURLs...)
 			nc.Unmask(sc.NotificationConfig)
-			upd.NotificationConfig = &nc
+			u.NotificationConfig = &nc
 		}
-		upd.Apply(sc)
-		if upd.Status != nil && *upd.Status == geoetl.StatusActive {
+		u.Apply(sc)
+		if u.Status != nil && *u.Status == geoetl.StatusActive {
 			sc.StatusReason = nil
 		}
 		sc.UpdatedBy = p.Actor
 		if err := s.validateSchedule(sc); err != nil {
 			return err
 		}
-		if upd.ChangesTiming() || before.Status != sc.Status {
+		if u.ChangesTiming() || before.Status != sc.Status {
 			return s.scheduleNext(sc, now)
 		}
 		return nil
@@ -144,8 +165,11 @@ func (s *Service) ResumeSchedule(ctx context.Context, p geoetl.Principal, id str
 	if err != nil {
 		return nil, err
 	}
-	if err := s.checkWorkflowAndParams(ctx, current); err != nil {
-		return nil, geoetl.Errorf(geoetl.ECONFLICT, "The schedule cannot be resumed: %s", err.Error())
+	if err := workflowGone(s.checkWorkflowAndParams(ctx, current)); err != nil {
+		if f := geoetl.ErrorFields(err); geoetl.ErrorCode(err) == geoetl.EINVALID && f != nil {
+			return nil, &geoetl.Error{Code: geoetl.ECONFLICT, Message: "The schedule cannot be resumed: its parameter values no longer fit the workflow.", Fields: f}
+		}
+		return nil, err
 	}
 	now := s.Clock.Now().UTC()
 	var before *geoetl.Schedule
@@ -182,7 +206,7 @@ func (s *Service) RunNow(ctx context.Context, p geoetl.Principal, id string, ove
 	params := mergeParams(sc.ParameterValues, overrides)
 	probe := sc.Clone()
 	probe.ParameterValues = params
-	if err := s.checkWorkflowAndParams(ctx, probe); err != nil {
+	if err := workflowGone(s.checkWorkflowAndParams(ctx, probe)); err != nil {
 		return nil, err
 	}
 	now := s.Clock.Now().UTC()
@@ -236,7 +260,7 @@ func (s *Service) Backfill(ctx context.Context, p geoetl.Principal, id string, f
 	if err != nil {
 		return nil, err
 	}
-	if err := s.checkWorkflowAndParams(ctx, sc); err != nil {
+	if err := workflowGone(s.checkWorkflowAndParams(ctx, sc)); err != nil {
 		return nil, err
 	}
 	expr, err := sc.Cron()
@@ -393,8 +417,18 @@ func (s *Service) ScheduleStats(ctx context.Context, p geoetl.Principal, id stri
 	return &ScheduleStats{ScheduleID: id, Days: days, NextRunAt: sc.NextRunAt, ExecutionStats: st}, nil
 }
 
-// ScheduleVersions lists the kept versions of a schedule, newest first.
-func (s *Service) ScheduleVersions(ctx context.Context, p geoetl.Principal, id string) ([]*geoetl.ScheduleVersion, error) {
+// ScheduleVersionInfo is one kept version of a schedule with the names of
+// the fields it changed from the version before (empty for version 1, the
+// creation). Runtime fields (next and last run) are not part of a version's
+// changes.
+type ScheduleVersionInfo struct {
+	*geoetl.ScheduleVersion
+	Changes []string `json:"changes"`
+}
+
+// ScheduleVersions lists the kept versions of a schedule, newest first,
+// with webhook URLs masked.
+func (s *Service) ScheduleVersions(ctx context.Context, p geoetl.Principal, id string) ([]*ScheduleVersionInfo, error) {
 	if err := requireRole(p, geoetl.RoleViewer); err != nil {
 		return nil, err
 	}
@@ -402,10 +436,52 @@ func (s *Service) ScheduleVersions(ctx context.Context, p geoetl.Principal, id s
 	if err != nil {
 		return nil, err
 	}
+	byVersion := map[int]json.RawMessage{}
 	for _, v := range vs {
-		v.Snapshot = maskSnapshot(v.Snapshot)
+		byVersion[v.Version] = v.Snapshot
 	}
-	return vs, nil
+	sort.Slice(vs, func(i, j int) bool { return vs[i].Version > vs[j].Version })
+	out := make([]*ScheduleVersionInfo, 0, len(vs))
+	for _, v := range vs {
+		changes := []string{}
+		if prev, ok := byVersion[v.Version-1]; ok {
+			changes = changedFields(prev, v.Snapshot)
+		}
+		v.Snapshot = maskSnapshot(v.Snapshot)
+		out = append(out, &ScheduleVersionInfo{ScheduleVersion: v, Changes: changes})
+	}
+	return out, nil
+}
+
+// runtimeFields change without the definition changing.
+var runtimeFields = map[string]bool{
+	"nextRunAt": true, "lastRunAt": true, "lastRunStatus": true, "lastRunId": true,
+	"updatedAt": true, "updatedBy": true, "version": true, "createdAt": true, "createdBy": true,
+}
+
+// changedFields names the top-level fields that differ between two
+// schedule snapshots, sorted.
+func changedFields(a, b json.RawMessage) []string {
+	var ma, mb map[string]any
+	if json.Unmarshal(a, &ma) != nil || json.Unmarshal(b, &mb) != nil {
+		return []string{}
+	}
+	out := []string{}
+	for k, vb := range mb {
+		if runtimeFields[k] {
+			continue
+		}
+		if va, ok := ma[k]; !ok || !reflect.DeepEqual(va, vb) {
+			out = append(out, k)
+		}
+	}
+	for k := range ma {
+		if _, ok := mb[k]; !ok && !runtimeFields[k] {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // RestoreScheduleVersion makes an earlier version's definition current
@@ -434,6 +510,9 @@ func (s *Service) RestoreScheduleVersion(ctx context.Context, p geoetl.Principal
 	}
 	upd := definitionUpdate(old)
 	sc, err := s.UpdateSchedule(ctx, p, id, upd)
+	if geoetl.IsNotFound(err) && geoetl.ErrorFields(err) != nil {
+		return nil, geoetl.Errorf(geoetl.ECONFLICT, "Version %d uses a workflow that no longer exists.", version)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -456,38 +535,43 @@ func definitionUpdate(o *geoetl.Schedule) geoetl.ScheduleUpdate {
 	}
 }
 
-// checkSchedule validates a schedule and its references.
-func (s *Service) checkSchedule(ctx context.Context, sc *geoetl.Schedule, _ *geoetl.Schedule) error {
+// checkSchedule validates a new schedule and its references. A workflow
+// that is not the tenant's is ENOTFOUND (404, exactly like a missing one)
+// when it is the only problem; with other bad fields it is reported among
+// them in one EINVALID.
+func (s *Service) checkSchedule(ctx context.Context, sc *geoetl.Schedule) error {
 	fe := geoetl.FieldErrors{}
-	if err := sc.Validate(); err != nil {
-		for k, v := range geoetl.ErrorFields(err) {
-			fe[k] = append(fe[k], v...)
-		}
-	}
+	merge(fe, sc.Validate())
 	s.checkNotificationTargets(sc.NotificationConfig, fe)
-	if _, bad := fe["workflowId"]; !bad {
-		if err := s.checkWorkflowAndParams(ctx, sc); err != nil {
-			if f := geoetl.ErrorFields(err); f != nil {
-				for k, v := range f {
-					fe[k] = append(fe[k], v...)
-				}
-			} else {
-				return err
-			}
-		}
+	if _, bad := fe["workflowId"]; bad {
+		return fe.Err()
 	}
-	return fe.Err()
+	err := s.checkWorkflowAndParams(ctx, sc)
+	switch {
+	case err == nil:
+		return fe.Err()
+	case geoetl.IsNotFound(err) && len(fe) == 0:
+		return err
+	case geoetl.ErrorFields(err) != nil:
+		merge(fe, err)
+		return fe.Err()
+	default:
+		return err
+	}
+}
+
+// merge adds the field messages of a validation error to fe.
+func merge(fe geoetl.FieldErrors, err error) {
+	for k, v := range geoetl.ErrorFields(err) {
+		fe[k] = append(fe[k], v...)
+	}
 }
 
 // validateSchedule is checkSchedule without the store lookups, for use
 // inside a write transaction.
 func (s *Service) validateSchedule(sc *geoetl.Schedule) error {
 	fe := geoetl.FieldErrors{}
-	if err := sc.Validate(); err != nil {
-		for k, v := range geoetl.ErrorFields(err) {
-			fe[k] = append(fe[k], v...)
-		}
-	}
+	merge(fe, sc.Validate())
 	s.checkNotificationTargets(sc.NotificationConfig, fe)
 	return fe.Err()
 }
@@ -512,14 +596,15 @@ func (s *Service) checkNotificationTargets(nc geoetl.NotificationConfig, fe geoe
 }
 
 // checkWorkflowAndParams checks that the schedule's workflow is the
-// tenant's and that its parameter values fit what the workflow declares.
+// tenant's (ENOTFOUND naming workflowId otherwise) and that its parameter
+// values fit what the workflow declares (EINVALID).
 func (s *Service) checkWorkflowAndParams(ctx context.Context, sc *geoetl.Schedule) error {
 	if !geoetl.IsUUID(sc.WorkflowID) {
 		return invalid("workflowId", "must be a UUID")
 	}
 	wf, err := s.Store.FindWorkflowByID(ctx, sc.TenantID, sc.WorkflowID)
 	if geoetl.IsNotFound(err) {
-		return invalid("workflowId", "workflow not found")
+		return &geoetl.Error{Code: geoetl.ENOTFOUND, Message: "Workflow not found.", Fields: map[string][]string{"workflowId": {"workflow not found"}}}
 	} else if err != nil {
 		return err
 	}
@@ -531,6 +616,15 @@ func (s *Service) checkWorkflowAndParams(ctx context.Context, sc *geoetl.Schedul
 		return invalid("workflowId", "the workflow's definition is invalid: "+err.Error())
 	}
 	return CheckParameterValues(declared, sc.ParameterValues, "parameterValues")
+}
+
+// workflowGone turns "the schedule's workflow is missing" into a conflict:
+// the schedule exists, but cannot run until it names a workflow again.
+func workflowGone(err error) error {
+	if geoetl.IsNotFound(err) {
+		return geoetl.Errorf(geoetl.ECONFLICT, "The schedule's workflow no longer exists; the schedule cannot run until it names another one.")
+	}
+	return err
 }
 
 // scheduleNext sets the schedule's next run from now, and marks it expired

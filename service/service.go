@@ -118,3 +118,12 @@ func requireRole(p geoetl.Principal, min geoetl.Role) error {
 	}
 	return nil
 }
+
+// CheckTenantClaim refuses a request body that names a tenant other than
+// the caller's: the tenant always comes from the credentials.
+func CheckTenantClaim(p geoetl.Principal, claimed *string) error {
+	if claimed != nil && *claimed != p.TenantID {
+		return &geoetl.Error{Code: geoetl.EFORBIDDEN, Message: "tenantId must be your own tenant.", Fields: map[string][]string{"tenantId": {"must be your own tenant"}}}
+	}
+	return nil
+}

@@ -16,44 +16,71 @@ type WorkflowInput struct {
 	Description     *string
 	Definition      json.RawMessage
 	ExpectedVersion *int
+	TenantID        *string // must equal the caller's tenant when present
 }
 
 // ParseWorkflowInput reads either accepted shape from a request body.
 func ParseWorkflowInput(body []byte) (WorkflowInput, error) {
-	var env struct {
-		Name        *string         `json:"name"`
-		Description *string         `json:"description"`
-		Definition  json.RawMessage `json:"definition"`
-		Version     *int            `json:"version"`
-		Nodes       json.RawMessage `json:"nodes"`
-		Metadata    *struct {
-			Name        *string `json:"name"`
-			Description *string `json:"description"`
-		} `json:"metadata"`
+	o, err := ParseObject(body)
+	if err != nil {
+		return WorkflowInput{}, err
 	}
-	if err := json.Unmarshal(body, &env); err != nil {
-		return WorkflowInput{}, invalid("body", "must be a JSON object: "+err.Error())
-	}
-	in := WorkflowInput{Name: env.Name, Description: env.Description, Definition: env.Definition, ExpectedVersion: env.Version}
-	if len(in.Definition) == 0 || string(in.Definition) == "null" {
-		in.Definition = nil
-		if env.Nodes != nil || env.Metadata != nil {
-			// A bare Honua definition.
-			in.Definition = json.RawMessage(body)
+	return DecodeWorkflow(o, body)
+}
+
+// DecodeWorkflow is ParseWorkflowInput for an object already parsed; body
+// is its text, kept as the definition when it is a bare Honua definition.
+func DecodeWorkflow(o *Object, body []byte) (WorkflowInput, error) {
+	in := WorkflowInput{Name: o.String("name"), Description: o.String("description"), ExpectedVersion: o.Int("version"), TenantID: o.String("tenantId")}
+	if v, ok := o.Nullable("definition"); ok && v != nil {
+		if !isJSONObject(v) {
+			o.Fail("definition", "must be a JSON object")
+		} else {
+			in.Definition = v
+		}
+	} else if o.Has("nodes") || o.Has("metadata") {
+		in.Definition = json.RawMessage(body) // a bare Honua definition
+		if v, ok := o.Nullable("metadata"); ok && v != nil {
+			meta, err := ParseObject(v)
+			if err != nil {
+				o.Fail("metadata", "must be a JSON object")
+			} else {
+				if in.Name == nil {
+					in.Name = meta.String("name")
+				}
+				if in.Description == nil {
+					in.Description = meta.String("description")
+				}
+				for k, msgs := range meta.fe {
+					for _, m := range msgs {
+						o.Fail("metadata."+k, m)
+					}
+				}
+			}
 		}
 	}
-	if env.Metadata != nil && in.Name == nil {
-		in.Name = env.Metadata.Name
+	return in, o.Err()
+}
+
+func isJSONObject(v json.RawMessage) bool {
+	for _, c := range v {
+		switch c {
+		case ' ', '\t', '\r', '\n':
+			continue
+		case '{':
+			return true
+		}
+		return false
 	}
-	if env.Metadata != nil && in.Description == nil {
-		in.Description = env.Metadata.Description
-	}
-	return in, nil
+	return false
 }
 
 // CreateWorkflow validates and stores a new workflow.
 func (s *Service) CreateWorkflow(ctx context.Context, p geoetl.Principal, in WorkflowInput) (*geoetl.Workflow, error) {
 	if err := requireRole(p, geoetl.RoleEditor); err != nil {
+		return nil, err
+	}
+	if err := CheckTenantClaim(p, in.TenantID); err != nil {
 		return nil, err
 	}
 	w := &geoetl.Workflow{ID: geoetl.NewID(), TenantID: p.TenantID, Definition: in.Definition, Version: 1, CreatedBy: p.Actor, UpdatedBy: p.Actor}
@@ -78,6 +105,9 @@ func (s *Service) CreateWorkflow(ctx context.Context, p geoetl.Principal, in Wor
 // their next run on.
 func (s *Service) UpdateWorkflow(ctx context.Context, p geoetl.Principal, id string, in WorkflowInput) (*geoetl.Workflow, error) {
 	if err := requireRole(p, geoetl.RoleEditor); err != nil {
+		return nil, err
+	}
+	if err := CheckTenantClaim(p, in.TenantID); err != nil {
 		return nil, err
 	}
 	before, err := s.Store.FindWorkflowByID(ctx, p.TenantID, id)
@@ -169,6 +199,9 @@ func (s *Service) ListWorkflows(ctx context.Context, p geoetl.Principal, f geoet
 	if err := requireRole(p, geoetl.RoleViewer); err != nil {
 		return nil, 0, "", err
 	}
+	if len(f.Q) > 200 {
+		return nil, 0, "", invalid("q", "must be at most 200 characters")
+	}
 	f.TenantID = p.TenantID
 	f.Page = f.Page.Normalize()
 	return s.Store.FindWorkflows(ctx, f)
@@ -182,13 +215,27 @@ func (s *Service) WorkflowVersions(ctx context.Context, p geoetl.Principal, id s
 	return s.Store.WorkflowVersions(ctx, p.TenantID, id)
 }
 
-// ValidateDefinition checks a definition without storing it.
-func (s *Service) ValidateDefinition(ctx context.Context, p geoetl.Principal, def json.RawMessage) error {
+// ValidateDefinition checks a definition without storing it and returns
+// the parameters it declares.
+func (s *Service) ValidateDefinition(ctx context.Context, p geoetl.Principal, def json.RawMessage) ([]geoetl.WorkflowParameter, error) {
 	if err := requireRole(p, geoetl.RoleViewer); err != nil {
-		return err
+		return nil, err
 	}
 	w := &geoetl.Workflow{Name: "validate", Definition: def}
-	return s.validateWorkflow(w)
+	if err := s.validateWorkflow(w); err != nil {
+		return nil, err
+	}
+	if s.Engine == nil {
+		return []geoetl.WorkflowParameter{}, nil
+	}
+	params, err := s.Engine.Parameters(def)
+	if err != nil {
+		return nil, invalid("definition", err.Error())
+	}
+	if params == nil {
+		params = []geoetl.WorkflowParameter{}
+	}
+	return params, nil
 }
 
 // WorkflowParameters lists the parameters a workflow declares.
@@ -243,6 +290,11 @@ func (s *Service) validateWorkflow(w *geoetl.Workflow) error {
 	if err := w.Validate(); err != nil {
 		for k, v := range geoetl.ErrorFields(err) {
 			fe[k] = append(fe[k], v...)
+		}
+	}
+	if _, bad := fe["definition"]; !bad {
+		if err := CheckJSONText(w.Definition); err != nil {
+			fe.Add("definition", "%s", geoetl.ErrorFields(err)["body"][0])
 		}
 	}
 	if _, bad := fe["definition"]; !bad && s.Engine != nil {
