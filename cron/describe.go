@@ -53,6 +53,9 @@ func (e *Expression) describeTime() string {
 		it := hour.items[0]
 		return fmt.Sprintf("every %s from %s to %s", stepUnit(it.step, "hour", "hours"), clock(it.lo, m, 0, false), clock(lastValue(fHour, it), m, 0, false))
 	}
+	if showSeconds && popcount(sec.bits) == 1 && popcount(min.bits) == 1 && hour.isStar() {
+		return fmt.Sprintf("at %s and %s past the hour", plural(trailingValue(min.bits), "minute", "minutes"), plural(trailingValue(sec.bits), "second", "seconds"))
+	}
 	var parts []string
 	if showSeconds {
 		parts = append(parts, describeSubField(fSecond, sec, "second", "seconds", "minute"))
@@ -108,6 +111,9 @@ func describeHours(f *fieldSpec) string {
 		return fmt.Sprintf("between %s and %02d:59", hh(v), v)
 	case len(f.items) == 1 && f.items[0].kind == itemRange && f.items[0].step == 1:
 		return fmt.Sprintf("between %s and %02d:59", hh(f.items[0].lo), f.items[0].hi)
+	case len(f.items) == 1 && f.items[0].step > 1:
+		it := f.items[0]
+		return fmt.Sprintf("during every %s hour from %s to %02d:59", ordinal(it.step), hh(it.lo), lastValue(fHour, it))
 	}
 	return "during the hours " + describeItems(fHour, f, hh)
 }
@@ -123,7 +129,14 @@ func (e *Expression) describeDom() string {
 		case itemLast:
 			parts = append(parts, "the last day")
 		case itemLastOffset:
-			parts = append(parts, fmt.Sprintf("the day %s before the last day", plural(it.lo, "day", "days")))
+			switch it.lo {
+			case 0:
+				parts = append(parts, "the last day")
+			case 1:
+				parts = append(parts, "the day before the last day")
+			default:
+				parts = append(parts, fmt.Sprintf("the day %d days before the last day", it.lo))
+			}
 		case itemLastWeekday:
 			parts = append(parts, "the last weekday")
 		case itemNearest:
@@ -174,7 +187,7 @@ func (e *Expression) describeDow() string {
 	if len(plain.items) == 1 && plain.items[0].kind == itemRange && plain.items[0].step == 1 && plain.items[0].lo%7 != plain.items[0].hi%7 {
 		it := plain.items[0]
 		parts = append(parts, fullDayNames[it.lo%7]+" through "+fullDayNames[it.hi%7])
-	} else if len(plain.items) > 0 {
+	} else if len(plain.items) > 0 && (plain.bits != 0x7f || len(special) > 0) {
 		var days []string
 		for d := range 7 {
 			if plain.bits&(1<<uint(d)) != 0 {
@@ -186,12 +199,12 @@ func (e *Expression) describeDow() string {
 	if len(special) > 0 {
 		parts = append(parts, "on "+joinWords(special, "and")+" of the month")
 	}
-	return strings.Join(parts, ", ")
+	return strings.Join(parts, " or ")
 }
 
 func (e *Expression) describeMonth() string {
 	f := &e.fields[fMonth]
-	if f.isStar() {
+	if f.bits == 0x1ffe { // every month, however written
 		return ""
 	}
 	if len(f.items) == 1 && f.items[0].kind == itemRange && f.items[0].step == 1 {
