@@ -46,6 +46,7 @@ type consoleOptions struct {
 	engine    geoetl.WorkflowEngine
 	dataDir   string
 	noEvents  bool
+	events    EventSource
 	store     geoetl.Store
 }
 
@@ -73,7 +74,10 @@ func newConsoleEnvWith(t testing.TB, o consoleOptions) *consoleEnv {
 	svc := service.New(service.Service{Store: store, Engine: eng, Scheduler: o.scheduler, Logger: logger})
 	env := &consoleEnv{t: t, store: store, svc: svc, logs: logs, dataDir: o.dataDir}
 	cfg := Config{Logger: logger, Catalog: catalogOf(eng)}
-	if !o.noEvents {
+	switch {
+	case o.events != nil:
+		cfg.Events = o.events
+	case !o.noEvents:
 		env.events = newEventHub()
 		cfg.Events = env.events
 	}
