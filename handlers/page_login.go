@@ -65,9 +65,19 @@ func (lm *limiter) allow(key string, now time.Time) bool {
 	return b.lim.AllowN(now, 1)
 }
 
-// loginLimits are shared by every Server in the process, which is what a
-// limit on attempts against one user database should be.
-var loginLimits = struct{ byName, byIP *limiter }{newLimiter(loginPerName), newLimiter(loginPerIP)}
+// loginLimiters holds each Server's limiters; Server is shared with the
+// API's files, so the console keeps its state beside it rather than in it.
+var loginLimiters sync.Map // *Server → *loginLimits
+
+type loginLimits struct{ byName, byIP *limiter }
+
+func (s *Server) loginLimits() *loginLimits {
+	if l, ok := loginLimiters.Load(s); ok {
+		return l.(*loginLimits)
+	}
+	l, _ := loginLimiters.LoadOrStore(s, &loginLimits{newLimiter(loginPerName), newLimiter(loginPerIP)})
+	return l.(*loginLimits)
+}
 
 // pageLoginPage is GET /login.
 func (s *Server) pageLoginPage(c echo.Context) error {
@@ -91,7 +101,8 @@ func (s *Server) pageLogin(c echo.Context) error {
 	}
 	now := time.Now()
 	ip := echo.ExtractIPDirect()(c.Request())
-	if !loginLimits.byIP.allow(ip, now) || !loginLimits.byName.allow(strings.ToLower(login), now) {
+	lim := s.loginLimits()
+	if !lim.byIP.allow(ip, now) || !lim.byName.allow(strings.ToLower(login), now) {
 		c.Response().Header().Set("Retry-After", "60")
 		return fail(http.StatusTooManyRequests, "Too many sign-in attempts. Wait a minute, then try again.")
 	}

@@ -68,9 +68,12 @@ func (s *Server) pageScheduleCreate(c echo.Context) error {
 	return navigate(c, "/geoetl/schedules/"+sc.ID, &views.Flash{Kind: "ok", Text: "Created " + sc.Name + "."})
 }
 
-// pageScheduleSave is POST /geoetl/schedules/{id} (and …/edit). Only the
-// fields the user changed are sent, so a field edited elsewhere meanwhile
-// is not reset; the version still guards against two edits of one field.
+// pageScheduleSave is POST /geoetl/schedules/{id} (and …/edit). The form
+// is compared with the schedule as it was when the form was opened (its
+// version), and only the fields the user changed are sent. So an edit
+// never resets a field the user did not touch, even when someone else
+// changed that field meanwhile; only when both changed the same field is
+// the user asked to decide.
 func (s *Server) pageScheduleSave(c echo.Context) error {
 	id, err := pathID(c)
 	if err != nil {
@@ -83,23 +86,80 @@ func (s *Server) pageScheduleSave(c echo.Context) error {
 	}
 	f := readScheduleForm(c)
 	version, _ := strconv.Atoi(c.FormValue("version"))
-	shown := service.MaskedSchedule(current)
-	cand, fe := s.scheduleFromForm(c, f, shown)
+	now := service.MaskedSchedule(current)
+	opened := s.scheduleAtVersion(c, id, version)
+	if opened == nil {
+		opened, version = now, current.Version
+	}
+	cand, fe := s.scheduleFromForm(c, f, opened)
 	if len(fe) > 0 {
 		return s.formFailed(c, id, version, f, fe, "")
 	}
-	upd := changedFields(shown, cand)
-	if version > 0 {
-		upd.ExpectedVersion = &version
-	}
-	sc, err := s.svc.UpdateSchedule(ctx, principal(c), id, upd)
-	if geoetl.IsConflict(err) && version != current.Version {
-		msg := fmt.Sprintf("Someone changed this schedule (now version %d) since you opened it. Your values are kept below; save again to apply them over the new version, or cancel to see it.", current.Version)
+	upd := changedFields(opened, cand)
+	if both := changedFieldNames(changedFields(opened, now), upd); len(both) > 0 {
+		msg := fmt.Sprintf("Someone else changed %s since you opened this form (now version %d). Your values are kept below; save again to apply them.", strings.Join(both, ", "), current.Version)
 		return s.formFailed(c, id, current.Version, f, nil, msg)
-	} else if err != nil {
+	}
+	upd.ExpectedVersion = &current.Version // nothing may slip in between this read and the write
+	sc, err := s.svc.UpdateSchedule(ctx, principal(c), id, upd)
+	if err != nil {
 		return s.formError(c, id, version, f, err)
 	}
 	return navigate(c, "/geoetl/schedules/"+sc.ID, &views.Flash{Kind: "ok", Text: "Saved " + sc.Name + " (version " + strconv.Itoa(sc.Version) + ")."})
+}
+
+// scheduleAtVersion returns the schedule's definition as it was at a kept
+// version (webhook URLs masked, as the form showed them), or nil.
+func (s *Server) scheduleAtVersion(c echo.Context, id string, version int) *geoetl.Schedule {
+	if version < 1 {
+		return nil
+	}
+	vs, err := s.svc.ScheduleVersions(c.Request().Context(), principal(c), id)
+	if err != nil {
+		return nil
+	}
+	for _, v := range vs {
+		if v.Version == version {
+			var sc geoetl.Schedule
+			if json.Unmarshal(v.Snapshot, &sc) != nil {
+				return nil
+			}
+			return &sc
+		}
+	}
+	return nil
+}
+
+// jsonFieldName turns a Go field name into the API's JSON name
+// (WorkflowID becomes workflowId).
+func jsonFieldName(goName string) string {
+	if base, ok := strings.CutSuffix(goName, "ID"); ok {
+		goName = base + "Id"
+	}
+	return strings.ToLower(goName[:1]) + goName[1:]
+}
+
+// changedFieldNames returns the JSON names of the fields set in both
+// updates.
+func changedFieldNames(a, b geoetl.ScheduleUpdate) []string {
+	setIn := func(u geoetl.ScheduleUpdate) map[string]bool {
+		out := map[string]bool{}
+		v := reflect.ValueOf(u)
+		for i := 0; i < v.NumField(); i++ {
+			if v.Field(i).Kind() == reflect.Pointer && !v.Field(i).IsNil() {
+				out[v.Type().Field(i).Name] = true
+			}
+		}
+		return out
+	}
+	inB := setIn(b)
+	names := map[string]bool{}
+	for name := range setIn(a) {
+		if inB[name] && name != "ExpectedVersion" {
+			names[jsonFieldName(name)] = true
+		}
+	}
+	return views.SortedKeys(names)
 }
 
 // pageScheduleParams is GET /geoetl/schedules/params: the parameter
