@@ -200,14 +200,22 @@ type SchedulerStore interface {
 	// NextWakeAt returns the soonest next_run_at of an active schedule or
 	// due_at of an unclaimed pending execution, nil when there is none.
 	NextWakeAt(ctx context.Context) (*time.Time, error)
-	// StartExecutions marks claimed executions running.
+	// NextWakeAtExcept is NextWakeAt leaving out the pending executions
+	// that wait for a slot of one of the schedules in waiting (every
+	// trigger but retries and forced run-nows), so that rows which cannot
+	// start yet do not wake the scheduler over and over.
+	NextWakeAtExcept(ctx context.Context, waiting []string) (*time.Time, error)
+	// StartExecutions marks claimed executions running; only rows still
+	// pending and claimed by the starting instance change.
 	StartExecutions(ctx context.Context, starts []ExecutionStart) error
 	// FinishExecutions records outcomes; for each, in the same transaction,
 	// it updates the schedule's last run, inserts the follow-up execution
 	// (a retry) and the notification deliveries if given.
 	FinishExecutions(ctx context.Context, results []ExecutionResult) error
 	// Heartbeat refreshes the lease of executions held by instanceID and
-	// returns the ids among them whose cancellation was requested.
+	// returns the ids among them that it must stop: those whose
+	// cancellation was requested, and those it no longer holds (finished
+	// elsewhere, such as by the reaper, or handed to another instance).
 	Heartbeat(ctx context.Context, instanceID string, ids []string) ([]string, error)
 	// StaleExecutions returns running or claimed executions whose
 	// heartbeat is older than before (their instance is presumed lost).
@@ -237,6 +245,18 @@ type ClaimTx interface {
 	// DuePending returns up to limit pending executions with due_at <=
 	// until that no live instance holds, soonest first, locked.
 	DuePending(until time.Time, limit int) ([]*Execution, error)
+	// DuePendingExcept is DuePending leaving out the rows that wait for a
+	// slot of one of the schedules in waiting (see NextWakeAtExcept), so
+	// they neither crowd out other due rows nor get read again and again.
+	DuePendingExcept(until time.Time, limit int, waiting []string) ([]*Execution, error)
+	// FindSchedules returns the schedules of any tenant by id; missing ones
+	// are absent from the map.
+	FindSchedules(ids []string) (map[string]*Schedule, error)
+	// CancelExecutions cancels unfinished executions with reason as their
+	// error: pending ones at once (status cancelled), running ones by
+	// setting their cancel flag for their instance to stop them. Finished
+	// ones are left alone.
+	CancelExecutions(ids []string, reason string) error
 	// Occupancy returns, for each schedule id, its executions that hold or
 	// wait for a slot: running ones, pending ones claimed by an instance,
 	// and pending queued ones (trigger other than retry or backfill).

@@ -1,0 +1,526 @@
+package scheduler
+
+import (
+	"context"
+	"time"
+
+	"github.com/geoetl/geoetl"
+	"github.com/geoetl/geoetl/notify"
+)
+
+// claimResult is what one claim transaction did, applied after it
+// committed.
+type claimResult struct {
+	dbNow    time.Time
+	jobs     []*job                  // claimed to run here
+	events   []geoetl.ExecutionEvent // rows inserted or changed
+	cancels  []string                // executions cancelled by cancel_previous
+	errored  []*geoetl.Schedule      // schedules put into error, with status and reason set
+	blocked  []string                // schedules whose pending rows wait for a slot
+	deferred *time.Time              // soonest occurrence left for its exact time
+	byTrig   map[string]int          // claimed executions by trigger, for metrics
+	skipped  []string                // skip reasons, for metrics
+	more     bool                    // a batch was full or new rows wait: claim again at once
+	progress bool                    // something was claimed or written
+}
+
+// maxRowsPerClaim bounds the rows one claim transaction writes, so that
+// misfires of many schedules after long downtime are spread over several
+// short transactions.
+const maxRowsPerClaim = 5000
+
+// claim runs one claim transaction and hands its jobs to the pool.
+func (s *Scheduler) claim(ctx context.Context) (*claimResult, error) {
+	limit := min(s.cfg.BatchSize, s.cfg.MaxClaimed-s.heldCount())
+	if limit <= 0 {
+		// Saturated: leave due work to other instances (or to later).
+		return &claimResult{}, nil
+	}
+	blocked := s.blockedList()
+	var res *claimResult
+	var local time.Time
+	err := s.store.Claim(ctx, func(tx geoetl.ClaimTx) error {
+		// The database read its clock when the transaction began, before
+		// this local reading: their difference is a lower bound of the
+		// offset, so runs timed with it never start early.
+		local = s.clock.Now()
+		res = &claimResult{dbNow: tx.Now(), byTrig: map[string]int{}}
+		return s.claimIn(tx, limit, blocked, local, res)
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.offsets.add(res.dbNow.Sub(local))
+	s.applyClaim(ctx, res)
+	return res, nil
+}
+
+// claimIn decides, inside the claim transaction, what to do with due
+// pending executions and due schedules, and writes it.
+func (s *Scheduler) claimIn(tx geoetl.ClaimTx, limit int, blocked []string, local time.Time, res *claimResult) error {
+	now := tx.Now()
+	until := now.Add(s.cfg.Lookahead)
+	pending, err := tx.DuePendingExcept(until, limit, blocked)
+	if err != nil {
+		return err
+	}
+	due, err := tx.DueSchedules(until, limit)
+	if err != nil {
+		return err
+	}
+	res.more = len(pending) == limit || len(due) == limit
+
+	c := &claimCtx{s: s, tx: tx, now: now, local: local, res: res,
+		schedules: map[string]*geoetl.Schedule{}, slots: map[string]*slots{}, workflows: map[string]*geoetl.Workflow{}}
+	for _, sc := range due {
+		c.schedules[sc.ID] = sc
+	}
+	if err := c.loadSchedules(pending); err != nil {
+		return err
+	}
+	if err := c.loadOccupancy(); err != nil {
+		return err
+	}
+	for _, e := range pending {
+		if err := c.pending(e); err != nil {
+			return err
+		}
+	}
+	for _, sc := range due {
+		if len(c.inserts) >= maxRowsPerClaim {
+			res.more = true // the rest stay due for the next transaction
+			break
+		}
+		if err := c.schedule(sc); err != nil {
+			return err
+		}
+	}
+	return c.write()
+}
+
+// claimCtx carries one claim transaction's state.
+type claimCtx struct {
+	s     *Scheduler
+	tx    geoetl.ClaimTx
+	now   time.Time // database clock
+	local time.Time // local clock at the same moment (about)
+	res   *claimResult
+
+	schedules map[string]*geoetl.Schedule
+	slots     map[string]*slots
+	workflows map[string]*geoetl.Workflow // by tenant/id; nil when gone
+
+	inserts    []*geoetl.Execution
+	insertJobs []*job // parallel to inserts: the job to run, or nil
+	updates    []*geoetl.Execution
+	advances   []geoetl.ScheduleAdvance
+}
+
+func (c *claimCtx) loadSchedules(pending []*geoetl.Execution) error {
+	var need []string
+	for _, e := range pending {
+		if e.ScheduleID != nil && c.schedules[*e.ScheduleID] == nil {
+			need = append(need, *e.ScheduleID)
+		}
+	}
+	if len(need) == 0 {
+		return nil
+	}
+	found, err := c.tx.FindSchedules(need)
+	if err != nil {
+		return err
+	}
+	for id, sc := range found {
+		c.schedules[id] = sc
+	}
+	return nil
+}
+
+func (c *claimCtx) loadOccupancy() error {
+	ids := make([]string, 0, len(c.schedules))
+	for id := range c.schedules {
+		ids = append(ids, id)
+	}
+	occ, err := c.tx.Occupancy(ids)
+	if err != nil {
+		return err
+	}
+	for id, sc := range c.schedules {
+		c.slots[id] = newSlots(sc, occ[id])
+	}
+	return nil
+}
+
+// workflow returns a workflow by tenant and id, nil when it is gone, and
+// reads each at most once per transaction.
+func (c *claimCtx) workflow(tenantID, id string) (*geoetl.Workflow, error) {
+	key := tenantID + "/" + id
+	if w, ok := c.workflows[key]; ok {
+		return w, nil
+	}
+	w, err := c.tx.FindWorkflow(tenantID, id)
+	if geoetl.IsNotFound(err) {
+		w, err = nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	c.workflows[key] = w
+	return w, nil
+}
+
+// pending decides about one due pending execution (run-now, backfill,
+// retry, queued occurrence, ad hoc run, or a claim handed back).
+func (c *claimCtx) pending(e *geoetl.Execution) error {
+	wf, err := c.workflow(e.TenantID, e.WorkflowID)
+	if err != nil {
+		return err
+	}
+	if wf == nil {
+		c.fail(e, geoetl.ErrorWorkflowMissing)
+		return nil
+	}
+	if e.ScheduleID == nil {
+		c.claimRow(e, nil, wf)
+		return nil
+	}
+	sc := c.schedules[*e.ScheduleID]
+	if sc == nil {
+		c.fail(e, "schedule not found")
+		return nil
+	}
+	sl := c.slots[sc.ID]
+	switch sl.decide(sc.OverlapPolicy, kindOf(e), e.ID) {
+	case decideStart:
+		c.claimRow(e, sc, wf)
+		sl.started(e)
+	case decideWait:
+		sl.waits(e)
+		c.res.blocked = append(c.res.blocked, sc.ID)
+	case decideSkipOverlap:
+		c.skipRow(e, geoetl.SkipReasonOverlap)
+		sl.removeWaiting(e.ID)
+	case decideSkipQueueFull:
+		c.skipRow(e, geoetl.SkipReasonQueueFull)
+		sl.removeWaiting(e.ID)
+	case decideCancelAndRun:
+		c.cancelHolders(sl)
+		c.claimRow(e, sc, wf)
+		sl.started(e)
+	}
+	return nil
+}
+
+// schedule plans a due schedule: its occurrences, overlap, next run.
+func (c *claimCtx) schedule(sc *geoetl.Schedule) error {
+	wf, err := c.workflow(sc.TenantID, sc.WorkflowID)
+	if err != nil {
+		return err
+	}
+	if wf == nil {
+		c.setError(sc, geoetl.ErrorWorkflowMissing)
+		return nil
+	}
+	p := planSchedule(sc, c.now, planOptions{Grace: c.s.cfg.MisfireGrace, MaxMissed: c.s.cfg.MaxMissed})
+	sl := c.slots[sc.ID]
+	// An occurrence claimed ahead of time whose slot is taken now may find
+	// it free when it is due: decide at its exact time instead.
+	if len(p.Occurrences) == 1 && p.Occurrences[0].Skip == "" && p.Occurrences[0].At.After(c.now) &&
+		sl.decide(sc.OverlapPolicy, kindFresh, "") != decideStart {
+		at := p.Occurrences[0].At
+		if c.res.deferred == nil || at.Before(*c.res.deferred) {
+			c.res.deferred = &at
+		}
+		return nil
+	}
+	for i, o := range p.Occurrences {
+		e := c.newRow(sc, o)
+		if i == 0 && p.MissedSince != nil {
+			e.Summary = map[string]any{
+				"missedSince": p.MissedSince.UTC().Format(time.RFC3339),
+				"note":        "older missed occurrences, from missedSince on, are not recorded one by one",
+			}
+		}
+		switch {
+		case o.Skip != "":
+			c.insertSkipped(e, o.Skip)
+		case o.Wait:
+			c.insert(e, nil)
+			sl.waits(e)
+			c.res.more = true // a slot may be free: look again at once
+		default:
+			switch sl.decide(sc.OverlapPolicy, kindFresh, "") {
+			case decideStart:
+				c.insertClaimed(e, sc, wf)
+				sl.started(e)
+			case decideWait:
+				c.insert(e, nil)
+				sl.waits(e)
+				c.res.blocked = append(c.res.blocked, sc.ID)
+			case decideSkipOverlap:
+				c.insertSkipped(e, geoetl.SkipReasonOverlap)
+			case decideSkipQueueFull:
+				c.insertSkipped(e, geoetl.SkipReasonQueueFull)
+			case decideCancelAndRun:
+				c.cancelHolders(sl)
+				c.insertClaimed(e, sc, wf)
+				sl.started(e)
+			}
+		}
+	}
+	adv := geoetl.ScheduleAdvance{ScheduleID: sc.ID, NextRunAt: p.NextRunAt}
+	if p.Status != nil {
+		reason := p.Reason
+		adv.Status, adv.Reason = p.Status, &reason
+		errored := sc.Clone()
+		errored.Status, errored.StatusReason, errored.NextRunAt = *p.Status, &reason, nil
+		c.res.errored = append(c.res.errored, errored)
+	}
+	c.advances = append(c.advances, adv)
+	c.res.progress = true
+	return nil
+}
+
+// newRow is the execution row of one occurrence of sc.
+func (c *claimCtx) newRow(sc *geoetl.Schedule, o occurrence) *geoetl.Execution {
+	id := sc.ID
+	due := o.At
+	if o.Trigger == geoetl.TriggerCatchup && !o.Wait {
+		due = c.now // a catch-up is due when it is decided
+	}
+	return &geoetl.Execution{
+		ID:              geoetl.NewID(),
+		TenantID:        sc.TenantID,
+		ScheduleID:      &id,
+		WorkflowID:      sc.WorkflowID,
+		WorkflowRunID:   geoetl.NewID(),
+		ScheduledAt:     o.At,
+		DueAt:           due,
+		Trigger:         o.Trigger,
+		Status:          geoetl.ExecPending,
+		ParameterValues: sc.ParameterValues,
+		CreatedAt:       c.now,
+		CreatedBy:       "scheduler",
+	}
+}
+
+func (c *claimCtx) insert(e *geoetl.Execution, j *job) {
+	c.inserts = append(c.inserts, e)
+	c.insertJobs = append(c.insertJobs, j)
+}
+
+func (c *claimCtx) insertClaimed(e *geoetl.Execution, sc *geoetl.Schedule, wf *geoetl.Workflow) {
+	c.insert(e, c.lease(e, sc, wf))
+}
+
+func (c *claimCtx) insertSkipped(e *geoetl.Execution, reason string) {
+	c.markSkipped(e, reason)
+	c.insert(e, nil)
+}
+
+// claimRow claims an existing pending row for this instance.
+func (c *claimCtx) claimRow(e *geoetl.Execution, sc *geoetl.Schedule, wf *geoetl.Workflow) {
+	j := c.lease(e, sc, wf)
+	c.updates = append(c.updates, e)
+	c.res.jobs = append(c.res.jobs, j)
+	c.res.byTrig[string(e.Trigger)]++
+	c.res.progress = true
+}
+
+// lease marks e claimed by this instance and returns its job.
+func (c *claimCtx) lease(e *geoetl.Execution, sc *geoetl.Schedule, wf *geoetl.Workflow) *job {
+	id, now := c.s.id, c.now
+	e.InstanceID, e.HeartbeatAt = &id, &now
+	fireDB := e.DueAt
+	if fireDB.Before(c.now) {
+		fireDB = c.now
+	}
+	return &job{
+		exec: e, schedule: sc, workflow: wf, index: -1,
+		fireAt:     c.local.Add(fireDB.Sub(c.now)),
+		leaseUntil: c.local.Add(c.s.cfg.fence()),
+	}
+}
+
+func (c *claimCtx) markSkipped(e *geoetl.Execution, reason string) {
+	now := c.now
+	e.Status, e.Skipped, e.SkipReason, e.CompletedAt = geoetl.ExecSkipped, true, &reason, &now
+	c.res.skipped = append(c.res.skipped, reason)
+}
+
+func (c *claimCtx) skipRow(e *geoetl.Execution, reason string) {
+	c.markSkipped(e, reason)
+	c.updates = append(c.updates, e)
+	c.res.events = append(c.res.events, eventOf(e))
+	c.res.progress = true
+}
+
+// fail records a pending row that cannot run at all.
+func (c *claimCtx) fail(e *geoetl.Execution, msg string) {
+	now := c.now
+	e.Status, e.ErrorMessage, e.CompletedAt = geoetl.ExecFailed, &msg, &now
+	c.updates = append(c.updates, e)
+	c.res.events = append(c.res.events, eventOf(e))
+	c.res.progress = true
+}
+
+// cancelHolders cancels the runs holding a schedule's slots
+// (cancel_previous).
+func (c *claimCtx) cancelHolders(sl *slots) {
+	for _, h := range sl.evict() {
+		c.res.cancels = append(c.res.cancels, h.ID)
+	}
+}
+
+// setError puts a schedule that can no longer fire into error.
+func (c *claimCtx) setError(sc *geoetl.Schedule, reason string) {
+	st := geoetl.StatusError
+	c.advances = append(c.advances, geoetl.ScheduleAdvance{ScheduleID: sc.ID, Status: &st, Reason: &reason})
+	errored := sc.Clone()
+	errored.Status, errored.StatusReason, errored.NextRunAt = st, &reason, nil
+	c.res.errored = append(c.res.errored, errored)
+	c.res.progress = true
+}
+
+// write stores the transaction's decisions.
+func (c *claimCtx) write() error {
+	if len(c.inserts) > 0 {
+		ok, err := c.tx.InsertExecutions(c.inserts)
+		if err != nil {
+			return err
+		}
+		for i, e := range c.inserts {
+			if !ok[i] {
+				// The occurrence exists already: another claimer had it.
+				continue
+			}
+			c.res.events = append(c.res.events, eventOf(e))
+			if j := c.insertJobs[i]; j != nil {
+				c.res.jobs = append(c.res.jobs, j)
+				c.res.byTrig[string(e.Trigger)]++
+			}
+		}
+		c.res.progress = true
+	}
+	if len(c.updates) > 0 {
+		if err := c.tx.UpdateExecutions(c.updates); err != nil {
+			return err
+		}
+	}
+	if len(c.res.cancels) > 0 {
+		if err := c.tx.CancelExecutions(c.res.cancels, geoetl.ErrorCancelledByNewerRun); err != nil {
+			return err
+		}
+	}
+	if len(c.advances) > 0 {
+		return c.tx.AdvanceSchedules(c.advances)
+	}
+	return nil
+}
+
+// applyClaim acts on a committed claim: jobs to the pool, local cancels,
+// events, notifications and metrics.
+func (s *Scheduler) applyClaim(ctx context.Context, res *claimResult) {
+	s.hold(res.jobs)
+	s.mu.Lock()
+	for _, id := range res.blocked {
+		s.blocked[id] = struct{}{}
+	}
+	if res.deferred != nil && (s.defer_ == nil || res.deferred.Before(*s.defer_)) {
+		s.defer_ = res.deferred
+	}
+	s.mu.Unlock()
+	var remote []string
+	for _, id := range res.cancels {
+		if !s.cancelLocal(id, stopNewerRun) {
+			remote = append(remote, id)
+		}
+	}
+	if s.bus != nil && len(remote) > 0 {
+		s.bus.publish(ctx, message{Cancel: remote})
+	}
+	for _, ev := range res.events {
+		s.events.publish(ev)
+	}
+	if s.bus != nil && len(res.events) > 0 {
+		s.bus.publish(ctx, message{Events: res.events})
+	}
+	if len(res.errored) > 0 {
+		s.scheduleEvents(ctx, res.errored, notify.EventScheduleError)
+	}
+	if s.m != nil {
+		s.m.Claimed(res.byTrig)
+		for _, r := range res.skipped {
+			s.m.Skipped(r)
+		}
+	}
+}
+
+// scheduleEvents logs schedules that stopped (error or expiry) and stores
+// their notifications.
+func (s *Scheduler) scheduleEvents(ctx context.Context, list []*geoetl.Schedule, event string) {
+	var ds []*geoetl.Delivery
+	for _, sc := range list {
+		reason := ""
+		if sc.StatusReason != nil {
+			reason = *sc.StatusReason
+		}
+		s.log.Warn("schedule stopped firing", "event", event, "schedule", sc.ID, "tenant", sc.TenantID, "reason", reason)
+		if s.cfg.Notifier != nil {
+			ds = append(ds, s.cfg.Notifier.PlanScheduleEvent(sc, event)...)
+		}
+	}
+	if len(ds) == 0 {
+		return
+	}
+	if err := s.store.CreateDeliveries(ctx, ds); err != nil {
+		s.log.Error("storing schedule notifications failed", "event", event, "err", err)
+		return
+	}
+	s.cfg.Notifier.Kick()
+}
+
+// finished acts on outcomes written by this instance's runs: the jobs
+// leave this instance, then announce.
+func (s *Scheduler) finished(rs []geoetl.ExecutionResult) {
+	if len(rs) == 0 {
+		return
+	}
+	ids := make([]string, 0, len(rs))
+	for _, r := range rs {
+		ids = append(ids, r.Execution.ID)
+	}
+	s.forget(ids)
+	s.announce(rs)
+}
+
+// announce publishes written outcomes: events here and to other
+// instances, metrics, notifications, and a look at the database when a
+// retry was added or a slot freed.
+func (s *Scheduler) announce(rs []geoetl.ExecutionResult) {
+	var schedules []string
+	retries, deliveries := false, false
+	events := make([]geoetl.ExecutionEvent, 0, len(rs))
+	for _, r := range rs {
+		e := r.Execution
+		if e.ScheduleID != nil {
+			schedules = append(schedules, *e.ScheduleID)
+		}
+		retries = retries || r.Retry != nil
+		deliveries = deliveries || len(r.Deliveries) > 0
+		ev := eventOf(e)
+		events = append(events, ev)
+		s.events.publish(ev)
+		s.m.Finished(string(e.Status), string(e.Trigger))
+	}
+	if s.bus != nil {
+		s.bus.publish(context.Background(), message{Events: events})
+	}
+	if deliveries && s.cfg.Notifier != nil {
+		s.cfg.Notifier.Kick()
+	}
+	s.unblock(schedules...)
+	if retries {
+		s.poke()
+	}
+}

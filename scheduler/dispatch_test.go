@@ -1,0 +1,61 @@
+package scheduler
+
+import (
+	"testing"
+	"time"
+
+	"github.com/geoetl/geoetl"
+)
+
+func TestDispatcher_RunsEachOccurrenceOnceAtItsTime(t *testing.T) {
+	setupEach(t, func(t *testing.T, b *bundle) {
+		b.start("i1", nil)
+		sc := b.schedule(b.workflow(defEmpty), "* * * * *", nil)
+		for i := 1; i <= 3; i++ {
+			b.advanceTo(t0.Add(time.Duration(i) * time.Minute))
+			b.waitStatus(sc, geoetl.ExecCompleted, 1)
+		}
+		h := b.history(sc)
+		if len(h) != 3 {
+			t.Fatalf("got %d executions, want 3", len(h))
+		}
+		for i, e := range h {
+			want := t0.Add(time.Duration(i+1) * time.Minute)
+			if !e.ScheduledAt.Equal(want) || e.Trigger != geoetl.TriggerSchedule || e.Status != geoetl.ExecCompleted {
+				t.Errorf("execution %d: %s %s %s, want a completed schedule run at %s", i, e.ScheduledAt, e.Trigger, e.Status, want)
+			}
+			if e.ExecutedAt == nil || !e.ExecutedAt.Equal(want) {
+				t.Errorf("execution %d started at %v, want exactly %s", i, e.ExecutedAt, want)
+			}
+			if e.CompletedAt == nil || e.DurationMs == nil || str(e.InstanceID) != "i1" {
+				t.Errorf("execution %d: completedAt %v durationMs %v instance %s", i, e.CompletedAt, e.DurationMs, str(e.InstanceID))
+			}
+			if b.engine.runCount(e.ID) != 1 {
+				t.Errorf("execution %d ran %d times", i, b.engine.runCount(e.ID))
+			}
+		}
+		if next := b.reload(sc).NextRunAt; next == nil || !next.Equal(t0.Add(4*time.Minute)) {
+			t.Errorf("next run = %v, want %s", next, t0.Add(4*time.Minute))
+		}
+	})
+}
+
+func TestDispatcher_NeverStartsBeforeTheOccurrence(t *testing.T) {
+	b := setupSQLite(t)
+	b.start("i1", nil)
+	sc := b.schedule(b.workflow(defEmpty), "* * * * *", nil)
+	// Inside the lookahead the occurrence is claimed but must not start.
+	b.advanceTo(t0.Add(time.Minute - 200*time.Millisecond))
+	b.waitEvent("the claim", func(ev geoetl.ExecutionEvent) bool { return ev.ScheduleID == sc.ID && ev.Status == geoetl.ExecPending })
+	b.advanceTo(t0.Add(time.Minute - time.Millisecond))
+	select {
+	case ev := <-b.events:
+		t.Fatalf("event %+v before the occurrence", ev)
+	case <-time.After(50 * time.Millisecond):
+	}
+	b.advanceTo(t0.Add(time.Minute))
+	ev := b.waitStatus(sc, geoetl.ExecCompleted, 1)[0]
+	if e := b.execution(ev.ExecutionID); !e.ExecutedAt.Equal(t0.Add(time.Minute)) {
+		t.Fatalf("started at %v", e.ExecutedAt)
+	}
+}

@@ -1,0 +1,303 @@
+package scheduler
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/geoetl/geoetl"
+	"github.com/geoetl/geoetl/clock"
+	"github.com/geoetl/geoetl/db"
+	"github.com/geoetl/geoetl/db/dbtest"
+)
+
+// testEngine is a small geoetl.WorkflowEngine for scheduler tests: a
+// workflow without nodes does nothing, "control.wait" waits its "seconds"
+// on the engine's clock and stops at once when cancelled, "test.fail"
+// fails, and "test.fail_first" fails the first runs (its
+// "times" of each occurrence.
+type testEngine struct {
+	clock clock.Clock
+
+	mu   sync.Mutex
+	runs map[string]int // runs per execution id
+	reqs []geoetl.RunRequest
+}
+
+func newTestEngine(c clock.Clock) *testEngine { return &testEngine{clock: c, runs: map[string]int{}} }
+
+type testDef struct {
+	Nodes []struct {
+		ID         string         `json:"id"`
+		Type       string         `json:"type"`
+		Parameters map[string]any `json:"parameters"`
+	} `json:"nodes"`
+}
+
+func (e *testEngine) Validate(def json.RawMessage) error {
+	var d testDef
+	return json.Unmarshal(def, &d)
+}
+
+func (e *testEngine) Parameters(json.RawMessage) ([]geoetl.WorkflowParameter, error) { return nil, nil }
+
+func (e *testEngine) Run(ctx context.Context, req geoetl.RunRequest) (geoetl.RunSummary, error) {
+	e.mu.Lock()
+	e.runs[req.ExecutionID]++
+	e.reqs = append(e.reqs, req)
+	e.mu.Unlock()
+	var d testDef
+	if err := json.Unmarshal(req.Workflow.Definition, &d); err != nil {
+		return geoetl.RunSummary{}, err
+	}
+	for _, n := range d.Nodes {
+		req.Recorder.Log("info", n.ID, "node "+n.Type)
+		switch n.Type {
+		case "control.wait":
+			secs, _ := n.Parameters["seconds"].(float64)
+			t := e.clock.NewTimer(time.Duration(secs * float64(time.Second)))
+			select {
+			case <-t.C():
+			case <-ctx.Done():
+				t.Stop()
+				return geoetl.RunSummary{}, ctx.Err()
+			}
+		case "test.fail":
+			return geoetl.RunSummary{}, errors.New("boom")
+		case "test.fail_first":
+			times, _ := n.Parameters["times"].(float64)
+			if e.attemptOf(req) <= int(times) {
+				return geoetl.RunSummary{}, errors.New("boom")
+			}
+		}
+		now := e.clock.Now()
+		req.Recorder.Node(geoetl.NodeRun{NodeID: n.ID, NodeType: n.Type, Status: "completed", StartedAt: &now, CompletedAt: &now})
+	}
+	return geoetl.RunSummary{FeaturesRead: 1}, nil
+}
+
+// attemptOf counts the runs of req's occurrence so far, this one included.
+func (e *testEngine) attemptOf(req geoetl.RunRequest) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	n := 0
+	for _, r := range e.reqs {
+		if r.ScheduledAt.Equal(req.ScheduledAt) && r.Workflow.ID == req.Workflow.ID {
+			n++
+		}
+	}
+	return n
+}
+
+// runCount is how often an execution was run.
+func (e *testEngine) runCount(id string) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.runs[id]
+}
+
+func (e *testEngine) requests() []geoetl.RunRequest {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]geoetl.RunRequest(nil), e.reqs...)
+}
+
+const (
+	defEmpty = `{"nodes":[]}`
+	defFail  = `{"nodes":[{"id":"f","type":"test.fail"}]}`
+)
+
+func defWait(seconds int) string {
+	return fmt.Sprintf(`{"nodes":[{"id":"w","type":"control.wait","parameters":{"seconds":%d}}]}`, seconds)
+}
+
+// bundle is one test's store, clock, engine and tenant, and the
+// schedulers started on them.
+type bundle struct {
+	t      *testing.T
+	store  geoetl.Store
+	url    string
+	clock  *clock.Fake
+	engine *testEngine
+	tenant *geoetl.Tenant
+	events <-chan geoetl.ExecutionEvent
+	hub    *hub
+}
+
+var t0 = time.Date(2027, 1, 4, 10, 0, 0, 0, time.UTC) // a Monday
+
+// setupSQLite returns a bundle on a fresh SQLite store with a fake clock
+// shared by the store ("database time") and the scheduler.
+func setupSQLite(t *testing.T) *bundle {
+	t.Helper()
+	fc := clock.NewFake(t0)
+	st, u := dbtest.SQLiteURL(t, db.Options{Clock: fc})
+	return newBundle(t, st, u, fc)
+}
+
+// setupEach runs body on SQLite and on PostgreSQL, each with a fake clock.
+func setupEach(t *testing.T, body func(t *testing.T, b *bundle)) {
+	t.Run("sqlite", func(t *testing.T) { body(t, setupSQLite(t)) })
+	t.Run("postgres", func(t *testing.T) {
+		fc := clock.NewFake(t0)
+		st, u := dbtest.PostgresWith(t, db.Options{Clock: fc})
+		body(t, newBundle(t, st, u, fc))
+	})
+}
+
+func newBundle(t *testing.T, st geoetl.Store, u string, fc *clock.Fake) *bundle {
+	t.Helper()
+	ctx := context.Background()
+	tn := &geoetl.Tenant{Name: "t-" + geoetl.NewID()[:8]}
+	if err := st.CreateTenant(ctx, tn); err != nil {
+		t.Fatal(err)
+	}
+	return &bundle{t: t, store: st, url: u, clock: fc, engine: newTestEngine(fc), tenant: tn}
+}
+
+func testLogger(t *testing.T) *slog.Logger {
+	if os.Getenv("SCHEDULER_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// config is the scheduler configuration tests start from: chores off
+// (tests drive them), no jitter.
+func (b *bundle) config(id string) Config {
+	return Config{
+		Store: b.store, Engine: b.engine, Clock: b.clock, Logger: testLogger(b.t), InstanceID: id,
+		Dispatch: true, Workers: 4, ShutdownGrace: time.Second,
+		ReapInterval: -1, ExpiryInterval: -1, RetentionInterval: -1,
+		HeartbeatInterval: time.Hour, LeaseTimeout: 4 * time.Hour,
+	}
+}
+
+// start starts a scheduler (stopped when the test ends) and subscribes
+// b.events to the tenant's events on it.
+func (b *bundle) start(id string, edit func(*Config)) *Scheduler {
+	b.t.Helper()
+	cfg := b.config(id)
+	if edit != nil {
+		edit(&cfg)
+	}
+	s, err := New(cfg)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	s.rand = func() float64 { return 0.5 }
+	b.events, _ = s.Subscribe(b.tenant.ID)
+	if err := s.Start(context.Background()); err != nil {
+		b.t.Fatal(err)
+	}
+	b.t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = s.Stop(ctx)
+	})
+	return s
+}
+
+func (b *bundle) workflow(def string) *geoetl.Workflow {
+	b.t.Helper()
+	w := &geoetl.Workflow{TenantID: b.tenant.ID, Name: "wf-" + geoetl.NewID()[:8], Definition: json.RawMessage(def)}
+	if err := b.store.CreateWorkflow(context.Background(), w); err != nil {
+		b.t.Fatal(err)
+	}
+	return w
+}
+
+// schedule creates an active schedule of wf with its first run computed
+// from the fake clock, as the service does.
+func (b *bundle) schedule(wf *geoetl.Workflow, expr string, edit func(*geoetl.Schedule)) *geoetl.Schedule {
+	b.t.Helper()
+	s := geoetl.NewSchedule()
+	s.TenantID, s.WorkflowID, s.Name, s.CronExpression = b.tenant.ID, wf.ID, "s-"+geoetl.NewID()[:8], expr
+	if edit != nil {
+		edit(s)
+	}
+	next, err := s.ComputeNextRun(b.clock.Now())
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	s.NextRunAt = next
+	if err := b.store.CreateSchedule(context.Background(), s); err != nil {
+		b.t.Fatal(err)
+	}
+	return s
+}
+
+// waitEvent waits for an event matching pred (on b.events) and returns it.
+func (b *bundle) waitEvent(what string, pred func(geoetl.ExecutionEvent) bool) geoetl.ExecutionEvent {
+	b.t.Helper()
+	timeout := time.After(20 * time.Second)
+	for {
+		select {
+		case ev := <-b.events:
+			if pred(ev) {
+				return ev
+			}
+		case <-timeout:
+			b.t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+// waitStatus waits until n events of schedule sc with status st arrived.
+func (b *bundle) waitStatus(sc *geoetl.Schedule, st geoetl.ExecutionStatus, n int) []geoetl.ExecutionEvent {
+	b.t.Helper()
+	var out []geoetl.ExecutionEvent
+	for len(out) < n {
+		out = append(out, b.waitEvent(fmt.Sprintf("%d %s executions (have %d)", n, st, len(out)), func(ev geoetl.ExecutionEvent) bool {
+			return ev.ScheduleID == sc.ID && ev.Status == st
+		}))
+	}
+	return out
+}
+
+// history returns a schedule's executions, oldest occurrence first.
+func (b *bundle) history(sc *geoetl.Schedule) []*geoetl.Execution {
+	b.t.Helper()
+	list, _, _, err := b.store.FindExecutions(context.Background(), geoetl.ExecutionFilter{TenantID: b.tenant.ID, ScheduleID: sc.ID, Page: geoetl.Page{Limit: 500}})
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	for i, j := 0, len(list)-1; i < j; i, j = i+1, j-1 {
+		list[i], list[j] = list[j], list[i]
+	}
+	return list
+}
+
+func (b *bundle) execution(id string) *geoetl.Execution {
+	b.t.Helper()
+	e, err := b.store.FindExecutionByID(context.Background(), b.tenant.ID, id)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return e
+}
+
+func (b *bundle) reload(sc *geoetl.Schedule) *geoetl.Schedule {
+	b.t.Helper()
+	s, err := b.store.FindScheduleByID(context.Background(), b.tenant.ID, sc.ID)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return s
+}
+
+// advanceTo moves the fake clock to t.
+func (b *bundle) advanceTo(t time.Time) { b.clock.Set(t) }
+
+func str(p *string) string {
+	if p == nil {
+		return "<nil>"
+	}
+	return *p
+}

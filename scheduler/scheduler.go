@@ -1,0 +1,330 @@
+// Package scheduler runs schedules: a dispatcher claims due occurrences in
+// the database, a worker pool runs them through a geoetl.WorkflowEngine, and
+// batching writers record what happened.
+//
+// How it holds together (DESIGN.md §4 and §5):
+//
+//   - The database is the source of truth. The dispatcher sleeps on one
+//     timer until the soonest next run minus Lookahead (never longer than
+//     SweepInterval), then claims due schedules and pending executions in a
+//     short transaction: it inserts one execution row per occurrence under
+//     the unique (schedule, occurrence) key, claimed by this instance with
+//     a fresh heartbeat (the claim lease), and advances next_run_at, all at
+//     once and in the database's clock. Overlap and misfire policies are
+//     decided in that transaction.
+//   - A claimed execution starts at exactly its occurrence: the local timer
+//     is corrected by the measured offset between the database's clock and
+//     the local one, and never fires early. Starts, finishes, heartbeats,
+//     node records and logs are written in batches (group commit).
+//   - An instance that dies leaves claims whose heartbeat goes stale; the
+//     reaper (a singleton chore) hands unstarted claims back and fails
+//     started runs with "instance lost", applying the retry policy. An
+//     instance cut off from the database stops its own runs before the
+//     reaper could act, so nothing runs twice.
+//   - On PostgreSQL, changes wake the other instances through LISTEN/NOTIFY
+//     and singleton chores are elected with an advisory lock.
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-co-op/gocron/v2"
+
+	"github.com/geoetl/geoetl"
+	"github.com/geoetl/geoetl/clock"
+	"github.com/geoetl/geoetl/db"
+	"github.com/geoetl/geoetl/metrics"
+)
+
+// Scheduler is one instance's dispatcher, worker pool and chores. It
+// implements service.Scheduler and the console's event source.
+type Scheduler struct {
+	cfg    Config
+	store  geoetl.Store
+	clock  clock.Clock
+	log    *slog.Logger
+	m      *metrics.Metrics
+	id     string
+	isPG   bool
+	rand   func() float64
+	events *hub
+
+	wake      chan struct{} // wakes the dispatcher
+	fireWake  chan struct{} // wakes the firer (an earlier job)
+	ready     chan *job     // jobs due, for the workers
+	offsets   offsetTracker
+	writer    *writer
+	bus       *bus // PostgreSQL LISTEN/NOTIFY; nil on SQLite
+	elector   *elector
+	chores    gocron.Scheduler
+	localJobs gocron.Scheduler
+
+	mu      sync.Mutex
+	jobs    map[string]*job     // claimed or running here, until their finish is written
+	timers  jobHeap             // claimed jobs waiting for their start
+	blocked map[string]struct{} // schedules whose pending rows wait for a slot
+	defer_  *time.Time          // the soonest occurrence deferred by the overlap policy
+	stopped bool
+
+	runCtx    context.Context // parent of every run's context
+	runCancel context.CancelFunc
+	stopCtx   context.Context // cancelled when Stop begins
+	stopFn    context.CancelFunc
+	loops     sync.WaitGroup // dispatcher, firer, heartbeats, listener
+	workers   sync.WaitGroup
+	started   bool
+}
+
+// New checks cfg and returns a scheduler; Start runs it.
+func New(cfg Config) (*Scheduler, error) {
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
+	}
+	s := &Scheduler{
+		cfg:      cfg,
+		store:    cfg.Store,
+		clock:    cfg.Clock,
+		log:      cfg.Logger.With("component", "scheduler", "instance", cfg.InstanceID),
+		m:        cfg.Metrics,
+		id:       cfg.InstanceID,
+		rand:     rand.Float64,
+		events:   newHub(),
+		wake:     make(chan struct{}, 1),
+		fireWake: make(chan struct{}, 1),
+		ready:    make(chan *job, cfg.MaxClaimed+cfg.BatchSize),
+		jobs:     map[string]*job{},
+		blocked:  map[string]struct{}{},
+	}
+	if cfg.DatabaseURL != "" {
+		kind, _, err := db.Parse(cfg.DatabaseURL)
+		if err != nil {
+			return nil, err
+		}
+		s.isPG = kind == db.Postgres
+	}
+	s.writer = newWriter(s)
+	s.runCtx, s.runCancel = context.WithCancel(context.Background())
+	s.stopCtx, s.stopFn = context.WithCancel(context.Background())
+	return s, nil
+}
+
+// InstanceID returns the id this instance claims under.
+func (s *Scheduler) InstanceID() string { return s.id }
+
+// Start starts the dispatcher, the workers and the chores (or, when
+// Dispatch is off, only change propagation and events). It returns once
+// they run; ctx only bounds the start itself.
+func (s *Scheduler) Start(ctx context.Context) error {
+	s.mu.Lock()
+	if s.started {
+		s.mu.Unlock()
+		return errors.New("scheduler: already started")
+	}
+	s.started = true
+	s.mu.Unlock()
+
+	if s.isPG {
+		s.bus = newBus(s, s.cfg.DatabaseURL)
+		if err := s.bus.start(ctx); err != nil {
+			return err
+		}
+	}
+	if !s.cfg.Dispatch {
+		return nil
+	}
+	s.loops.Add(1)
+	go s.writer.loop()
+	for range s.cfg.Workers {
+		s.workers.Add(1)
+		go s.worker()
+	}
+	s.loops.Add(2)
+	go s.firer()
+	go s.dispatcher()
+	if err := s.startChores(); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Stop shuts down gracefully: no new claims, unstarted claims are handed
+// back, running executions get ShutdownGrace to finish and are then
+// cancelled and recorded as such. ctx bounds the whole stop.
+func (s *Scheduler) Stop(ctx context.Context) error {
+	s.mu.Lock()
+	if s.stopped || !s.started {
+		s.stopped = true
+		s.mu.Unlock()
+		return nil
+	}
+	s.stopped = true
+	s.mu.Unlock()
+	s.stopFn()
+	s.stopChores()
+	if !s.cfg.Dispatch {
+		s.loops.Wait()
+		if s.bus != nil {
+			s.bus.close()
+		}
+		return nil
+	}
+
+	// Hand back what has not started, so another instance (or the next
+	// start of this one) runs it on time.
+	unstarted := s.takeUnstarted()
+	var errs []error
+	if len(unstarted) > 0 {
+		if err := s.releaseClaims(ctx, unstarted); err != nil {
+			errs = append(errs, err)
+		}
+	}
+
+	// Let running executions finish within the grace period, then cancel
+	// them; they record themselves as cancelled at shutdown.
+	done := make(chan struct{})
+	go func() { s.workers.Wait(); close(done) }()
+	close(s.ready)
+	grace := time.NewTimer(s.cfg.ShutdownGrace)
+	defer grace.Stop()
+	select {
+	case <-done:
+	case <-grace.C:
+		s.cancelRunning(stopShutdown)
+		select {
+		case <-done:
+		case <-ctx.Done():
+			errs = append(errs, errors.New("scheduler: runs did not stop before the shutdown deadline"))
+		}
+	case <-ctx.Done():
+		s.cancelRunning(stopShutdown)
+		errs = append(errs, errors.New("scheduler: shutdown deadline reached during the grace period"))
+	}
+	s.writer.close(ctx)
+	s.loops.Wait()
+	s.runCancel()
+	if s.bus != nil {
+		s.bus.close()
+	}
+	if s.elector != nil {
+		s.elector.close()
+	}
+	return errors.Join(errs...)
+}
+
+// Changed wakes the dispatchers, here and (on PostgreSQL) on the other
+// instances, after schedules or pending executions changed.
+func (s *Scheduler) Changed(ctx context.Context) {
+	s.unblockAll()
+	s.poke()
+	if s.bus != nil {
+		s.bus.publish(ctx, message{Wake: true})
+	}
+}
+
+// CancelExecution stops an execution at once if this instance holds it;
+// the store has recorded the request, so other instances learn of it
+// through the database (at once on PostgreSQL, else at their next
+// heartbeat).
+func (s *Scheduler) CancelExecution(ctx context.Context, id string) {
+	if s.cancelLocal(id, stopUser) {
+		return
+	}
+	if s.bus != nil {
+		s.bus.publish(ctx, message{Cancel: []string{id}})
+	}
+}
+
+// Subscribe returns the status changes of the tenant's executions (this
+// instance's and, on PostgreSQL, the others') until cancel is called. A
+// subscriber that does not keep up loses events; it never slows the
+// scheduler.
+func (s *Scheduler) Subscribe(tenantID string) (<-chan geoetl.ExecutionEvent, func()) {
+	return s.events.subscribe(tenantID)
+}
+
+// poke wakes the dispatcher without blocking.
+func (s *Scheduler) poke() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (s *Scheduler) unblockAll() {
+	s.mu.Lock()
+	clear(s.blocked)
+	s.defer_ = nil
+	s.mu.Unlock()
+}
+
+// unblock forgets that a schedule's pending rows wait for a slot (one of
+// its runs finished) and wakes the dispatcher if they did.
+func (s *Scheduler) unblock(scheduleIDs ...string) {
+	s.mu.Lock()
+	n := 0
+	for _, id := range scheduleIDs {
+		if _, ok := s.blocked[id]; ok {
+			delete(s.blocked, id)
+			n++
+		}
+	}
+	if n > 0 {
+		s.defer_ = nil
+	}
+	s.mu.Unlock()
+	if n > 0 {
+		s.poke()
+	}
+}
+
+func (s *Scheduler) blockedList() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]string, 0, len(s.blocked))
+	for id := range s.blocked {
+		out = append(out, id)
+	}
+	return out
+}
+
+// dbNow estimates the database's clock from the local one.
+func (s *Scheduler) dbNow() time.Time { return s.clock.Now().Add(s.offsets.get()).UTC() }
+
+// offsetTracker keeps the offset between the database clock and the local
+// one, as measured by the latest claim. Each measurement is a lower bound
+// (the database read its clock before the local clock was read), so runs
+// timed with it never start early; only the latest is kept, so a step of
+// the local clock is followed at the next claim.
+type offsetTracker struct{ d atomic.Int64 }
+
+func (o *offsetTracker) add(d time.Duration) { o.d.Store(int64(d)) }
+
+func (o *offsetTracker) get() time.Duration { return time.Duration(o.d.Load()) }
+
+// backoff returns the wait after the given number of consecutive
+// failures: 100 ms doubling to 5 s.
+func backoff(failures int) time.Duration {
+	d := 100 * time.Millisecond
+	for i := 1; i < failures && d < 5*time.Second; i++ {
+		d *= 2
+	}
+	return min(d, 5*time.Second)
+}
+
+// sleepCtx waits d of real time or until ctx is done.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}

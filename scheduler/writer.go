@@ -1,0 +1,222 @@
+package scheduler
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/geoetl/geoetl"
+)
+
+// writer records starts, node records, logs and finishes in batches: it
+// gathers them for FlushInterval (or until FlushSize), then writes each kind
+// in one transaction, starts before finishes, so a run costs a share of a
+// transaction rather than several of its own. While the database is
+// unreachable it keeps the batch and retries with backoff.
+type writer struct {
+	s    *Scheduler
+	kick chan struct{}
+	quit chan struct{}
+	done chan struct{}
+
+	mu       sync.Mutex
+	starts   []geoetl.ExecutionStart
+	nodes    []*geoetl.NodeRun
+	logs     []*geoetl.LogEntry
+	finishes []geoetl.ExecutionResult
+	closing  bool
+	closeCtx context.Context
+}
+
+func newWriter(s *Scheduler) *writer {
+	return &writer{s: s, kick: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
+}
+
+func (w *writer) signal() {
+	select {
+	case w.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (w *writer) start(st geoetl.ExecutionStart) {
+	w.mu.Lock()
+	w.starts = append(w.starts, st)
+	w.mu.Unlock()
+	w.signal()
+}
+
+func (w *writer) node(n *geoetl.NodeRun) {
+	w.mu.Lock()
+	w.nodes = append(w.nodes, n)
+	w.mu.Unlock()
+	w.signal()
+}
+
+func (w *writer) log(l *geoetl.LogEntry) {
+	w.mu.Lock()
+	w.logs = append(w.logs, l)
+	w.mu.Unlock()
+	w.signal()
+}
+
+func (w *writer) finish(r geoetl.ExecutionResult) {
+	w.mu.Lock()
+	w.finishes = append(w.finishes, r)
+	w.mu.Unlock()
+	w.signal()
+}
+
+func (w *writer) pending() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.starts) + len(w.nodes) + len(w.logs) + len(w.finishes)
+}
+
+// loop writes batches until close.
+func (w *writer) loop() {
+	defer w.s.loops.Done()
+	defer close(w.done)
+	// Writes are retried until they succeed; quitCtx ends those retries
+	// when close begins, and the final drain then runs on close's context.
+	quitCtx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { <-w.quit; cancel() }()
+	for {
+		select {
+		case <-w.kick:
+		case <-w.quit:
+			w.drain(w.closeCtx)
+			return
+		}
+		// Gather a little more unless the batch is full already.
+		if w.pending() < w.s.cfg.FlushSize {
+			t := time.NewTimer(w.s.cfg.FlushInterval)
+			select {
+			case <-t.C:
+			case <-w.quit:
+				t.Stop()
+			}
+		}
+		w.drain(quitCtx)
+	}
+}
+
+// close writes what is left (retrying until ctx ends) and stops the loop.
+func (w *writer) close(ctx context.Context) {
+	w.mu.Lock()
+	if w.closing {
+		w.mu.Unlock()
+		return
+	}
+	w.closing = true
+	w.closeCtx = ctx
+	w.mu.Unlock()
+	close(w.quit)
+	<-w.done
+}
+
+func (w *writer) drain(ctx context.Context) {
+	for w.pending() > 0 {
+		if !w.flush(ctx) {
+			return
+		}
+	}
+}
+
+// flush writes one batch of each kind, starts first and outcomes last,
+// retrying on errors until ctx ends. Items leave the buffers only once
+// written, so a flush that gives up loses nothing. It reports false when
+// it gave up.
+func (w *writer) flush(ctx context.Context) bool {
+	n := w.s.cfg.FlushSize
+	w.mu.Lock()
+	starts := w.starts[:min(n, len(w.starts))]
+	nodes := w.nodes[:min(n, len(w.nodes))]
+	logs := w.logs[:min(n, len(w.logs))]
+	finishes := w.finishes[:min(n, len(w.finishes))]
+	w.mu.Unlock()
+
+	if !w.retry(ctx, "record starts", len(starts), func(ctx context.Context) error { return w.s.store.StartExecutions(ctx, starts) }) {
+		return false
+	}
+	w.mu.Lock()
+	w.starts = dropN(w.starts, len(starts))
+	w.mu.Unlock()
+	if !w.retry(ctx, "record node runs", len(nodes), func(ctx context.Context) error { return w.s.store.AppendNodeRuns(ctx, nodes) }) {
+		return false
+	}
+	w.mu.Lock()
+	w.nodes = dropN(w.nodes, len(nodes))
+	w.mu.Unlock()
+	if !w.retry(ctx, "record logs", len(logs), func(ctx context.Context) error { return w.s.store.AppendLogs(ctx, logs) }) {
+		return false
+	}
+	w.mu.Lock()
+	w.logs = dropN(w.logs, len(logs))
+	w.mu.Unlock()
+	if !w.retry(ctx, "record outcomes", len(finishes), func(ctx context.Context) error { return w.writeFinishes(ctx, finishes) }) {
+		return false
+	}
+	w.mu.Lock()
+	w.finishes = dropN(w.finishes, len(finishes))
+	w.mu.Unlock()
+	w.s.finished(finishes)
+	return true
+}
+
+// writeFinishes writes outcomes; if the batch is refused as invalid (a
+// summary JSON cannot hold, say), each is written alone and a refused one
+// is written again without its summary, so one bad outcome cannot hold up
+// the others.
+func (w *writer) writeFinishes(ctx context.Context, rs []geoetl.ExecutionResult) error {
+	err := w.s.store.FinishExecutions(ctx, rs)
+	if err == nil || geoetl.ErrorCode(err) == geoetl.EINTERNAL {
+		return err
+	}
+	for _, r := range rs {
+		if err := w.s.store.FinishExecutions(ctx, []geoetl.ExecutionResult{r}); err != nil {
+			if geoetl.ErrorCode(err) == geoetl.EINTERNAL {
+				return err
+			}
+			w.s.log.Error("outcome refused; recording it without its summary", "execution", r.Execution.ID, "err", err)
+			r.Execution.Summary = nil
+			if err := w.s.store.FinishExecutions(ctx, []geoetl.ExecutionResult{r}); err != nil && geoetl.ErrorCode(err) == geoetl.EINTERNAL {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// retry runs write until it succeeds or ctx ends, backing off while the
+// database fails.
+func (w *writer) retry(ctx context.Context, what string, n int, write func(context.Context) error) bool {
+	if n == 0 {
+		return true
+	}
+	for failures := 1; ; failures++ {
+		err := write(ctx)
+		if err == nil {
+			return true
+		}
+		if ctx.Err() != nil {
+			w.s.log.Error("giving up: "+what, "count", n, "err", err)
+			return false
+		}
+		w.s.log.Warn("writing failed; retrying: "+what, "count", n, "err", err)
+		if !sleepCtx(ctx, backoff(failures)) {
+			return false
+		}
+	}
+}
+
+// dropN returns list without its first n items, in a fresh array so the
+// batch just written (a prefix of the old one) is not overwritten by
+// appends.
+func dropN[T any](list []T, n int) []T {
+	if n == 0 {
+		return list
+	}
+	return append([]T(nil), list[n:]...)
+}
