@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sort"
 	"strings"
 	"time"
 
@@ -42,6 +43,11 @@ type gpkgWriter struct {
 	insert *sql.Stmt
 	rtree  *sql.Stmt
 	args   []any
+
+	// pendingIndex holds spatial index entries not yet inserted; they go
+	// in sorted along a Hilbert curve, which makes R-tree insertion much
+	// cheaper than the arrival order of scattered data.
+	pendingIndex []rtreeEntry
 
 	types map[geom.GeometryType]bool
 	hasZ  bool
@@ -357,6 +363,13 @@ func (w *gpkgWriter) prepare() error {
 
 // write adds a batch of features.
 func (w *gpkgWriter) write(fs []Feature) error {
+	// Statements run without the context: the driver would start a
+	// goroutine per statement to watch it. Cancellation is checked once
+	// per batch instead, and the transaction itself is bound to the
+	// context.
+	if err := w.ctx.Err(); err != nil {
+		return err
+	}
 	if !w.ready {
 		if err := w.setup(fs); err != nil {
 			return err
@@ -378,18 +391,27 @@ func (w *gpkgWriter) write(fs []Feature) error {
 		for j := range w.args {
 			w.args[j] = nil
 		}
-		blob = appendGPKGBlob(blob[:0], f.Geometry, int32(w.srsID))
-		w.args[0] = blob
+		// A feature without geometry (GeoJSON null, read as an empty
+		// collection) gets SQL NULL, as GDAL writes it.
+		g := f.Geometry
+		nullGeom := g.IsEmpty() && g.IsGeometryCollection()
+		if nullGeom {
+			w.args[0] = nil
+		} else {
+			blob = appendGPKGBlob(blob[:0], g, int32(w.srsID))
+			w.args[0] = blob
+		}
 		for _, kv := range f.Props {
 			j := w.colByKey[kv.Key]
 			w.args[j+1] = sqliteValue(kv.Value)
 		}
-		res, err := w.insert.ExecContext(w.ctx, w.args...)
+		res, err := w.insert.Exec(w.args...)
 		if err != nil {
 			return fmt.Errorf("inserting feature: %v", err)
 		}
-		g := f.Geometry
-		w.types[g.Type()] = true
+		if !nullGeom {
+			w.types[g.Type()] = true
+		}
 		if g.CoordinatesType().Is3D() {
 			w.hasZ = true
 		}
@@ -400,8 +422,11 @@ func (w *gpkgWriter) write(fs []Feature) error {
 				if err != nil {
 					return err
 				}
-				if _, err := w.rtree.ExecContext(w.ctx, fid, lo.X, hi.X, lo.Y, hi.Y); err != nil {
-					return fmt.Errorf("spatial index: %v", err)
+				w.pendingIndex = append(w.pendingIndex, rtreeEntry{fid, lo.X, hi.X, lo.Y, hi.Y})
+				if len(w.pendingIndex) >= rtreeChunk {
+					if err := w.flushIndex(); err != nil {
+						return err
+					}
 				}
 			}
 		}
@@ -467,6 +492,9 @@ func (w *gpkgWriter) commit() error {
 }
 
 func (w *gpkgWriter) finish() error {
+	if err := w.flushIndex(); err != nil {
+		return err
+	}
 	gtype := "GEOMETRY"
 	delete(w.types, geom.GeometryType(-1))
 	if len(w.types) == 1 {
@@ -532,4 +560,69 @@ func (w *gpkgWriter) abort() {
 		w.r.root.Remove(w.relPath)
 		w.r.root.Remove(w.relPath + "-journal")
 	}
+}
+
+type rtreeEntry struct {
+	fid                    int64
+	minx, maxx, miny, maxy float64
+}
+
+// rtreeChunk is how many index entries are sorted and inserted together
+// (40 bytes each).
+const rtreeChunk = 250_000
+
+func (w *gpkgWriter) flushIndex() error {
+	es := w.pendingIndex
+	if len(es) == 0 || w.rtree == nil {
+		return nil
+	}
+	minx, miny := math.Inf(1), math.Inf(1)
+	maxx, maxy := math.Inf(-1), math.Inf(-1)
+	for _, e := range es {
+		minx, maxx = math.Min(minx, e.minx), math.Max(maxx, e.maxx)
+		miny, maxy = math.Min(miny, e.miny), math.Max(maxy, e.maxy)
+	}
+	keys := make([]uint64, len(es))
+	for i, e := range es {
+		keys[i] = hilbert(((e.minx+e.maxx)/2-minx)/(maxx-minx+1e-300), ((e.miny+e.maxy)/2-miny)/(maxy-miny+1e-300))
+	}
+	idx := make([]int, len(es))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.Slice(idx, func(a, b int) bool { return keys[idx[a]] < keys[idx[b]] })
+	for _, i := range idx {
+		e := es[i]
+		if _, err := w.rtree.Exec(e.fid, e.minx, e.maxx, e.miny, e.maxy); err != nil {
+			return fmt.Errorf("spatial index: %v", err)
+		}
+	}
+	w.pendingIndex = es[:0]
+	return nil
+}
+
+// hilbert returns the position along a Hilbert curve of order 16 of a
+// point in the unit square.
+func hilbert(fx, fy float64) uint64 {
+	const n = 1 << 16
+	x := uint32(math.Min(math.Max(fx, 0), 1) * (n - 1))
+	y := uint32(math.Min(math.Max(fy, 0), 1) * (n - 1))
+	var d uint64
+	for s := uint32(n / 2); s > 0; s /= 2 {
+		var rx, ry uint32
+		if x&s != 0 {
+			rx = 1
+		}
+		if y&s != 0 {
+			ry = 1
+		}
+		d += uint64(s) * uint64(s) * uint64((3*rx)^ry)
+		if ry == 0 {
+			if rx == 1 {
+				x, y = n-1-x, n-1-y
+			}
+			x, y = y, x
+		}
+	}
+	return d
 }
