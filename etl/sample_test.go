@@ -62,3 +62,25 @@ func TestInstallSampleData_KeepsAnExistingFile(t *testing.T) {
 		t.Errorf("sample not written: %v", err)
 	}
 }
+
+// The definition shown in API.md, imported as it is, runs end to end.
+func TestAPIExample_RunsEndToEndIntoGeoPackage(t *testing.T) {
+	env := newEnv(t)
+	env.write("parcels/north.geojson", fc(
+		`{"type":"Polygon","coordinates":[[[10,50],[10.1,50],[10.1,50.1],[10,50.1],[10,50]]]}`,
+		`{"type":"Polygon","coordinates":[[[11,51],[11.2,51],[11.2,51.1],[11,51]]]}`,
+		`{"type":"MultiPolygon","coordinates":[[[[12,52],[12.1,52],[12.1,52.1],[12,52]]]]}`))
+	sum, rec := env.mustRun(apiExample)
+	if sum.FeaturesRead != 3 || sum.FeaturesWritten != 3 {
+		t.Errorf("summary %+v", sum)
+	}
+	if n := rec.last("out"); n.Status != "completed" || n.FeaturesOut != 3 {
+		t.Errorf("sink record %+v", n)
+	}
+	info := ogrinfo(t, env.path("out/parcels.gpkg"))
+	for _, want := range []string{"Layer name: parcels", "Feature Count: 3", `ID["EPSG",4326]`, "Geometry: Unknown (any)"} {
+		if !strings.Contains(info, want) {
+			t.Errorf("ogrinfo lacks %q:\n%s", want, info)
+		}
+	}
+}

@@ -48,14 +48,14 @@ func TestReproject_AgreesWithCS2CS(t *testing.T) {
 		if len(out) != len(pts) {
 			t.Fatalf("EPSG:%d: %d features", target, len(out))
 		}
+		want := cs2cs(t, target, pts)
 		for i, f := range out {
 			if f.CRS != target {
 				t.Errorf("EPSG:%d: output CRS %d", target, f.CRS)
 			}
 			xy, _ := f.Geometry.MustAsPoint().XY()
-			wx, wy := cs2cs(t, target, pts[i][0], pts[i][1])
-			if math.Abs(xy.X-wx) > 0.001 || math.Abs(xy.Y-wy) > 0.001 {
-				t.Errorf("EPSG:%d point %v = (%.4f %.4f), cs2cs (%.4f %.4f)", target, pts[i], xy.X, xy.Y, wx, wy)
+			if math.Abs(xy.X-want[i][0]) > 0.001 || math.Abs(xy.Y-want[i][1]) > 0.001 {
+				t.Errorf("EPSG:%d point %v = (%.4f %.4f), cs2cs (%.4f %.4f)", target, pts[i], xy.X, xy.Y, want[i][0], want[i][1])
 			}
 		}
 	}
@@ -63,23 +63,34 @@ func TestReproject_AgreesWithCS2CS(t *testing.T) {
 
 func ftoa(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
 
-// cs2cs converts a WGS 84 longitude/latitude with PROJ, in GIS axis order.
-func cs2cs(t *testing.T, to int, lon, lat float64) (float64, float64) {
+// cs2cs converts WGS 84 longitudes/latitudes with PROJ, in GIS axis order.
+func cs2cs(t *testing.T, to int, pts [][2]float64) [][2]float64 {
 	t.Helper()
 	bin := requireTool(t, "cs2cs", "proj-bin")
 	cmd := exec.Command(bin, "EPSG:4326", "EPSG:"+strconv.Itoa(to), "-f", "%.6f")
-	cmd.Stdin = strings.NewReader(ftoa(lat) + " " + ftoa(lon) + "\n")
+	var in strings.Builder
+	for _, p := range pts {
+		in.WriteString(ftoa(p[1]) + " " + ftoa(p[0]) + "\n")
+	}
+	cmd.Stdin = strings.NewReader(in.String())
 	out, err := cmd.Output()
 	if err != nil {
 		t.Fatal(err)
 	}
-	fs := strings.Fields(string(out))
-	x, _ := strconv.ParseFloat(fs[0], 64)
-	y, _ := strconv.ParseFloat(fs[1], 64)
-	if to == 3035 { // northing first in EPSG:3035
-		x, y = y, x
+	var res [][2]float64
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		fs := strings.Fields(line)
+		x, _ := strconv.ParseFloat(fs[0], 64)
+		y, _ := strconv.ParseFloat(fs[1], 64)
+		if to == 3035 { // northing first in EPSG:3035
+			x, y = y, x
+		}
+		res = append(res, [2]float64{x, y})
 	}
-	return x, y
+	if len(res) != len(pts) {
+		t.Fatalf("cs2cs printed %q", out)
+	}
+	return res
 }
 
 func TestReproject_SourceCRSOverridesInput(t *testing.T) {
