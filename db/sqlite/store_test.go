@@ -1,0 +1,17 @@
+package sqlite_test
+
+import (
+	"testing"
+
+	"github.com/geoetl/geoetl"
+	"github.com/geoetl/geoetl/clock"
+	"github.com/geoetl/geoetl/db"
+	"github.com/geoetl/geoetl/db/dbtest"
+	"github.com/geoetl/geoetl/db/storetest"
+)
+
+func TestStore(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, clk clock.Clock) geoetl.Store {
+		return dbtest.SQLiteWith(t, db.Options{Clock: clk})
+	})
+}
