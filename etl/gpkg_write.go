@@ -49,10 +49,12 @@ type gpkgWriter struct {
 	// cheaper than the arrival order of scattered data.
 	pendingIndex []rtreeEntry
 
-	types map[geom.GeometryType]bool
-	hasZ  bool
-	env   geom.Envelope
-	count int64
+	// declared is the geometry column's type, which gpkg_geometry_columns
+	// repeats; every geometry must be of that type unless it is GEOMETRY.
+	declared string
+	hasZ     bool
+	env      geom.Envelope
+	count    int64
 }
 
 type gpkgCol struct {
@@ -70,7 +72,7 @@ func (r *run) newGPKGWriter(ctx context.Context, relPath, table, mode string) (*
 	_, statErr := r.root.Stat(relPath)
 	w := &gpkgWriter{ctx: ctx, file: sf, r: r, relPath: relPath, table: table, geomCol: "geom", mode: mode,
 		newFile: statErr != nil, colByKey: map[string]int{}, usedNames: map[string]bool{},
-		types: map[geom.GeometryType]bool{}}
+	}
 	db, err := openGPKG(sf.Path, false)
 	if err != nil {
 		w.abort()
@@ -214,13 +216,16 @@ func (w *gpkgWriter) createTable(first []Feature) error {
 	gtype := "GEOMETRY"
 	ts := map[geom.GeometryType]bool{}
 	for _, f := range first {
-		ts[f.Geometry.Type()] = true
+		if !isNullGeometry(f.Geometry) {
+			ts[f.Geometry.Type()] = true
+		}
 	}
 	if len(ts) == 1 {
 		for t := range ts {
 			gtype = gpkgGeometryTypeName(t)
 		}
 	}
+	w.declared = gtype
 	var b strings.Builder
 	b.WriteString("CREATE TABLE " + quoteIdent(w.table) + " (fid INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL, " + quoteIdent(w.geomCol) + " " + gtype)
 	for _, c := range w.cols {
@@ -284,16 +289,10 @@ func (w *gpkgWriter) loadExisting() error {
 		w.env = geom.NewEnvelope(geom.XY{X: minx.Float64, Y: miny.Float64}, geom.XY{X: maxx.Float64, Y: maxy.Float64})
 	}
 	var gt string
-	_ = w.tx.QueryRowContext(w.ctx, "SELECT geometry_type_name FROM gpkg_geometry_columns WHERE lower(table_name) = lower(?)", w.table).Scan(&gt)
-	for _, t := range []geom.GeometryType{geom.TypePoint, geom.TypeLineString, geom.TypePolygon, geom.TypeMultiPoint, geom.TypeMultiLineString, geom.TypeMultiPolygon, geom.TypeGeometryCollection} {
-		if gpkgGeometryTypeName(t) == strings.ToUpper(gt) {
-			w.types[t] = true
-		}
+	if err := w.tx.QueryRowContext(w.ctx, "SELECT geometry_type_name FROM gpkg_geometry_columns WHERE lower(table_name) = lower(?)", w.table).Scan(&gt); err != nil {
+		return err
 	}
-	if strings.ToUpper(gt) == "GEOMETRY" {
-		w.types[geom.TypeGeometryCollection] = true
-		w.types[geom.TypePoint] = true
-	}
+	w.declared = strings.ToUpper(gt)
 	return nil
 }
 
@@ -394,7 +393,15 @@ func (w *gpkgWriter) write(fs []Feature) error {
 		// A feature without geometry (GeoJSON null, read as an empty
 		// collection) gets SQL NULL, as GDAL writes it.
 		g := f.Geometry
-		nullGeom := g.IsEmpty() && g.IsGeometryCollection()
+		nullGeom := isNullGeometry(g)
+		if !nullGeom && w.declared != "GEOMETRY" && gpkgGeometryTypeName(g.Type()) != w.declared {
+			if w.existing {
+				return fmt.Errorf("table %q holds %s geometries; this feature is a %s", w.table, w.declared, g.Type())
+			}
+			if err := w.widenToGeometry(); err != nil {
+				return err
+			}
+		}
 		if nullGeom {
 			w.args[0] = nil
 		} else {
@@ -408,9 +415,6 @@ func (w *gpkgWriter) write(fs []Feature) error {
 		res, err := w.insert.Exec(w.args...)
 		if err != nil {
 			return fmt.Errorf("inserting feature: %v", err)
-		}
-		if !nullGeom {
-			w.types[g.Type()] = true
 		}
 		if g.CoordinatesType().Is3D() {
 			w.hasZ = true
@@ -495,20 +499,11 @@ func (w *gpkgWriter) finish() error {
 	if err := w.flushIndex(); err != nil {
 		return err
 	}
-	gtype := "GEOMETRY"
-	delete(w.types, geom.GeometryType(-1))
-	if len(w.types) == 1 {
-		for t := range w.types {
-			gtype = gpkgGeometryTypeName(t)
-		}
-	} else if len(w.types) == 0 {
-		gtype = "GEOMETRY"
-	}
 	z := 0
 	if w.hasZ {
 		z = 2
 	}
-	if _, err := w.tx.ExecContext(w.ctx, "UPDATE gpkg_geometry_columns SET geometry_type_name = ?, z = max(z, ?) WHERE lower(table_name) = lower(?)", gtype, z, w.table); err != nil {
+	if _, err := w.tx.ExecContext(w.ctx, "UPDATE gpkg_geometry_columns SET z = max(z, ?) WHERE lower(table_name) = lower(?)", z, w.table); err != nil {
 		return err
 	}
 	var minx, miny, maxx, maxy any
@@ -625,4 +620,41 @@ func hilbert(fx, fy float64) uint64 {
 		}
 	}
 	return d
+}
+
+// isNullGeometry reports whether g stands for a missing geometry (GeoJSON
+// null is read as an empty collection).
+func isNullGeometry(g geom.Geometry) bool { return g.IsEmpty() && g.IsGeometryCollection() }
+
+// widenToGeometry changes the geometry column of the table this writer
+// created to the GEOMETRY type when a feature of another type arrives.
+// SQLite cannot change a column's type, so the table is copied; that
+// happens at most once per table, inside the writer's transaction.
+func (w *gpkgWriter) widenToGeometry() error {
+	w.closeStmts()
+	tmp := w.table + "_geoetl_widen"
+	cols := []string{"fid", quoteIdent(w.geomCol)}
+	var b strings.Builder
+	b.WriteString("CREATE TABLE " + quoteIdent(tmp) + " (fid INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL, " + quoteIdent(w.geomCol) + " GEOMETRY")
+	for _, c := range w.cols {
+		b.WriteString(", " + quoteIdent(c.name) + " " + c.typ)
+		cols = append(cols, quoteIdent(c.name))
+	}
+	b.WriteString(")")
+	list := strings.Join(cols, ", ")
+	for _, q := range []string{
+		b.String(),
+		"INSERT INTO " + quoteIdent(tmp) + " (" + list + ") SELECT " + list + " FROM " + quoteIdent(w.table),
+		"DROP TABLE " + quoteIdent(w.table),
+		"ALTER TABLE " + quoteIdent(tmp) + " RENAME TO " + quoteIdent(w.table),
+	} {
+		if _, err := w.tx.ExecContext(w.ctx, q); err != nil {
+			return fmt.Errorf("widening the geometry column: %v", err)
+		}
+	}
+	if _, err := w.tx.ExecContext(w.ctx, "UPDATE gpkg_geometry_columns SET geometry_type_name = 'GEOMETRY' WHERE lower(table_name) = lower(?)", w.table); err != nil {
+		return err
+	}
+	w.declared = "GEOMETRY"
+	return w.prepare()
 }

@@ -96,7 +96,8 @@ func TestGeoPackageSink_WritesValidGeoPackage(t *testing.T) {
 			t.Errorf("ogrinfo lacks %q", want)
 		}
 	}
-	// GDAL's own check of the file against the GeoPackage specification.
+	validateGPKG(t, env.path("out/pts.gpkg"))
+	// GDAL's own reading of the file must not warn.
 	if bin, err := exec.LookPath("ogrinfo"); err == nil {
 		out, _ := exec.Command(bin, "-ro", "-q", "-oo", "LIST_ALL_TABLES=YES", env.path("out/pts.gpkg")).CombinedOutput()
 		if strings.Contains(strings.ToLower(string(out)), "error") || strings.Contains(string(out), "Warning") {
@@ -111,30 +112,69 @@ func TestGeoPackageSink_AppendKeepsIndexCurrentAndAddsColumns(t *testing.T) {
 		return node{id: "out", typ: "data_sink.geopackage", params: map[string]any{"output_path": "a.gpkg", "table_name": "t", "mode": mode}}
 	}
 	env.mustRun(chain(inline("src", fc(`{"type":"Point","coordinates":[1,1]}`, `{"type":"Point","coordinates":[2,2]}`)), gp("replace")))
-	env.mustRun(chain(inline("src", `{"type":"Feature","properties":{"extra":"yes"},"geometry":{"type":"LineString","coordinates":[[5,5],[6,7]]}}`), gp("append")))
+	env.mustRun(chain(inline("src", `{"type":"Feature","properties":{"extra":"yes"},"geometry":{"type":"Point","coordinates":[6,7]}}`), gp("append")))
+	env.mustRun(chain(inline("src", `{"type":"Feature","properties":{"extra":"none"},"geometry":null}`), gp("append")))
 	db, err := sql.Open("sqlite", "file:"+env.path("a.gpkg")+"?mode=ro")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	var rows, idx int
+	var rows, idx, nulls int
 	var maxy float64
-	var gtype string
 	db.QueryRow(`SELECT count(*) FROM t`).Scan(&rows)
+	db.QueryRow(`SELECT count(*) FROM t WHERE geom IS NULL`).Scan(&nulls)
 	db.QueryRow(`SELECT count(*) FROM rtree_t_geom`).Scan(&idx)
 	db.QueryRow(`SELECT max_y FROM gpkg_contents WHERE table_name = 't'`).Scan(&maxy)
-	db.QueryRow(`SELECT geometry_type_name FROM gpkg_geometry_columns WHERE table_name = 't'`).Scan(&gtype)
-	if rows != 3 || idx != 3 || maxy != 7 || gtype != "GEOMETRY" {
-		t.Errorf("after append: %d rows, %d index entries, max_y %v, type %s", rows, idx, maxy, gtype)
+	if rows != 4 || nulls != 1 || idx != 3 || maxy != 7 {
+		t.Errorf("after append: %d rows (%d without geometry), %d index entries, max_y %v", rows, nulls, idx, maxy)
 	}
 	var extra sql.NullString
 	if err := db.QueryRow(`SELECT extra FROM t WHERE fid = 3`).Scan(&extra); err != nil || extra.String != "yes" {
 		t.Errorf("new column: %v %v", extra, err)
 	}
+	_, err, _ = env.run(chain(inline("src", fc(`{"type":"LineString","coordinates":[[0,0],[1,1]]}`)), gp("append")), nil)
+	if err == nil || !strings.Contains(err.Error(), "holds POINT geometries") {
+		t.Errorf("appending a line to a point table: %v", err)
+	}
 	env.mustRun(chain(inline("src", fc(`{"type":"Point","coordinates":[9,9]}`)), gp("replace")))
-	info := ogrinfo(t, env.path("a.gpkg"))
-	if !strings.Contains(info, "Feature Count: 1") {
+	if info := ogrinfo(t, env.path("a.gpkg")); !strings.Contains(info, "Feature Count: 1") {
 		t.Errorf("replace left:\n%s", info)
+	}
+	validateGPKG(t, env.path("a.gpkg"))
+}
+
+func TestGeoPackageSink_WidensColumnWhenLaterFeaturesDiffer(t *testing.T) {
+	env := newEnv(t)
+	// More than a batch of points, then a line: the column was created as
+	// POINT and must become GEOMETRY.
+	geoms := make([]string, 0, 601)
+	for i := 0; i < 600; i++ {
+		geoms = append(geoms, `{"type":"Point","coordinates":[`+ftoa(float64(i)/100)+`,1]}`)
+	}
+	geoms = append(geoms, `{"type":"LineString","coordinates":[[0,0],[1,1]]}`)
+	env.write("mixed.json", fc(geoms...))
+	env.mustRun(chain(src("mixed.json"), node{id: "out", typ: "data_sink.geopackage", params: map[string]any{"output_path": "m.gpkg", "table_name": "mixed"}}))
+	info := ogrinfo(t, env.path("m.gpkg"))
+	if !strings.Contains(info, "Feature Count: 601") || !strings.Contains(info, "Geometry: Unknown (any)") {
+		t.Errorf("ogrinfo:\n%s", info)
+	}
+	validateGPKG(t, env.path("m.gpkg"))
+}
+
+// validateGPKG runs GDAL's GeoPackage validator when GDAL's Python
+// bindings are installed.
+func validateGPKG(t *testing.T, path string) {
+	t.Helper()
+	script := "/usr/lib/python3/dist-packages/osgeo_utils/samples/validate_gpkg.py"
+	if _, err := os.Stat(script); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("GDAL's validate_gpkg.py is not installed (apt-get install python3-gdal)")
+		}
+		t.Skip("validate_gpkg.py not installed: skipping GDAL's GeoPackage validation (apt-get install python3-gdal)")
+	}
+	out, err := exec.Command("/usr/bin/python3", script, path).CombinedOutput()
+	if err != nil || len(strings.TrimSpace(string(out))) > 0 {
+		t.Errorf("validate_gpkg.py %s: %v\n%s", path, err, out)
 	}
 }
 

@@ -33,6 +33,7 @@ func TestSampleWorkflow_RunsEndToEndAndOpensInGDAL(t *testing.T) {
 			t.Errorf("ogrinfo output lacks %q:\n%s", want, info)
 		}
 	}
+	validateGPKG(t, env.path("out/samples/large_cities.gpkg"))
 	gj := ogrinfo(t, env.path("out/samples/large_city_areas.geojson"))
 	if !strings.Contains(gj, "Feature Count: 15") || !strings.Contains(gj, "Polygon") {
 		t.Errorf("ogrinfo of the GeoJSON output:\n%s", gj)
@@ -77,6 +78,7 @@ func TestAPIExample_RunsEndToEndIntoGeoPackage(t *testing.T) {
 	if n := rec.last("out"); n.Status != "completed" || n.FeaturesOut != 3 {
 		t.Errorf("sink record %+v", n)
 	}
+	validateGPKG(t, env.path("out/parcels.gpkg"))
 	info := ogrinfo(t, env.path("out/parcels.gpkg"))
 	for _, want := range []string{"Layer name: parcels", "Feature Count: 3", `ID["EPSG",4326]`, "Geometry: Unknown (any)"} {
 		if !strings.Contains(info, want) {
