@@ -12,9 +12,11 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,6 +24,7 @@ import (
 
 	"github.com/geoetl/geoetl"
 	"github.com/geoetl/geoetl/db"
+	"github.com/geoetl/geoetl/db/migrations"
 )
 
 // DefaultPostgresURL is the server tests use when GEOETL_TEST_POSTGRES_URL
@@ -73,10 +76,7 @@ func Postgres(t testing.TB) (geoetl.Store, string) {
 // PostgresWith is Postgres with options.
 func PostgresWith(t testing.TB, opts db.Options) (geoetl.Store, string) {
 	t.Helper()
-	u := NewPostgresDB(t)
-	if err := db.MigrateUp(context.Background(), u); err != nil {
-		t.Fatalf("dbtest: migrate: %v", err)
-	}
+	u := MigratedPostgresDB(t)
 	return mustOpen(t, u, opts), u
 }
 
@@ -85,8 +85,28 @@ func PostgresWith(t testing.TB, opts db.Options) (geoetl.Store, string) {
 // ends. Not migrated.
 func NewPostgresDB(t testing.TB) string {
 	t.Helper()
+	return createDB(t, "")
+}
+
+// MigratedPostgresDB is NewPostgresDB with every migration applied. It
+// copies a template database that holds the current migrations (created
+// once per cluster and migration set, named after their checksum), which
+// is several times faster than migrating each new database.
+func MigratedPostgresDB(t testing.TB) string {
+	t.Helper()
+	tmpl, err := template(t)
+	if err != nil {
+		t.Fatalf("dbtest: template database: %v", err)
+	}
+	return createDB(t, tmpl)
+}
+
+// createDB creates a uniquely named database, from tmpl if set, and drops
+// it when the test ends.
+func createDB(t testing.TB, tmpl string) string {
+	t.Helper()
 	admin := PostgresURL()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	conn, err := pgx.Connect(ctx, admin)
 	if err != nil {
@@ -94,7 +114,11 @@ func NewPostgresDB(t testing.TB) string {
 	}
 	defer conn.Close(context.Background())
 	name := "geoetl_test_" + randomHex(8)
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+	q := "CREATE DATABASE " + name
+	if tmpl != "" {
+		q += " TEMPLATE " + tmpl
+	}
+	if _, err := conn.Exec(ctx, q); err != nil {
 		t.Fatalf("dbtest: create database %s: %v", name, err)
 	}
 	t.Cleanup(func() {
@@ -177,4 +201,57 @@ func EachWith(t *testing.T, body func(t *testing.T, open func(t *testing.T, opts
 			return s
 		})
 	})
+}
+
+var tmplOnce struct {
+	sync.Mutex
+	name string
+}
+
+// template returns the name of the migrated template database, creating it
+// if this cluster does not have it yet. An advisory lock on the maintenance
+// database keeps test processes running in parallel from building it twice.
+func template(t testing.TB) (string, error) {
+	tmplOnce.Lock()
+	defer tmplOnce.Unlock()
+	if tmplOnce.name != "" {
+		return tmplOnce.name, nil
+	}
+	admin := PostgresURL()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		unreachable(t, admin, err)
+	}
+	defer conn.Close(context.Background())
+	name := "geoetl_tmpl_" + migrations.Checksum()[:16]
+	// Session-level lock and unlock on this one connection (never through a
+	// pool, where the unlock could land on another session).
+	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock(hashtext('geoetl dbtest template'))"); err != nil {
+		return "", err
+	}
+	defer conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock(hashtext('geoetl dbtest template'))")
+	var ready bool
+	err = conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1 AND datistemplate)", name).Scan(&ready)
+	if err != nil {
+		return "", err
+	}
+	if !ready {
+		// A half-built template left by a crashed run is rebuilt.
+		if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+			return "", err
+		}
+		if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+			return "", err
+		}
+		if err := db.MigrateUp(ctx, withDatabase(t, admin, name)); err != nil {
+			return "", fmt.Errorf("migrate %s: %w", name, err)
+		}
+		if _, err := conn.Exec(ctx, "ALTER DATABASE "+name+" WITH IS_TEMPLATE true ALLOW_CONNECTIONS false"); err != nil {
+			return "", err
+		}
+	}
+	tmplOnce.name = name
+	return name, nil
 }

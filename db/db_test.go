@@ -1,0 +1,169 @@
+package db_test
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/geoetl/geoetl"
+	"github.com/geoetl/geoetl/db"
+	"github.com/geoetl/geoetl/db/dbtest"
+)
+
+func TestParse_KnowsBothDatabasesAndRejectsOthersInOneLine(t *testing.T) {
+	for _, tc := range []struct {
+		url    string
+		kind   db.Kind
+		target string
+		err    string
+	}{
+		{url: "sqlite:geoetl.db", kind: db.SQLite, target: "geoetl.db"},
+		{url: "sqlite://data/geoetl.db", kind: db.SQLite, target: "data/geoetl.db"},
+		{url: "sqlite:///var/lib/geoetl.db", kind: db.SQLite, target: "/var/lib/geoetl.db"},
+		{url: "file:x.db?cache=private", kind: db.SQLite, target: "file:x.db?cache=private"},
+		{url: "sqlite::memory:", kind: db.SQLite, target: ":memory:"},
+		{url: "postgres://u@h/db", kind: db.Postgres, target: "postgres://u@h/db"},
+		{url: "postgresql://u@h/db?sslmode=disable", kind: db.Postgres, target: "postgresql://u@h/db?sslmode=disable"},
+		{url: "mysql://u@h/db", err: `unsupported database URL scheme "mysql" (use sqlite:PATH or postgres://…)`},
+		{url: "geoetl.db", err: `database URL "geoetl.db" has no scheme (use sqlite:PATH or postgres://…)`},
+		{url: "", err: "empty database URL (use sqlite:PATH or postgres://…)"},
+		{url: "sqlite:", err: "sqlite URL has no path (use sqlite:PATH)"},
+	} {
+		kind, target, err := db.Parse(tc.url)
+		if tc.err != "" {
+			if err == nil || err.Error() != tc.err {
+				t.Errorf("Parse(%q) error = %v, want %q", tc.url, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || kind != tc.kind || target != tc.target {
+			t.Errorf("Parse(%q) = %q, %q, %v; want %q, %q", tc.url, kind, target, err, tc.kind, tc.target)
+		}
+	}
+	if _, err := db.Open(context.Background(), "mysql://x", db.Options{}); err == nil || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("Open(mysql) = %v, want one line", err)
+	}
+}
+
+func TestMigrate_UpStatusDownOnSQLite(t *testing.T) {
+	ctx := context.Background()
+	u := "sqlite:" + filepath.Join(t.TempDir(), "m.db")
+	st, err := db.Open(ctx, u, db.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if ok, _ := st.MigrationsCurrent(ctx); ok {
+		t.Fatal("MigrationsCurrent = true before migrating")
+	}
+	var out bytes.Buffer
+	if err := db.Migrate(ctx, u, "status", &out); err != nil || !strings.Contains(out.String(), "pending") {
+		t.Fatalf("status before up: %v\n%s", err, out.String())
+	}
+	out.Reset()
+	if err := db.Migrate(ctx, u, "up", &out); err != nil || !strings.Contains(out.String(), "applied 00001_init.sql") {
+		t.Fatalf("up: %v\n%s", err, out.String())
+	}
+	if ok, err := st.MigrationsCurrent(ctx); !ok || err != nil {
+		t.Fatalf("MigrationsCurrent after up = %v, %v", ok, err)
+	}
+	out.Reset()
+	if err := db.Migrate(ctx, u, "up", &out); err != nil || !strings.Contains(out.String(), "no pending migrations") {
+		t.Fatalf("second up: %v\n%s", err, out.String())
+	}
+	out.Reset()
+	if err := db.Migrate(ctx, u, "down", &out); err != nil || !strings.Contains(out.String(), "rolled back 00001_init.sql") {
+		t.Fatalf("down: %v\n%s", err, out.String())
+	}
+	if err := db.Migrate(ctx, u, "sideways", &out); err == nil {
+		t.Fatal("unknown direction accepted")
+	}
+}
+
+func TestOpen_InMemorySQLiteIsReadyToUse(t *testing.T) {
+	ctx := context.Background()
+	st, err := db.Open(ctx, "sqlite::memory:", db.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.CreateTenant(ctx, &geoetl.Tenant{Name: "mem"}); err != nil {
+		t.Fatal(err)
+	}
+	list, err := st.ListTenants(ctx)
+	if err != nil || len(list) != 1 {
+		t.Fatalf("ListTenants = %v, %v", list, err)
+	}
+}
+
+// TestMigrateUp_SeveralInstancesAtOnceOnPostgres starts migrations from
+// several goroutines against one fresh database, as instances starting
+// together would: the session lock lets one migrate and the rest find
+// nothing to do.
+func TestMigrateUp_SeveralInstancesAtOnceOnPostgres(t *testing.T) {
+	u := dbtest.NewPostgresDB(t)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for i := 0; i < 4; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- db.MigrateUp(ctx, u)
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("concurrent MigrateUp: %v", err)
+		}
+	}
+	st, err := db.Open(ctx, u, db.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if ok, err := st.MigrationsCurrent(ctx); !ok || err != nil {
+		t.Fatalf("MigrationsCurrent = %v, %v", ok, err)
+	}
+	var out bytes.Buffer
+	if err := db.Migrate(ctx, u, "status", &out); err != nil || strings.Count(out.String(), "applied") != 2 {
+		t.Fatalf("status: %v\n%s", err, out.String())
+	}
+}
+
+// TestMigrate_TwoDatabasesOfOneClusterAtOnce migrates two databases at the
+// same moment: both create the cluster-wide role, and neither may fail.
+func TestMigrate_TwoDatabasesOfOneClusterAtOnce(t *testing.T) {
+	a, b := dbtest.NewPostgresDB(t), dbtest.NewPostgresDB(t)
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i, u := range []string{a, b} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = db.MigrateUp(context.Background(), u)
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestMigrate_DownAndUpAgainOnPostgres(t *testing.T) {
+	u := dbtest.NewPostgresDB(t)
+	ctx := context.Background()
+	var out bytes.Buffer
+	for _, dir := range []string{"up", "down", "down", "up"} {
+		if err := db.Migrate(ctx, u, dir, &out); err != nil {
+			t.Fatalf("%s: %v\n%s", dir, err, out.String())
+		}
+	}
+}
