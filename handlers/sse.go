@@ -62,6 +62,7 @@ func (s *Server) pageEvents(c echo.Context) error {
 	h.Set(echo.HeaderCacheControl, "no-store")
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
+	w.Flush() // the browser learns at once that the stream is open
 
 	ctx, stop := context.WithTimeout(c.Request().Context(), sseMaxLifetime)
 	defer stop()
