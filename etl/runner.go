@@ -338,6 +338,8 @@ func (r *run) runNode(ns *nodeState) {
 		end := time.Now().UTC()
 		if err == nil {
 			r.record(ns, "completed", &start, &end, "")
+			r.log("info", ns.node.ID, fmt.Sprintf("completed in %s: %d features in, %d out",
+				end.Sub(start).Round(time.Millisecond), ns.in.Load(), ns.out.Load()))
 			return
 		}
 		if r.ctx.Err() != nil {

@@ -106,6 +106,7 @@ func writeGeoJSON(ctx context.Context, nc *nodeCtx, path string, pretty bool) er
 	}
 	ok = true
 	nc.count(n)
+	nc.log("info", "wrote %d features to %s", n, path)
 	return nil
 }
 
@@ -168,6 +169,7 @@ func (e *Engine) geopackageSink() *NodeType {
 					return fmt.Errorf("GeoPackage %q: %v", p.str("output_path"), err)
 				}
 				nc.count(int(w.count))
+				nc.log("info", "wrote %d features to table %q of %s", w.count, p.str("table_name"), p.str("output_path"))
 				return nil
 			}, nil
 		},

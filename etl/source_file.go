@@ -53,6 +53,7 @@ func (e *Engine) fileSource() *NodeType {
 						return err
 					}
 					defer f.Close()
+					nc.log("info", "reading %s", p.str("file_path"))
 					rd = f
 				case p.has("url"):
 					body, err := e.httpGet(ctx, p.str("url"), "application/geo+json, application/json;q=0.9, */*;q=0.1")
@@ -60,6 +61,7 @@ func (e *Engine) fileSource() *NodeType {
 						return err
 					}
 					defer body.Close()
+					nc.log("info", "downloading %s", redactURL(p.str("url")))
 					rd = body
 				default:
 					raw := p["content"].(json.RawMessage)

@@ -167,6 +167,7 @@ func (e *Engine) readOGCAPI(ctx context.Context, nc *nodeCtx, u *url.URL, p para
 		if err != nil {
 			return fmt.Errorf("page %d: %w", page, err)
 		}
+		nc.log("info", "page %d: %d features", page, lim.n-before)
 		next = ""
 		if lim.n == before {
 			break // an empty page ends the collection whatever the links say
