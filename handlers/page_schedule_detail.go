@@ -199,7 +199,11 @@ func (s *Server) pageExecutionPage(c echo.Context) error {
 	if !d.E.Status.Finished() {
 		d.StreamURL = s.streamURL(url.Values{"executionId": {id}})
 	}
-	pg := s.page(c, "Run of "+d.WorkflowName, "schedules")
+	section := "schedules"
+	if d.E.ScheduleID == nil {
+		section = "workflows" // an ad hoc run belongs with its workflow
+	}
+	pg := s.page(c, "Run of "+d.WorkflowName, section)
 	return s.render(c, http.StatusOK, pg, views.ExecutionMain(pg, d))
 }
 
