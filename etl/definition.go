@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"regexp"
 	"sort"
 	"strings"
@@ -102,7 +103,7 @@ func ParseDefinition(raw json.RawMessage) (*Definition, error) {
 	if err := dec.Decode(&d); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) && te.Field != "" {
-			return nil, invalid(jsonFieldPath(te.Field), "must be a JSON %s, not %s", te.Type.Kind(), te.Value)
+			return nil, invalid(te.Field, "must be %s, not %s", jsonKind(te.Type.Kind()), te.Value)
 		}
 		return nil, invalid("definition", "is not a valid workflow definition: %v", err)
 	}
@@ -116,9 +117,22 @@ func ParseDefinition(raw json.RawMessage) (*Definition, error) {
 	return &d, nil
 }
 
-// jsonFieldPath turns encoding/json's "nodes.parameters" style into the
-// field names the API uses where it can.
-func jsonFieldPath(f string) string { return f }
+// jsonKind names the JSON type that a Go kind is decoded from.
+func jsonKind(k reflect.Kind) string {
+	switch k {
+	case reflect.Struct, reflect.Map:
+		return "an object"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Float64, reflect.Float32, reflect.Int, reflect.Int64:
+		return "a number"
+	}
+	return "a JSON " + k.String()
+}
 
 func invalid(field, format string, args ...any) error {
 	fe := geoetl.FieldErrors{}

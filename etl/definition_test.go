@@ -50,7 +50,8 @@ func TestValidate_NamesTheBadNodeAndParameter(t *testing.T) {
 		{"DefaultOfWrongType", `{"parameters":{"n":{"type":"integer","defaultValue":"five"}},"nodes":[]}`, "parameters.n.defaultValue", "integer"},
 		{"ExecutionNegativeTimeout", `{"nodes":[{"id":"w","type":"control.wait","parameters":{"seconds":1},"execution":{"timeoutSeconds":-1}}]}`, "nodes[w].execution.timeoutSeconds", "negative"},
 		{"NodeWithoutID", `{"nodes":[{"type":"control.wait","parameters":{"seconds":1}}]}`, "nodes[0].id", "required"},
-		{"WrongJSONShape", `{"nodes":{"id":"x"}}`, "nodes", "must be"},
+		{"WrongJSONShape", `{"nodes":{"id":"x"}}`, "nodes", "must be an array"},
+		{"WrongExecutionType", `{"nodes":[{"id":"w","type":"control.wait","parameters":{"seconds":1},"execution":{"maxRetries":"two"}}]}`, "nodes.execution.maxRetries", "must be a number"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
