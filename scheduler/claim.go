@@ -34,7 +34,7 @@ func (s *Scheduler) claim(ctx context.Context) (*claimResult, error) {
 	limit := min(s.cfg.BatchSize, s.cfg.MaxClaimed-s.heldCount())
 	if limit <= 0 {
 		// Saturated: leave due work to other instances (or to later).
-		return &claimResult{}, nil
+		return &claimResult{dbNow: s.dbNow()}, nil
 	}
 	blocked := s.blockedList()
 	var res *claimResult

@@ -12,17 +12,17 @@ import (
 func (s *Scheduler) dispatcher() {
 	defer s.loops.Done()
 	ctx := s.stopCtx
-	t := s.clock.NewTimer(0)
+	t := s.clock.NewTimer(time.Hour)
 	defer t.Stop()
 	failures := 0
 	for {
-		wait, err := s.dispatchOnce(ctx)
+		deadline, err := s.dispatchOnce(ctx)
 		if ctx.Err() != nil {
 			return
 		}
 		if err != nil {
 			failures++
-			wait = backoff(failures)
+			wait := backoff(failures)
 			s.log.Warn("dispatcher: database error; backing off", "err", err, "retry_in", wait)
 			// Real time, not the scheduler's clock: this waits for the
 			// database, not for an occurrence.
@@ -35,10 +35,17 @@ func (s *Scheduler) dispatcher() {
 			continue
 		}
 		failures = 0
+		// The deadline is absolute: a clock that moved while the claim ran
+		// (or a fake one moved by a test) fires the timer at once.
+		wait := deadline.Sub(s.clock.Now())
 		if wait <= 0 {
 			continue
 		}
 		t.Stop()
+		select { // drop a stale tick
+		case <-t.C():
+		default:
+		}
 		t.Reset(wait)
 		select {
 		case <-t.C():
@@ -49,42 +56,53 @@ func (s *Scheduler) dispatcher() {
 	}
 }
 
-// dispatchOnce claims until nothing more is due, then returns how long to
-// sleep: until the soonest next run minus the lookahead, at most
-// SweepInterval.
-func (s *Scheduler) dispatchOnce(ctx context.Context) (time.Duration, error) {
+// dispatchOnce claims until nothing more is due, then returns the local
+// time to look again: the soonest next run minus the lookahead, at most
+// SweepInterval away.
+func (s *Scheduler) dispatchOnce(ctx context.Context) (time.Time, error) {
+	var seen time.Time // the latest time the claims looked up to
 	for {
 		res, err := s.claim(ctx)
 		if err != nil {
-			return 0, err
+			return time.Time{}, err
 		}
+		if len(res.jobs) > 0 || len(res.events) > 0 {
+			s.log.Debug("claimed", "jobs", len(res.jobs), "events", len(res.events), "db_now", res.dbNow)
+		}
+		seen = res.dbNow.Add(s.cfg.Lookahead)
 		if !res.more || ctx.Err() != nil {
 			break
 		}
 	}
 	next, err := s.store.NextWakeAtExcept(ctx, s.blockedList())
 	if err != nil {
-		return 0, err
+		return time.Time{}, err
 	}
-	now := s.dbNow()
-	sleep := s.cfg.SweepInterval
+	local := s.clock.Now()
+	offset := s.offsets.get()
+	deadline := local.Add(s.cfg.SweepInterval)
 	if next != nil {
-		sleep = min(sleep, next.Add(-s.cfg.Lookahead).Sub(now))
+		if at := next.Add(-s.cfg.Lookahead - offset); at.Before(deadline) {
+			deadline = at
+		}
 	}
-	if sleep <= 0 {
+	if !deadline.After(local) && next.After(seen) {
+		// It fell due after the claim looked: claim again at once.
+		return local, nil
+	}
+	if !deadline.After(local) {
 		// Something is due that the claim left alone: an occurrence
-		// deferred to its exact time, or work beyond this instance's
-		// capacity. Sleep until the deferred time, or briefly.
-		sleep = 50 * time.Millisecond
+		// deferred to its exact time (the overlap policy decides then), or
+		// work beyond this instance's capacity. Look again at the deferred
+		// time, or shortly.
+		deadline = local.Add(50 * time.Millisecond)
 		s.mu.Lock()
 		if s.defer_ != nil {
-			sleep = max(0, min(s.cfg.SweepInterval, s.defer_.Sub(now)))
-			if sleep == 0 {
-				sleep = time.Millisecond
-			}
+			deadline = s.defer_.Add(-offset)
 			s.defer_ = nil
 		}
 		s.mu.Unlock()
 	}
-	return sleep, nil
+	s.log.Debug("dispatcher sleeps", "until", deadline, "next", next)
+	return deadline, nil
 }

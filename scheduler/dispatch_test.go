@@ -48,11 +48,14 @@ func TestDispatcher_NeverStartsBeforeTheOccurrence(t *testing.T) {
 	b.advanceTo(t0.Add(time.Minute - 200*time.Millisecond))
 	b.waitEvent("the claim", func(ev geoetl.ExecutionEvent) bool { return ev.ScheduleID == sc.ID && ev.Status == geoetl.ExecPending })
 	b.advanceTo(t0.Add(time.Minute - time.Millisecond))
-	select {
-	case ev := <-b.events:
-		t.Fatalf("event %+v before the occurrence", ev)
-	case <-time.After(50 * time.Millisecond):
+	time.Sleep(50 * time.Millisecond) // give a wrong start the chance to happen
+	b.mu.Lock()
+	for _, ev := range b.seen {
+		if ev.Status != geoetl.ExecPending {
+			t.Fatalf("event %+v before the occurrence", ev)
+		}
 	}
+	b.mu.Unlock()
 	b.advanceTo(t0.Add(time.Minute))
 	ev := b.waitStatus(sc, geoetl.ExecCompleted, 1)[0]
 	if e := b.execution(ev.ExecutionID); !e.ExecutedAt.Equal(t0.Add(time.Minute)) {

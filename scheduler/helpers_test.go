@@ -126,8 +126,12 @@ type bundle struct {
 	clock  *clock.Fake
 	engine *testEngine
 	tenant *geoetl.Tenant
-	events <-chan geoetl.ExecutionEvent
-	hub    *hub
+	sched  *Scheduler // the latest started
+
+	mu   sync.Mutex
+	seen []geoetl.ExecutionEvent // every event of the tenant, in arrival order
+	used map[int]bool            // events a waitEvent returned
+	kick chan struct{}
 }
 
 var t0 = time.Date(2027, 1, 4, 10, 0, 0, 0, time.UTC) // a Monday
@@ -158,7 +162,7 @@ func newBundle(t *testing.T, st geoetl.Store, u string, fc *clock.Fake) *bundle 
 	if err := st.CreateTenant(ctx, tn); err != nil {
 		t.Fatal(err)
 	}
-	return &bundle{t: t, store: st, url: u, clock: fc, engine: newTestEngine(fc), tenant: tn}
+	return &bundle{t: t, store: st, url: u, clock: fc, engine: newTestEngine(fc), tenant: tn, used: map[int]bool{}, kick: make(chan struct{}, 1)}
 }
 
 func testLogger(t *testing.T) *slog.Logger {
@@ -192,7 +196,8 @@ func (b *bundle) start(id string, edit func(*Config)) *Scheduler {
 		b.t.Fatal(err)
 	}
 	s.rand = func() float64 { return 0.5 }
-	b.events, _ = s.Subscribe(b.tenant.ID)
+	b.record(s)
+	b.sched = s
 	if err := s.Start(context.Background()); err != nil {
 		b.t.Fatal(err)
 	}
@@ -230,26 +235,75 @@ func (b *bundle) schedule(wf *geoetl.Workflow, expr string, edit func(*geoetl.Sc
 	if err := b.store.CreateSchedule(context.Background(), s); err != nil {
 		b.t.Fatal(err)
 	}
+	b.changed()
 	return s
 }
 
-// waitEvent waits for an event matching pred (on b.events) and returns it.
-func (b *bundle) waitEvent(what string, pred func(geoetl.ExecutionEvent) bool) geoetl.ExecutionEvent {
+// changed tells the running scheduler that the database changed, as the
+// service layer does after each change.
+func (b *bundle) changed() {
+	if b.sched != nil {
+		b.sched.Changed(context.Background())
+	}
+}
+
+// record collects every event of the bundle's tenant from s, so that
+// tests can wait for them in any order.
+func (b *bundle) record(s *Scheduler) {
+	ch, cancel := s.Subscribe(b.tenant.ID)
+	b.t.Cleanup(cancel)
+	go func() {
+		for ev := range ch {
+			b.mu.Lock()
+			b.seen = append(b.seen, ev)
+			b.mu.Unlock()
+			select {
+			case b.kick <- struct{}{}:
+			default:
+			}
+		}
+	}()
+}
+
+// waitFor waits until cond holds over the events seen so far.
+func (b *bundle) waitFor(what string, cond func(seen []geoetl.ExecutionEvent) bool) {
 	b.t.Helper()
 	timeout := time.After(20 * time.Second)
 	for {
+		b.mu.Lock()
+		ok := cond(b.seen)
+		b.mu.Unlock()
+		if ok {
+			return
+		}
 		select {
-		case ev := <-b.events:
-			if pred(ev) {
-				return ev
-			}
+		case <-b.kick:
 		case <-timeout:
 			b.t.Fatalf("timed out waiting for %s", what)
 		}
 	}
 }
 
-// waitStatus waits until n events of schedule sc with status st arrived.
+// waitEvent waits for an event matching pred that no earlier waitEvent
+// returned, and returns it.
+func (b *bundle) waitEvent(what string, pred func(geoetl.ExecutionEvent) bool) geoetl.ExecutionEvent {
+	b.t.Helper()
+	var got geoetl.ExecutionEvent
+	b.waitFor(what, func(seen []geoetl.ExecutionEvent) bool {
+		for i, ev := range seen {
+			if !b.used[i] && pred(ev) {
+				b.used[i] = true
+				got = ev
+				return true
+			}
+		}
+		return false
+	})
+	return got
+}
+
+// waitStatus waits for n more executions of sc reaching status st than
+// earlier calls waited for, and returns their events.
 func (b *bundle) waitStatus(sc *geoetl.Schedule, st geoetl.ExecutionStatus, n int) []geoetl.ExecutionEvent {
 	b.t.Helper()
 	var out []geoetl.ExecutionEvent
@@ -300,4 +354,11 @@ func str(p *string) string {
 		return "<nil>"
 	}
 	return *p
+}
+
+// drainForTest waits until everything queued so far is written.
+func (w *writer) drainForTest() {
+	for i := 0; i < 2000 && w.pending() > 0; i++ {
+		time.Sleep(time.Millisecond)
+	}
 }

@@ -110,13 +110,18 @@ func (s *Scheduler) firer() {
 			j.state = jobReady
 			s.ready <- j // cannot block: ready holds MaxClaimed plus a batch
 		}
-		wait := time.Hour
+		deadline := now.Add(time.Hour)
 		if len(s.timers) > 0 {
-			wait = s.timers[0].fireAt.Sub(now)
+			deadline = s.timers[0].fireAt
 		}
 		s.mu.Unlock()
 		t.Stop()
-		t.Reset(wait)
+		select { // drop a stale tick
+		case <-t.C():
+		default:
+		}
+		// Measured again after unlocking: the clock may have moved.
+		t.Reset(deadline.Sub(s.clock.Now()))
 		select {
 		case <-t.C():
 		case <-s.fireWake:
