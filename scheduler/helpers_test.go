@@ -15,6 +15,7 @@ import (
 	"github.com/geoetl/geoetl/clock"
 	"github.com/geoetl/geoetl/db"
 	"github.com/geoetl/geoetl/db/dbtest"
+	"github.com/geoetl/geoetl/notify"
 )
 
 // testEngine is a small geoetl.WorkflowEngine for scheduler tests: a
@@ -361,4 +362,66 @@ func (w *writer) drainForTest() {
 	for i := 0; i < 2000 && w.pending() > 0; i++ {
 		time.Sleep(time.Millisecond)
 	}
+}
+
+// update changes a schedule in the store (and tells the scheduler).
+func (b *bundle) update(sc *geoetl.Schedule, mutate func(*geoetl.Schedule)) {
+	b.t.Helper()
+	if _, err := b.store.UpdateSchedule(context.Background(), b.tenant.ID, sc.ID, nil, func(s *geoetl.Schedule) error {
+		mutate(s)
+		return nil
+	}); err != nil {
+		b.t.Fatal(err)
+	}
+	b.changed()
+}
+
+// testNotifier records what the scheduler asks to notify.
+type testNotifier struct {
+	mu        sync.Mutex
+	execs     []notify.ExecutionEvent
+	schedules chan scheduleEvent
+	kicks     int
+}
+
+type scheduleEvent struct {
+	schedule *geoetl.Schedule
+	event    string
+}
+
+func newTestNotifier() *testNotifier { return &testNotifier{schedules: make(chan scheduleEvent, 100)} }
+
+func (n *testNotifier) PlanExecution(ev notify.ExecutionEvent) []*geoetl.Delivery {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.execs = append(n.execs, ev)
+	return nil
+}
+
+func (n *testNotifier) PlanScheduleEvent(s *geoetl.Schedule, event string) []*geoetl.Delivery {
+	n.schedules <- scheduleEvent{s, event}
+	return nil
+}
+
+func (n *testNotifier) Kick() {
+	n.mu.Lock()
+	n.kicks++
+	n.mu.Unlock()
+}
+
+func (n *testNotifier) waitScheduleEvent(t *testing.T) scheduleEvent {
+	t.Helper()
+	select {
+	case ev := <-n.schedules:
+		return ev
+	case <-time.After(20 * time.Second):
+		t.Fatal("timed out waiting for a schedule notification")
+		return scheduleEvent{}
+	}
+}
+
+func (n *testNotifier) executionEvents() []notify.ExecutionEvent {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return append([]notify.ExecutionEvent(nil), n.execs...)
 }

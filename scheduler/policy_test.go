@@ -63,9 +63,9 @@ func TestOverlap(t *testing.T) {
 		sc := b.schedule(b.workflow(defWait(150)), "* * * * *", func(s *geoetl.Schedule) { s.OverlapPolicy = geoetl.OverlapQueue })
 		b.advanceTo(minute(1))
 		first := b.waitStatus(sc, geoetl.ExecRunning, 1)[0]
-		b.advanceTo(minute(2)) // queued
+		b.advanceTo(minute(2))                  // queued
 		b.waitStatus(sc, geoetl.ExecPending, 2) // the first one's claim, then the queued one
-		b.advanceTo(minute(3)) // queue full
+		b.advanceTo(minute(3))                  // queue full
 		b.waitStatus(sc, geoetl.ExecSkipped, 1)
 		b.advanceTo(minute(3).Add(30 * time.Second)) // the first finishes; the queued one starts at once
 		b.waitStatus(sc, geoetl.ExecCompleted, 1)
