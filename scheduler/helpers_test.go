@@ -60,7 +60,10 @@ func (e *testEngine) Run(ctx context.Context, req geoetl.RunRequest) (geoetl.Run
 	for _, n := range d.Nodes {
 		req.Recorder.Log("info", n.ID, "node "+n.Type)
 		switch n.Type {
-		case "control.wait":
+		case "control.wait", "test.wait_unless_retry":
+			if n.Type == "test.wait_unless_retry" && req.Trigger == geoetl.TriggerRetry {
+				break
+			}
 			secs, _ := n.Parameters["seconds"].(float64)
 			t := e.clock.NewTimer(time.Duration(secs * float64(time.Second)))
 			select {
