@@ -161,9 +161,9 @@ func (s *Server) renderHTML(c echo.Context, status int, comps ...templ.Component
 // forms, HX-Location for htmx (which fetches url's fragment into the main
 // area and pushes it to the history, where a redirect would be followed
 // inside the swap).
-func navigate(c echo.Context, target string, flash *views.Flash) error {
+func (s *Server) navigate(c echo.Context, target string, flash *views.Flash) error {
 	if flash != nil {
-		setFlash(c, flash)
+		s.setFlash(c, flash)
 	}
 	if isHTMX(c) {
 		b, _ := json.Marshal(map[string]string{"path": target, "target": "#main"})
@@ -176,9 +176,9 @@ func navigate(c echo.Context, target string, flash *views.Flash) error {
 const flashCookie = "geoetl_flash"
 
 // setFlash keeps a message for the next page, across the redirect.
-func setFlash(c echo.Context, f *views.Flash) {
+func (s *Server) setFlash(c echo.Context, f *views.Flash) {
 	v := url.Values{"k": {f.Kind}, "t": {f.Text}, "l": {f.Link}, "lt": {f.LinkText}}
-	c.SetCookie(&http.Cookie{Name: flashCookie, Value: v.Encode(), Path: "/", MaxAge: 60, HttpOnly: true, SameSite: http.SameSiteStrictMode})
+	c.SetCookie(&http.Cookie{Name: flashCookie, Value: v.Encode(), Path: "/", MaxAge: 60, HttpOnly: true, Secure: s.cfg.SecureCookies, SameSite: http.SameSiteLaxMode})
 }
 
 // takeFlash returns the message kept for this page and forgets it. Links

@@ -13,6 +13,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/geoetl/geoetl"
 	"github.com/geoetl/geoetl/db/dbtest"
@@ -116,10 +119,23 @@ func catalogOf(eng geoetl.WorkflowEngine) any {
 	return nil
 }
 
+// consoleHash is consolePassword hashed at bcrypt's lowest cost, made
+// once: the default cost would spend most of each test hashing.
+var consoleHash = sync.OnceValue(func() string {
+	h, err := bcrypt.GenerateFromPassword([]byte(consolePassword), bcrypt.MinCost)
+	if err != nil {
+		panic(err)
+	}
+	return string(h)
+})
+
+// addUser stores a user with consolePassword directly, as the service
+// would but with the cheap hash.
 func (env *consoleEnv) addUser(name, tenantID string, role geoetl.Role) *geoetl.User {
 	env.t.Helper()
-	u, err := env.svc.CreateUserAsSystem(context.Background(), &geoetl.User{TenantID: tenantID, Name: name, Email: name + "@example.com", Role: role}, consolePassword)
-	if err != nil {
+	now := time.Now().UTC()
+	u := &geoetl.User{ID: geoetl.NewID(), TenantID: tenantID, Name: name, Email: name + "@example.com", Role: role, PasswordHash: consoleHash(), CreatedAt: now, UpdatedAt: now}
+	if err := env.store.CreateUser(context.Background(), u); err != nil {
 		env.t.Fatalf("create user %s: %v", name, err)
 	}
 	return u

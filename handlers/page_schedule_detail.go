@@ -241,5 +241,5 @@ func (s *Server) pageExecutionCancel(c echo.Context) error {
 	if _, err := s.svc.CancelExecution(c.Request().Context(), principal(c), id); err != nil {
 		return err
 	}
-	return navigate(c, "/geoetl/executions/"+id, &views.Flash{Kind: "ok", Text: "Cancellation requested."})
+	return s.navigate(c, "/geoetl/executions/"+id, &views.Flash{Kind: "ok", Text: "Cancellation requested."})
 }

@@ -65,7 +65,7 @@ func (s *Server) pageScheduleCreate(c echo.Context) error {
 	if err != nil {
 		return s.formError(c, "", 0, f, err)
 	}
-	return navigate(c, "/geoetl/schedules/"+sc.ID, &views.Flash{Kind: "ok", Text: "Created " + sc.Name + "."})
+	return s.navigate(c, "/geoetl/schedules/"+sc.ID, &views.Flash{Kind: "ok", Text: "Created " + sc.Name + "."})
 }
 
 // pageScheduleSave is POST /geoetl/schedules/{id} (and …/edit). The form
@@ -105,7 +105,7 @@ func (s *Server) pageScheduleSave(c echo.Context) error {
 	if err != nil {
 		return s.formError(c, id, version, f, err)
 	}
-	return navigate(c, "/geoetl/schedules/"+sc.ID, &views.Flash{Kind: "ok", Text: "Saved " + sc.Name + " (version " + strconv.Itoa(sc.Version) + ")."})
+	return s.navigate(c, "/geoetl/schedules/"+sc.ID, &views.Flash{Kind: "ok", Text: "Saved " + sc.Name + " (version " + strconv.Itoa(sc.Version) + ")."})
 }
 
 // scheduleAtVersion returns the schedule's definition as it was at a kept

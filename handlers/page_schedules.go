@@ -122,7 +122,7 @@ func (s *Server) afterScheduleAction(c echo.Context, sc *geoetl.Schedule, flash 
 		}
 		return s.render(c, http.StatusOK, pg, views.ScheduleDetailMain(pg, d))
 	}
-	return navigate(c, "/geoetl/schedules/"+sc.ID, flash)
+	return s.navigate(c, "/geoetl/schedules/"+sc.ID, flash)
 }
 
 // pageSchedulePause is POST /geoetl/schedules/{id}/pause, with an
@@ -169,7 +169,7 @@ func (s *Server) pageScheduleRunNow(c echo.Context) error {
 	}
 	flash := &views.Flash{Kind: "ok", Text: "Run of " + sc.Name + " requested.", Link: "/geoetl/executions/" + e.ID, LinkText: "Watch it"}
 	if !isHTMX(c) {
-		return navigate(c, "/geoetl/executions/"+e.ID, flash)
+		return s.navigate(c, "/geoetl/executions/"+e.ID, flash)
 	}
 	return s.afterScheduleAction(c, sc, flash)
 }
@@ -211,5 +211,5 @@ func (s *Server) pageScheduleDelete(c echo.Context) error {
 	if hxTarget(c) == views.RowID(id) {
 		return s.renderHTML(c, http.StatusOK, views.FlashOOB(flash))
 	}
-	return navigate(c, "/geoetl/schedules", flash)
+	return s.navigate(c, "/geoetl/schedules", flash)
 }

@@ -169,7 +169,7 @@ func (s *Server) saveWorkflow(c echo.Context, w *geoetl.Workflow) error {
 		return err
 	}
 	if w == nil {
-		return navigate(c, "/geoetl/workflows/"+saved.ID, &views.Flash{Kind: "ok", Text: "Created " + saved.Name + "."})
+		return s.navigate(c, "/geoetl/workflows/"+saved.ID, &views.Flash{Kind: "ok", Text: "Created " + saved.Name + "."})
 	}
 	d = s.workflowData(c, saved)
 	d.Saved = true
@@ -250,7 +250,7 @@ func (s *Server) pageWorkflowRun(c echo.Context) error {
 	if len(fe) == 0 {
 		e, err := s.svc.RunWorkflow(ctx, p, id, values)
 		if err == nil {
-			return navigate(c, "/geoetl/executions/"+e.ID, &views.Flash{Kind: "ok", Text: "Run of " + w.Name + " requested."})
+			return s.navigate(c, "/geoetl/executions/"+e.ID, &views.Flash{Kind: "ok", Text: "Run of " + w.Name + " requested."})
 		}
 		if geoetl.ErrorCode(err) != geoetl.EINVALID {
 			return err
@@ -280,5 +280,5 @@ func (s *Server) pageWorkflowDelete(c echo.Context) error {
 	if err := s.svc.DeleteWorkflow(ctx, principal(c), id, c.FormValue("force") == "true"); err != nil {
 		return err
 	}
-	return navigate(c, "/geoetl/workflows", &views.Flash{Kind: "ok", Text: "Deleted " + w.Name + "."})
+	return s.navigate(c, "/geoetl/workflows", &views.Flash{Kind: "ok", Text: "Deleted " + w.Name + "."})
 }

@@ -21,7 +21,7 @@ const ExecRowsID = "exec-rows"
 // ExecTable lists executions, newest first. When live, the body is
 // replaced through server-sent events as runs start and finish; the
 // stream's URL repeats the list's query so the same rows come back.
-func ExecTable(p Page, scheduleID, zone string, execs []*geoetl.Execution, withParams bool) templ.Component {
+func ExecTable(p Page, zone string, execs []*geoetl.Execution) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
 		if templ_7745c5c3_CtxErr := ctx.Err(); templ_7745c5c3_CtxErr != nil {
@@ -465,7 +465,7 @@ func HistoryMain(p Page, d HistoryData) templ.Component {
 				}()
 			}
 			ctx = templ.InitializeContext(ctx)
-			templ_7745c5c3_Err = ExecTable(p, d.S.ID, d.S.Timezone, d.Execs, false).Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = ExecTable(p, d.S.Timezone, d.Execs).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

@@ -625,7 +625,7 @@ func ScheduleDetailMain(p Page, d ScheduleDetailData) templ.Component {
 				}()
 			}
 			ctx = templ.InitializeContext(ctx)
-			templ_7745c5c3_Err = ExecTable(p, s.ID, s.Timezone, d.Recent, false).Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = ExecTable(p, s.Timezone, d.Recent).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
