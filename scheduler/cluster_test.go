@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"os/signal"
 	"sync"
 	"syscall"
 	"testing"
@@ -225,16 +226,21 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// runChild runs a scheduler instance named "child" until killed.
+// runChild runs a scheduler instance (named by GEOETL_SCHEDULER_TEST_CHILD_ID,
+// default "child") with short leases until killed, or stopped by SIGTERM.
 func runChild(url string) int {
+	id := os.Getenv(childIDEnv)
+	if id == "" {
+		id = "child"
+	}
 	st, err := db.Open(context.Background(), url, db.Options{})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "child:", err)
 		return 1
 	}
-	s, err := New(Config{Store: st, Engine: newTestEngine(clock.Real{}), InstanceID: "child", DatabaseURL: url, Dispatch: true,
+	s, err := New(Config{Store: st, Engine: newTestEngine(clock.Real{}), InstanceID: id, DatabaseURL: url, Dispatch: true,
 		Logger:            slog.New(slog.DiscardHandler),
-		HeartbeatInterval: 200 * time.Millisecond, LeaseTimeout: 2 * time.Second})
+		HeartbeatInterval: 200 * time.Millisecond, LeaseTimeout: 2 * time.Second, ReapInterval: 200 * time.Millisecond})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "child:", err)
 		return 1
@@ -244,7 +250,16 @@ func runChild(url string) int {
 		return 1
 	}
 	fmt.Println("child ready")
-	select {}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM)
+	<-sig
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.Stop(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "child:", err)
+		return 1
+	}
+	return 0
 }
 
 func TestKill_RunsOfAKilledInstanceAreReapedAndRetriedNeverTwice(t *testing.T) {

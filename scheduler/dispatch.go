@@ -41,6 +41,9 @@ func (s *Scheduler) dispatcher() {
 		if wait <= 0 {
 			continue
 		}
+		if s.onSleep != nil {
+			s.onSleep()
+		}
 		t.Stop()
 		select { // drop a stale tick
 		case <-t.C():

@@ -79,6 +79,7 @@ type Scheduler struct {
 	loops     sync.WaitGroup // dispatcher, firer, heartbeats, listener
 	workers   sync.WaitGroup
 	started   bool
+	onSleep   func() // called when the dispatcher goes to sleep (tests and benchmarks)
 }
 
 // New checks cfg and returns a scheduler; Start runs it.

@@ -1,0 +1,547 @@
+package scheduler
+
+// Benchmarks of issue #3. Each runs one scenario once, whatever b.N, and
+// reports its figures with b.ReportMetric; run several times (-count) and
+// take medians. They use the real clock, so they take the time they say:
+//
+//	go test -run '^$' -bench . -count 3 -timeout 60m ./scheduler/
+//
+// GEOETL_BENCH_SECONDS shortens or lengthens the timed scenarios
+// (precision and cluster, default 60).
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx" for bulk set-up
+
+	"github.com/geoetl/geoetl"
+	"github.com/geoetl/geoetl/clock"
+	"github.com/geoetl/geoetl/db"
+	"github.com/geoetl/geoetl/db/dbtest"
+	"github.com/geoetl/geoetl/db/sqlite"
+)
+
+func benchSeconds() time.Duration {
+	if v, err := strconv.Atoi(os.Getenv("GEOETL_BENCH_SECONDS")); err == nil && v > 0 {
+		return time.Duration(v) * time.Second
+	}
+	return 60 * time.Second
+}
+
+// benchDB is a fresh migrated database for one benchmark.
+type benchDB struct {
+	tb     testing.TB
+	kind   string // sqlite or postgres
+	url    string
+	store  geoetl.Store
+	tenant *geoetl.Tenant
+	wf     *geoetl.Workflow
+}
+
+func newBenchDB(tb testing.TB, kind string) *benchDB {
+	tb.Helper()
+	var st geoetl.Store
+	var u string
+	if kind == "postgres" {
+		st, u = dbtest.Postgres(tb)
+	} else {
+		st, u = dbtest.SQLiteURL(tb, db.Options{})
+	}
+	d := &benchDB{tb: tb, kind: kind, url: u, store: st, tenant: &geoetl.Tenant{Name: "bench"}}
+	if err := st.CreateTenant(context.Background(), d.tenant); err != nil {
+		tb.Fatal(err)
+	}
+	d.wf = &geoetl.Workflow{TenantID: d.tenant.ID, Name: "noop", Definition: []byte(defEmpty)}
+	if err := st.CreateWorkflow(context.Background(), d.wf); err != nil {
+		tb.Fatal(err)
+	}
+	return d
+}
+
+// raw opens a plain connection for bulk set-up SQL.
+func (d *benchDB) raw() *sql.DB {
+	d.tb.Helper()
+	var conn *sql.DB
+	var err error
+	if d.kind == "postgres" {
+		conn, err = sql.Open("pgx", d.url)
+	} else {
+		path, perr := sqlite.URLPath(d.url)
+		if perr != nil {
+			d.tb.Fatal(perr)
+		}
+		conn, err = sql.Open("sqlite", sqlite.DSN(path, true))
+	}
+	if err != nil {
+		d.tb.Fatal(err)
+	}
+	d.tb.Cleanup(func() { _ = conn.Close() })
+	return conn
+}
+
+// schedules creates n schedules of the no-op workflow with expression
+// expr and the given next run: one through the store, the rest copied
+// from it in bulk SQL (creating 100,000 one by one would take minutes).
+func (d *benchDB) schedules(n int, expr string, next time.Time, edit func(*geoetl.Schedule)) {
+	d.tb.Helper()
+	s := geoetl.NewSchedule()
+	s.TenantID, s.WorkflowID, s.Name, s.CronExpression, s.NextRunAt = d.tenant.ID, d.wf.ID, "bench-0", expr, &next
+	if edit != nil {
+		edit(s)
+	}
+	if err := d.store.CreateSchedule(context.Background(), s); err != nil {
+		d.tb.Fatal(err)
+	}
+	if n <= 1 {
+		return
+	}
+	cols := `tenant_id, workflow_id, description, description_lc, cron_expression, timezone, enabled, status, status_reason,
+		parameter_values, tags, max_concurrent_executions, overlap_policy, misfire_policy, catchup_window_minutes, retry_attempts,
+		retry_delay_minutes, retry_backoff, max_retry_delay_minutes, timeout_minutes, expires_at, notification_config, next_run_at,
+		last_run_at, last_run_status, last_run_id, created_at, created_by, updated_at, updated_by, version`
+	var q string
+	if d.kind == "postgres" {
+		q = `INSERT INTO schedules (id, name, name_lc, ` + cols + `)
+			SELECT gen_random_uuid(), 'bench-' || g, 'bench-' || g, ` + cols + ` FROM schedules, generate_series(1, $1) AS g WHERE id = $2`
+	} else {
+		uuid := `lower(substr(h,1,8)||'-'||substr(h,9,4)||'-4'||substr(h,14,3)||'-a'||substr(h,18,3)||'-'||substr(h,21,12))`
+		q = `WITH RECURSIVE g(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM g WHERE i < $1),
+			r(i, h) AS (SELECT i, hex(randomblob(16)) FROM g)
+			INSERT INTO schedules (id, name, name_lc, ` + cols + `)
+			SELECT ` + uuid + `, 'bench-' || i, 'bench-' || i, ` + cols + ` FROM schedules, r WHERE id = $2`
+	}
+	if _, err := d.raw().Exec(q, n-1, s.ID); err != nil {
+		d.tb.Fatalf("copying schedules: %v", err)
+	}
+}
+
+// scheduler starts an in-process scheduler on the database.
+func (d *benchDB) scheduler(id string, engine geoetl.WorkflowEngine, edit func(*Config)) *Scheduler {
+	d.tb.Helper()
+	cfg := Config{Store: d.store, Engine: engine, InstanceID: id, Dispatch: true, Logger: testLogger(nil)}
+	if d.kind == "postgres" {
+		cfg.DatabaseURL = d.url
+	}
+	if edit != nil {
+		edit(&cfg)
+	}
+	s, err := New(cfg)
+	if err != nil {
+		d.tb.Fatal(err)
+	}
+	return s
+}
+
+func stopNow(tb testing.TB, s *Scheduler) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := s.Stop(ctx); err != nil {
+		tb.Error(err)
+	}
+}
+
+// occurrenceStats reads the occurrence rows (trigger schedule or catchup)
+// scheduled in [from, to) and their attempts, and reports start lateness
+// percentiles (executedAt - scheduledAt, completed first attempts),
+// duplicates (occurrences with more than one completed attempt) and
+// missed occurrences (expected ones without a completed attempt).
+type occurrenceStats struct {
+	p50, p99, max time.Duration
+	duplicates    int
+	missed        int
+	runs          int
+}
+
+func (d *benchDB) occurrenceStats(from, to time.Time, expected int) occurrenceStats {
+	d.tb.Helper()
+	conn := d.raw()
+	t := func(x time.Time) any {
+		if d.kind == "postgres" {
+			return x
+		}
+		return x.UnixMicro()
+	}
+	// Completed attempts per occurrence, original rows and retries alike.
+	rows, err := conn.Query(`SELECT o.schedule_id, o.scheduled_at, o.executed_at, o.status,
+		(SELECT count(*) FROM executions a WHERE a.schedule_id = o.schedule_id AND a.scheduled_at = o.scheduled_at AND a.status = 'completed')
+		FROM executions o WHERE o.trigger_type IN ('schedule', 'catchup') AND o.scheduled_at >= $1 AND o.scheduled_at < $2`, t(from), t(to))
+	if err != nil {
+		d.tb.Fatal(err)
+	}
+	defer rows.Close()
+	var st occurrenceStats
+	var late []time.Duration
+	n := 0
+	for rows.Next() {
+		var sid, status string
+		var sched, exec any
+		var completed int
+		if err := rows.Scan(&sid, &sched, &exec, &status, &completed); err != nil {
+			d.tb.Fatal(err)
+		}
+		n++
+		if completed == 0 {
+			st.missed++
+		}
+		if completed > 1 {
+			st.duplicates++
+		}
+		st.runs += completed
+		if status == string(geoetl.ExecCompleted) && exec != nil {
+			late = append(late, asTime(exec).Sub(asTime(sched)))
+		}
+	}
+	if err := rows.Err(); err != nil {
+		d.tb.Fatal(err)
+	}
+	st.missed += expected - n // occurrences with no row at all
+	slices.Sort(late)
+	if len(late) > 0 {
+		st.p50, st.p99, st.max = late[len(late)/2], late[len(late)*99/100], late[len(late)-1]
+	}
+	return st
+}
+
+func asTime(v any) time.Time {
+	switch x := v.(type) {
+	case time.Time:
+		return x
+	case int64:
+		return time.UnixMicro(x)
+	}
+	panic(fmt.Sprintf("unexpected time value %T", v))
+}
+
+func (st occurrenceStats) report(b *testing.B) {
+	b.ReportMetric(float64(st.p50.Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(st.p99.Microseconds())/1000, "p99-ms")
+	b.ReportMetric(float64(st.max.Microseconds())/1000, "max-ms")
+	b.ReportMetric(float64(st.duplicates), "duplicates")
+	b.ReportMetric(float64(st.missed), "missed")
+}
+
+// BenchmarkPrecision: 1,000 every-second schedules for 60 s on SQLite with
+// the no-op workflow. Targets: p50 <= 5 ms, p99 <= 50 ms, 0 duplicates,
+// 0 missed.
+func BenchmarkPrecision(b *testing.B) {
+	d := newBenchDB(b, "sqlite")
+	start := time.Now().Truncate(time.Second).Add(3 * time.Second)
+	d.schedules(1000, "* * * * * *", start, nil)
+	s := d.scheduler("bench", newTestEngine(clock.Real{}), nil)
+	if err := s.Start(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	end := start.Add(benchSeconds())
+	time.Sleep(time.Until(end.Add(2 * time.Second)))
+	stopNow(b, s)
+	st := d.occurrenceStats(start, end, 1000*int(end.Sub(start)/time.Second))
+	st.report(b)
+	b.ReportMetric(float64(st.runs)/end.Sub(start).Seconds(), "runs/s")
+}
+
+// BenchmarkBurst: 10,000 schedules due in the same second, all started
+// within 1 s, on SQLite and on PostgreSQL.
+func BenchmarkBurst(b *testing.B) {
+	for _, kind := range []string{"sqlite", "postgres"} {
+		b.Run(kind, func(b *testing.B) {
+			d := newBenchDB(b, kind)
+			at := time.Now().Truncate(time.Second).Add(5 * time.Second)
+			// A yearly expression: the burst happens once.
+			expr := fmt.Sprintf("%d %d %d %d %d *", at.Second(), at.Minute(), at.Hour(), at.Day(), int(at.Month()))
+			d.schedules(10000, expr, at, nil)
+			s := d.scheduler("bench", newTestEngine(clock.Real{}), nil)
+			if err := s.Start(context.Background()); err != nil {
+				b.Fatal(err)
+			}
+			time.Sleep(time.Until(at.Add(3 * time.Second)))
+			stopNow(b, s)
+			st := d.occurrenceStats(at, at.Add(time.Second), 10000)
+			st.report(b)
+			b.ReportMetric(float64(st.max.Microseconds())/1000, "last-start-ms")
+		})
+	}
+}
+
+// BenchmarkScale: 100,000 active schedules (none due): time until the
+// dispatcher is ready, resident memory and CPU while idle.
+func BenchmarkScale(b *testing.B) {
+	for _, kind := range []string{"sqlite", "postgres"} {
+		b.Run(kind, func(b *testing.B) {
+			d := newBenchDB(b, kind)
+			next := time.Now().Add(24 * time.Hour).Truncate(time.Minute)
+			d.schedules(100000, fmt.Sprintf("%d %d * * *", next.Minute(), next.Hour()), next, nil)
+			runtime.GC()
+			s := d.scheduler("bench", newTestEngine(clock.Real{}), nil)
+			ready := make(chan struct{})
+			var once sync.Once
+			s.onSleep = func() { once.Do(func() { close(ready) }) }
+			t0 := time.Now()
+			if err := s.Start(context.Background()); err != nil {
+				b.Fatal(err)
+			}
+			<-ready
+			readyIn := time.Since(t0)
+			cpu0, wall0 := cpuTime(), time.Now()
+			time.Sleep(10 * time.Second)
+			cpu := cpuTime() - cpu0
+			idle := time.Since(wall0)
+			rss := rssBytes()
+			stopNow(b, s)
+			b.ReportMetric(float64(readyIn.Milliseconds()), "ready-ms")
+			b.ReportMetric(float64(rss)/(1<<20), "rss-MB")
+			b.ReportMetric(100*cpu.Seconds()/idle.Seconds(), "idle-cpu-%")
+		})
+	}
+}
+
+// BenchmarkThroughput: sustained no-op runs per second (ad hoc runs
+// queued in bulk), on SQLite with one instance and on PostgreSQL with
+// three, beside the floor: bare insert-plus-update transactions per second
+// on the same database (one connection on SQLite, eight on PostgreSQL).
+func BenchmarkThroughput(b *testing.B) {
+	for _, tc := range []struct {
+		kind      string
+		instances int
+		floorConn int
+	}{{"sqlite", 1, 1}, {"postgres", 3, 8}} {
+		b.Run(tc.kind, func(b *testing.B) {
+			d := newBenchDB(b, tc.kind)
+			floor := d.floor(tc.floorConn, 5*time.Second)
+			const n = 30000
+			d.pendingRuns(n)
+			var list []*Scheduler
+			var mu sync.Mutex
+			done := 0
+			all := make(chan struct{})
+			t0 := time.Now()
+			for i := range tc.instances {
+				var st geoetl.Store = d.store
+				if i > 0 {
+					var err error
+					if st, err = db.Open(context.Background(), d.url, db.Options{}); err != nil {
+						b.Fatal(err)
+					}
+					defer st.Close()
+				}
+				s := d.scheduler(fmt.Sprintf("node-%d", i), newTestEngine(clock.Real{}), func(c *Config) { c.Store = st })
+				ch, cancel := s.Subscribe(d.tenant.ID)
+				defer cancel()
+				go func() {
+					for ev := range ch {
+						if ev.Status == geoetl.ExecCompleted {
+							mu.Lock()
+							done++
+							if done == n {
+								close(all)
+							}
+							mu.Unlock()
+						}
+					}
+				}()
+				if err := s.Start(context.Background()); err != nil {
+					b.Fatal(err)
+				}
+				list = append(list, s)
+			}
+			select {
+			case <-all:
+			case <-time.After(5 * time.Minute):
+				b.Fatalf("only %d of %d runs completed in 5 minutes", done, n)
+			}
+			elapsed := time.Since(t0)
+			for _, s := range list {
+				stopNow(b, s)
+			}
+			b.ReportMetric(float64(n)/elapsed.Seconds(), "runs/s")
+			b.ReportMetric(floor, "floor-tx/s")
+			b.ReportMetric(float64(n)/elapsed.Seconds()/floor, "ratio")
+		})
+	}
+}
+
+// pendingRuns queues n ad hoc runs of the no-op workflow, due now.
+func (d *benchDB) pendingRuns(n int) {
+	d.tb.Helper()
+	now := time.Now().UTC()
+	e := &geoetl.Execution{TenantID: d.tenant.ID, WorkflowID: d.wf.ID, ScheduledAt: now, DueAt: now, Trigger: geoetl.TriggerManual, Status: geoetl.ExecPending}
+	if err := d.store.CreateExecution(context.Background(), e); err != nil {
+		d.tb.Fatal(err)
+	}
+	cols := `tenant_id, schedule_id, workflow_id, workflow_run_id, scheduled_at, due_at, trigger_type, status, parameter_values, created_at, created_by`
+	var q string
+	if d.kind == "postgres" {
+		q = `INSERT INTO executions (id, ` + cols + `) SELECT gen_random_uuid(), ` + cols + ` FROM executions, generate_series(1, $1) WHERE id = $2`
+	} else {
+		uuid := `lower(substr(h,1,8)||'-'||substr(h,9,4)||'-4'||substr(h,14,3)||'-a'||substr(h,18,3)||'-'||substr(h,21,12))`
+		q = `WITH RECURSIVE g(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM g WHERE i < $1), r(h) AS (SELECT hex(randomblob(16)) FROM g)
+			INSERT INTO executions (id, ` + cols + `) SELECT ` + uuid + `, ` + cols + ` FROM executions, r WHERE id = $2`
+	}
+	if _, err := d.raw().Exec(q, n-1, e.ID); err != nil {
+		d.tb.Fatalf("queueing runs: %v", err)
+	}
+}
+
+// floor measures bare transactions of one insert and one update per
+// second on conns connections for the given time.
+func (d *benchDB) floor(conns int, dur time.Duration) float64 {
+	d.tb.Helper()
+	conn := d.raw()
+	conn.SetMaxOpenConns(conns)
+	if _, err := conn.Exec(`CREATE TABLE floor_rows (id bigint PRIMARY KEY, v bigint NOT NULL)`); err != nil {
+		d.tb.Fatal(err)
+	}
+	if _, err := conn.Exec(`CREATE TABLE floor_counter (id int PRIMARY KEY, v bigint NOT NULL)`); err != nil {
+		d.tb.Fatal(err)
+	}
+	for i := range conns {
+		if _, err := conn.Exec(`INSERT INTO floor_counter VALUES ($1, 0)`, i); err != nil {
+			d.tb.Fatal(err)
+		}
+	}
+	var total, seq int64
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	stop := time.Now().Add(dur)
+	for w := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			n := int64(0)
+			for time.Now().Before(stop) {
+				mu.Lock()
+				seq++
+				id := seq
+				mu.Unlock()
+				tx, err := conn.Begin()
+				if err != nil {
+					d.tb.Error(err)
+					return
+				}
+				if _, err := tx.Exec(`INSERT INTO floor_rows VALUES ($1, $2)`, id, id); err != nil {
+					_ = tx.Rollback()
+					d.tb.Error(err)
+					return
+				}
+				if _, err := tx.Exec(`UPDATE floor_counter SET v = v + 1 WHERE id = $1`, w); err != nil {
+					_ = tx.Rollback()
+					d.tb.Error(err)
+					return
+				}
+				if err := tx.Commit(); err != nil {
+					d.tb.Error(err)
+					return
+				}
+				n++
+			}
+			mu.Lock()
+			total += n
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return float64(total) / dur.Seconds()
+}
+
+// BenchmarkCluster: three instances (child processes) on PostgreSQL, 1,000
+// every-second schedules; every 15 s one instance is killed with SIGKILL
+// and started again. Targets: 0 duplicates, 0 missed occurrences.
+func BenchmarkCluster(b *testing.B) {
+	d := newBenchDB(b, "postgres")
+	start := time.Now().Truncate(time.Second).Add(5 * time.Second)
+	d.schedules(1000, "* * * * * *", start, func(s *geoetl.Schedule) { s.RetryAttempts, s.RetryDelayMinutes = 1, 0 })
+	procs := make([]*exec.Cmd, 3)
+	var mu sync.Mutex
+	gen := 0
+	launch := func(i int) {
+		mu.Lock()
+		gen++
+		id := fmt.Sprintf("node-%d-%d", i, gen)
+		mu.Unlock()
+		cmd := exec.Command(os.Args[0], "-test.run=^$", "-test.bench=^$")
+		cmd.Env = append(os.Environ(), childEnv+"="+d.url, childIDEnv+"="+id)
+		cmd.Stderr = os.Stderr
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			b.Fatal(err)
+		}
+		buf := make([]byte, 64)
+		if _, err := out.Read(buf); err != nil || !strings.HasPrefix(string(buf), "child ready") {
+			b.Fatalf("child %s did not start: %v", id, err)
+		}
+		procs[i] = cmd
+	}
+	kill := func(i int) {
+		_ = procs[i].Process.Signal(syscall.SIGKILL)
+		_ = procs[i].Wait()
+	}
+	for i := range procs {
+		launch(i)
+	}
+	defer func() {
+		for i := range procs {
+			kill(i)
+		}
+	}()
+	end := start.Add(benchSeconds())
+	kills := 0
+	for victim := 0; ; victim = (victim + 1) % 3 {
+		next := time.Now().Add(15 * time.Second)
+		if next.After(end) {
+			break
+		}
+		time.Sleep(time.Until(next))
+		kill(victim)
+		launch(victim)
+		kills++
+	}
+	// Give the reaper time for the last kill's claims: the children's lease
+	// is 2 s, their reaper runs every 200 ms.
+	time.Sleep(time.Until(end.Add(10 * time.Second)))
+	for i := range procs {
+		_ = procs[i].Process.Signal(syscall.SIGTERM)
+		_ = procs[i].Wait()
+	}
+	st := d.occurrenceStats(start, end, 1000*int(end.Sub(start)/time.Second))
+	st.report(b)
+	b.ReportMetric(float64(kills), "kills")
+}
+
+const childIDEnv = "GEOETL_SCHEDULER_TEST_CHILD_ID"
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func rssBytes() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmRSS:") {
+			f := strings.Fields(line)
+			if len(f) >= 2 {
+				kb, _ := strconv.ParseInt(f[1], 10, 64)
+				return kb << 10
+			}
+		}
+	}
+	return 0
+}
