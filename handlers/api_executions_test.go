@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -84,10 +85,25 @@ func TestExecutions_GetNodesLogsNotificationsAndCancel(t *testing.T) {
 		}
 		v.get("/executions/" + done + "/logs?limit=0").wantField("limit")
 		v.get("/executions/" + done + "/logs?cursor=x").wantField("cursor")
-		var ds listAnswer
+		var ds struct {
+			Items      []map[string]any `json:"items"`
+			Total      int              `json:"total"`
+			NextCursor *string          `json:"nextCursor"`
+		}
 		v.get("/executions/" + done + "/notifications").want(http.StatusOK).decode(&ds)
 		if ds.Total != 0 || ds.NextCursor != nil {
-			t.Fatalf("notifications: %+v", ds)
+			t.Fatalf("notifications before any: %+v", ds)
+		}
+		err := e.store.CreateDeliveries(context.Background(), []*geoetl.Delivery{{ID: geoetl.NewID(), TenantID: e.tenant, ExecutionID: &done,
+			ScheduleID: &sid, Event: "execution.completed", Channel: geoetl.ChannelSlack, Target: "https://hooks.slack.com/services/T/B/SECRET",
+			MaskedTarget: "https://hooks.slack.com/…/****", Payload: []byte(`{}`), Status: geoetl.DeliveryPending, CreatedAt: time.Now().UTC()}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := v.get("/executions/" + done + "/notifications").want(http.StatusOK)
+		r.decode(&ds)
+		if ds.Total != 1 || ds.Items[0]["target"] != "https://hooks.slack.com/…/****" || ds.Items[0]["channel"] != "slack" || strings.Contains(string(r.Body), "SECRET") {
+			t.Fatalf("notifications: %s", r.Body)
 		}
 
 		ed.post("/executions/"+done+"/cancel", nil).want(http.StatusConflict).problem()
