@@ -82,8 +82,11 @@ var dialect = &sqlstore.Dialect{
 	},
 	LockSkip: " FOR UPDATE SKIP LOCKED",
 	Lock:     " FOR UPDATE",
-	HasTag: func(n int) string {
-		return fmt.Sprintf("tags @> jsonb_build_array($%d::text)", n)
+	HasTag: func(tag string) (string, []any) {
+		return "tags @> jsonb_build_array($?::text)", []any{tag}
+	},
+	Contains: func(col string, n int) string {
+		return fmt.Sprintf("strpos(%s, $%d) > 0", col, n)
 	},
 	HourBucket: func(col string) string {
 		return fmt.Sprintf("date_trunc('hour', %s, 'UTC')", col)
@@ -200,7 +203,7 @@ func (t *txQ) Query(ctx context.Context, q string, args ...any) (sqlstore.Rows, 
 func (t *txQ) QueryRow(ctx context.Context, q string, args ...any) sqlstore.Row {
 	return row{t.tx.QueryRow(ctx, q, args...)}
 }
-func (t *txQ) ExecBatch(ctx context.Context, q string, argLists [][]any) (int64, error) {
+func (t *txQ) ExecBatch(ctx context.Context, q string, argLists [][]any) ([]int64, error) {
 	return execBatch(ctx, t.tx, q, argLists)
 }
 
@@ -222,7 +225,7 @@ func (p *poolQ) Query(ctx context.Context, q string, args ...any) (sqlstore.Rows
 func (p *poolQ) QueryRow(ctx context.Context, q string, args ...any) sqlstore.Row {
 	return row{p.pool.QueryRow(ctx, q, args...)}
 }
-func (p *poolQ) ExecBatch(ctx context.Context, q string, argLists [][]any) (int64, error) {
+func (p *poolQ) ExecBatch(ctx context.Context, q string, argLists [][]any) ([]int64, error) {
 	return execBatch(ctx, p.pool, q, argLists)
 }
 
@@ -244,25 +247,25 @@ func query(ctx context.Context, q querier, sql string, args []any) (sqlstore.Row
 
 // execBatch sends every statement in one pipeline: one round trip for the
 // lot instead of one each.
-func execBatch(ctx context.Context, q querier, sql string, argLists [][]any) (int64, error) {
+func execBatch(ctx context.Context, q querier, sql string, argLists [][]any) ([]int64, error) {
 	if len(argLists) == 0 {
-		return 0, nil
+		return nil, nil
 	}
 	b := &pgx.Batch{}
 	for _, args := range argLists {
 		b.Queue(sql, args...)
 	}
 	br := q.SendBatch(ctx, b)
-	var total int64
-	for range argLists {
+	counts := make([]int64, len(argLists))
+	for i := range argLists {
 		tag, err := br.Exec()
 		if err != nil {
 			_ = br.Close()
-			return total, err
+			return nil, err
 		}
-		total += tag.RowsAffected()
+		counts[i] = tag.RowsAffected()
 	}
-	return total, br.Close()
+	return counts, br.Close()
 }
 
 type rows struct{ pgx.Rows }

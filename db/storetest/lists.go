@@ -155,15 +155,24 @@ func (s *suite) scheduleLists(t *testing.T) {
 
 	t.Run("LimitAndOffset", func(t *testing.T) {
 		got, total, next := list(t, geoetl.ScheduleFilter{Page: geoetl.Page{Limit: 5, Offset: 5}})
+		firstNext := next
 		sameIDs(t, "offset 5", scheduleIDs(got), scheduleIDs(byName[5:10]))
 		if total != 12 || next == "" {
 			t.Fatalf("total %d next %q", total, next)
 		}
 		got, _, _ = list(t, geoetl.ScheduleFilter{Page: geoetl.Page{Cursor: next, Limit: 5}})
 		sameIDs(t, "cursor after offset page", scheduleIDs(got), scheduleIDs(byName[10:]))
-		got, _, next = list(t, geoetl.ScheduleFilter{Page: geoetl.Page{Limit: 5, Offset: 50}})
-		if len(got) != 0 || next != "" {
-			t.Fatalf("offset past the end: %d items, next %q", len(got), next)
+		got, total, next = list(t, geoetl.ScheduleFilter{Page: geoetl.Page{Limit: 5, Offset: 50}})
+		if len(got) != 0 || next != "" || total != 12 {
+			t.Fatalf("offset past the end: %d items, total %d, next %q", len(got), total, next)
+		}
+		got, total, _ = list(t, geoetl.ScheduleFilter{Page: geoetl.Page{Limit: 5, Offset: 10}})
+		if len(got) != 2 || total != 12 {
+			t.Fatalf("short last page by offset: %d items, total %d", len(got), total)
+		}
+		_, total, _ = list(t, geoetl.ScheduleFilter{Page: geoetl.Page{Limit: 5, Cursor: firstNext}})
+		if total != 12 {
+			t.Fatalf("total on a cursor page = %d", total)
 		}
 	})
 

@@ -17,9 +17,10 @@ type Querier interface {
 	Exec(ctx context.Context, query string, args ...any) (int64, error)
 	Query(ctx context.Context, query string, args ...any) (Rows, error)
 	QueryRow(ctx context.Context, query string, args ...any) Row
-	// ExecBatch runs query once for each argument list, pipelined where
-	// the driver can, and returns the total of affected rows.
-	ExecBatch(ctx context.Context, query string, argLists [][]any) (int64, error)
+	// ExecBatch runs query once for each argument list (a prepared
+	// statement on SQLite, one pipelined round trip on PostgreSQL) and
+	// returns the number of rows each run affected.
+	ExecBatch(ctx context.Context, query string, argLists [][]any) ([]int64, error)
 }
 
 // Rows is a result set.
@@ -85,8 +86,11 @@ type Dialect struct {
 	// Lock is appended to a SELECT whose rows the transaction will update.
 	Lock string
 	// HasTag returns a condition that the JSON array column tags holds
-	// the string in parameter n.
-	HasTag func(n int) string
+	// tag, with "$?" for each of its arguments (see where.add).
+	HasTag func(tag string) (cond string, args []any)
+	// Contains returns a condition that the text column col contains the
+	// string in parameter n (case-sensitively; callers lower-case both).
+	Contains func(col string, n int) string
 	// HourBucket truncates a time column to the hour, in UTC.
 	HourBucket func(col string) string
 	// UniqueViolation reports whether err violates a unique constraint and

@@ -92,6 +92,9 @@ func (c *claimTx) Occupancy(scheduleIDs []string) (map[string][]*geoetl.Executio
 
 // InsertExecutions inserts the rows in as few statements as the driver's
 // parameter limit allows; a row whose occurrence key exists is skipped.
+// (Measured against one prepared single-row insert per row, pipelined on
+// PostgreSQL: multi-row statements were as fast on SQLite and about a third
+// faster on PostgreSQL.)
 func (c *claimTx) InsertExecutions(execs []*geoetl.Execution) ([]bool, error) {
 	return c.s.insertExecutions(c.ctx, c.tx, c.now, execs)
 }

@@ -253,9 +253,6 @@ func (s *Store) FindAudit(ctx context.Context, f geoetl.AuditFilter) ([]*geoetl.
 	var total int
 	var next string
 	err := s.read(ctx, tid, func(tx Tx) error {
-		if err := tx.QueryRow(ctx, `SELECT count(*) FROM audit_log WHERE `+w.sql(), w.args...).Scan(&total); err != nil {
-			return err
-		}
 		pw := w.clone()
 		if page.Cursor != "" {
 			pw.add("(at, id) < ($?, $?)", s.d.Time(timeFromMicros(*orZero(c.Time))), c.ID)
@@ -265,6 +262,9 @@ func (s *Store) FindAudit(ctx context.Context, f geoetl.AuditFilter) ([]*geoetl.
 			return err
 		}
 		if out, err = collect(rows, scanAudit); err != nil {
+			return err
+		}
+		if total, err = s.total(ctx, tx, "audit_log", w, page, len(out)); err != nil {
 			return err
 		}
 		if len(out) > page.Limit {

@@ -204,9 +204,6 @@ func (s *Store) FindExecutions(ctx context.Context, f geoetl.ExecutionFilter) ([
 	var total int
 	var next string
 	err := s.read(ctx, tid, func(tx Tx) error {
-		if err := tx.QueryRow(ctx, `SELECT count(*) FROM executions WHERE `+w.sql(), w.args...).Scan(&total); err != nil {
-			return err
-		}
 		pw := w.clone()
 		if page.Cursor != "" {
 			pw.add("(scheduled_at, created_at, id) < ($?, $?, $?)", s.d.Time(timeFromMicros(*orZero(c.Time))), s.d.Time(timeFromMicros(c.T2)), c.ID)
@@ -217,6 +214,9 @@ func (s *Store) FindExecutions(ctx context.Context, f geoetl.ExecutionFilter) ([
 			return err
 		}
 		if out, err = collect(rows, scanExecution); err != nil {
+			return err
+		}
+		if total, err = s.total(ctx, tx, "executions", w, page, len(out)); err != nil {
 			return err
 		}
 		if len(out) > page.Limit {

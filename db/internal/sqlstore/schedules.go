@@ -224,8 +224,7 @@ func (s *Store) FindSchedules(ctx context.Context, f geoetl.ScheduleFilter) ([]*
 	w := &where{}
 	w.add("tenant_id = $?", tid)
 	if f.Q != "" {
-		p := likePattern(f.Q)
-		w.add(`(name_lc LIKE $? ESCAPE '\' OR description_lc LIKE $? ESCAPE '\')`, p, p)
+		s.addSearch(w, f.Q)
 	}
 	if f.Status != "" {
 		w.add("status = $?", string(f.Status))
@@ -238,15 +237,13 @@ func (s *Store) FindSchedules(ctx context.Context, f geoetl.ScheduleFilter) ([]*
 		w.add("workflow_id = $?", wid)
 	}
 	if f.Tag != "" {
-		w.add(s.d.HasTag(len(w.args)+1), f.Tag)
+		cond, args := s.d.HasTag(f.Tag)
+		w.add(cond, args...)
 	}
 	var out []*geoetl.Schedule
 	var total int
 	var next string
 	err := s.read(ctx, tid, func(tx Tx) error {
-		if err := tx.QueryRow(ctx, `SELECT count(*) FROM schedules WHERE `+w.sql(), w.args...).Scan(&total); err != nil {
-			return err
-		}
 		pw := w.clone()
 		var order string
 		switch geoetl.ScheduleSort(sort) {
@@ -285,6 +282,9 @@ func (s *Store) FindSchedules(ctx context.Context, f geoetl.ScheduleFilter) ([]*
 			return x, nil
 		})
 		if err != nil {
+			return err
+		}
+		if total, err = s.total(ctx, tx, "schedules", w, page, len(out)); err != nil {
 			return err
 		}
 		if len(out) > page.Limit {

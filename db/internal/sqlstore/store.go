@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 
@@ -157,12 +158,13 @@ func nullInt64(p *int64) any {
 	return *p
 }
 
-// likePattern turns a search string into a case-insensitive LIKE pattern
-// for the lower-cased columns, with the wildcards in it escaped.
-func likePattern(q string) string {
+// addSearch adds the condition that name or description contains q,
+// ignoring case (both columns are kept lower-cased).
+func (s *Store) addSearch(w *where, q string) {
 	q = strings.ToLower(q)
-	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
-	return "%" + r.Replace(q) + "%"
+	a := w.arg(q)
+	n, _ := strconv.Atoi(a[1:])
+	w.conds = append(w.conds, "("+s.d.Contains("name_lc", n)+" OR "+s.d.Contains("description_lc", n)+")")
 }
 
 // placeholders returns "($a,$b,...),(...)" for rows of width columns

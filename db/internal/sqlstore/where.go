@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"context"
 	"strings"
 
 	"github.com/geoetl/geoetl"
@@ -46,4 +47,16 @@ func (w *where) limit(p geoetl.Page) string {
 		s += " OFFSET " + w.arg(int64(p.Offset))
 	}
 	return s
+}
+
+// total returns how many rows of table match w. A first page that came
+// back short already holds every match, so then no count runs: a search
+// for something rare would otherwise scan the tenant's rows twice.
+func (s *Store) total(ctx context.Context, tx Tx, table string, w *where, p geoetl.Page, got int) (int, error) {
+	if p.Cursor == "" && got <= p.Limit && (got > 0 || p.Offset == 0) {
+		return p.Offset + got, nil
+	}
+	var n int
+	err := tx.QueryRow(ctx, `SELECT count(*) FROM `+table+` WHERE `+w.sql(), w.args...).Scan(&n)
+	return n, err
 }

@@ -98,16 +98,12 @@ func (s *Store) FindWorkflows(ctx context.Context, f geoetl.WorkflowFilter) ([]*
 	w := &where{}
 	w.add("tenant_id = $?", tid)
 	if f.Q != "" {
-		p := likePattern(f.Q)
-		w.add(`(name_lc LIKE $? ESCAPE '\' OR description_lc LIKE $? ESCAPE '\')`, p, p)
+		s.addSearch(w, f.Q)
 	}
 	var out []*geoetl.Workflow
 	var total int
 	var next string
 	err := s.read(ctx, tid, func(tx Tx) error {
-		if err := tx.QueryRow(ctx, `SELECT count(*) FROM workflows WHERE `+w.sql(), w.args...).Scan(&total); err != nil {
-			return err
-		}
 		pw := w.clone()
 		if page.Cursor != "" {
 			c, err := decodeCursor(page.Cursor, "workflow")
@@ -131,6 +127,9 @@ func (s *Store) FindWorkflows(ctx context.Context, f geoetl.WorkflowFilter) ([]*
 			return x, err
 		})
 		if err != nil {
+			return err
+		}
+		if total, err = s.total(ctx, tx, "workflows", w, page, len(out)); err != nil {
 			return err
 		}
 		if len(out) > page.Limit {

@@ -1,0 +1,122 @@
+package db_test
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/geoetl/geoetl"
+	"github.com/geoetl/geoetl/db"
+	"github.com/geoetl/geoetl/db/dbtest"
+)
+
+// seedWorld creates a tenant and a workflow.
+func seedWorld(b *testing.B, st geoetl.Store) (*geoetl.Tenant, *geoetl.Workflow) {
+	b.Helper()
+	ctx := context.Background()
+	ten := &geoetl.Tenant{Name: "bench"}
+	if err := st.CreateTenant(ctx, ten); err != nil {
+		b.Fatal(err)
+	}
+	w := &geoetl.Workflow{TenantID: ten.ID, Name: "w", Definition: []byte(`{}`)}
+	if err := st.CreateWorkflow(ctx, w); err != nil {
+		b.Fatal(err)
+	}
+	return ten, w
+}
+
+// BenchmarkClaimInsert10k inserts 10,000 occurrence executions in one claim
+// transaction (one op = 10,000 rows).
+func BenchmarkClaimInsert10k(b *testing.B) {
+	each(b, func(b *testing.B, st geoetl.Store) {
+		ctx := context.Background()
+		ten, w := seedWorld(b, st)
+		s := geoetl.NewSchedule()
+		s.TenantID, s.WorkflowID, s.Name, s.CronExpression = ten.ID, w.ID, "s", "* * * * *"
+		if err := st.CreateSchedule(ctx, s); err != nil {
+			b.Fatal(err)
+		}
+		inst := "bench"
+		base := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			execs := make([]*geoetl.Execution, 10000)
+			for j := range execs {
+				at := base.Add(time.Duration(i*10000+j) * time.Second)
+				execs[j] = &geoetl.Execution{TenantID: ten.ID, ScheduleID: &s.ID, WorkflowID: w.ID, ScheduledAt: at,
+					Trigger: geoetl.TriggerSchedule, InstanceID: &inst, HeartbeatAt: &at}
+			}
+			err := st.Claim(ctx, func(tx geoetl.ClaimTx) error {
+				ok, err := tx.InsertExecutions(execs)
+				if err == nil && !ok[len(ok)-1] {
+					err = fmt.Errorf("row not inserted")
+				}
+				return err
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkListSearch100k lists one page of a tenant with 100,000 schedules
+// on SQLite (with the total), searched, filtered and sorted in the ways the
+// console does. It reports the median.
+func BenchmarkListSearch100k(b *testing.B) {
+	if testing.Short() {
+		b.Skip("seeding 100,000 schedules takes a while")
+	}
+	b.Run("sqlite", func(b *testing.B) {
+		st := dbtest.SQLiteWith(b, db.Options{})
+		ctx := context.Background()
+		ten, w := seedWorld(b, st)
+		const n = 100000
+		words := []string{"parcels", "roads", "rivers", "buildings", "zoning", "trees", "addresses", "railways"}
+		for i := 0; i < n; i++ {
+			s := geoetl.NewSchedule()
+			s.TenantID, s.WorkflowID, s.CronExpression = ten.ID, w.ID, "0 2 * * *"
+			s.Name = fmt.Sprintf("%s %s %06d", words[i%len(words)], words[(i/8)%len(words)], i)
+			s.Description = fmt.Sprintf("Nightly load of %s for district %d", words[(i/3)%len(words)], i%97)
+			next := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i) * time.Minute)
+			s.NextRunAt = &next
+			s.Tags = []string{words[i%3]}
+			if err := st.CreateSchedule(ctx, s); err != nil {
+				b.Fatal(err)
+			}
+		}
+		for _, f := range []geoetl.ScheduleFilter{
+			{Q: "rivers"},
+			{Q: "district 42"},
+			{Q: "no such thing"},
+			{},
+			{Sort: geoetl.SortByNextRunAt},
+			{Sort: geoetl.SortByUpdatedAt, Q: "roads"},
+			{Tag: "roads"},
+		} {
+			f.TenantID = ten.ID
+			b.Run(fmt.Sprintf("q=%q,sort=%s,tag=%s", f.Q, f.Sort, f.Tag), func(b *testing.B) {
+				var d []time.Duration
+				for i := 0; i < b.N; i++ {
+					t0 := time.Now()
+					if _, _, _, err := st.FindSchedules(ctx, f); err != nil {
+						b.Fatal(err)
+					}
+					d = append(d, time.Since(t0))
+				}
+				sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
+				b.ReportMetric(float64(d[len(d)/2].Microseconds())/1000, "median-ms")
+			})
+		}
+	})
+}
+
+func each(b *testing.B, body func(b *testing.B, st geoetl.Store)) {
+	b.Run("sqlite", func(b *testing.B) { body(b, dbtest.SQLiteWith(b, db.Options{})) })
+	b.Run("postgres", func(b *testing.B) {
+		st, _ := dbtest.Postgres(b)
+		body(b, st)
+	})
+}
