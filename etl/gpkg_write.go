@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"sort"
 	"strings"
 	"time"
 
@@ -40,13 +39,18 @@ type gpkgWriter struct {
 	colByKey  map[string]int
 	usedNames map[string]bool
 
-	insert *sql.Stmt
-	rtree  *sql.Stmt
-	args   []any
+	// Rows are inserted several at a time (one statement per rowsPerStmt
+	// rows), which saves most of the per-statement cost of SQLite and
+	// database/sql.
+	insert      *sql.Stmt // for rowsPerStmt rows
+	rowsPerStmt int
+	rowArgs     []any         // arguments of the pending rows
+	rowEnv      []rowEnv      // their envelopes, for the spatial index
+	arena       []byte        // their geometry blobs
+	rb          *rtreeBuilder // fills the index of a table this writer created
 
-	// pendingIndex holds spatial index entries not yet inserted; they go
-	// in sorted along a Hilbert curve, which makes R-tree insertion much
-	// cheaper than the arrival order of scattered data.
+	// pendingIndex holds spatial index entries not yet packed into the
+	// R-tree (see rtree_bulk.go).
 	pendingIndex []rtreeEntry
 
 	// declared is the geometry column's type, which gpkg_geometry_columns
@@ -55,6 +59,11 @@ type gpkgWriter struct {
 	hasZ     bool
 	env      geom.Envelope
 	count    int64
+}
+
+type rowEnv struct {
+	ok     bool
+	lo, hi geom.XY
 }
 
 type gpkgCol struct {
@@ -242,7 +251,11 @@ func (w *gpkgWriter) createTable(first []Feature) error {
 	if _, err := w.tx.ExecContext(w.ctx, `INSERT INTO gpkg_geometry_columns VALUES (?, ?, ?, ?, 0, 0)`, w.table, w.geomCol, gtype, w.srsID); err != nil {
 		return err
 	}
-	_, err := w.tx.ExecContext(w.ctx, "CREATE VIRTUAL TABLE "+quoteIdent("rtree_"+w.table+"_"+w.geomCol)+" USING rtree(id, minx, maxx, miny, maxy)")
+	if _, err := w.tx.ExecContext(w.ctx, "CREATE VIRTUAL TABLE "+quoteIdent("rtree_"+w.table+"_"+w.geomCol)+" USING rtree(id, minx, maxx, miny, maxy)"); err != nil {
+		return err
+	}
+	var err error
+	w.rb, err = newRtreeBuilder(w.ctx, w.tx, "rtree_"+w.table+"_"+w.geomCol)
 	return err
 }
 
@@ -339,25 +352,77 @@ func columnType(fs []Feature, key string) string {
 func (w *gpkgWriter) prepare() error {
 	if w.insert != nil {
 		w.insert.Close()
+		w.insert = nil
 	}
+	// SQLite allows 32766 bound values per statement.
+	w.rowsPerStmt = max(1, min(64, 30000/(len(w.cols)+1)))
+	st, err := w.tx.PrepareContext(w.ctx, w.insertSQL(w.rowsPerStmt))
+	if err != nil {
+		return err
+	}
+	w.insert = st
+	return nil
+}
+
+// insertSQL returns an INSERT of n rows.
+func (w *gpkgWriter) insertSQL(n int) string {
 	var b strings.Builder
 	b.WriteString("INSERT INTO " + quoteIdent(w.table) + " (" + quoteIdent(w.geomCol))
 	for _, c := range w.cols {
 		b.WriteString(", " + quoteIdent(c.name))
 	}
-	b.WriteString(") VALUES (?")
-	b.WriteString(strings.Repeat(", ?", len(w.cols)))
-	b.WriteString(")")
-	st, err := w.tx.PrepareContext(w.ctx, b.String())
+	b.WriteString(") VALUES ")
+	row := "(?" + strings.Repeat(", ?", len(w.cols)) + ")"
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(row)
+	}
+	return b.String()
+}
+
+// flushRows inserts the pending rows. Rows inserted by one statement into
+// a table with AUTOINCREMENT get consecutive fids, so the last insert id
+// gives every row's fid for the spatial index.
+func (w *gpkgWriter) flushRows() error {
+	n := len(w.rowEnv)
+	if n == 0 {
+		return nil
+	}
+	st := w.insert
+	if n != w.rowsPerStmt {
+		var err error
+		if st, err = w.tx.PrepareContext(w.ctx, w.insertSQL(n)); err != nil {
+			return err
+		}
+		defer st.Close()
+	}
+	res, err := st.Exec(w.rowArgs...)
 	if err != nil {
-		return err
+		return fmt.Errorf("inserting features: %v", err)
 	}
-	w.insert = st
-	w.args = make([]any, len(w.cols)+1)
-	if !w.existing && w.rtree == nil {
-		w.rtree, err = w.tx.PrepareContext(w.ctx, "INSERT INTO "+quoteIdent("rtree_"+w.table+"_"+w.geomCol)+" VALUES (?, ?, ?, ?, ?)")
+	if w.rb != nil {
+		last, err := res.LastInsertId()
+		if err != nil {
+			return err
+		}
+		for i, e := range w.rowEnv {
+			if e.ok {
+				w.pendingIndex = append(w.pendingIndex, rtreeEntry{last - int64(n-1-i), e.lo.X, e.hi.X, e.lo.Y, e.hi.Y})
+			}
+		}
+		// A chunk is packed only once more entries follow it, so that
+		// the last chunk is never empty when the tree is finished.
+		for len(w.pendingIndex) > rtreeChunk {
+			if err := w.rb.addChunk(w.pendingIndex[:rtreeChunk]); err != nil {
+				return err
+			}
+			w.pendingIndex = append(w.pendingIndex[:0], w.pendingIndex[rtreeChunk:]...)
+		}
 	}
-	return err
+	w.rowArgs, w.rowEnv, w.arena = w.rowArgs[:0], w.rowEnv[:0], w.arena[:0]
+	return nil
 }
 
 // write adds a batch of features.
@@ -374,7 +439,6 @@ func (w *gpkgWriter) write(fs []Feature) error {
 			return err
 		}
 	}
-	var blob []byte
 	for i := range fs {
 		f := &fs[i]
 		if f.CRS != w.srsID {
@@ -386,9 +450,6 @@ func (w *gpkgWriter) write(fs []Feature) error {
 					return err
 				}
 			}
-		}
-		for j := range w.args {
-			w.args[j] = nil
 		}
 		// A feature without geometry (GeoJSON null, read as an empty
 		// collection) gets SQL NULL, as GDAL writes it.
@@ -402,44 +463,41 @@ func (w *gpkgWriter) write(fs []Feature) error {
 				return err
 			}
 		}
-		if nullGeom {
-			w.args[0] = nil
-		} else {
-			blob = appendGPKGBlob(blob[:0], g, int32(w.srsID))
-			w.args[0] = blob
+		base := len(w.rowArgs)
+		for j := 0; j <= len(w.cols); j++ {
+			w.rowArgs = append(w.rowArgs, nil)
+		}
+		if !nullGeom {
+			start := len(w.arena)
+			w.arena = appendGPKGBlob(w.arena, g, int32(w.srsID))
+			w.rowArgs[base] = w.arena[start:len(w.arena):len(w.arena)]
 		}
 		for _, kv := range f.Props {
-			j := w.colByKey[kv.Key]
-			w.args[j+1] = sqliteValue(kv.Value)
-		}
-		res, err := w.insert.Exec(w.args...)
-		if err != nil {
-			return fmt.Errorf("inserting feature: %v", err)
+			w.rowArgs[base+1+w.colByKey[kv.Key]] = sqliteValue(kv.Value)
 		}
 		if g.CoordinatesType().Is3D() {
 			w.hasZ = true
 		}
+		var re rowEnv
 		if lo, hi, ok := g.Envelope().MinMaxXYs(); ok && !g.IsEmpty() {
 			w.env = w.env.ExpandToIncludeXY(lo).ExpandToIncludeXY(hi)
-			if w.rtree != nil {
-				fid, err := res.LastInsertId()
-				if err != nil {
-					return err
-				}
-				w.pendingIndex = append(w.pendingIndex, rtreeEntry{fid, lo.X, hi.X, lo.Y, hi.Y})
-				if len(w.pendingIndex) >= rtreeChunk {
-					if err := w.flushIndex(); err != nil {
-						return err
-					}
-				}
+			re = rowEnv{true, lo, hi}
+		}
+		w.rowEnv = append(w.rowEnv, re)
+		w.count++
+		if len(w.rowEnv) == w.rowsPerStmt {
+			if err := w.flushRows(); err != nil {
+				return err
 			}
 		}
-		w.count++
 	}
 	return nil
 }
 
 func (w *gpkgWriter) addColumn(key, typ string) error {
+	if err := w.flushRows(); err != nil {
+		return err
+	}
 	c := w.addColumnDef(key, typ)
 	if _, err := w.tx.ExecContext(w.ctx, "ALTER TABLE "+quoteIdent(w.table)+" ADD COLUMN "+quoteIdent(c.name)+" "+c.typ); err != nil {
 		return err
@@ -496,8 +554,14 @@ func (w *gpkgWriter) commit() error {
 }
 
 func (w *gpkgWriter) finish() error {
-	if err := w.flushIndex(); err != nil {
+	if err := w.flushRows(); err != nil {
 		return err
+	}
+	if w.rb != nil {
+		if err := w.rb.finish(w.pendingIndex); err != nil {
+			return err
+		}
+		w.pendingIndex = nil
 	}
 	z := 0
 	if w.hasZ {
@@ -531,10 +595,6 @@ func (w *gpkgWriter) closeStmts() {
 		w.insert.Close()
 		w.insert = nil
 	}
-	if w.rtree != nil {
-		w.rtree.Close()
-		w.rtree = nil
-	}
 }
 
 // abort rolls back; a file this writer created is removed again.
@@ -557,71 +617,6 @@ func (w *gpkgWriter) abort() {
 	}
 }
 
-type rtreeEntry struct {
-	fid                    int64
-	minx, maxx, miny, maxy float64
-}
-
-// rtreeChunk is how many index entries are sorted and inserted together
-// (40 bytes each).
-const rtreeChunk = 250_000
-
-func (w *gpkgWriter) flushIndex() error {
-	es := w.pendingIndex
-	if len(es) == 0 || w.rtree == nil {
-		return nil
-	}
-	minx, miny := math.Inf(1), math.Inf(1)
-	maxx, maxy := math.Inf(-1), math.Inf(-1)
-	for _, e := range es {
-		minx, maxx = math.Min(minx, e.minx), math.Max(maxx, e.maxx)
-		miny, maxy = math.Min(miny, e.miny), math.Max(maxy, e.maxy)
-	}
-	keys := make([]uint64, len(es))
-	for i, e := range es {
-		keys[i] = hilbert(((e.minx+e.maxx)/2-minx)/(maxx-minx+1e-300), ((e.miny+e.maxy)/2-miny)/(maxy-miny+1e-300))
-	}
-	idx := make([]int, len(es))
-	for i := range idx {
-		idx[i] = i
-	}
-	sort.Slice(idx, func(a, b int) bool { return keys[idx[a]] < keys[idx[b]] })
-	for _, i := range idx {
-		e := es[i]
-		if _, err := w.rtree.Exec(e.fid, e.minx, e.maxx, e.miny, e.maxy); err != nil {
-			return fmt.Errorf("spatial index: %v", err)
-		}
-	}
-	w.pendingIndex = es[:0]
-	return nil
-}
-
-// hilbert returns the position along a Hilbert curve of order 16 of a
-// point in the unit square.
-func hilbert(fx, fy float64) uint64 {
-	const n = 1 << 16
-	x := uint32(math.Min(math.Max(fx, 0), 1) * (n - 1))
-	y := uint32(math.Min(math.Max(fy, 0), 1) * (n - 1))
-	var d uint64
-	for s := uint32(n / 2); s > 0; s /= 2 {
-		var rx, ry uint32
-		if x&s != 0 {
-			rx = 1
-		}
-		if y&s != 0 {
-			ry = 1
-		}
-		d += uint64(s) * uint64(s) * uint64((3*rx)^ry)
-		if ry == 0 {
-			if rx == 1 {
-				x, y = n-1-x, n-1-y
-			}
-			x, y = y, x
-		}
-	}
-	return d
-}
-
 // isNullGeometry reports whether g stands for a missing geometry (GeoJSON
 // null is read as an empty collection).
 func isNullGeometry(g geom.Geometry) bool { return g.IsEmpty() && g.IsGeometryCollection() }
@@ -631,6 +626,9 @@ func isNullGeometry(g geom.Geometry) bool { return g.IsEmpty() && g.IsGeometryCo
 // SQLite cannot change a column's type, so the table is copied; that
 // happens at most once per table, inside the writer's transaction.
 func (w *gpkgWriter) widenToGeometry() error {
+	if err := w.flushRows(); err != nil {
+		return err
+	}
 	w.closeStmts()
 	tmp := w.table + "_geoetl_widen"
 	cols := []string{"fid", quoteIdent(w.geomCol)}

@@ -3,7 +3,6 @@ package etl
 import (
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -172,13 +171,4 @@ func (r *run) sqlitePath(p string, create bool) (*sqliteFile, error) {
 		return nil, dataErr(filepath.ToSlash(dir), err)
 	}
 	return &sqliteFile{Path: fmt.Sprintf("/proc/self/fd/%d/%s", d.Fd(), base), dir: d}, nil
-}
-
-// limitedCopy is io.Copy with a byte limit.
-func limitedCopy(w io.Writer, r io.Reader, limit int64) (int64, error) {
-	n, err := io.Copy(w, io.LimitReader(r, limit+1))
-	if n > limit {
-		return n, fmt.Errorf("larger than the limit of %d bytes", limit)
-	}
-	return n, err
 }
