@@ -82,6 +82,6 @@ func NewChart(counts []geoetl.HourCount, now time.Time, hours int, zone string) 
 			c.Labels = append(c.Labels, ChartLabel{X: i * slot, Text: local.Format("15:04")})
 		}
 	}
-	c.Summary = fmt.Sprintf("Runs per hour over the last %d hours: %d runs, %d failed; at most %d in one hour.", hours, total, failed, c.Max)
+	c.Summary = fmt.Sprintf("Runs per hour over the last %d hours: %s, %d failed; at most %d in one hour.", hours, Count(total, "run", "runs"), failed, c.Max)
 	return c
 }

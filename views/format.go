@@ -152,6 +152,15 @@ func SortedKeys[V any](m map[string]V) []string {
 
 func itoa(n int) string { return fmt.Sprint(n) }
 
+// Count says how many of a thing there are, in the right number
+// ("1 run", "3 runs").
+func Count(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
+
 func deref[T any](p *T) T {
 	var zero T
 	if p == nil {
