@@ -63,8 +63,8 @@ func bench(dir string, n, runs int) error {
 	if engine.err != nil {
 		return engine.err
 	}
-	fmt.Printf("geoetl : %d points, GeoJSON -> EPSG:3857 -> GeoPackage: median %s, peak RSS %d MB (runs: %s)\n",
-		n, engine.medianTime.Round(time.Millisecond), engine.medianRSS>>20, engine.detail)
+	fmt.Printf("geoetl : %d points, GeoJSON -> EPSG:3857 -> GeoPackage: median %s wall, %s CPU, peak RSS %d MB (runs: %s)\n",
+		n, engine.medianTime.Round(time.Millisecond), engine.medianCPU.Round(time.Millisecond), engine.medianRSS>>20, engine.detail)
 	if _, err := exec.LookPath("ogr2ogr"); err != nil {
 		fmt.Println("ogr2ogr: not installed, no comparison (apt-get install gdal-bin)")
 		return nil
@@ -77,22 +77,24 @@ func bench(dir string, n, runs int) error {
 	if ogr.err != nil {
 		return ogr.err
 	}
-	fmt.Printf("ogr2ogr: %d points, GeoJSON -> EPSG:3857 -> GeoPackage: median %s, peak RSS %d MB (runs: %s)\n",
-		n, ogr.medianTime.Round(time.Millisecond), ogr.medianRSS>>20, ogr.detail)
-	fmt.Printf("ratio  : time %.2fx, memory %.2fx of ogr2ogr\n",
-		float64(engine.medianTime)/float64(ogr.medianTime), float64(engine.medianRSS)/float64(ogr.medianRSS))
+	fmt.Printf("ogr2ogr: %d points, GeoJSON -> EPSG:3857 -> GeoPackage: median %s wall, %s CPU, peak RSS %d MB (runs: %s)\n",
+		n, ogr.medianTime.Round(time.Millisecond), ogr.medianCPU.Round(time.Millisecond), ogr.medianRSS>>20, ogr.detail)
+	fmt.Printf("ratio  : wall time %.2fx, CPU time %.2fx, peak memory %.2fx of ogr2ogr\n",
+		float64(engine.medianTime)/float64(ogr.medianTime), float64(engine.medianCPU)/float64(ogr.medianCPU),
+		float64(engine.medianRSS)/float64(ogr.medianRSS))
 	return nil
 }
 
 type result struct {
 	medianTime time.Duration
+	medianCPU  time.Duration // user plus system time
 	medianRSS  int64
 	detail     string
 	err        error
 }
 
 func measure(runs int, mk func() *exec.Cmd) result {
-	var times []time.Duration
+	var times, cpus []time.Duration
 	var rss []int64
 	detail := ""
 	for i := 0; i < runs; i++ {
@@ -104,16 +106,19 @@ func measure(runs int, mk func() *exec.Cmd) result {
 		}
 		d := time.Since(start)
 		ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+		cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 		times = append(times, d)
+		cpus = append(cpus, cpu)
 		rss = append(rss, ru.Maxrss*1024)
 		if detail != "" {
 			detail += ", "
 		}
-		detail += fmt.Sprintf("%s/%dMB", d.Round(time.Millisecond), ru.Maxrss>>10)
+		detail += fmt.Sprintf("%s wall/%s CPU/%dMB", d.Round(time.Millisecond), cpu.Round(time.Millisecond), ru.Maxrss>>10)
 	}
 	sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
+	sort.Slice(cpus, func(i, j int) bool { return cpus[i] < cpus[j] })
 	sort.Slice(rss, func(i, j int) bool { return rss[i] < rss[j] })
-	return result{medianTime: times[len(times)/2], medianRSS: rss[len(rss)/2], detail: detail}
+	return result{medianTime: times[len(times)/2], medianCPU: cpus[len(cpus)/2], medianRSS: rss[len(rss)/2], detail: detail}
 }
 
 // generate writes n points with three attributes, unless the file is
