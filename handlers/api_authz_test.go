@@ -222,3 +222,28 @@ func TestRouteRoles_FollowTheContract(t *testing.T) {
 		}
 	}
 }
+
+// TestMalformedIDsAre404 sends every route with ids that are not UUIDs
+// (text, a NUL, invalid UTF-8, very long): each is simply an object that
+// does not exist, never a 400 or a 500.
+func TestMalformedIDsAre404(t *testing.T) {
+	eachBackend(t, Config{}, func(t *testing.T, e *apiEnv) {
+		f := e.newFixture(e.tenant, false)
+		for _, bad := range []string{"not-a-uuid", "%00", "%FF%FE", strings.Repeat("9", 5000), "00000000-0000-0000-0000-00000000000g"} {
+			for _, r := range apiRoutes() {
+				if r.External || !strings.Contains(r.Path, "{") {
+					continue
+				}
+				path := strings.NewReplacer("{id}", bad, "{workflowId}", bad, "{version}", "1").Replace(r.Path)
+				if strings.Contains(r.Path, "{version}") {
+					// The schedule exists; the version is what is malformed.
+					path = strings.NewReplacer("{id}", f.schedule, "{version}", bad).Replace(r.Path)
+				}
+				res := e.send(request{method: r.Method, path: path, token: e.token(geoetl.RoleAdmin), body: matrixBody(r, f)})
+				if res.Code != http.StatusNotFound {
+					t.Errorf("%s %s: status %d, want 404: %.200s", r.Method, path[:min(len(path), 80)], res.Code, res.Body)
+				}
+			}
+		}
+	})
+}
