@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"github.com/geoetl/geoetl"
@@ -95,12 +97,39 @@ func (be *browserEnv) tab(t *testing.T, limit time.Duration) context.Context {
 	t.Cleanup(cancel)
 	// The first run starts the browser (or the tab) without a deadline, as
 	// chromedp asks; the time limit applies to the test's actions.
-	if err := chromedp.Do(ctx); err != nil {
+	if err := chromedp.Do(ctx, chromedp.Func(watchPageProblems)); err != nil {
 		t.Fatalf("start browser: %v", err)
 	}
+	t.Cleanup(func() { checkPageProblems(t, ctx) })
 	tctx, tcancel := context.WithTimeout(ctx, limit)
 	t.Cleanup(tcancel)
 	return tctx
+}
+
+// watchPageProblems makes every page of the tab record what the browser
+// refused under the content security policy and every script error, from
+// before the page's own scripts run.
+func watchPageProblems(ctx context.Context, t *chromedp.Target) error {
+	_, err := cdp.Call(ctx, t, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: `
+		window.__problems = [];
+		document.addEventListener("securitypolicyviolation", e => window.__problems.push("CSP refused " + e.violatedDirective + " " + e.blockedURI));
+		window.addEventListener("error", e => window.__problems.push("script error: " + e.message));`})
+	return err
+}
+
+// checkPageProblems fails the test if the page last shown recorded a
+// refused resource or a script error.
+func checkPageProblems(t *testing.T, ctx context.Context) {
+	t.Helper()
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	problems, err := chromedp.Run(cctx, chromedp.Evaluate[[]string](`window.__problems || []`))
+	if err != nil {
+		return // the tab is gone; its test has failed already
+	}
+	for _, p := range problems {
+		t.Errorf("the page reported: %s", p)
+	}
 }
 
 func (be *browserEnv) url(path string) string { return be.http.URL + path }
