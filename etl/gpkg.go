@@ -166,7 +166,7 @@ func registerSQLFunctions() {
 // openGPKG opens a GeoPackage file with one connection.
 func openGPKG(path string, readOnly bool) (*sql.DB, error) {
 	registerSQLFunctions()
-	dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=cache_size(-32000)&_txlock=immediate"
+	dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=cache_size(-8000)&_txlock=immediate"
 	if readOnly {
 		dsn = "file:" + path + "?mode=ro&_pragma=busy_timeout(10000)"
 	}
