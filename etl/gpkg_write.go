@@ -495,6 +495,16 @@ func (w *gpkgWriter) write(fs []Feature) error {
 }
 
 func (w *gpkgWriter) addColumn(key, typ string) error {
+	// An existing table's column matches an attribute whatever its case,
+	// as SQLite's names do.
+	if w.existing {
+		for i, c := range w.cols {
+			if strings.EqualFold(c.name, key) {
+				w.colByKey[key] = i
+				return nil
+			}
+		}
+	}
 	if err := w.flushRows(); err != nil {
 		return err
 	}
