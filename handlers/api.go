@@ -35,6 +35,9 @@ type apiRoute struct {
 	Result       string // the success answer's schema; "" for no content
 	ResultType   string // its media type; "" means application/json
 	Errors       []int  // statuses besides the ones every route of its kind has
+	// Location says the answer carries a Location header naming the
+	// created (or started) object.
+	Location bool
 	// External marks a route that server.go registers itself (the
 	// operational endpoints); the table only documents it.
 	External bool

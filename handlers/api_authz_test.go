@@ -168,6 +168,10 @@ func TestAuthorizationMatrix(t *testing.T) {
 						}
 						if want >= 400 {
 							res.problem()
+						} else if loc := res.Header.Get("Location"); (loc != "") != r.Location {
+							t.Errorf("Location %q, but the route table says Location=%v", loc, r.Location)
+						} else if loc != "" && e.send(request{method: http.MethodGet, path: loc, token: e.token(geoetl.RoleAdmin)}).Code != http.StatusOK {
+							t.Errorf("Location %q cannot be read", loc)
 						}
 						key := r.Method + " " + strings.TrimPrefix(r.Path, APIPrefix)
 						changed := e.auditCount() > auditBefore

@@ -47,7 +47,7 @@ func apiRoutes() []apiRoute {
 			Status: 200, Result: "ScheduleList"},
 		{Method: http.MethodPost, Path: P + "/schedules", Role: E, Handle: (*Server).handleCreateSchedule, Tag: "schedules",
 			Summary: "Create a schedule; name, workflowId and cronExpression are required.",
-			Body:    "ScheduleInput", Status: 201, Result: "Schedule", Errors: []int{404, 409}},
+			Body:    "ScheduleInput", Status: 201, Result: "Schedule", Errors: []int{404, 409}, Location: true},
 		{Method: http.MethodGet, Path: P + "/schedules/export", Role: V, Handle: (*Server).handleExportSchedules, Tag: "schedules",
 			Summary: "Export all of the tenant's schedules (webhook URLs masked).",
 			Status:  200, Result: "ScheduleExport"},
@@ -72,7 +72,7 @@ func apiRoutes() []apiRoute {
 			Summary: "Resume a schedule; its next run is computed from now.", Status: 200, Result: "Schedule", Errors: []int{409}},
 		{Method: http.MethodPost, Path: P + "/schedules/{id}/run-now", Role: E, Handle: (*Server).handleRunNow, Tag: "schedules",
 			Summary: "Start a manual run with optional parameter overrides; force ignores the overlap policy.",
-			Body:    "RunNowRequest", BodyOptional: true, Status: 202, Result: "Execution", Errors: []int{409}},
+			Body:    "RunNowRequest", BodyOptional: true, Status: 202, Result: "Execution", Errors: []int{409}, Location: true},
 		{Method: http.MethodGet, Path: P + "/schedules/{id}/history", Role: V, Handle: (*Server).handleScheduleHistory, Tag: "schedules",
 			Summary: "The schedule's executions, newest first.",
 			Query:   withList(execStatusQuery, triggerQuery), Status: 200, Result: "ExecutionList"},
@@ -120,7 +120,7 @@ func apiRoutes() []apiRoute {
 			Summary: "Notification deliveries of the execution, targets masked.", Status: 200, Result: "DeliveryList"},
 		{Method: http.MethodPost, Path: P + "/executions/{id}/cancel", Role: E, Handle: (*Server).handleCancelExecution, Tag: "executions",
 			Summary: "Cancel a pending execution or stop a running one; a finished one is 409.",
-			Status:  202, Result: "Execution", Errors: []int{409}},
+			Status:  202, Result: "Execution", Errors: []int{409}, Location: true},
 
 		// Cron preview.
 		{Method: http.MethodPost, Path: P + "/cron/preview", Role: V, Handle: (*Server).handleCronPreview, Tag: "cron",
@@ -134,7 +134,7 @@ func apiRoutes() []apiRoute {
 			Status:  200, Result: "WorkflowList"},
 		{Method: http.MethodPost, Path: P + "/workflows", Role: E, Handle: (*Server).handleCreateWorkflow, Tag: "workflows",
 			Summary: "Create a workflow from {name, description, definition} or a bare Honua definition.",
-			Body:    "WorkflowInput", Status: 201, Result: "Workflow", Errors: []int{409}},
+			Body:    "WorkflowInput", Status: 201, Result: "Workflow", Errors: []int{409}, Location: true},
 		{Method: http.MethodGet, Path: P + "/workflows/catalog", Role: V, Handle: (*Server).handleWorkflowCatalog, Tag: "workflows",
 			Summary: "The node types a definition may use, with their parameters.", Status: 200, Result: "Catalog", Errors: []int{503}},
 		{Method: http.MethodPost, Path: P + "/workflows/validate", Role: V, Handle: (*Server).handleValidateWorkflow, Tag: "workflows",
@@ -155,7 +155,7 @@ func apiRoutes() []apiRoute {
 			Summary: "The parameters the workflow declares.", Status: 200, Result: "WorkflowParameterList"},
 		{Method: http.MethodPost, Path: P + "/workflows/{id}/run", Role: E, Handle: (*Server).handleRunWorkflow, Tag: "workflows",
 			Summary: "Start an ad hoc run of the workflow, outside any schedule.",
-			Body:    "WorkflowRunRequest", BodyOptional: true, Status: 202, Result: "Execution"},
+			Body:    "WorkflowRunRequest", BodyOptional: true, Status: 202, Result: "Execution", Location: true},
 
 		// Tenant-wide reading.
 		{Method: http.MethodGet, Path: P + "/stats", Role: V, Handle: (*Server).handleTenantStats, Tag: "tenant",
@@ -175,7 +175,7 @@ func apiRoutes() []apiRoute {
 		{Method: http.MethodGet, Path: P + "/users", Role: A, Handle: (*Server).handleListUsers, Tag: "admin",
 			Summary: "The tenant's users.", Status: 200, Result: "UserList"},
 		{Method: http.MethodPost, Path: P + "/users", Role: A, Handle: (*Server).handleCreateUser, Tag: "admin",
-			Summary: "Add a user to the tenant.", Body: "UserInput", Status: 201, Result: "User", Errors: []int{409}},
+			Summary: "Add a user to the tenant.", Body: "UserInput", Status: 201, Result: "User", Errors: []int{409}, Location: true},
 		{Method: http.MethodGet, Path: P + "/users/{id}", Role: A, Handle: (*Server).handleGetUser, Tag: "admin",
 			Summary: "One user.", Status: 200, Result: "User"},
 		{Method: http.MethodPut, Path: P + "/users/{id}", Role: A, Handle: (*Server).handleUpdateUser, Tag: "admin",

@@ -130,10 +130,8 @@ func operation(r apiRoute) map[string]any {
 		}
 		ok["content"] = map[string]any{mt: map[string]any{"schema": ref(r.Result)}}
 	}
-	if r.Status == http.StatusCreated || r.Status == http.StatusAccepted {
-		if r.Result == "Execution" || r.Status == http.StatusCreated {
-			ok["headers"] = map[string]any{"Location": map[string]any{"schema": map[string]any{"type": "string"}, "description": "Where the new object can be read."}}
-		}
+	if r.Location {
+		ok["headers"] = map[string]any{"Location": map[string]any{"schema": map[string]any{"type": "string"}, "description": "Where the object can be read."}}
 	}
 	responses[strconv.Itoa(r.Status)] = ok
 	for _, code := range errorStatuses(r, len(pathParams) > 0) {
