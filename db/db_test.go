@@ -75,7 +75,7 @@ func TestMigrate_UpStatusDownOnSQLite(t *testing.T) {
 		t.Fatalf("second up: %v\n%s", err, out.String())
 	}
 	out.Reset()
-	if err := db.Migrate(ctx, u, "down", &out); err != nil || !strings.Contains(out.String(), "rolled back 00002_schedule_tags_index.sql") {
+	if err := db.Migrate(ctx, u, "down", &out); err != nil || !strings.Contains(out.String(), "rolled back 00003_schedule_search_column.sql") {
 		t.Fatalf("down: %v\n%s", err, out.String())
 	}
 	if err := db.Migrate(ctx, u, "sideways", &out); err == nil {
@@ -131,7 +131,7 @@ func TestMigrateUp_SeveralInstancesAtOnceOnPostgres(t *testing.T) {
 		t.Fatalf("MigrationsCurrent = %v, %v", ok, err)
 	}
 	var out bytes.Buffer
-	if err := db.Migrate(ctx, u, "status", &out); err != nil || strings.Count(out.String(), "applied") != 2 {
+	if err := db.Migrate(ctx, u, "status", &out); err != nil || strings.Count(out.String(), "applied") != 3 {
 		t.Fatalf("status: %v\n%s", err, out.String())
 	}
 }

@@ -51,7 +51,7 @@ func fixSchedule(x *geoetl.Schedule) {
 }
 
 // scheduleArgs returns the values of every written column, in the order of
-// the INSERT below: scheduleCols, then name_lc and description_lc.
+// the INSERT below: scheduleCols, then name_lc and search_lc.
 func (s *Store) scheduleArgs(x *geoetl.Schedule) ([]any, error) {
 	fixSchedule(x)
 	params, err := jsonArg(x.ParameterValues)
@@ -82,7 +82,7 @@ func (s *Store) scheduleArgs(x *geoetl.Schedule) ([]any, error) {
 		int64(x.RetryAttempts), int64(x.RetryDelayMinutes), string(x.RetryBackoff), int64(x.MaxRetryDelayMinutes), nullInt(x.TimeoutMinutes), s.tp(x.ExpiresAt),
 		notif, s.tp(x.NextRunAt), s.tp(x.LastRunAt), nullStr(lastStatus), lastID,
 		s.t(x.CreatedAt), x.CreatedBy, s.t(x.UpdatedAt), x.UpdatedBy, int64(x.Version),
-		strings.ToLower(x.Name), strings.ToLower(x.Description)}, nil
+		strings.ToLower(x.Name), searchText(x.Name, x.Description)}, nil
 }
 
 // normalizeScheduleTimes brings every time of x to the stored precision, so
@@ -147,7 +147,7 @@ func (s *Store) CreateSchedule(ctx context.Context, x *geoetl.Schedule) error {
 		if err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `INSERT INTO schedules (`+scheduleCols+`, name_lc, description_lc) VALUES `+placeholders(1, len(args), 0), args...)
+		_, err = tx.Exec(ctx, `INSERT INTO schedules (`+scheduleCols+`, name_lc, search_lc) VALUES `+placeholders(1, len(args), 0), args...)
 		if err != nil {
 			return s.uniqueConflict(err, scheduleNameTaken(x.Name))
 		}
@@ -224,7 +224,7 @@ func (s *Store) FindSchedules(ctx context.Context, f geoetl.ScheduleFilter) ([]*
 	w := &where{}
 	w.add("tenant_id = $?", tid)
 	if f.Q != "" {
-		s.addSearch(w, f.Q)
+		s.addSearch(w, f.Q, "search_lc")
 	}
 	if f.Status != "" {
 		w.add("status = $?", string(f.Status))
@@ -368,7 +368,7 @@ func (s *Store) UpdateSchedule(ctx context.Context, tenantID, id string, expecte
 			overlap_policy = $14, misfire_policy = $15, catchup_window_minutes = $16, retry_attempts = $17, retry_delay_minutes = $18,
 			retry_backoff = $19, max_retry_delay_minutes = $20, timeout_minutes = $21, expires_at = $22, notification_config = $23,
 			next_run_at = $24, last_run_at = $25, last_run_status = $26, last_run_id = $27, updated_at = $30, updated_by = $31,
-			version = $32, name_lc = $33, description_lc = $34
+			version = $32, name_lc = $33, search_lc = $34
 			WHERE id = $1 AND tenant_id = $2 AND created_at = $28 AND created_by = $29`, args...)
 		if err != nil {
 			return s.uniqueConflict(err, scheduleNameTaken(x.Name))

@@ -158,13 +158,27 @@ func nullInt64(p *int64) any {
 	return *p
 }
 
-// addSearch adds the condition that name or description contains q,
-// ignoring case (both columns are kept lower-cased).
-func (s *Store) addSearch(w *where, q string) {
-	q = strings.ToLower(q)
-	a := w.arg(q)
+// addSearch adds the condition that one of the lower-cased columns cols
+// contains q, ignoring case.
+func (s *Store) addSearch(w *where, q string, cols ...string) {
+	a := w.arg(strings.ToLower(q))
 	n, _ := strconv.Atoi(a[1:])
-	w.conds = append(w.conds, "("+s.d.Contains("name_lc", n)+" OR "+s.d.Contains("description_lc", n)+")")
+	conds := make([]string, len(cols))
+	for i, c := range cols {
+		conds[i] = s.d.Contains(c, n)
+	}
+	w.conds = append(w.conds, "("+strings.Join(conds, " OR ")+")")
+}
+
+// searchSep joins name and description in a schedule's search_lc, so one
+// substring test per row covers both (half the work of testing two
+// columns, which is what a search over 100,000 schedules costs). No search
+// string contains it in practice; one that does could match across the two.
+const searchSep = "\x1f"
+
+// searchText is the search_lc of a schedule.
+func searchText(name, description string) string {
+	return strings.ToLower(name) + searchSep + strings.ToLower(description)
 }
 
 // placeholders returns "($a,$b,...),(...)" for rows of width columns

@@ -98,7 +98,7 @@ func (s *Store) FindWorkflows(ctx context.Context, f geoetl.WorkflowFilter) ([]*
 	w := &where{}
 	w.add("tenant_id = $?", tid)
 	if f.Q != "" {
-		s.addSearch(w, f.Q)
+		s.addSearch(w, f.Q, "name_lc", "description_lc")
 	}
 	var out []*geoetl.Workflow
 	var total int
