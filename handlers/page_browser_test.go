@@ -137,7 +137,7 @@ func (be *browserEnv) url(path string) string { return be.http.URL + path }
 // signIn signs in through the form, as a person would.
 func (be *browserEnv) signIn(t *testing.T, ctx context.Context, user string) {
 	t.Helper()
-	must(t, chromedp.Do(ctx,
+	mustOK(t, chromedp.Do(ctx,
 		chromedp.Navigate(be.url("/login")),
 		chromedp.WaitVisible(chromedp.ID("login")),
 		chromedp.SendKeys(chromedp.ID("login"), user),
@@ -148,7 +148,7 @@ func (be *browserEnv) signIn(t *testing.T, ctx context.Context, user string) {
 	waitText(t, ctx, "h1", "Dashboard")
 }
 
-func must(t *testing.T, err error) {
+func mustOK(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
@@ -176,7 +176,7 @@ func waitText(t *testing.T, ctx context.Context, css, want string) {
 func evalBool(t *testing.T, ctx context.Context, expr string) bool {
 	t.Helper()
 	v, err := chromedp.Run(ctx, chromedp.Evaluate[bool](expr))
-	must(t, err)
+	mustOK(t, err)
 	return v
 }
 
@@ -212,7 +212,7 @@ func TestBrowser_MainFlows(t *testing.T) {
 
 	t.Run("WrongPasswordSaysSo", func(t *testing.T) {
 		ctx := be.tab(t, 30*time.Second)
-		must(t, chromedp.Do(ctx,
+		mustOK(t, chromedp.Do(ctx,
 			chromedp.Navigate(be.url("/login")),
 			chromedp.SendKeys(chromedp.ID("login"), "admin"),
 			chromedp.SendKeys(chromedp.ID("password"), "not the password"),
@@ -224,7 +224,7 @@ func TestBrowser_MainFlows(t *testing.T) {
 	t.Run("CreateScheduleWithLivePreview", func(t *testing.T) {
 		ctx := be.tab(t, 45*time.Second)
 		be.signIn(t, ctx, "editor")
-		must(t, chromedp.Do(ctx,
+		mustOK(t, chromedp.Do(ctx,
 			chromedp.Navigate(be.url("/geoetl/schedules/new")),
 			chromedp.WaitVisible(chromedp.ID("cronExpression")),
 			chromedp.SendKeys(chromedp.ID("name"), "Cities every weekday"),
@@ -236,19 +236,19 @@ func TestBrowser_MainFlows(t *testing.T) {
 			t.Error("the preview does not list five next runs")
 		}
 		// A mistake shows at once, next to the field.
-		must(t, chromedp.Do(ctx, chromedp.SendKeys(chromedp.ID("cronExpression"), " 99")))
+		mustOK(t, chromedp.Do(ctx, chromedp.SendKeys(chromedp.ID("cronExpression"), " 99")))
 		waitText(t, ctx, "#cron-preview", "✖")
 		// A quick template replaces the expression and the preview follows.
-		must(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`button[data-cron="0 2 * * *"]`))))
+		mustOK(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`button[data-cron="0 2 * * *"]`))))
 		waitText(t, ctx, "#cron-preview", "02:00")
-		must(t, chromedp.Do(ctx,
+		mustOK(t, chromedp.Do(ctx,
 			chromedp.SetValue(chromedp.ID("timezone"), "Europe/Berlin"),
 			chromedp.Click(chromedp.CSS(`#schedule-form button[type=submit]`)),
 		))
 		waitText(t, ctx, "h1", "Cities every weekday")
 		waitText(t, ctx, "#flash", "Created Cities every weekday")
 		got, _, _, err := be.svc.ListSchedules(context.Background(), be.admin, geoetl.ScheduleFilter{Q: "Cities every weekday"})
-		must(t, err)
+		mustOK(t, err)
 		if len(got) != 1 || got[0].CronExpression != "0 2 * * *" || got[0].Timezone != "Europe/Berlin" || got[0].WorkflowID != slow.ID {
 			t.Fatalf("stored schedule = %+v", got)
 		}
@@ -259,7 +259,7 @@ func TestBrowser_MainFlows(t *testing.T) {
 		ctx := be.tab(t, 45*time.Second)
 		be.signIn(t, ctx, "editor")
 		row := "#" + "sched-row-" + sc.ID
-		must(t, chromedp.Do(ctx,
+		mustOK(t, chromedp.Do(ctx,
 			chromedp.Navigate(be.url("/geoetl/schedules?q=Pausable")),
 			chromedp.WaitVisible(chromedp.CSS(row)),
 			chromedp.Click(chromedp.CSS(row+" summary")),
@@ -269,17 +269,17 @@ func TestBrowser_MainFlows(t *testing.T) {
 		waitText(t, ctx, row, "Paused")
 		waitText(t, ctx, row, "data source down")
 		st, err := be.store.FindScheduleByID(context.Background(), be.tenant, sc.ID)
-		must(t, err)
+		mustOK(t, err)
 		if st.Status != geoetl.StatusPaused || st.StatusReason == nil || *st.StatusReason != "data source down" {
 			t.Fatalf("after pause: status %s, reason %v", st.Status, st.StatusReason)
 		}
-		must(t, chromedp.Do(ctx,
+		mustOK(t, chromedp.Do(ctx,
 			chromedp.Click(chromedp.CSS(row+" summary")),
 			chromedp.Click(chromedp.CSS(row+` form[action$="/resume"] button`)),
 		))
 		waitText(t, ctx, row, "Active")
 		st, err = be.store.FindScheduleByID(context.Background(), be.tenant, sc.ID)
-		must(t, err)
+		mustOK(t, err)
 		if st.Status != geoetl.StatusActive || st.NextRunAt == nil {
 			t.Fatalf("after resume: status %s, next run %v", st.Status, st.NextRunAt)
 		}
@@ -289,7 +289,7 @@ func TestBrowser_MainFlows(t *testing.T) {
 		sc := be.schedule("Watch me", "0 3 1 1 *", slow)
 		ctx := be.tab(t, 60*time.Second)
 		be.signIn(t, ctx, "editor")
-		must(t, chromedp.Do(ctx,
+		mustOK(t, chromedp.Do(ctx,
 			chromedp.Navigate(be.url("/geoetl/schedules/"+sc.ID)),
 			chromedp.WaitVisible(chromedp.CSS(`form[action$="/run-now"] button`)),
 		))
@@ -297,7 +297,7 @@ func TestBrowser_MainFlows(t *testing.T) {
 		if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`!!document.querySelector('[sse-connect]')`)); err != nil {
 			t.Fatal(err)
 		}
-		must(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`form[action$="/run-now"] button`))))
+		mustOK(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`form[action$="/run-now"] button`))))
 		// The recent runs table shows the run as running, then completed,
 		// without reloading the page.
 		waitText(t, ctx, "#exec-rows", "Running")
@@ -308,7 +308,7 @@ func TestBrowser_MainFlows(t *testing.T) {
 			t.Error("the page was reloaded; the status should change in place")
 		}
 		// The run's own page shows its nodes and log.
-		must(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#exec-rows a`))))
+		mustOK(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#exec-rows a`))))
 		waitText(t, ctx, "h1", "Run of Slow cities")
 		waitText(t, ctx, "#exec-live", "pause")
 		waitText(t, ctx, "#exec-status", "Completed")
@@ -318,12 +318,12 @@ func TestBrowser_MainFlows(t *testing.T) {
 		sc := be.schedule("With history", "0 4 1 1 *", slow)
 		for i := 0; i < 2; i++ {
 			e, err := be.svc.RunNow(context.Background(), be.admin, sc.ID, map[string]any{"min_population": float64(5000000 * (i + 1))}, true)
-			must(t, err)
+			mustOK(t, err)
 			waitFinished(t, be, e.ID)
 		}
 		ctx := be.tab(t, 30*time.Second)
 		be.signIn(t, ctx, "viewer")
-		must(t, chromedp.Do(ctx,
+		mustOK(t, chromedp.Do(ctx,
 			chromedp.Navigate(be.url("/geoetl/schedules/"+sc.ID+"/history")),
 			chromedp.WaitVisible(chromedp.CSS("#exec-rows")),
 		))
@@ -337,9 +337,9 @@ func TestBrowser_MainFlows(t *testing.T) {
 			t.Error("a viewer is offered run now")
 		}
 		// The status filter narrows the list in place.
-		must(t, chromedp.Do(ctx, chromedp.SetValue(chromedp.ID("h-status"), "failed")))
+		mustOK(t, chromedp.Do(ctx, chromedp.SetValue(chromedp.ID("h-status"), "failed")))
 		_, err := chromedp.Run(ctx, chromedp.Evaluate[any](`document.getElementById('h-status').dispatchEvent(new Event('change', {bubbles: true}))`))
-		must(t, err)
+		mustOK(t, err)
 		waitText(t, ctx, "#exec-rows", "No runs yet")
 	})
 
@@ -361,7 +361,7 @@ func waitFinished(t *testing.T, be *browserEnv, id string) {
 	deadline := time.After(30 * time.Second)
 	for {
 		e, err := be.store.FindExecutionByID(context.Background(), be.tenant, id)
-		must(t, err)
+		mustOK(t, err)
 		if e.Status.Finished() {
 			return
 		}
@@ -377,11 +377,11 @@ func waitFinished(t *testing.T, be *browserEnv, id string) {
 // screenshots saves the main pages at a desktop and a phone width, for a
 // person to look at.
 func (be *browserEnv) screenshots(t *testing.T, dir string) {
-	must(t, os.MkdirAll(dir, 0o755))
+	mustOK(t, os.MkdirAll(dir, 0o755))
 	w := be.workflow("Parcels to GeoPackage", paramWorkflow)
 	sc := be.schedule("Nightly parcels", "30 2 * * *", w)
 	e, err := be.svc.RunNow(context.Background(), be.admin, sc.ID, nil, true)
-	must(t, err)
+	mustOK(t, err)
 	waitFinished(t, be, e.ID)
 	pages := map[string]string{
 		"dashboard": "/", "schedules": "/geoetl/schedules", "editor": "/geoetl/schedules/" + sc.ID + "/edit",
@@ -394,21 +394,21 @@ func (be *browserEnv) screenshots(t *testing.T, dir string) {
 		w, h int64
 	}{{"desktop", 1280, 900}, {"phone", 390, 844}} {
 		ctx := be.tab(t, 90*time.Second)
-		must(t, chromedp.Do(ctx, chromedp.EmulateViewport(size.w, size.h, chromedp.EmulateScale(1))))
-		must(t, chromedp.Do(ctx, chromedp.Navigate(be.url("/login"))))
-		shot(t, ctx, filepath.Join(dir, "login-"+size.name+".png"))
+		mustOK(t, chromedp.Do(ctx, chromedp.EmulateViewport(size.w, size.h, chromedp.EmulateScale(1))))
+		mustOK(t, chromedp.Do(ctx, chromedp.Navigate(be.url("/login"))))
+		screenshot(t, ctx, filepath.Join(dir, "login-"+size.name+".png"))
 		be.signIn(t, ctx, "admin")
 		for name, path := range pages {
-			must(t, chromedp.Do(ctx, chromedp.Navigate(be.url(path)), chromedp.WaitVisible(chromedp.CSS("h1"))))
-			shot(t, ctx, filepath.Join(dir, name+"-"+size.name+".png"))
+			mustOK(t, chromedp.Do(ctx, chromedp.Navigate(be.url(path)), chromedp.WaitVisible(chromedp.CSS("h1"))))
+			screenshot(t, ctx, filepath.Join(dir, name+"-"+size.name+".png"))
 		}
 	}
 }
 
-func shot(t *testing.T, ctx context.Context, file string) {
+func screenshot(t *testing.T, ctx context.Context, file string) {
 	t.Helper()
 	// Quality 100 makes a PNG.
 	b, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-	must(t, err)
-	must(t, os.WriteFile(file, b, 0o644))
+	mustOK(t, err)
+	mustOK(t, os.WriteFile(file, b, 0o644))
 }

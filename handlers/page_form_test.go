@@ -25,10 +25,10 @@ func formValues(t testing.TB, page, formID string) url.Values {
 	var walk func(n *html.Node)
 	walk = func(n *html.Node) {
 		if n.Type == html.ElementNode {
-			name := attr(n, "name")
+			name := htmlAttr(n, "name")
 			switch n.Data {
 			case "input":
-				typ := attr(n, "type")
+				typ := htmlAttr(n, "type")
 				switch {
 				case name == "" || typ == "submit" || typ == "button":
 				case typ == "checkbox" || typ == "radio":
@@ -36,7 +36,7 @@ func formValues(t testing.TB, page, formID string) url.Values {
 						v.Add(name, attrOr(n, "value", "on"))
 					}
 				default:
-					v.Add(name, attr(n, "value"))
+					v.Add(name, htmlAttr(n, "value"))
 				}
 			case "textarea":
 				if name != "" {
@@ -58,7 +58,7 @@ func formValues(t testing.TB, page, formID string) url.Values {
 }
 
 func findByID(n *html.Node, id string) *html.Node {
-	if n.Type == html.ElementNode && attr(n, "id") == id {
+	if n.Type == html.ElementNode && htmlAttr(n, "id") == id {
 		return n
 	}
 	for c := n.FirstChild; c != nil; c = c.NextSibling {
@@ -69,7 +69,7 @@ func findByID(n *html.Node, id string) *html.Node {
 	return nil
 }
 
-func attr(n *html.Node, key string) string { return attrOr(n, key, "") }
+func htmlAttr(n *html.Node, key string) string { return attrOr(n, key, "") }
 
 func attrOr(n *html.Node, key, def string) string {
 	for _, a := range n.Attr {

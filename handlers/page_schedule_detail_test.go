@@ -32,7 +32,7 @@ func TestScheduleDetail_ShowsDefinitionNextRunsAndChanges(t *testing.T) {
 	page := b.get("/geoetl/schedules/"+sc.ID, nil).want(http.StatusOK)
 	page.has("At 08:30, Monday through Friday", "(Europe/Berlin)", "<code>region</code> = <code>east</code>", "Parcels",
 		"Version 2", "Version 1", "cronExpression", "<del>0 7 * * MON-FRI</del>", "<ins>30 8 * * MON-FRI</ins>")
-	if n := strings.Count(between(t, page.Body, "<h2>Next runs</h2>", "</ol>"), "<li>"); n != detailNextRuns {
+	if n := strings.Count(textBetween(t, page.Body, "<h2>Next runs</h2>", "</ol>"), "<li>"); n != detailNextRuns {
 		t.Errorf("%d next runs shown, want %d", n, detailNextRuns)
 	}
 	if !strings.Contains(page.Body, "08:30 CET") && !strings.Contains(page.Body, "08:30 CEST") {
@@ -105,7 +105,7 @@ func TestScheduleHistory_NewestFirstFilteredAndPaged(t *testing.T) {
 		t.Error("the history is not newest first")
 	}
 	page.has("Next page", "sse-connect")
-	next := strings.ReplaceAll(between(t, between(t, page.Body, `class="pager"`, "Next page"), `href="`, `"`), "&amp;", "&")
+	next := strings.ReplaceAll(textBetween(t, textBetween(t, page.Body, `class="pager"`, "Next page"), `href="`, `"`), "&amp;", "&")
 	second := b.get(next, nil).want(http.StatusOK)
 	if n := strings.Count(second.Body, `<tr id="exec-`); n != 2 {
 		t.Errorf("%d rows on the second page, want 2", n)

@@ -34,8 +34,8 @@ func TestSchedulesList_SearchFiltersSortAndPaging(t *testing.T) {
 		t.Errorf("first page has %d rows, want %d", n, scheduleListLimit)
 	}
 	first.has(fmt.Sprintf("%d of %d shown", scheduleListLimit, scheduleListLimit+5), "Next page")
-	next := strings.ReplaceAll(between(t, first.Body, `class="pager"`, "Next page"), "&amp;", "&")
-	href := between(t, next, `href="`, `"`)
+	next := strings.ReplaceAll(textBetween(t, first.Body, `class="pager"`, "Next page"), "&amp;", "&")
+	href := textBetween(t, next, `href="`, `"`)
 	second := b.get(href, nil).want(http.StatusOK)
 	if n := strings.Count(second.Body, `id="sched-row-`); n != 5 {
 		t.Errorf("second page has %d rows, want 5", n)
@@ -70,7 +70,7 @@ func TestSchedulesList_SearchFiltersSortAndPaging(t *testing.T) {
 }
 
 // between returns the text after from up to the next to.
-func between(t *testing.T, s, from, to string) string {
+func textBetween(t *testing.T, s, from, to string) string {
 	t.Helper()
 	i := strings.Index(s, from)
 	if i < 0 {

@@ -139,7 +139,7 @@ func TestDashboard_CountsRunsUpcomingAndFailures(t *testing.T) {
 	page.has("3 schedules, 1 workflow", "1 run ·", "0 % succeeded", "Due soon", "source unreachable", `href="/geoetl/executions/`+e.ID+`"`,
 		`role="img"`, "Runs per hour over the last 24 hours: 1 run, 1 failed", `class="bar-bad"`)
 	page.lacks("Due next year") // not within the next hours
-	active := between(t, page.Body, `href="/geoetl/schedules?status=active"`, "</a>")
+	active := textBetween(t, page.Body, `href="/geoetl/schedules?status=active"`, "</a>")
 	if !strings.Contains(active, `<span class="count">2</span>`) {
 		t.Errorf("active count: %s", active)
 	}
