@@ -68,6 +68,7 @@ func (s *Server) registerConsoleRoutes() {
 	g.GET("/geoetl/settings", s.pageSettingsPage)
 	g.POST("/geoetl/settings/users", s.pageUserCreate)
 	g.POST("/geoetl/settings/users/:id/role", s.pageUserRole)
+	g.POST("/geoetl/settings/users/:id/disabled", s.pageUserDisabled)
 	g.POST("/geoetl/settings/tokens", s.pageTokenCreate)
 	g.POST("/geoetl/settings/tokens/:id/revoke", s.pageTokenRevoke)
 	g.POST("/geoetl/settings/webhook-secret/rotate", s.pageSecretRotate)

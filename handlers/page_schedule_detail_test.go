@@ -147,7 +147,7 @@ func TestExecutionPage_ShowsNodesCountsAndLog(t *testing.T) {
 	b := env.signedIn("editor")
 	page := b.get("/geoetl/executions/"+e.ID, nil).want(http.StatusOK)
 	page.has("Run of Parcels", "Recorded", "<code>src</code>", "123,456", "1.2 s", "99", "Running", "run started", "WARN  [src]",
-		"<code>region</code> = <code>west</code>", "Cancel run", "&lt;img src=x").lacks(msg)
+		"<code>region</code> = <code>west</code>", "Cancel run", "&lt;img src=x", "1 of 2 nodes finished", `<progress id="node-progress" value="1" max="2">`).lacks(msg)
 	res := b.post("/geoetl/executions/"+e.ID+"/cancel", nil, nil).want(http.StatusSeeOther)
 	if loc := res.Header.Get("Location"); loc != "/geoetl/executions/"+e.ID {
 		t.Errorf("Location = %q", loc)

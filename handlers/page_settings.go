@@ -99,6 +99,25 @@ func (s *Server) pageUserRole(c echo.Context) error {
 	return s.renderSettings(c, http.StatusOK, views.SettingsData{Message: u.Name + " is now " + string(u.Role) + "."})
 }
 
+// pageUserDisabled is POST /geoetl/settings/users/{id}/disabled: a
+// disabled user cannot sign in, and their sessions stop working.
+func (s *Server) pageUserDisabled(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	disabled := c.FormValue("disabled") == "true"
+	u, err := s.svc.UpdateUser(c.Request().Context(), principal(c), id, geoetl.UserUpdate{Disabled: &disabled}, nil)
+	if err != nil {
+		return err
+	}
+	word := "enabled"
+	if u.Disabled {
+		word = "disabled"
+	}
+	return s.renderSettings(c, http.StatusOK, views.SettingsData{Message: u.Name + " is " + word + "."})
+}
+
 // pageTokenCreate is POST /geoetl/settings/tokens: the new secret is in
 // this one answer and nowhere else.
 func (s *Server) pageTokenCreate(c echo.Context) error {

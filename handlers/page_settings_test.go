@@ -69,6 +69,13 @@ func TestSettings_UsersAndRoles(t *testing.T) {
 	c.get("/geoetl/schedules/new", nil).want(http.StatusForbidden)
 	res := b.post("/geoetl/settings/users/"+env.admin.UserID+"/role", url.Values{"role": {"viewer"}}, htmx("main")).want(http.StatusConflict)
 	res.has("cannot demote")
+
+	// Disabling ends carol's access at once, session included.
+	b.post("/geoetl/settings/users/"+carolID+"/disabled", url.Values{"disabled": {"true"}}, htmx("main")).want(http.StatusOK).has("carol is disabled.", "Enable carol")
+	c.get("/", nil).want(http.StatusSeeOther)
+	env.browser().post("/login", url.Values{"login": {"carol"}, "password": {consolePassword}}, nil).want(http.StatusUnauthorized)
+	b.post("/geoetl/settings/users/"+carolID+"/disabled", url.Values{"disabled": {"false"}}, htmx("main")).want(http.StatusOK).has("carol is enabled.")
+	env.signedIn("carol")
 }
 
 // TestSettings_WebhookSecretShownAndRotated checks the webhook secret:
