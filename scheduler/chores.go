@@ -89,7 +89,9 @@ func (s *Scheduler) heartbeat(ctx context.Context) {
 		return
 	}
 	sent := s.clock.Now()
-	hctx, cancel := context.WithTimeout(ctx, s.cfg.HeartbeatInterval)
+	// A slow database is not a lost one: wait up to a quarter of the
+	// lease, well before the fence would stop anything.
+	hctx, cancel := context.WithTimeout(ctx, max(s.cfg.HeartbeatInterval, s.cfg.LeaseTimeout/4))
 	defer cancel()
 	stop, err := s.store.Heartbeat(hctx, s.id, ids)
 	if err != nil {

@@ -239,8 +239,8 @@ func runChild(url string) int {
 		return 1
 	}
 	s, err := New(Config{Store: st, Engine: newTestEngine(clock.Real{}), InstanceID: id, DatabaseURL: url, Dispatch: true,
-		Logger:            slog.New(slog.DiscardHandler),
-		HeartbeatInterval: 200 * time.Millisecond, LeaseTimeout: 2 * time.Second, ReapInterval: 200 * time.Millisecond})
+		Logger:            slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		HeartbeatInterval: time.Second, LeaseTimeout: 5 * time.Second, ReapInterval: time.Second})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "child:", err)
 		return 1
@@ -315,7 +315,7 @@ func TestKill_RunsOfAKilledInstanceAreReapedAndRetriedNeverTwice(t *testing.T) {
 	kill()
 
 	survivor := c.instance("survivor", func(cfg *Config) {
-		cfg.HeartbeatInterval, cfg.LeaseTimeout, cfg.ReapInterval = 200*time.Millisecond, 2*time.Second, 200*time.Millisecond
+		cfg.HeartbeatInterval, cfg.LeaseTimeout, cfg.ReapInterval = time.Second, 5*time.Second, time.Second
 	})
 	events, cancel := survivor.Subscribe(c.tenant.ID)
 	defer cancel()

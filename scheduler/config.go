@@ -54,7 +54,8 @@ type Config struct {
 	Dispatch bool
 
 	// Lookahead is how long before an occurrence it is claimed, so that
-	// it starts on time; default 500 ms.
+	// it starts on time; default 1 s. Changes made later than that before
+	// an occurrence apply from the next one.
 	Lookahead time.Duration
 	// MisfireGrace is how late an occurrence may be claimed and still run
 	// as on time; an older one was missed (misfire policy). Default 5 s.
@@ -133,7 +134,7 @@ func (c *Config) setDefaults() error {
 			*n = v
 		}
 	}
-	def(&c.Lookahead, 500*time.Millisecond)
+	def(&c.Lookahead, time.Second)
 	def(&c.MisfireGrace, 5*time.Second)
 	defInt(&c.BatchSize, 500)
 	defInt(&c.MaxClaimed, 20000)

@@ -137,7 +137,23 @@ func (w *writer) flush(ctx context.Context) bool {
 	finishes := w.finishes[:min(n, len(w.finishes))]
 	w.mu.Unlock()
 
-	if !w.retry(ctx, "record starts", len(starts), func(ctx context.Context) error { return w.s.store.StartExecutions(ctx, starts) }) {
+	// A run that started and finished within one batch needs no separate
+	// start: its outcome carries executedAt. Short runs then cost one write
+	// after their claim instead of two.
+	toStart := starts
+	if len(finishes) > 0 && len(starts) > 0 {
+		done := make(map[string]bool, len(finishes))
+		for _, r := range finishes {
+			done[r.Execution.ID] = true
+		}
+		toStart = make([]geoetl.ExecutionStart, 0, len(starts))
+		for _, st := range starts {
+			if !done[st.ExecutionID] {
+				toStart = append(toStart, st)
+			}
+		}
+	}
+	if !w.retry(ctx, "record starts", len(toStart), func(ctx context.Context) error { return w.s.store.StartExecutions(ctx, toStart) }) {
 		return false
 	}
 	w.mu.Lock()

@@ -244,23 +244,32 @@ func (s *Store) StartExecutions(ctx context.Context, starts []geoetl.ExecutionSt
 // transaction. A result for an execution that is already finished (say,
 // cancelled while it was still pending) changes nothing, follow-ups
 // included.
+//
+// The updates go as one pipelined batch per kind, rows in id order and one
+// last-run update per schedule: a batch of outcomes then costs a few round
+// trips instead of two per execution, and writers on several instances
+// take their row locks in the same order, so they neither hold schedule
+// rows (which claims skip while locked) for long nor deadlock each other.
 func (s *Store) FinishExecutions(ctx context.Context, results []geoetl.ExecutionResult) error {
 	if len(results) == 0 {
 		return nil
 	}
+	results = append([]geoetl.ExecutionResult(nil), results...)
+	for _, r := range results {
+		if _, ok := normID(r.Execution.ID); !ok {
+			return geoetl.NotFound("Execution")
+		}
+	}
+	sort.Slice(results, func(a, b int) bool { return results[a].Execution.ID < results[b].Execution.ID })
 	return s.write(ctx, "", func(tx Tx) error {
 		now, err := s.now(ctx, tx)
 		if err != nil {
 			return err
 		}
-		var retries []*geoetl.Execution
-		var deliveries []*geoetl.Delivery
+		args := make([][]any, 0, len(results))
 		for _, r := range results {
 			e := r.Execution
-			id, ok := normID(e.ID)
-			if !ok {
-				return geoetl.NotFound("Execution")
-			}
+			id, _ := normID(e.ID)
 			if e.CompletedAt == nil && e.Status.Finished() {
 				e.CompletedAt = &now
 			}
@@ -271,26 +280,36 @@ func (s *Store) FinishExecutions(ctx context.Context, results []geoetl.Execution
 					return invalidField("summary", "cannot be stored as JSON")
 				}
 			}
-			n, err := tx.Exec(ctx, `UPDATE executions SET status = $2, executed_at = coalesce($3, executed_at), completed_at = $4, duration_ms = $5,
-				error_message = $6, summary = $7, skipped = $8, skip_reason = $9, cancel_requested = (cancel_requested OR $10)
-				WHERE id = $1 AND status IN ('pending', 'running')`,
-				id, string(e.Status), s.tp(e.ExecutedAt), s.tp(e.CompletedAt), nullInt64(e.DurationMs), nullStr(e.ErrorMessage), summary,
-				e.Skipped, nullStr(e.SkipReason), e.CancelRequested)
-			if err != nil {
-				return err
-			}
-			if n == 0 {
+			args = append(args, []any{id, string(e.Status), s.tp(e.ExecutedAt), s.tp(e.CompletedAt), nullInt64(e.DurationMs), nullStr(e.ErrorMessage), summary,
+				e.Skipped, nullStr(e.SkipReason), e.CancelRequested})
+		}
+		counts, err := tx.ExecBatch(ctx, `UPDATE executions SET status = $2, executed_at = coalesce($3, executed_at), completed_at = $4, duration_ms = $5,
+			error_message = $6, summary = $7, skipped = $8, skip_reason = $9, cancel_requested = (cancel_requested OR $10)
+			WHERE id = $1 AND status IN ('pending', 'running')`, args)
+		if err != nil {
+			return err
+		}
+		var retries []*geoetl.Execution
+		var deliveries []*geoetl.Delivery
+		latest := map[string]*geoetl.Execution{} // per schedule, the run recorded as its last
+		for i, r := range results {
+			if counts[i] == 0 {
 				continue
 			}
-			if e.ScheduleID != nil {
-				if err := s.recordLastRun(ctx, tx, e); err != nil {
-					return err
+			if e := r.Execution; e.ScheduleID != nil {
+				if sid, ok := normID(*e.ScheduleID); ok {
+					if cur := latest[sid]; cur == nil || !lastRunAt(cur).After(lastRunAt(e)) {
+						latest[sid] = e
+					}
 				}
 			}
 			if r.Retry != nil {
 				retries = append(retries, r.Retry)
 			}
 			deliveries = append(deliveries, r.Deliveries...)
+		}
+		if err := s.recordLastRuns(ctx, tx, latest); err != nil {
+			return err
 		}
 		if len(retries) > 0 {
 			if _, err := s.insertExecutions(ctx, tx, now, retries); err != nil {
@@ -301,23 +320,38 @@ func (s *Store) FinishExecutions(ctx context.Context, results []geoetl.Execution
 	})
 }
 
-// recordLastRun sets the schedule's last run to e unless a later run is
-// recorded already (runs of one schedule may finish out of order).
-func (s *Store) recordLastRun(ctx context.Context, tx Tx, e *geoetl.Execution) error {
-	sid, ok := normID(*e.ScheduleID)
-	if !ok {
-		return nil
-	}
-	at := e.ScheduledAt
+// lastRunAt is when a run counts as having happened for its schedule's
+// last run: its start, else its end, else its occurrence.
+func lastRunAt(e *geoetl.Execution) time.Time {
 	switch {
 	case e.ExecutedAt != nil:
-		at = *e.ExecutedAt
+		return *e.ExecutedAt
 	case e.CompletedAt != nil:
-		at = *e.CompletedAt
+		return *e.CompletedAt
 	}
-	id, _ := normID(e.ID)
-	_, err := tx.Exec(ctx, `UPDATE schedules SET last_run_at = $2, last_run_status = $3, last_run_id = $4
-		WHERE id = $1 AND (last_run_at IS NULL OR last_run_at <= $2)`, sid, s.t(at), string(e.Status), id)
+	return e.ScheduledAt
+}
+
+// recordLastRuns sets each schedule's last run (in schedule id order)
+// unless a later run is recorded already: runs of one schedule may finish
+// out of order.
+func (s *Store) recordLastRuns(ctx context.Context, tx Tx, latest map[string]*geoetl.Execution) error {
+	if len(latest) == 0 {
+		return nil
+	}
+	ids := make([]string, 0, len(latest))
+	for sid := range latest {
+		ids = append(ids, sid)
+	}
+	sort.Strings(ids)
+	args := make([][]any, 0, len(ids))
+	for _, sid := range ids {
+		e := latest[sid]
+		id, _ := normID(e.ID)
+		args = append(args, []any{sid, s.t(lastRunAt(e)), string(e.Status), id})
+	}
+	_, err := tx.ExecBatch(ctx, `UPDATE schedules SET last_run_at = $2, last_run_status = $3, last_run_id = $4
+		WHERE id = $1 AND (last_run_at IS NULL OR last_run_at <= $2)`, args)
 	return err
 }
 
