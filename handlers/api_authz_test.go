@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/geoetl/geoetl"
@@ -18,7 +19,8 @@ type fixture struct {
 	workflow, schedule, execution, user, token string
 }
 
-var fixtureSeq int
+// fixtureSeq numbers fixtures; tests run in parallel, hence atomic.
+var fixtureSeq atomic.Int64
 
 // newFixture creates a fresh set of objects in tenantID, so a case that
 // deletes or changes one never affects the next. The user is only made
@@ -26,8 +28,7 @@ var fixtureSeq int
 func (e *apiEnv) newFixture(tenantID string, withUser bool) fixture {
 	e.t.Helper()
 	ctx := context.Background()
-	fixtureSeq++
-	n := "f" + strconv.Itoa(fixtureSeq)
+	n := "f" + strconv.FormatInt(fixtureSeq.Add(1), 10)
 	p := geoetl.Principal{TenantID: tenantID, Actor: "setup", ActorID: "setup", Role: geoetl.RoleAdmin}
 	name := "Workflow " + n
 	w, err := e.svc.CreateWorkflow(ctx, p, service.WorkflowInput{Name: &name, Definition: json.RawMessage(sampleDefinition)})

@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/labstack/echo/v4"
@@ -230,18 +231,25 @@ func TestOpenAPI_AnswerSchemasMatchTheEncodedTypes(t *testing.T) {
 
 func TestOperations_HealthReadinessMetrics(t *testing.T) {
 	m := metrics.New()
-	notReady := errors.New("migrations pending")
-	ready := error(nil)
-	cfg := Config{Metrics: m.Handler(), MetricsRecorder: m, Ready: func(context.Context) error { return ready }}
+	// Each backend's server reads its own readiness, since the two run
+	// in parallel.
+	var ready sync.Map
+	cfg := Config{Metrics: m.Handler(), MetricsRecorder: m}
 	eachBackend(t, cfg, func(t *testing.T, e *apiEnv) {
+		e.srv.cfg.Ready = func(context.Context) error {
+			if err, ok := ready.Load(e); ok {
+				return err.(error)
+			}
+			return nil
+		}
 		h := e.send(request{method: http.MethodGet, path: "/healthz"}).want(http.StatusOK).object()
 		if h["status"] != "ok" {
 			t.Fatalf("healthz: %v", h)
 		}
 		e.send(request{method: http.MethodGet, path: "/readyz"}).want(http.StatusOK)
-		ready = notReady
+		ready.Store(e, errors.New("migrations pending"))
 		r := e.send(request{method: http.MethodGet, path: "/readyz"}).want(http.StatusServiceUnavailable).object()
-		ready = nil
+		ready.Delete(e)
 		if r["reason"] != "migrations pending" {
 			t.Fatalf("readyz: %v", r)
 		}
