@@ -145,6 +145,19 @@ func (c *claimCtx) loadOccupancy() error {
 	if err != nil {
 		return err
 	}
+	// Runs of this instance that have finished but whose outcome is not
+	// written yet hold no slot, whatever the database still says.
+	c.s.mu.Lock()
+	for id, list := range occ {
+		kept := list[:0]
+		for _, e := range list {
+			if j := c.s.jobs[e.ID]; j == nil || j.state != jobFinished {
+				kept = append(kept, e)
+			}
+		}
+		occ[id] = kept
+	}
+	c.s.mu.Unlock()
 	for id, sc := range c.schedules {
 		c.slots[id] = newSlots(sc, occ[id])
 	}
