@@ -88,6 +88,9 @@ func VerifySignature(secret, header, timestamp string, body []byte) bool {
 }
 
 // newSecret returns 32 random bytes as hex.
+// NewWebhookSecret returns a fresh random webhook secret (64 hex digits).
+func NewWebhookSecret() (string, error) { return newSecret() }
+
 func newSecret() (string, error) {
 	var b [32]byte
 	if _, err := rand.Read(b[:]); err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/geoetl/geoetl"
+	"github.com/geoetl/geoetl/notify"
 )
 
 // CreateTenant creates a tenant (from the command line).
@@ -12,7 +13,13 @@ func (s *Service) CreateTenant(ctx context.Context, name string) (*geoetl.Tenant
 	if err := geoetl.ValidateTenantName(name); err != nil {
 		return nil, err
 	}
-	t := &geoetl.Tenant{ID: geoetl.NewID(), Name: name, CreatedAt: s.Clock.Now().UTC()}
+	// The webhook secret is made with the tenant, so two instances can
+	// never race to create different first secrets later.
+	secret, err := notify.NewWebhookSecret()
+	if err != nil {
+		return nil, err
+	}
+	t := &geoetl.Tenant{ID: geoetl.NewID(), Name: name, CreatedAt: s.Clock.Now().UTC(), WebhookSecret: secret}
 	if err := s.Store.CreateTenant(ctx, t); err != nil {
 		return nil, err
 	}

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/geoetl/geoetl"
@@ -69,7 +70,26 @@ commands:
 
 Run 'geoetl <command> -h' for the flags of a command.`
 
+// commands are the first words geoetl understands.
+var commands = map[string]bool{"serve": true, "migrate": true, "version": true, "cron": true, "tenant": true, "user": true, "token": true, "schedules": true, "help": true}
+
+// hoistCommand lets flags come before the command ("geoetl --db X migrate
+// up"): it moves the first command word to the front.
+func hoistCommand(args []string) []string {
+	if len(args) == 0 || !strings.HasPrefix(args[0], "-") {
+		return args
+	}
+	for i, a := range args {
+		if commands[a] {
+			out := append([]string{a}, args[:i]...)
+			return append(out, args[i+1:]...)
+		}
+	}
+	return args
+}
+
 func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, env map[string]string) error {
+	args = hoistCommand(args)
 	if len(args) == 0 || (len(args[0]) > 0 && args[0][0] == '-' && args[0] != "-h" && args[0] != "--help") {
 		return cmdServe(ctx, args, stdout, stderr, env)
 	}

@@ -97,12 +97,22 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, env 
 		Version: version, Catalog: engine.Catalog(), Metrics: m.Handler(), Events: sched, Ready: readiness(store),
 		MetricsRecorder: m,
 	})
-	httpServer := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	// Requests derive their context from baseCtx, which shutdown cancels,
+	// so long-lived SSE streams end at once instead of holding shutdown
+	// up until their own time limit.
+	baseCtx, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelBase()
+	httpServer := &http.Server{
+		Handler: srv, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+		BaseContext: func(net.Listener) context.Context { return baseCtx },
+	}
+	httpServer.RegisterOnShutdown(cancelBase)
 
 	if err := sched.Start(ctx); err != nil {
 		return err
 	}
 	notifyCtx, stopNotify := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopNotify()
 	notifyDone := make(chan struct{})
 	go func() { defer close(notifyDone); notifier.Run(notifyCtx) }()
 
@@ -114,12 +124,14 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, env 
 	}
 	logger.Info("geoetl serving "+mode, "url", "http://"+ln.Addr().String(), "db", redactURL(cfg.DB), "instance", cfg.InstanceID, "version", version)
 
+	var failure error
 	select {
 	case <-ctx.Done():
 		logger.Info("shutting down: no new runs start; running ones get the grace period", "grace", cfg.ShutdownGrace)
 	case err := <-serveErr:
 		if err != nil && !errors.Is(err, http.ErrServerClosed) {
-			return fmt.Errorf("http server: %w", err)
+			failure = fmt.Errorf("http server: %w", err)
+			logger.Error("http server failed; shutting down", "err", err)
 		}
 	}
 	// Shut down in dependency order with a fresh context: the signal
@@ -135,7 +147,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, env 
 		logger.Error("http shutdown", "err", err)
 	}
 	logger.Info("stopped")
-	return nil
+	return failure
 }
 
 // bootstrap prepares a fresh database: the default tenant, the admin user
