@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/geoetl/geoetl"
 	"github.com/geoetl/geoetl/clock"
 	"github.com/geoetl/geoetl/db"
@@ -380,4 +382,81 @@ func TestKill_RunsOfAKilledInstanceAreReapedAndRetriedNeverTwice(t *testing.T) {
 // retries.
 func defWaitOnce(seconds int) string {
 	return fmt.Sprintf(`{"nodes":[{"id":"w","type":"test.wait_unless_retry","parameters":{"seconds":%d}}]}`, seconds)
+}
+
+func TestOutage_DispatcherBacksOffAndRecoversWithoutDoubleRuns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real-time outage test")
+	}
+	c := newCluster(t)
+	wf := c.workflow(defEmpty)
+	var schedules []*geoetl.Schedule
+	for range 5 {
+		schedules = append(schedules, c.schedule(wf, "* * * * * *", nil))
+	}
+	s := c.instance("node-1", nil)
+	admin, err := pgx.Connect(context.Background(), dbtest.PostgresURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(context.Background())
+	cfg, err := pgx.ParseConfig(c.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := cfg.Database
+	time.Sleep(2 * time.Second)
+	// The database goes away for three seconds: no new connections, every
+	// open one dropped.
+	outage := time.Now()
+	for _, q := range []string{
+		`ALTER DATABASE ` + name + ` ALLOW_CONNECTIONS false`,
+		`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '` + name + `'`,
+	} {
+		if _, err := admin.Exec(context.Background(), q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(3 * time.Second)
+	if _, err := admin.Exec(context.Background(), `ALTER DATABASE `+name+` ALLOW_CONNECTIONS true`); err != nil {
+		t.Fatal(err)
+	}
+	back := time.Now()
+	time.Sleep(4 * time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// After the outage every occurrence runs once again; during it, each
+	// occurrence has at most one row and at most one completed attempt.
+	perOcc := map[string]int{}
+	completed := map[string]int{}
+	for _, e := range c.executions() {
+		k := str(e.ScheduleID) + e.ScheduledAt.Format(time.RFC3339)
+		if e.Trigger == geoetl.TriggerSchedule || e.Trigger == geoetl.TriggerCatchup {
+			perOcc[k]++
+		}
+		if e.Status == geoetl.ExecCompleted {
+			completed[k]++
+		}
+		if c.engine.runCount(e.ID) > 1 {
+			t.Errorf("execution %s ran %d times", e.ID, c.engine.runCount(e.ID))
+		}
+	}
+	for k, n := range completed {
+		if n > 1 {
+			t.Errorf("occurrence %s completed %d times", k, n)
+		}
+	}
+	from := back.Truncate(time.Second).Add(2 * time.Second)
+	to := back.Add(3 * time.Second).Truncate(time.Second)
+	for _, sc := range schedules {
+		for at := from; at.Before(to); at = at.Add(time.Second) {
+			if completed[sc.ID+at.UTC().Format(time.RFC3339)] != 1 {
+				t.Errorf("schedule %s: occurrence %s after the outage did not complete once", sc.ID, at.Format(time.TimeOnly))
+			}
+		}
+	}
+	t.Logf("outage %s to %s; %d occurrence rows", outage.Format(time.TimeOnly), back.Format(time.TimeOnly), len(perOcc))
 }
