@@ -429,14 +429,17 @@ func (d *benchDB) pendingRuns(n int) {
 	if err := d.store.CreateExecution(context.Background(), e); err != nil {
 		d.tb.Fatal(err)
 	}
-	cols := d.columns("executions", "id")
+	// Each queued run is due a microsecond after the previous one, as the
+	// service spaces backfills, so they start in the order they were made.
+	cols := d.columns("executions", "id", "due_at")
 	var q string
 	if d.kind == "postgres" {
-		q = `INSERT INTO executions (id, ` + cols + `) SELECT gen_random_uuid(), ` + cols + ` FROM executions, generate_series(1, $1) WHERE id = $2`
+		q = `INSERT INTO executions (id, due_at, ` + cols + `) SELECT gen_random_uuid(), due_at + g * interval '1 microsecond', ` + cols +
+			` FROM executions, generate_series(1, $1) AS g WHERE id = $2`
 	} else {
 		uuid := `lower(substr(h,1,8)||'-'||substr(h,9,4)||'-4'||substr(h,14,3)||'-a'||substr(h,18,3)||'-'||substr(h,21,12))`
-		q = `WITH RECURSIVE g(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM g WHERE i < $1), r(h) AS (SELECT hex(randomblob(16)) FROM g)
-			INSERT INTO executions (id, ` + cols + `) SELECT ` + uuid + `, ` + cols + ` FROM executions, r WHERE id = $2`
+		q = `WITH RECURSIVE g(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM g WHERE i < $1), r(i, h) AS (SELECT i, hex(randomblob(16)) FROM g)
+			INSERT INTO executions (id, due_at, ` + cols + `) SELECT ` + uuid + `, due_at + i, ` + cols + ` FROM executions, r WHERE id = $2`
 	}
 	if _, err := d.raw().Exec(q, n-1, e.ID); err != nil {
 		d.tb.Fatalf("queueing runs: %v", err)
