@@ -3,11 +3,13 @@ package scheduler
 import (
 	"context"
 	"errors"
+	"fmt"
 	"hash/fnv"
 	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // choresLockKey is the advisory lock that elects the instance running the
@@ -51,7 +53,7 @@ func (e *elector) IsLeader(ctx context.Context) error {
 		}
 	}
 	if e.conn == nil {
-		conn, err := pgx.Connect(ctx, e.url)
+		conn, err := e.connect(ctx)
 		if err != nil {
 			return err
 		}
@@ -73,6 +75,30 @@ func (e *elector) IsLeader(ctx context.Context) error {
 	return nil
 }
 
+// connect opens the elector's own session. Its idle_session_timeout makes
+// the server end the session, and so free the lock, when the leader goes
+// silent: a leader whose process is frozen (SIGSTOP, a paused VM) keeps
+// its socket open, and without the timeout it would hold the lock, and
+// keep every other instance from reaping lost runs, for as long as it is
+// frozen. A live leader asks at every chore run (about once a second), so
+// it never idles that long. Servers before PostgreSQL 14 lack the
+// setting; there the lock goes only with the connection.
+func (e *elector) connect(ctx context.Context) (*pgx.Conn, error) {
+	conn, err := pgx.Connect(ctx, e.url)
+	if err != nil {
+		return nil, err
+	}
+	ms := e.s.cfg.electorIdleTimeout().Milliseconds()
+	if _, err := conn.Exec(ctx, fmt.Sprintf("SET idle_session_timeout = %d", ms)); err != nil {
+		var pgErr *pgconn.PgError
+		if !errors.As(err, &pgErr) || pgErr.Code != "42704" { // undefined_object: an older server
+			_ = conn.Close(context.Background())
+			return nil, err
+		}
+	}
+	return conn, nil
+}
+
 func (e *elector) dropLocked() {
 	if e.conn != nil {
 		_ = e.conn.Close(context.Background())
@@ -86,3 +112,9 @@ func (e *elector) close() {
 	defer e.mu.Unlock()
 	e.dropLocked()
 }
+
+// electorIdleTimeout is how long the leader's lock session may stay silent
+// before the server ends it: half the lease, so that another instance
+// takes the chores over, and reaps the silent leader's runs, about when
+// they are due.
+func (c *Config) electorIdleTimeout() time.Duration { return c.LeaseTimeout / 2 }
