@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -33,6 +34,12 @@ const AppRole = "geoetl_app"
 
 // DefaultMaxConns is the pool size when Options.MaxConns is not set.
 const DefaultMaxConns = 10
+
+// IdleInTransactionTimeout is how long a store session may wait for its
+// client inside a transaction before the server ends it (and rolls the
+// transaction back). The store's transactions send their statements back
+// to back, so only a stopped client comes near it.
+const IdleInTransactionTimeout = 5 * time.Second
 
 // Options configure a PostgreSQL store.
 type Options struct {
@@ -57,6 +64,15 @@ func Open(ctx context.Context, url string, opts Options) (geoetl.Store, error) {
 	}
 	if cfg.ConnConfig.RuntimeParams["application_name"] == "" {
 		cfg.ConnConfig.RuntimeParams["application_name"] = "geoetl"
+	}
+	// A session stopped in the middle of a transaction (its process frozen,
+	// a paused VM) keeps the transaction's row locks for as long as it is
+	// stopped: schedules it had locked for a claim would fire nowhere, and
+	// other instances' writes to those rows would wait. The server ends
+	// such a session after IdleInTransactionTimeout. The URL may set
+	// another value.
+	if _, ok := cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"]; !ok {
+		cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"] = strconv.FormatInt(IdleInTransactionTimeout.Milliseconds(), 10)
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
