@@ -64,13 +64,18 @@ func (s *Scheduler) startChores() error {
 	return nil
 }
 
-func (s *Scheduler) stopChores() {
-	for _, c := range []gocron.Scheduler{s.chores, s.localJobs} {
-		if c != nil {
-			if err := c.Shutdown(); err != nil {
-				s.log.Warn("stopping chores", "err", err)
-			}
-		}
+// stopChores stops the singleton chores; heartbeats go on (stopHeartbeats)
+// while running executions finish, so no reaper takes them for lost.
+func (s *Scheduler) stopChores() { s.shutdownScheduler(s.chores) }
+
+func (s *Scheduler) stopHeartbeats() { s.shutdownScheduler(s.localJobs) }
+
+func (s *Scheduler) shutdownScheduler(c gocron.Scheduler) {
+	if c == nil {
+		return
+	}
+	if err := c.Shutdown(); err != nil {
+		s.log.Warn("stopping chores", "err", err)
 	}
 }
 

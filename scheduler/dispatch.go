@@ -10,7 +10,7 @@ import (
 // SweepInterval. Database errors make it back off and try again; it never
 // runs anything it has not claimed.
 func (s *Scheduler) dispatcher() {
-	defer s.loops.Done()
+	defer s.claimers.Done()
 	ctx := s.stopCtx
 	t := s.clock.NewTimer(time.Hour)
 	defer t.Stop()

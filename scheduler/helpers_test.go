@@ -26,12 +26,40 @@ import (
 type testEngine struct {
 	clock clock.Clock
 
-	mu   sync.Mutex
-	runs map[string]int // runs per execution id
-	reqs []geoetl.RunRequest
+	mu      sync.Mutex
+	runs    map[string]int // runs per execution id
+	reqs    []geoetl.RunRequest
+	settled map[string]chan struct{} // closed once a run waits on its timer or returned
 }
 
-func newTestEngine(c clock.Clock) *testEngine { return &testEngine{clock: c, runs: map[string]int{}} }
+func newTestEngine(c clock.Clock) *testEngine {
+	return &testEngine{clock: c, runs: map[string]int{}, settled: map[string]chan struct{}{}}
+}
+
+// settledCh returns the channel closed once the run of id waits on the
+// clock or has returned, so a test can move a fake clock without racing
+// the run's timer.
+func (e *testEngine) settledCh(id string) chan struct{} {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	c, ok := e.settled[id]
+	if !ok {
+		c = make(chan struct{})
+		e.settled[id] = c
+	}
+	return c
+}
+
+func (e *testEngine) settle(id string) {
+	c := e.settledCh(id)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	select {
+	case <-c:
+	default:
+		close(c)
+	}
+}
 
 type testDef struct {
 	Nodes []struct {
@@ -49,6 +77,7 @@ func (e *testEngine) Validate(def json.RawMessage) error {
 func (e *testEngine) Parameters(json.RawMessage) ([]geoetl.WorkflowParameter, error) { return nil, nil }
 
 func (e *testEngine) Run(ctx context.Context, req geoetl.RunRequest) (geoetl.RunSummary, error) {
+	defer e.settle(req.ExecutionID)
 	e.mu.Lock()
 	e.runs[req.ExecutionID]++
 	e.reqs = append(e.reqs, req)
@@ -66,6 +95,7 @@ func (e *testEngine) Run(ctx context.Context, req geoetl.RunRequest) (geoetl.Run
 			}
 			secs, _ := n.Parameters["seconds"].(float64)
 			t := e.clock.NewTimer(time.Duration(secs * float64(time.Second)))
+			e.settle(req.ExecutionID)
 			select {
 			case <-t.C():
 			case <-ctx.Done():
@@ -312,9 +342,18 @@ func (b *bundle) waitStatus(sc *geoetl.Schedule, st geoetl.ExecutionStatus, n in
 	b.t.Helper()
 	var out []geoetl.ExecutionEvent
 	for len(out) < n {
-		out = append(out, b.waitEvent(fmt.Sprintf("%d %s executions (have %d)", n, st, len(out)), func(ev geoetl.ExecutionEvent) bool {
+		ev := b.waitEvent(fmt.Sprintf("%d %s executions (have %d)", n, st, len(out)), func(ev geoetl.ExecutionEvent) bool {
 			return ev.ScheduleID == sc.ID && ev.Status == st
-		}))
+		})
+		if st == geoetl.ExecRunning {
+			// Running is published before the engine sets its timer.
+			select {
+			case <-b.engine.settledCh(ev.ExecutionID):
+			case <-time.After(20 * time.Second):
+				b.t.Fatalf("run %s never settled", ev.ExecutionID)
+			}
+		}
+		out = append(out, ev)
 	}
 	return out
 }

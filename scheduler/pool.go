@@ -96,7 +96,7 @@ func (s *Scheduler) hold(jobs []*job) {
 // firer moves jobs whose start time has come to the workers, sleeping on
 // one timer for the soonest.
 func (s *Scheduler) firer() {
-	defer s.loops.Done()
+	defer s.claimers.Done()
 	t := s.clock.NewTimer(time.Hour)
 	defer t.Stop()
 	for {

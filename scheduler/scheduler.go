@@ -76,7 +76,8 @@ type Scheduler struct {
 	runCancel context.CancelFunc
 	stopCtx   context.Context // cancelled when Stop begins
 	stopFn    context.CancelFunc
-	loops     sync.WaitGroup // dispatcher, firer, heartbeats, listener
+	loops     sync.WaitGroup // the writer
+	claimers  sync.WaitGroup // dispatcher and firer: they add and hand out jobs
 	workers   sync.WaitGroup
 	started   bool
 	onSleep   func() // called when the dispatcher goes to sleep (tests and benchmarks)
@@ -145,7 +146,7 @@ func (s *Scheduler) Start(ctx context.Context) error {
 		s.workers.Add(1)
 		go s.worker()
 	}
-	s.loops.Add(2)
+	s.claimers.Add(2)
 	go s.firer()
 	go s.dispatcher()
 	if err := s.startChores(); err != nil {
@@ -176,8 +177,10 @@ func (s *Scheduler) Stop(ctx context.Context) error {
 		return nil
 	}
 
-	// Hand back what has not started, so another instance (or the next
-	// start of this one) runs it on time.
+	// Once nothing claims or hands out jobs any more, hand back what has
+	// not started, so another instance (or the next start of this one)
+	// runs it on time.
+	s.claimers.Wait()
 	unstarted := s.takeUnstarted()
 	var errs []error
 	if len(unstarted) > 0 {
@@ -207,6 +210,7 @@ func (s *Scheduler) Stop(ctx context.Context) error {
 		errs = append(errs, errors.New("scheduler: shutdown deadline reached during the grace period"))
 	}
 	s.writer.close(ctx)
+	s.stopHeartbeats()
 	s.loops.Wait()
 	s.runCancel()
 	if s.bus != nil {
