@@ -42,6 +42,9 @@ type Instance struct {
 	// Args are extra serve flags; Env extra environment variables.
 	Args []string
 	Env  []string
+	// Wrap, if set, is a command that runs the binary (faketime and its
+	// arguments, say).
+	Wrap []string
 	// Log, if set, receives every log line of every start.
 	Log io.Writer
 
@@ -74,6 +77,9 @@ func (in *Instance) Start(ctx context.Context) error {
 	args := append([]string{"serve", "--db", in.DB, "--addr", "127.0.0.1:0", "--instance-id", in.ID,
 		"--data-dir", filepath.Join(in.Dir, "data"), "--log-format", "json", "--log-level", "info"}, in.Args...)
 	cmd := exec.Command(in.Bin, args...)
+	if len(in.Wrap) > 0 {
+		cmd = exec.Command(in.Wrap[0], append(append(in.Wrap[1:len(in.Wrap):len(in.Wrap)], in.Bin), args...)...)
+	}
 	cmd.Dir = in.Dir
 	cmd.Env = append(append(os.Environ(), "GEOETL_ADMIN_PASSWORD="+AdminPassword), in.Env...)
 	stderr, err := cmd.StderrPipe()
