@@ -200,7 +200,7 @@ func (v *Verdict) ExplainedCount() int {
 func (v *Verdict) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d schedules, %s..%s: expected %d, once %d, twice %d, missed %d, unresolved %d, explained %d",
-		v.Schedules, v.Window.From.UTC().Format(time.TimeOnly), v.Window.To.UTC().Format(time.TimeOnly),
+		v.Schedules, v.Window.From.UTC().Format(time.RFC3339), v.Window.To.UTC().Format(time.RFC3339),
 		v.Expected, v.Once, v.Twice, v.Missed, v.Unresolved, v.ExplainedCount())
 	if len(v.Explained) > 0 {
 		reasons := make([]string, 0, len(v.Explained))
