@@ -150,6 +150,7 @@ var dialect = &sqlstore.Dialect{
 	Contains: func(col string, n int) string {
 		return fmt.Sprintf("instr(%s, $%d) > 0", col, n)
 	},
+	SearchIndex: searchIndex,
 	HourBucket: func(col string) string {
 		return fmt.Sprintf("((%s / 3600000000) * 3600000000)", col)
 	},

@@ -91,6 +91,11 @@ type Dialect struct {
 	// Contains returns a condition that the text column col contains the
 	// string in parameter n (case-sensitively; callers lower-case both).
 	Contains func(col string, n int) string
+	// SearchIndex, when set, is an index of the trigrams of
+	// schedules.search_lc that a schedule search consults before testing
+	// rows (SQLite's FTS5 table schedule_search). Nil means a search tests
+	// every schedule of the tenant.
+	SearchIndex *SearchIndex
 	// HourBucket truncates a time column to the hour, in UTC.
 	HourBucket func(col string) string
 	// UniqueViolation reports whether err violates a unique constraint and
@@ -98,4 +103,21 @@ type Dialect struct {
 	UniqueViolation func(err error) (string, bool)
 	// MaxParams is how many parameters one statement may have.
 	MaxParams int
+}
+
+// SearchIndex finds the schedules that may contain a search string through
+// an index of the trigrams of their search_lc. It only narrows: the store
+// still tests search_lc itself, which alone decides.
+type SearchIndex struct {
+	// Candidates returns the keys of the rows, of any tenant, whose
+	// search_lc may contain q (lower-cased), as a JSON array, and how many
+	// there are. ok is false when the index cannot answer for q (fewer
+	// than three characters, say) or finds more than limit rows.
+	Candidates func(ctx context.Context, tx Querier, q string, limit int) (keys string, n int, ok bool, err error)
+	// From reads schedules by key, so that the planner looks the keys up
+	// one by one instead of scanning the tenant's rows in sort order.
+	From string
+	// KeyIn is a condition that a row's key is one of those in a JSON
+	// array, with "$?" for that argument (see where.add).
+	KeyIn string
 }

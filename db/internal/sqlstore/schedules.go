@@ -223,9 +223,6 @@ func (s *Store) FindSchedules(ctx context.Context, f geoetl.ScheduleFilter) ([]*
 	}
 	w := &where{}
 	w.add("tenant_id = $?", tid)
-	if f.Q != "" {
-		s.addSearch(w, f.Q, "search_lc")
-	}
 	if f.Status != "" {
 		w.add("status = $?", string(f.Status))
 	}
@@ -244,6 +241,24 @@ func (s *Store) FindSchedules(ctx context.Context, f geoetl.ScheduleFilter) ([]*
 	var total int
 	var next string
 	err := s.read(ctx, tid, func(tx Tx) error {
+		w, from := w.clone(), "schedules"
+		if f.Q != "" {
+			// A trigram index, where there is one, narrows the search to
+			// a few candidate rows; the substring test decides.
+			keys, n, indexed, err := s.scheduleSearchKeys(ctx, tx, tid, strings.ToLower(f.Q))
+			if err != nil {
+				return err
+			}
+			if indexed && n == 0 {
+				out, total, next = []*geoetl.Schedule{}, 0, ""
+				return nil
+			}
+			if indexed {
+				from = s.d.SearchIndex.From
+				w.add(s.d.SearchIndex.KeyIn, keys)
+			}
+			s.addSearch(w, f.Q, "search_lc")
+		}
 		pw := w.clone()
 		var order string
 		switch geoetl.ScheduleSort(sort) {
@@ -268,7 +283,7 @@ func (s *Store) FindSchedules(ctx context.Context, f geoetl.ScheduleFilter) ([]*
 				pw.add("(updated_at, id) < ($?, $?)", s.d.Time(timeFromMicros(*orZero(c.Time))), c.ID)
 			}
 		}
-		rows, err := tx.Query(ctx, `SELECT `+scheduleCols+`, name_lc FROM schedules WHERE `+pw.sql()+` ORDER BY `+order+pw.limit(page), pw.args...)
+		rows, err := tx.Query(ctx, `SELECT `+scheduleCols+`, name_lc FROM `+from+` WHERE `+pw.sql()+` ORDER BY `+order+pw.limit(page), pw.args...)
 		if err != nil {
 			return err
 		}
@@ -284,7 +299,7 @@ func (s *Store) FindSchedules(ctx context.Context, f geoetl.ScheduleFilter) ([]*
 		if err != nil {
 			return err
 		}
-		if total, err = s.total(ctx, tx, "schedules", w, page, len(out)); err != nil {
+		if total, err = s.total(ctx, tx, from, w, page, len(out)); err != nil {
 			return err
 		}
 		if len(out) > page.Limit {

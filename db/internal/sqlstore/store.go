@@ -19,6 +19,8 @@ type Store struct {
 	d     *Dialect
 	clock clock.Clock
 	log   *slog.Logger
+	// search holds the limits of the indexed schedule search.
+	search searchLimits
 }
 
 var _ geoetl.Store = (*Store)(nil)
@@ -28,7 +30,7 @@ func New(b Backend, clk clock.Clock, log *slog.Logger) *Store {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Store{b: b, d: b.Dialect(), clock: clk, log: log}
+	return &Store{b: b, d: b.Dialect(), clock: clk, log: log, search: defaultSearchLimits}
 }
 
 // Backend returns the backend the store runs on.
