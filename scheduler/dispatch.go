@@ -85,7 +85,14 @@ func (s *Scheduler) dispatchOnce(ctx context.Context) (time.Time, error) {
 	offset := s.offsets.get()
 	deadline := local.Add(s.cfg.SweepInterval)
 	if next != nil {
-		if at := next.Add(-s.cfg.Lookahead - offset); at.Before(deadline) {
+		at := next.Add(-s.cfg.Lookahead - offset)
+		if s.isPG {
+			// Instances would otherwise all wake at the same instant and the
+			// quickest would claim every occurrence, every time: a random
+			// quarter of the lookahead spreads the claims.
+			at = at.Add(time.Duration(s.rand() * float64(s.cfg.Lookahead) / 4))
+		}
+		if at.Before(deadline) {
 			deadline = at
 		}
 	}
