@@ -74,8 +74,9 @@ func ValidatePassword(pw string) error {
 	fe := FieldErrors{}
 	if utf8.RuneCountInString(pw) < 8 {
 		fe.Add("password", "must be at least 8 characters")
-	} else if len(pw) > 256 {
-		fe.Add("password", "must be at most 256 bytes")
+	} else if len(pw) > 72 {
+		// bcrypt takes at most 72 bytes and refuses longer passwords.
+		fe.Add("password", "must be at most 72 bytes")
 	}
 	return fe.Err()
 }
