@@ -32,9 +32,30 @@ test: generate-check lint
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 -timeout 60m ./...
 
+# Every fuzz target of these packages, each for FUZZTIME (the seeds and a
+# bounded mutation run are part of `make test` already).
+FUZZPKGS  ?= ./cron ./etl ./handlers ./badinput
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME) ./cron/
-	$(GO) test -run '^$$' -fuzz FuzzNext -fuzztime $(FUZZTIME) ./cron/
+	@for pkg in $(FUZZPKGS); do \
+	  for target in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "== $$pkg $$target ($(FUZZTIME))"; \
+	    $(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
+
+# The long chaos runs (minutes per scenario; restarts the PostgreSQL server,
+# which needs root). `make test` runs the same scenarios briefly. The full
+# log goes to CHAOSLOG; the scenario reports are printed at the end.
+CHAOSLOG  ?= $(or $(TMPDIR),/tmp)/geoetl-chaos.log
+chaos:
+	@GEOETL_CHAOS_LONG=1 $(GO) test -count=1 -v -timeout 90m -run 'TestChaos|TestCheck' ./chaos/ > $(CHAOSLOG) 2>&1; rc=$$?; \
+	  grep -E 'chaos report|^(--- |ok|FAIL)' $(CHAOSLOG); exit $$rc
+
+# The load test: 1,000 every-second schedules under concurrent API readers
+# and writers, and a 100,000-schedule list (flags: go run ./cmd/geoetl-load -h).
+LOADFLAGS ?=
+load:
+	$(GO) run ./cmd/geoetl-load $(LOADFLAGS)
 
 clean:
 	rm -rf bin
