@@ -44,6 +44,9 @@ type Config struct {
 	Metrics http.Handler
 	// Events, when set, streams execution changes to the console (SSE).
 	Events EventSource
+	// RateLimit bounds API calls per caller; the zero value turns it off
+	// (serve passes DefaultRateLimit or the --api-rate-limit setting).
+	RateLimit RateLimit
 	// MetricsRecorder, when set, receives per-route request counts and
 	// latencies.
 	MetricsRecorder *metrics.Metrics
@@ -84,6 +87,7 @@ func New(svc *service.Service, cfg Config) *Server {
 	e.Use(s.bodyLimit)
 	e.Use(s.securityHeaders)
 	e.Use(s.authenticate)
+	e.Use(s.rateLimitMiddleware())
 	e.Use(s.csrfMiddleware())
 
 	e.GET("/healthz", s.handleHealthz)

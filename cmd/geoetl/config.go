@@ -26,6 +26,7 @@ type config struct {
 	Workers          int
 	ShutdownGrace    time.Duration
 	Retention        time.Duration
+	APIRateLimit     float64
 	LogLevel         string
 	LogFormat        string
 }
@@ -97,6 +98,10 @@ func addServeFlags(fs *flag.FlagSet, cfg *config, env map[string]string) error {
 	if cfg.Retention, err = envDuration(env, "GEOETL_RETENTION", 90*24*time.Hour); err != nil {
 		return err
 	}
+	if cfg.APIRateLimit, err = envFloat(env, "GEOETL_API_RATE_LIMIT", 200); err != nil {
+		return err
+	}
+	fs.Float64Var(&cfg.APIRateLimit, "api-rate-limit", cfg.APIRateLimit, "API requests per second per caller (burst twice that); 0 turns limiting off (env GEOETL_API_RATE_LIMIT)")
 	fs.DurationVar(&cfg.Retention, "retention", cfg.Retention, "keep finished executions this long; 0 keeps them forever (env GEOETL_RETENTION)")
 	return nil
 }
@@ -116,6 +121,9 @@ func (c *config) validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		return usagef("--log-level: must be debug, info, warn or error")
+	}
+	if c.APIRateLimit < 0 {
+		return usagef("--api-rate-limit: must not be negative")
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return usagef("--log-format: must be text or json")
@@ -199,4 +207,16 @@ func envDuration(env map[string]string, key string, def time.Duration) (time.Dur
 		return 0, usagef("%s: %q is not a duration like 30s or 90m", key, v)
 	}
 	return d, nil
+}
+
+func envFloat(env map[string]string, key string, def float64) (float64, error) {
+	v, ok := env[key]
+	if !ok || v == "" {
+		return def, nil
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil {
+		return 0, usagef("%s: %q is not a number", key, v)
+	}
+	return f, nil
 }

@@ -95,7 +95,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, env 
 	srv := handlers.New(svc, handlers.Config{
 		Logger: logger, SecureCookies: strings.HasPrefix(cfg.PublicURL, "https://"), PublicURL: cfg.PublicURL,
 		Version: version, Catalog: engine.Catalog(), Metrics: m.Handler(), Events: sched, Ready: readiness(store),
-		MetricsRecorder: m,
+		MetricsRecorder: m, RateLimit: rateLimit(cfg.APIRateLimit),
 	})
 	// Requests derive their context from baseCtx, which shutdown cancels,
 	// so long-lived SSE streams end at once instead of holding shutdown
@@ -230,4 +230,18 @@ func redactURL(u string) string {
 		}
 	}
 	return u
+}
+
+// rateLimit turns --api-rate-limit into the handlers' setting: the given
+// rate per caller with a burst of twice that; anonymous callers get a
+// tenth, which is plenty to be told 401 and slows token guessing.
+func rateLimit(perSecond float64) handlers.RateLimit {
+	if perSecond <= 0 {
+		return handlers.RateLimit{}
+	}
+	anon := perSecond / 10
+	if anon < 1 {
+		anon = 1
+	}
+	return handlers.RateLimit{PerSecond: perSecond, Burst: int(2*perSecond) + 1, AnonymousPerSecond: anon, AnonymousBurst: int(2*anon) + 1}
 }
