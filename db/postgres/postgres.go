@@ -104,6 +104,14 @@ var dialect = &sqlstore.Dialect{
 	Contains: func(col string, n int) string {
 		return fmt.Sprintf("strpos(%s, $%d) > 0", col, n)
 	},
+	// No SearchIndex: a pg_trgm GIN index on search_lc would never serve a
+	// schedule search. Every tenant-scoped read runs under row-level
+	// security, and PostgreSQL uses an operator as an index condition ahead
+	// of a policy's test only when it is leakproof; LIKE, ILIKE and strpos
+	// are not, and marking them so would take a superuser and a promise
+	// about their errors that PostgreSQL does not make. Checked on
+	// PostgreSQL 15: the same search reads the GIN index as superuser and
+	// scans the table as geoetl_app. So searches test the tenant's rows.
 	HourBucket: func(col string) string {
 		return fmt.Sprintf("date_trunc('hour', %s, 'UTC')", col)
 	},
