@@ -89,12 +89,12 @@ func BenchmarkListSearch100k(b *testing.B) {
 			}
 		}
 		for _, f := range []geoetl.ScheduleFilter{
-			{Q: "rivers"},
-			{Q: "district 42"},
-			{Q: "no such thing"},
-			{},
+			{Q: "rivers"},        // broad: a third of the schedules
+			{Q: "district 42"},   // narrow: about 1,000
+			{Q: "no such thing"}, // none
+			{},                   // the first page
 			{Sort: geoetl.SortByNextRunAt},
-			{Sort: geoetl.SortByUpdatedAt, Q: "roads"},
+			{Sort: geoetl.SortByUpdatedAt, Q: "roads"}, // broad, in another order
 			{Tag: "roads"},
 		} {
 			f.TenantID = ten.ID
