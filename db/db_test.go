@@ -131,7 +131,8 @@ func TestMigrateUp_SeveralInstancesAtOnceOnPostgres(t *testing.T) {
 		t.Fatalf("MigrationsCurrent = %v, %v", ok, err)
 	}
 	var out bytes.Buffer
-	if err := db.Migrate(ctx, u, "status", &out); err != nil || strings.Count(out.String(), "applied") != 3 {
+	files, _ := filepath.Glob("migrations/postgres/*.sql")
+	if err := db.Migrate(ctx, u, "status", &out); err != nil || len(files) == 0 || strings.Count(out.String(), "applied") != len(files) {
 		t.Fatalf("status: %v\n%s", err, out.String())
 	}
 }
