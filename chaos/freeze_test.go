@@ -23,9 +23,7 @@ import (
 func TestChaos_FrozenInstance(t *testing.T) {
 	t.Parallel()
 	f := newFleet(t, 3)
-	schedules := mix(t, f.store, f.tenant.ID, pick(6, 20), pick(6, 12))
-	w := windowFrom(2 * time.Second)
-	time.Sleep(time.Until(w.From))
+	schedules, w := f.begin(pick(6, 20), pick(6, 12))
 	for round := range pick(1, 4) {
 		time.Sleep(pick(3*time.Second, 10*time.Second))
 		victim := f.leader()
@@ -34,14 +32,7 @@ func TestChaos_FrozenInstance(t *testing.T) {
 		}
 		f.freezeRound(victim)
 	}
-	w = w.closeAt(time.Now())
-	settleAndCheck(t, f.store, f.tenant.ID, schedules, w, settle)
-	f.stopAll()
-	v, err := Check(context.Background(), f.store, f.tenant.ID, schedules, w)
-	if err != nil {
-		t.Fatal(err)
-	}
-	report(t, "SIGSTOP past the lease, then SIGCONT", v)
+	f.conclude(schedules, w, "SIGSTOP past the lease, then SIGCONT")
 }
 
 // freezeRound freezes victim while it runs workflows, waits until every

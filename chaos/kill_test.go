@@ -17,10 +17,8 @@ import (
 func TestChaos_KillNineRandomInstance(t *testing.T) {
 	t.Parallel()
 	f := newFleet(t, 3)
-	schedules := mix(t, f.store, f.tenant.ID, pick(10, 30), pick(6, 12))
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 8))
-	w := windowFrom(2 * time.Second)
-	time.Sleep(time.Until(w.From))
+	schedules, w := f.begin(pick(10, 30), pick(6, 12))
 
 	end := time.Now().Add(pick(20*time.Second, 5*time.Minute))
 	kills := 0
@@ -37,15 +35,8 @@ func TestChaos_KillNineRandomInstance(t *testing.T) {
 		}
 		cancel()
 	}
-	w = w.closeAt(time.Now())
-	settleAndCheck(t, f.store, f.tenant.ID, schedules, w, settle)
-	f.stopAll()
-	v, err := Check(context.Background(), f.store, f.tenant.ID, schedules, w)
-	if err != nil {
-		t.Fatal(err)
-	}
 	t.Logf("%d kills", kills)
-	report(t, "kill -9 of a random instance", v)
+	v := f.conclude(schedules, w, "kill -9 of a random instance")
 	if v.Lost == 0 {
 		t.Errorf("none of %d kills lost a run: the scenario did not exercise the reaper and retries", kills)
 	}

@@ -294,6 +294,32 @@ func settleAndCheck(t *testing.T, store geoetl.Store, tenantID string, schedules
 	}
 }
 
+// begin creates the scenario schedules (see mix) in the fleet's tenant and
+// waits for the window to open two seconds later.
+func (f *fleet) begin(fast, slow int) ([]*geoetl.Schedule, Window) {
+	f.t.Helper()
+	schedules := mix(f.t, f.store, f.tenant.ID, fast, slow)
+	w := windowFrom(2 * time.Second)
+	time.Sleep(time.Until(w.From))
+	return schedules, w
+}
+
+// conclude closes the window now, waits for every occurrence in it to be
+// resolved, stops the fleet gracefully, judges the window and reports the
+// verdict under scenario.
+func (f *fleet) conclude(schedules []*geoetl.Schedule, w Window, scenario string) *Verdict {
+	f.t.Helper()
+	w = w.closeAt(time.Now())
+	settleAndCheck(f.t, f.store, f.tenant.ID, schedules, w, settle)
+	f.stopAll()
+	v, err := Check(context.Background(), f.store, f.tenant.ID, schedules, w)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	report(f.t, scenario, v)
+	return v
+}
+
 // report logs a scenario's verdict in the form `make chaos` collects and
 // fails the test when the verdict is not clean.
 func report(t *testing.T, scenario string, v *Verdict) {

@@ -84,6 +84,7 @@ type Lateness struct {
 	Expected      int
 	Twice, Missed int
 	Explained     int
+	Reasons       map[string]int // explained occurrences by recorded reason
 }
 
 // Phase is one measured stretch of API load with the scheduler's lateness
@@ -248,7 +249,7 @@ func (e *env) lateness(ctx context.Context, list []*geoetl.Schedule, from, to ti
 		}
 		if (v.Unresolved == 0 && v.Missed == 0) || time.Now().After(deadline) {
 			return Lateness{P50: v.P50, P99: v.P99, Max: v.Max, Expected: v.Expected, Twice: v.Twice, Missed: v.Missed + v.Unresolved,
-				Explained: v.ExplainedCount()}, nil
+				Explained: v.ExplainedCount(), Reasons: v.Explained}, nil
 		}
 		time.Sleep(time.Second)
 	}

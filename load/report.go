@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -25,7 +26,7 @@ func (r *Report) Print(w io.Writer) {
 	}
 	printRoutes(w, all)
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| scheduler | lateness p50 (median of runs) | p99 (median) | worst p99 | occurrences | twice | missed | explained |")
+	fmt.Fprintln(w, "| scheduler | lateness p50 (median of runs) | p99 (median) | worst p99 | occurrences | twice | missed | explained (recorded reasons) |")
 	fmt.Fprintln(w, "| --- | --- | --- | --- | --- | --- | --- | --- |")
 	printLateness(w, "without API load", r.Quiet)
 	var loaded []Lateness
@@ -57,7 +58,11 @@ func printLateness(w io.Writer, label string, runs []Lateness) {
 	var p50, p99 []time.Duration
 	var worst time.Duration
 	expected, twice, missed, explained := 0, 0, 0, 0
+	reasons := map[string]int{}
 	for _, l := range runs {
+		for r, n := range l.Reasons {
+			reasons[r] += n
+		}
 		p50, p99 = append(p50, l.P50), append(p99, l.P99)
 		worst = max(worst, l.P99)
 		expected += l.Expected
@@ -65,8 +70,17 @@ func printLateness(w io.Writer, label string, runs []Lateness) {
 		missed += l.Missed
 		explained += l.Explained
 	}
-	fmt.Fprintf(w, "| %s | %s | %s | %s | %d | %d | %d | %d |\n", label, round(median(p50)), round(median(p99)), round(worst),
-		expected, twice, missed, explained)
+	var why []string
+	for r, n := range reasons {
+		why = append(why, fmt.Sprintf("%d %s", n, r))
+	}
+	sort.Strings(why)
+	detail := ""
+	if len(why) > 0 {
+		detail = " (" + strings.Join(why, "; ") + ")"
+	}
+	fmt.Fprintf(w, "| %s | %s | %s | %s | %d | %d | %d | %d%s |\n", label, round(median(p50)), round(median(p99)), round(worst),
+		expected, twice, missed, explained, detail)
 }
 
 func round(d time.Duration) time.Duration {
