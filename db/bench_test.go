@@ -64,14 +64,13 @@ func BenchmarkClaimInsert10k(b *testing.B) {
 }
 
 // BenchmarkListSearch100k lists one page of a tenant with 100,000 schedules
-// on SQLite (with the total), searched, filtered and sorted in the ways the
-// console does. It reports the median.
+// (with the total), searched, filtered and sorted in the ways the console
+// does, on both backends. It reports the median.
 func BenchmarkListSearch100k(b *testing.B) {
 	if testing.Short() {
 		b.Skip("seeding 100,000 schedules takes a while")
 	}
-	b.Run("sqlite", func(b *testing.B) {
-		st := dbtest.SQLiteWith(b, db.Options{})
+	each(b, func(b *testing.B, st geoetl.Store) {
 		ctx := context.Background()
 		ten, w := seedWorld(b, st)
 		const n = 100000
