@@ -49,7 +49,7 @@ func (s *Scheduler) dispatcher() {
 		case <-t.C():
 		default:
 		}
-		t.Reset(wait)
+		resetAt(s.clock, t, deadline)
 		select {
 		case <-t.C():
 		case <-s.wake:

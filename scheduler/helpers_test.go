@@ -170,6 +170,11 @@ type bundle struct {
 
 var t0 = time.Date(2027, 1, 4, 10, 0, 0, 0, time.UTC) // a Monday
 
+// testWait is how long a test waits for something it expects before it
+// fails: generous, because the machine may be loaded by other work and a
+// wait ends as soon as its condition holds.
+const testWait = 60 * time.Second
+
 // setupSQLite returns a bundle on a fresh SQLite store with a fake clock
 // shared by the store ("database time") and the scheduler.
 func setupSQLite(t *testing.T) *bundle {
@@ -302,7 +307,7 @@ func (b *bundle) record(s *Scheduler) {
 // waitFor waits until cond holds over the events seen so far.
 func (b *bundle) waitFor(what string, cond func(seen []geoetl.ExecutionEvent) bool) {
 	b.t.Helper()
-	timeout := time.After(20 * time.Second)
+	timeout := time.After(testWait)
 	for {
 		b.mu.Lock()
 		ok := cond(b.seen)
@@ -349,7 +354,7 @@ func (b *bundle) waitStatus(sc *geoetl.Schedule, st geoetl.ExecutionStatus, n in
 			// Running is published before the engine sets its timer.
 			select {
 			case <-b.engine.settledCh(ev.ExecutionID):
-			case <-time.After(20 * time.Second):
+			case <-time.After(testWait):
 				b.t.Fatalf("run %s never settled", ev.ExecutionID)
 			}
 		}
@@ -400,8 +405,13 @@ func str(p *string) string {
 }
 
 // drainForTest waits until everything queued so far is written.
-func (w *writer) drainForTest() {
-	for i := 0; i < 2000 && w.pending() > 0; i++ {
+func (w *writer) drainForTest(tb testing.TB) {
+	tb.Helper()
+	deadline := time.Now().Add(testWait)
+	for w.pending() > 0 {
+		if time.Now().After(deadline) {
+			tb.Fatalf("the writer still has %d items after %s", w.pending(), testWait)
+		}
 		time.Sleep(time.Millisecond)
 	}
 }
@@ -456,7 +466,7 @@ func (n *testNotifier) waitScheduleEvent(t *testing.T) scheduleEvent {
 	select {
 	case ev := <-n.schedules:
 		return ev
-	case <-time.After(20 * time.Second):
+	case <-time.After(testWait):
 		t.Fatal("timed out waiting for a schedule notification")
 		return scheduleEvent{}
 	}

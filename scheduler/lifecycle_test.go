@@ -106,7 +106,7 @@ func TestCancelThroughHeartbeat_WhenTheRequestCameFromElsewhere(t *testing.T) {
 	sc := b.schedule(b.workflow(defWait(3600)), "0 0 1 1 *", nil)
 	e := b.runNow(sc, nil, false)
 	b.waitStatus(sc, geoetl.ExecRunning, 1)
-	b.sched.writer.drainForTest()
+	b.sched.writer.drainForTest(t)
 	// Another instance's API took the request: only the database knows.
 	if _, err := b.store.RequestCancel(context.Background(), b.tenant.ID, e.ID); err != nil {
 		t.Fatal(err)
@@ -371,7 +371,7 @@ func TestNotifications_OnlyForTheFinalOutcome(t *testing.T) {
 	sc := b.schedule(b.workflow(defFail), "0 * * * *", func(s *geoetl.Schedule) { s.RetryAttempts, s.RetryDelayMinutes = 1, 0 })
 	b.advanceTo(t0.Add(time.Hour))
 	b.waitStatus(sc, geoetl.ExecFailed, 2)
-	b.sched.writer.drainForTest()
+	b.sched.writer.drainForTest(t)
 	evs := n.executionEvents()
 	if len(evs) != 2 || !evs[0].WillRetry || evs[1].WillRetry || evs[1].Execution.RetryCount != 1 || evs[1].WorkflowName == "" {
 		t.Fatalf("planned %d notifications: %+v", len(evs), evs)

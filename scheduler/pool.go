@@ -21,6 +21,7 @@ type job struct {
 	// trusts its claim (see Config.fence); guarded by Scheduler.mu.
 	leaseUntil time.Time
 	state      jobState
+	fenced     bool                    // stopped because its lease lapsed
 	cancel     context.CancelCauseFunc // set once running
 	index      int                     // in the timer heap, -1 when not in it
 }
@@ -120,8 +121,7 @@ func (s *Scheduler) firer() {
 		case <-t.C():
 		default:
 		}
-		// Measured again after unlocking: the clock may have moved.
-		t.Reset(deadline.Sub(s.clock.Now()))
+		resetAt(s.clock, t, deadline)
 		select {
 		case <-t.C():
 		case <-s.fireWake:
