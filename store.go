@@ -209,8 +209,10 @@ type SchedulerStore interface {
 	// pending and claimed by the starting instance change.
 	StartExecutions(ctx context.Context, starts []ExecutionStart) error
 	// FinishExecutions records outcomes; for each, in the same transaction,
-	// it updates the schedule's last run, inserts the follow-up execution
-	// (a retry) and the notification deliveries if given.
+	// it inserts the follow-up execution (a retry) and the notification
+	// deliveries if given, and updates the schedule's last run (in that
+	// transaction, or right after it when a claimer holds the schedule row
+	// at that moment).
 	FinishExecutions(ctx context.Context, results []ExecutionResult) error
 	// Heartbeat refreshes the lease of executions held by instanceID and
 	// returns the ids among them that it must stop: those whose

@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/go-co-op/gocron/v2"
@@ -23,6 +24,13 @@ func (s *Scheduler) startChores() error {
 	}
 	if _, err := local.NewJob(gocron.DurationJob(s.cfg.HeartbeatInterval), gocron.NewTask(s.heartbeat),
 		gocron.WithName("heartbeat"), gocron.WithSingletonMode(gocron.LimitModeReschedule)); err != nil {
+		return err
+	}
+	// The fence is checked on its own, not only when a heartbeat fails: a
+	// heartbeat waiting on a database that does not answer would otherwise
+	// check it too late, after the reaper may have handed the run out.
+	if _, err := local.NewJob(gocron.DurationJob(fenceCheckInterval(s.cfg.LeaseTimeout)), gocron.NewTask(s.fenceLapsed),
+		gocron.WithName("fence"), gocron.WithSingletonMode(gocron.LimitModeReschedule)); err != nil {
 		return err
 	}
 	opts := []gocron.SchedulerOption{}
@@ -79,31 +87,56 @@ func (s *Scheduler) shutdownScheduler(c gocron.Scheduler) {
 	}
 }
 
+// heartbeatChunk bounds the executions one heartbeat transaction
+// refreshes, so that each commits quickly and a slow database still
+// refreshes most leases in time.
+const heartbeatChunk = 500
+
 // heartbeat refreshes the leases of everything this instance holds, stops
 // what the database says to stop, and, when the database cannot be
 // reached, stops runs whose lease this instance can no longer vouch for.
 func (s *Scheduler) heartbeat(ctx context.Context) {
+	// Claims and runs first, outcomes waiting for the writer last: if a
+	// slow round ends early, what lapses is work already done, which the
+	// writer is about to record, not work that would then not start.
 	s.mu.Lock()
-	ids := make([]string, 0, len(s.jobs))
-	for id := range s.jobs {
-		ids = append(ids, id)
+	var ids, finished []string
+	for id, j := range s.jobs {
+		if j.state == jobFinished {
+			finished = append(finished, id)
+		} else {
+			ids = append(ids, id)
+		}
 	}
 	s.setQueueMetricsLocked()
 	s.mu.Unlock()
+	slices.Sort(ids)
+	slices.Sort(finished)
+	ids = append(ids, finished...)
 	if len(ids) == 0 {
 		return
 	}
-	sent := s.clock.Now()
-	// A slow database is not a lost one: wait up to a quarter of the
-	// lease, well before the fence would stop anything.
-	hctx, cancel := context.WithTimeout(ctx, max(s.cfg.HeartbeatInterval, s.cfg.LeaseTimeout/4))
+	// A slow database is not a lost one: a round may take up to half the
+	// lease (the fence chore stops runs in time meanwhile). Each chunk
+	// that commits renews its leases, whatever the later ones do.
+	hctx, cancel := context.WithTimeout(ctx, max(s.cfg.HeartbeatInterval, s.cfg.LeaseTimeout/2))
 	defer cancel()
-	stop, err := s.store.Heartbeat(hctx, s.id, ids)
-	if err != nil {
-		s.log.Warn("heartbeat failed", "err", err, "held", len(ids))
-		s.fenceLapsed()
-		return
+	for start := 0; start < len(ids); start += heartbeatChunk {
+		chunk := ids[start:min(start+heartbeatChunk, len(ids))]
+		sent := s.clock.Now()
+		stop, err := s.store.Heartbeat(hctx, s.id, chunk)
+		if err != nil {
+			s.log.Warn("heartbeat failed", "err", err, "held", len(ids), "renewed", start)
+			s.fenceLapsed()
+			return
+		}
+		s.renewed(chunk, stop, sent)
 	}
+}
+
+// renewed extends the local lease of the executions a heartbeat kept and
+// stops those the database says this instance must stop.
+func (s *Scheduler) renewed(ids, stop []string, sent time.Time) {
 	stopSet := make(map[string]bool, len(stop))
 	for _, id := range stop {
 		stopSet[id] = true
@@ -136,6 +169,13 @@ func (s *Scheduler) stopHeld(id string) {
 	}
 }
 
+// fenceCheckInterval is how often the fence is checked: a twentieth of
+// the lease (a quarter of the margin between fence and lease), at most a
+// second.
+func fenceCheckInterval(lease time.Duration) time.Duration {
+	return max(10*time.Millisecond, min(time.Second, lease/20))
+}
+
 // fenceLapsed stops the runs whose lease lapsed while the database was
 // unreachable: the reaper of another instance may hand them out again, and
 // they must not run twice. They record themselves failed with "instance
@@ -146,8 +186,9 @@ func (s *Scheduler) fenceLapsed() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, j := range s.jobs {
-		if j.state == jobRunning && now.After(j.leaseUntil) {
-			s.log.Warn("lease lapsed while the database was unreachable; stopping the run", "execution", j.exec.ID)
+		if j.state == jobRunning && !j.fenced && now.After(j.leaseUntil) {
+			j.fenced = true
+			s.log.Warn("lease lapsed without a heartbeat; stopping the run", "execution", j.exec.ID)
 			j.cancel(stopLost)
 		}
 	}

@@ -220,6 +220,10 @@ func (s *Store) StartExecutions(ctx context.Context, starts []geoetl.ExecutionSt
 		if err != nil {
 			return err
 		}
+		// In id order, as FinishExecutions takes its locks, so that
+		// writers never wait for each other in a cycle.
+		starts = append([]geoetl.ExecutionStart(nil), starts...)
+		sort.Slice(starts, func(a, b int) bool { return starts[a].ExecutionID < starts[b].ExecutionID })
 		args := make([][]any, 0, len(starts))
 		for _, st := range starts {
 			id, ok := normID(st.ExecutionID)
@@ -250,6 +254,8 @@ func (s *Store) StartExecutions(ctx context.Context, starts []geoetl.ExecutionSt
 // trips instead of two per execution, and writers on several instances
 // take their row locks in the same order, so they neither hold schedule
 // rows (which claims skip while locked) for long nor deadlock each other.
+// A schedule row a claimer holds gets its last run in a second short
+// transaction right after (see recordLastRuns).
 func (s *Store) FinishExecutions(ctx context.Context, results []geoetl.ExecutionResult) error {
 	if len(results) == 0 {
 		return nil
@@ -261,7 +267,9 @@ func (s *Store) FinishExecutions(ctx context.Context, results []geoetl.Execution
 		}
 	}
 	sort.Slice(results, func(a, b int) bool { return results[a].Execution.ID < results[b].Execution.ID })
-	return s.write(ctx, "", func(tx Tx) error {
+	var busy map[string]*geoetl.Execution // last runs left for after the commit
+	err := s.write(ctx, "", func(tx Tx) error {
+		busy = nil
 		now, err := s.now(ctx, tx)
 		if err != nil {
 			return err
@@ -308,15 +316,25 @@ func (s *Store) FinishExecutions(ctx context.Context, results []geoetl.Execution
 			}
 			deliveries = append(deliveries, r.Deliveries...)
 		}
-		if err := s.recordLastRuns(ctx, tx, latest); err != nil {
-			return err
-		}
 		if len(retries) > 0 {
 			if _, err := s.insertExecutions(ctx, tx, now, retries); err != nil {
 				return err
 			}
 		}
-		return s.insertDeliveries(ctx, tx, now, deliveries)
+		if err := s.insertDeliveries(ctx, tx, now, deliveries); err != nil {
+			return err
+		}
+		// Last, so the schedule rows are held only until the commit that
+		// follows.
+		busy, err = s.recordLastRuns(ctx, tx, latest, true)
+		return err
+	})
+	if err != nil || len(busy) == 0 {
+		return err
+	}
+	return s.write(ctx, "", func(tx Tx) error {
+		_, err := s.recordLastRuns(ctx, tx, busy, false)
+		return err
 	})
 }
 
@@ -335,15 +353,55 @@ func lastRunAt(e *geoetl.Execution) time.Time {
 // recordLastRuns sets each schedule's last run (in schedule id order)
 // unless a later run is recorded already: runs of one schedule may finish
 // out of order.
-func (s *Store) recordLastRuns(ctx context.Context, tx Tx, latest map[string]*geoetl.Execution) error {
+//
+// With skipLocked, schedule rows another transaction holds (a claimer
+// advancing them, on PostgreSQL) are not waited for but returned, for the
+// caller to record once its transaction committed. Waiting for them inside
+// the outcome transaction made outcome writes queue behind claims while
+// holding their execution rows, and claims skip the schedule rows an
+// outcome transaction holds: under CPU starvation the two formed a convoy
+// in which outcomes fell thousands behind and occurrences went unclaimed.
+func (s *Store) recordLastRuns(ctx context.Context, tx Tx, latest map[string]*geoetl.Execution, skipLocked bool) (map[string]*geoetl.Execution, error) {
 	if len(latest) == 0 {
-		return nil
+		return nil, nil
 	}
 	ids := make([]string, 0, len(latest))
 	for sid := range latest {
 		ids = append(ids, sid)
 	}
 	sort.Strings(ids)
+	var busy map[string]*geoetl.Execution
+	if skipLocked && s.d.LockSkip != "" {
+		rows, err := tx.Query(ctx, `SELECT id FROM schedules WHERE `+s.d.InIDs("id", 1)+` ORDER BY id`+s.d.LockSkip, s.d.IDList(ids))
+		if err != nil {
+			return nil, err
+		}
+		got, err := collect(rows, func(r Row) (string, error) {
+			var id string
+			return id, r.Scan(str(&id))
+		})
+		if err != nil {
+			return nil, err
+		}
+		held := make(map[string]bool, len(got))
+		for _, id := range got {
+			held[id] = true
+		}
+		kept := ids[:0]
+		for _, sid := range ids {
+			if held[sid] {
+				kept = append(kept, sid)
+				continue
+			}
+			// Locked elsewhere, or deleted: recorded after the commit
+			// (a deleted one then changes nothing).
+			if busy == nil {
+				busy = map[string]*geoetl.Execution{}
+			}
+			busy[sid] = latest[sid]
+		}
+		ids = kept
+	}
 	args := make([][]any, 0, len(ids))
 	for _, sid := range ids {
 		e := latest[sid]
@@ -352,12 +410,14 @@ func (s *Store) recordLastRuns(ctx context.Context, tx Tx, latest map[string]*ge
 	}
 	_, err := tx.ExecBatch(ctx, `UPDATE schedules SET last_run_at = $2, last_run_status = $3, last_run_id = $4
 		WHERE id = $1 AND (last_run_at IS NULL OR last_run_at <= $2)`, args)
-	return err
+	return busy, err
 }
 
 // Heartbeat refreshes the executions instanceID holds and returns those it
 // must stop: cancellation requested, or no longer held by it (finished
-// elsewhere, say by the reaper, or released and claimed by another).
+// elsewhere, say by the reaper, or released and claimed by another). It
+// never waits for a row another transaction has locked: that row keeps
+// its heartbeat until the next call.
 func (s *Store) Heartbeat(ctx context.Context, instanceID string, ids []string) ([]string, error) {
 	ids = normIDs(ids)
 	out := []string{}
@@ -370,8 +430,16 @@ func (s *Store) Heartbeat(ctx context.Context, instanceID string, ids []string) 
 			return err
 		}
 		list := s.d.IDList(ids)
-		if _, err := tx.Exec(ctx, `UPDATE executions SET heartbeat_at = $2 WHERE `+s.d.InIDs("id", 1)+
-			` AND instance_id = $3 AND status IN ('pending', 'running')`, list, s.t(now), instanceID); err != nil {
+		// Rows another transaction holds are left for the next heartbeat
+		// (on PostgreSQL; SQLite has one writer): they are this
+		// instance's own rows being started or finished by its writer,
+		// and waiting for them made heartbeat and writer wait for each
+		// other, and deadlock, under load, until the heartbeats timed out
+		// and the reaper took every claim away (the cluster stall). The
+		// lease is several heartbeats long, so one skipped round costs
+		// nothing.
+		if _, err := tx.Exec(ctx, `UPDATE executions SET heartbeat_at = $2 WHERE id IN (SELECT id FROM executions WHERE `+s.d.InIDs("id", 1)+
+			` AND instance_id = $3 AND status IN ('pending', 'running') ORDER BY id`+s.d.LockSkip+`)`, list, s.t(now), instanceID); err != nil {
 			return err
 		}
 		rows, err := tx.Query(ctx, `SELECT id FROM executions WHERE `+s.d.InIDs("id", 1)+`
