@@ -105,7 +105,7 @@ func (e *env) writeOps() []op {
 
 // hammer runs readers and writers until deadline and returns their
 // statistics by route class.
-func (e *env) hammer(ctx context.Context, readers, writers int, deadline time.Time, seed *rand.Rand) map[string]*Stats {
+func (e *env) hammer(ctx context.Context, readers, writers int, rate float64, deadline time.Time, seed *rand.Rand) map[string]*Stats {
 	var workers [][]op
 	for range readers {
 		workers = append(workers, e.readOps())
@@ -113,12 +113,30 @@ func (e *env) hammer(ctx context.Context, readers, writers int, deadline time.Ti
 	for range writers {
 		workers = append(workers, e.writeOps())
 	}
-	return e.drive(ctx, workers, deadline, seed)
+	return e.drive(ctx, workers, rate, deadline, seed)
 }
 
 // drive runs one goroutine per worker, each sending its ops in turn until
-// deadline, and returns the statistics by route class.
-func (e *env) drive(ctx context.Context, workers [][]op, deadline time.Time, seed *rand.Rand) map[string]*Stats {
+// deadline, and returns the statistics by route class. With a rate (all
+// workers together, requests per second) each worker sends on a fixed
+// timetable, whatever the answers' latency, as independent clients do;
+// without one, each sends its next request as soon as an answer comes.
+func (e *env) drive(ctx context.Context, workers [][]op, rate float64, deadline time.Time, seed *rand.Rand) map[string]*Stats {
+	var every time.Duration
+	if rate > 0 {
+		every = time.Duration(float64(len(workers)) / rate * float64(time.Second))
+	}
+	// One token per worker, as independent clients have: the API limits
+	// each credential's rate.
+	tokens := make([]string, len(workers))
+	for i := range tokens {
+		_, tok, err := e.svc.CreateTokenAsSystem(ctx, e.tenant.ID, fmt.Sprintf("load-%d", i), geoetl.RoleEditor)
+		if err != nil {
+			tok = e.editor
+		}
+		tokens[i] = tok
+	}
+	start := time.Now()
 	client := &http.Client{Timeout: time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: len(workers)}}
 	var mu sync.Mutex
 	total := map[string]*Stats{}
@@ -130,9 +148,13 @@ func (e *env) drive(ctx context.Context, workers [][]op, deadline time.Time, see
 			defer wg.Done()
 			local := map[string]*Stats{}
 			for i := w; time.Now().Before(deadline) && ctx.Err() == nil; i++ {
+				if every > 0 {
+					// Workers are spread over the interval, not in step.
+					time.Sleep(time.Until(start.Add(time.Duration(i-w)*every + time.Duration(w)*every/time.Duration(len(workers)))))
+				}
 				o := ops[i%len(ops)]
 				method, path, body := o.make(r)
-				d, status, err := e.do(ctx, client, method, path, body)
+				d, status, err := e.do(ctx, client, tokens[w], method, path, body)
 				if local[o.class] == nil {
 					local[o.class] = &Stats{}
 				}
@@ -154,7 +176,7 @@ func (e *env) drive(ctx context.Context, workers [][]op, deadline time.Time, see
 
 // do sends one API request as the editor and times it until the whole
 // answer is read.
-func (e *env) do(ctx context.Context, client *http.Client, method, path string, body []byte) (time.Duration, int, error) {
+func (e *env) do(ctx context.Context, client *http.Client, token, method, path string, body []byte) (time.Duration, int, error) {
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
@@ -163,7 +185,7 @@ func (e *env) do(ctx context.Context, client *http.Client, method, path string, 
 	if err != nil {
 		return 0, 0, err
 	}
-	req.Header.Set("Authorization", "Bearer "+e.editor)
+	req.Header.Set("Authorization", "Bearer "+token)
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
@@ -179,7 +201,7 @@ func (e *env) do(ctx context.Context, client *http.Client, method, path string, 
 
 // listPhase fills a new tenant with n schedules and measures listing and
 // searching them with concurrent readers.
-func (e *env) listPhase(ctx context.Context, n, readers int, d time.Duration) (*Phase, error) {
+func (e *env) listPhase(ctx context.Context, n, readers int, rate float64, d time.Duration) (*Phase, error) {
 	big, err := newEnv(ctx, e.store, e.base)
 	if err != nil {
 		return nil, err
@@ -205,6 +227,6 @@ func (e *env) listPhase(ctx context.Context, n, readers int, d time.Duration) (*
 	for range readers {
 		workers = append(workers, ops)
 	}
-	total := big.drive(ctx, workers, time.Now().Add(d), rand.New(rand.NewPCG(7, 7)))
+	total := big.drive(ctx, workers, rate, time.Now().Add(d), rand.New(rand.NewPCG(7, 7)))
 	return &Phase{Routes: total}, nil
 }

@@ -31,13 +31,16 @@ type Config struct {
 	DB  string
 	Dir string // working folder
 
-	Schedules     int           // every-second schedules firing (1,000)
-	Duration      time.Duration // each measured phase (30 s)
-	Runs          int           // quiet/loaded pairs, reported as medians (3)
-	Readers       int           // concurrent API readers (8)
-	Writers       int           // concurrent API writers (4)
-	ListSchedules int           // schedules of the tenant listed and searched (100,000; negative skips)
-	Log           io.Writer     // progress lines; nil discards
+	Schedules int           // every-second schedules firing (1,000)
+	Duration  time.Duration // each measured phase (30 s)
+	Runs      int           // quiet/loaded pairs, reported as medians (3)
+	Readers   int           // concurrent API readers (8)
+	Writers   int           // concurrent API writers (4)
+	// Rate is the API requests per second of readers and writers together,
+	// each on a fixed timetable; 0 sends as fast as answers come.
+	Rate          float64
+	ListSchedules int       // schedules of the tenant listed and searched (100,000; negative skips)
+	Log           io.Writer // progress lines; nil discards
 }
 
 func (c *Config) defaults() {
@@ -71,6 +74,7 @@ type Report struct {
 	Duration  time.Duration
 	Readers   int
 	Writers   int
+	Rate      float64
 	Quiet     []Lateness // per run, without API load
 	Loaded    []Phase    // per run, with API load
 	List      *Phase     // the 100,000-schedule tenant (nil when skipped)
@@ -126,7 +130,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	rep := &Report{Backend: backend, Schedules: cfg.Schedules, Duration: cfg.Duration, Readers: cfg.Readers, Writers: cfg.Writers}
+	rep := &Report{Backend: backend, Schedules: cfg.Schedules, Duration: cfg.Duration, Readers: cfg.Readers, Writers: cfg.Writers, Rate: cfg.Rate}
 	for run := range cfg.Runs {
 		// Quiet: the scheduler alone.
 		from := time.Now().Truncate(time.Second).Add(2 * time.Second)
@@ -141,7 +145,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		// Loaded: the same, with readers and writers.
 		from = time.Now().Truncate(time.Second).Add(2 * time.Second)
 		time.Sleep(time.Until(from))
-		routes := e.hammer(ctx, cfg.Readers, cfg.Writers, from.Add(cfg.Duration), rand.New(rand.NewPCG(uint64(run), 1)))
+		routes := e.hammer(ctx, cfg.Readers, cfg.Writers, cfg.Rate, from.Add(cfg.Duration), rand.New(rand.NewPCG(uint64(run), 1)))
 		time.Sleep(time.Until(from.Add(cfg.Duration)))
 		l, err := e.lateness(ctx, fired, from, from.Add(cfg.Duration))
 		if err != nil {
@@ -155,7 +159,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	if cfg.ListSchedules > 0 {
 		fmt.Fprintf(cfg.Log, "load: creating a tenant with %d schedules\n", cfg.ListSchedules)
-		list, err := e.listPhase(ctx, cfg.ListSchedules, cfg.Readers, cfg.Duration)
+		list, err := e.listPhase(ctx, cfg.ListSchedules, cfg.Readers, cfg.Rate, cfg.Duration)
 		if err != nil {
 			return nil, err
 		}

@@ -23,7 +23,7 @@ func TestRun_SmallLoadAnswersEverythingAndRunsEveryOccurrenceOnce(t *testing.T) 
 		t.Fatal(err)
 	}
 	rep, err := Run(context.Background(), Config{Bin: bin, Dir: dir, Schedules: 20, Duration: 3 * time.Second, Runs: 1,
-		Readers: 2, Writers: 1, ListSchedules: 300})
+		Readers: 2, Writers: 1, Rate: 60, ListSchedules: 300})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,8 +13,12 @@ import (
 // the scheduler's lateness as the median over runs, quiet and loaded; and
 // the 100,000-schedule list.
 func (r *Report) Print(w io.Writer) {
-	fmt.Fprintf(w, "## Load: %s, %d every-second schedules, %d readers + %d writers, %d runs of %s each\n\n",
-		r.Backend, r.Schedules, r.Readers, r.Writers, len(r.Loaded), r.Duration)
+	pace := "each sending as soon as it has its answer"
+	if r.Rate > 0 {
+		pace = fmt.Sprintf("%g requests/s together on a fixed timetable", r.Rate)
+	}
+	fmt.Fprintf(w, "## Load: %s, %d every-second schedules, %d readers + %d writers (%s), %d runs of %s each\n\n",
+		r.Backend, r.Schedules, r.Readers, r.Writers, pace, len(r.Loaded), r.Duration)
 	all := map[string]*Stats{}
 	for _, p := range r.Loaded {
 		for k, s := range p.Routes {
@@ -25,7 +29,11 @@ func (r *Report) Print(w io.Writer) {
 		}
 	}
 	printRoutes(w, all)
-	fmt.Fprintln(w)
+	n := 0
+	for _, s := range all {
+		n += s.Count
+	}
+	fmt.Fprintf(w, "\nAchieved: %.0f requests/s.\n\n", float64(n)/(float64(len(r.Loaded))*r.Duration.Seconds()))
 	fmt.Fprintln(w, "| scheduler | lateness p50 (median of runs) | p99 (median) | worst p99 | occurrences | twice | missed | explained (recorded reasons) |")
 	fmt.Fprintln(w, "| --- | --- | --- | --- | --- | --- | --- | --- |")
 	printLateness(w, "without API load", r.Quiet)
@@ -35,7 +43,7 @@ func (r *Report) Print(w io.Writer) {
 	}
 	printLateness(w, "with API load", loaded)
 	if r.List != nil {
-		fmt.Fprintf(w, "\n### Console list: one tenant with %d schedules, %d concurrent readers\n\n", r.ListSize, r.Readers)
+		fmt.Fprintf(w, "\n### Console list: one tenant with %d schedules, %d concurrent readers (%s)\n\n", r.ListSize, r.Readers, pace)
 		printRoutes(w, r.List.Routes)
 	}
 }

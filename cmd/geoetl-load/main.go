@@ -28,6 +28,7 @@ func main() {
 	flag.IntVar(&cfg.Runs, "runs", 3, "quiet/loaded pairs; figures are medians over them")
 	flag.IntVar(&cfg.Readers, "readers", 8, "concurrent API readers")
 	flag.IntVar(&cfg.Writers, "writers", 4, "concurrent API writers")
+	flag.Float64Var(&cfg.Rate, "rate", 100, "API requests per second, readers and writers together, on a fixed timetable (0: as fast as answers come)")
 	flag.IntVar(&cfg.ListSchedules, "list", 100_000, "schedules of the tenant listed and searched (-1 skips)")
 	flag.Parse()
 	if err := run(cfg, *dbURL); err != nil {
