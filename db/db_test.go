@@ -75,7 +75,7 @@ func TestMigrate_UpStatusDownOnSQLite(t *testing.T) {
 		t.Fatalf("second up: %v\n%s", err, out.String())
 	}
 	out.Reset()
-	if err := db.Migrate(ctx, u, "down", &out); err != nil || !strings.Contains(out.String(), "rolled back 00004_schedule_search_index.sql") {
+	if err := db.Migrate(ctx, u, "down", &out); err != nil || !strings.Contains(out.String(), "rolled back 00005_executions_pending_unclaimed_index.sql") {
 		t.Fatalf("down: %v\n%s", err, out.String())
 	}
 	if err := db.Migrate(ctx, u, "sideways", &out); err == nil {

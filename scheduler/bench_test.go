@@ -392,6 +392,38 @@ func BenchmarkThroughput(b *testing.B) {
 	}
 }
 
+// BenchmarkDuePendingEqualDue: one claim's read of the first 500 of
+// 100,000 unclaimed pending rows all due at the same instant (a bulk
+// run-now or backfill queued at once), on both backends. Without an index
+// in (due_at, id) order every claim sorts the whole group.
+func BenchmarkDuePendingEqualDue(b *testing.B) {
+	for _, kind := range []string{"sqlite", "postgres"} {
+		b.Run(kind, func(b *testing.B) {
+			d := newBenchDB(b, kind)
+			b.Setenv("GEOETL_BENCH_EQUAL_DUE", "1")
+			d.pendingRuns(100000)
+			if kind == "postgres" {
+				if _, err := d.raw().Exec(`ANALYZE executions`); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ResetTimer()
+			for range b.N {
+				err := d.store.Claim(context.Background(), func(tx geoetl.ClaimTx) error {
+					list, err := tx.DuePending(tx.Now().Add(time.Hour), 500)
+					if err == nil && len(list) != 500 {
+						err = fmt.Errorf("%d due rows, want 500", len(list))
+					}
+					return err
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
 // waitCompleted polls the database until no execution is pending or
 // running any more (a query the partial index of active rows answers, so
 // the polling itself costs little), then checks that n completed.
@@ -430,18 +462,24 @@ func (d *benchDB) pendingRuns(n int) {
 		d.tb.Fatal(err)
 	}
 	// Each queued run is due a microsecond after the previous one, as the
-	// service spaces backfills, so they start in the order they were made.
+	// service spaces backfills, so they start in the order they were made;
+	// GEOETL_BENCH_EQUAL_DUE=1 makes them all due at the same instant, the
+	// case an index on (due_at, id) is for.
+	step := 1
+	if os.Getenv("GEOETL_BENCH_EQUAL_DUE") == "1" {
+		step = 0
+	}
 	cols := d.columns("executions", "id", "due_at")
 	var q string
 	if d.kind == "postgres" {
-		q = `INSERT INTO executions (id, due_at, ` + cols + `) SELECT gen_random_uuid(), due_at + g * interval '1 microsecond', ` + cols +
+		q = `INSERT INTO executions (id, due_at, ` + cols + `) SELECT gen_random_uuid(), due_at + g * $3 * interval '1 microsecond', ` + cols +
 			` FROM executions, generate_series(1, $1) AS g WHERE id = $2`
 	} else {
 		uuid := `lower(substr(h,1,8)||'-'||substr(h,9,4)||'-4'||substr(h,14,3)||'-a'||substr(h,18,3)||'-'||substr(h,21,12))`
 		q = `WITH RECURSIVE g(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM g WHERE i < $1), r(i, h) AS (SELECT i, hex(randomblob(16)) FROM g)
-			INSERT INTO executions (id, due_at, ` + cols + `) SELECT ` + uuid + `, due_at + i, ` + cols + ` FROM executions, r WHERE id = $2`
+			INSERT INTO executions (id, due_at, ` + cols + `) SELECT ` + uuid + `, due_at + i * $3, ` + cols + ` FROM executions, r WHERE id = $2`
 	}
-	if _, err := d.raw().Exec(q, n-1, e.ID); err != nil {
+	if _, err := d.raw().Exec(q, n-1, e.ID, step); err != nil {
 		d.tb.Fatalf("queueing runs: %v", err)
 	}
 }
