@@ -251,8 +251,10 @@ type ClaimTx interface {
 	// slot of one of the schedules in waiting (see NextWakeAtExcept), so
 	// they neither crowd out other due rows nor get read again and again.
 	DuePendingExcept(until time.Time, limit int, waiting []string) ([]*Execution, error)
-	// FindSchedules returns the schedules of any tenant by id; missing ones
-	// are absent from the map.
+	// FindSchedules returns the schedules of any tenant by id, locked (on
+	// PostgreSQL FOR UPDATE, in id order) until the transaction ends, so
+	// that claimers deciding about the same schedule's slots take turns;
+	// missing ones are absent from the map.
 	FindSchedules(ids []string) (map[string]*Schedule, error)
 	// CancelExecutions cancels unfinished executions with reason as their
 	// error: pending ones at once (status cancelled), running ones by

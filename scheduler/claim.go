@@ -64,19 +64,22 @@ func (s *Scheduler) claimIn(tx geoetl.ClaimTx, limit int, blocked []string, loca
 	if err != nil {
 		return err
 	}
+	c := &claimCtx{s: s, tx: tx, now: now, local: local, res: res,
+		schedules: map[string]*geoetl.Schedule{}, slots: map[string]*slots{}, workflows: map[string]*geoetl.Workflow{}}
+	// The schedules of pending rows are locked (waiting for another
+	// claimer) before the due schedules are (skipping those another
+	// claimer holds): a transaction then never waits while it holds a
+	// lock another waits for in turn.
+	if err := c.loadSchedules(pending); err != nil {
+		return err
+	}
 	due, err := tx.DueSchedules(until, limit)
 	if err != nil {
 		return err
 	}
 	res.more = len(pending) == limit || len(due) == limit
-
-	c := &claimCtx{s: s, tx: tx, now: now, local: local, res: res,
-		schedules: map[string]*geoetl.Schedule{}, slots: map[string]*slots{}, workflows: map[string]*geoetl.Workflow{}}
 	for _, sc := range due {
 		c.schedules[sc.ID] = sc
-	}
-	if err := c.loadSchedules(pending); err != nil {
-		return err
 	}
 	if err := c.loadOccupancy(); err != nil {
 		return err
@@ -116,10 +119,14 @@ type claimCtx struct {
 	advances   []geoetl.ScheduleAdvance
 }
 
+// loadSchedules reads and locks the schedules of pending rows, so that
+// the slot decisions about them are not made by two instances at once.
 func (c *claimCtx) loadSchedules(pending []*geoetl.Execution) error {
 	var need []string
+	seen := map[string]bool{}
 	for _, e := range pending {
-		if e.ScheduleID != nil && c.schedules[*e.ScheduleID] == nil {
+		if e.ScheduleID != nil && !seen[*e.ScheduleID] {
+			seen[*e.ScheduleID] = true
 			need = append(need, *e.ScheduleID)
 		}
 	}

@@ -61,14 +61,17 @@ func (s *Store) NextWakeAtExcept(ctx context.Context, waiting []string) (*time.T
 	return out, err
 }
 
-// FindSchedules returns schedules of any tenant by id.
+// FindSchedules returns schedules of any tenant by id, locked in id order
+// (on PostgreSQL; SQLite's single writer serialises claimers), so that two
+// claimers deciding about the same schedule's slots do so one after the
+// other: each then sees what the other started.
 func (c *claimTx) FindSchedules(ids []string) (map[string]*geoetl.Schedule, error) {
 	out := map[string]*geoetl.Schedule{}
 	ids = normIDs(ids)
 	if len(ids) == 0 {
 		return out, nil
 	}
-	rows, err := c.tx.Query(c.ctx, `SELECT `+scheduleCols+` FROM schedules WHERE `+c.s.d.InIDs("id", 1), c.s.d.IDList(ids))
+	rows, err := c.tx.Query(c.ctx, `SELECT `+scheduleCols+` FROM schedules WHERE `+c.s.d.InIDs("id", 1)+` ORDER BY id`+c.s.d.Lock, c.s.d.IDList(ids))
 	if err != nil {
 		return nil, err
 	}
