@@ -41,7 +41,7 @@ func TestChaos_FrozenInstance(t *testing.T) {
 func (f *fleet) freezeRound(victim *Instance) {
 	f.t.Helper()
 	t := f.t
-	f.waitRunsOn(victim, 15*time.Second)
+	f.waitRunsOn(victim, runsWithin)
 	leader := victim.Leader()
 	inTx := f.freezeInTransaction(victim, 100)
 	frozenAt := time.Now()
@@ -50,7 +50,7 @@ func (f *fleet) freezeRound(victim *Instance) {
 	held := f.runningOn(victim)
 	if len(held) == 0 {
 		victim.Thaw()
-		held = f.waitRunsOn(victim, 15*time.Second)
+		held = f.waitRunsOn(victim, runsWithin)
 		victim.Freeze()
 		frozenAt, inTx = time.Now(), false
 	}
@@ -86,13 +86,29 @@ func (f *fleet) freezeRound(victim *Instance) {
 		t.Errorf("after %s resumed, the records of its lost runs changed:\n%s", victim.ID, s)
 	}
 	// And it takes its share of new occurrences again.
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(runsWithin)
 	for !f.ranOnSince(victim.ID, thawedAt) {
 		if time.Now().After(deadline) {
-			t.Fatalf("%s ran nothing in the 20 s after it resumed:\n%s", victim.ID, victim.Tail(20))
+			t.Fatalf("%s ran nothing in the %s after it resumed (completed runs by instance since: %v):\n%s",
+				victim.ID, runsWithin, f.completedByInstance(thawedAt), victim.Tail(20))
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
+}
+
+// runsWithin is how long an instance may go without a run of its own
+// before the scenario gives up on it: claims go to whichever instance asks
+// first, so on a busy machine one instance can miss out for a while.
+const runsWithin = 45 * time.Second
+
+// completedByInstance counts the runs completed since t, by instance, to
+// explain a failure.
+func (f *fleet) completedByInstance(t time.Time) map[string]int {
+	out := map[string]int{}
+	for _, e := range f.executions(geoetl.ExecutionFilter{Status: geoetl.ExecCompleted, Since: &t}) {
+		out[str(e.InstanceID)]++
+	}
+	return out
 }
 
 // runningOn returns the executions recorded running on in.
@@ -115,7 +131,7 @@ func (f *fleet) waitRunsOn(in *Instance, limit time.Duration) []*geoetl.Executio
 			return mine
 		}
 		if time.Now().After(deadline) {
-			f.t.Fatalf("%s ran nothing for %s", in.ID, limit)
+			f.t.Fatalf("%s ran nothing for %s (completed runs by instance meanwhile: %v)", in.ID, limit, f.completedByInstance(deadline.Add(-limit)))
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
