@@ -210,16 +210,23 @@ func (b *bus) receive(payload string) {
 	for _, id := range m.Cancel {
 		b.s.cancelLocal(id, stopRemote)
 	}
-	var freed []string
+	var freed, touched []string
 	for _, e := range m.E {
 		ev := geoetl.ExecutionEvent{TenantID: e[0], ExecutionID: e[1], ScheduleID: e[2], Status: geoetl.ExecutionStatus(e[3])}
 		b.s.events.publish(ev)
+		if ev.ScheduleID != "" {
+			touched = append(touched, ev.ScheduleID)
+		}
 		if ev.Status.Finished() && ev.ScheduleID != "" {
 			freed = append(freed, ev.ScheduleID)
 		}
 	}
 	if len(freed) > 0 {
 		b.s.unblock(freed...)
+	}
+	// A contended occurrence may be waiting for exactly this outcome.
+	if len(touched) > 0 && b.s.awaitsOutcome(touched...) {
+		b.s.pokeDecider()
 	}
 }
 

@@ -162,7 +162,7 @@ func (s *Scheduler) stopHeld(id string) {
 		return
 	}
 	switch j.state {
-	case jobClaimed, jobReady:
+	case jobClaimed, jobDeciding, jobReady:
 		s.dropLocked(j)
 	case jobRunning:
 		j.cancel(stopRemote)

@@ -17,7 +17,6 @@ type claimResult struct {
 	cancels  []string                // executions cancelled by cancel_previous
 	errored  []*geoetl.Schedule      // schedules put into error, with status and reason set
 	blocked  []string                // schedules whose pending rows wait for a slot
-	deferred *time.Time              // soonest occurrence left for its exact time
 	byTrig   map[string]int          // claimed executions by trigger, for metrics
 	skipped  []string                // skip reasons, for metrics
 	more     bool                    // a batch was full or new rows wait: claim again at once
@@ -243,16 +242,6 @@ func (c *claimCtx) schedule(sc *geoetl.Schedule) error {
 	}
 	p := planSchedule(sc, c.now, planOptions{Grace: c.s.cfg.MisfireGrace, MaxMissed: c.s.cfg.MaxMissed})
 	sl := c.slots[sc.ID]
-	// An occurrence claimed ahead of time whose slot is taken now may find
-	// it free when it is due: decide at its exact time instead.
-	if len(p.Occurrences) == 1 && p.Occurrences[0].Skip == "" && p.Occurrences[0].At.After(c.now) &&
-		sl.decide(sc.OverlapPolicy, kindFresh, "") != decideStart {
-		at := p.Occurrences[0].At
-		if c.res.deferred == nil || at.Before(*c.res.deferred) {
-			c.res.deferred = &at
-		}
-		return nil
-	}
 	for i, o := range p.Occurrences {
 		e := c.newRow(sc, o)
 		if i == 0 && p.MissedSince != nil {
@@ -269,23 +258,15 @@ func (c *claimCtx) schedule(sc *geoetl.Schedule) error {
 			sl.waits(e)
 			c.res.more = true // a slot may be free: look again at once
 		default:
-			switch sl.decide(sc.OverlapPolicy, kindFresh, "") {
-			case decideStart:
-				c.insertClaimed(e, sc, wf)
-				sl.started(e)
-			case decideWait:
-				c.insert(e, nil)
-				sl.waits(e)
-				c.res.blocked = append(c.res.blocked, sc.ID)
-			case decideSkipOverlap:
-				c.insertSkipped(e, geoetl.SkipReasonOverlap)
-			case decideSkipQueueFull:
-				c.insertSkipped(e, geoetl.SkipReasonQueueFull)
-			case decideCancelAndRun:
-				c.cancelHolders(sl)
-				c.insertClaimed(e, sc, wf)
-				sl.started(e)
-			}
+			// Whether the slot is taken matters at the occurrence's time,
+			// not now (up to Lookahead before it, when the run holding
+			// the slot may be about to end): a taken slot makes the claim
+			// contended, and the overlap policy decides when it is due
+			// (decide.go). It holds the slot meanwhile.
+			j := c.lease(e, sc, wf)
+			j.contended = sl.decide(sc.OverlapPolicy, kindFresh, "") != decideStart
+			c.insert(e, j)
+			sl.started(e)
 		}
 	}
 	adv := geoetl.ScheduleAdvance{ScheduleID: sc.ID, NextRunAt: p.NextRunAt}
@@ -327,10 +308,6 @@ func (c *claimCtx) newRow(sc *geoetl.Schedule, o occurrence) *geoetl.Execution {
 func (c *claimCtx) insert(e *geoetl.Execution, j *job) {
 	c.inserts = append(c.inserts, e)
 	c.insertJobs = append(c.insertJobs, j)
-}
-
-func (c *claimCtx) insertClaimed(e *geoetl.Execution, sc *geoetl.Schedule, wf *geoetl.Workflow) {
-	c.insert(e, c.lease(e, sc, wf))
 }
 
 func (c *claimCtx) insertSkipped(e *geoetl.Execution, reason string) {
@@ -446,9 +423,6 @@ func (s *Scheduler) applyClaim(ctx context.Context, res *claimResult) {
 	for _, id := range res.blocked {
 		s.blocked[id] = struct{}{}
 	}
-	if res.deferred != nil && (s.defer_ == nil || res.deferred.Before(*s.defer_)) {
-		s.defer_ = res.deferred
-	}
 	s.mu.Unlock()
 	var remote []string
 	for _, id := range res.cancels {
@@ -540,6 +514,9 @@ func (s *Scheduler) announce(rs []geoetl.ExecutionResult) {
 		s.cfg.Notifier.Kick()
 	}
 	s.unblock(schedules...)
+	if s.awaitsOutcome(schedules...) {
+		s.pokeDecider()
+	}
 	if retries {
 		s.poke()
 	}

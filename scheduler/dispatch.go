@@ -101,17 +101,9 @@ func (s *Scheduler) dispatchOnce(ctx context.Context) (time.Time, error) {
 		return local, nil
 	}
 	if !deadline.After(local) {
-		// Something is due that the claim left alone: an occurrence
-		// deferred to its exact time (the overlap policy decides then), or
-		// work beyond this instance's capacity. Look again at the deferred
-		// time, or shortly.
+		// Something is due that the claim left alone: work beyond this
+		// instance's capacity. Look again shortly.
 		deadline = local.Add(50 * time.Millisecond)
-		s.mu.Lock()
-		if s.defer_ != nil {
-			deadline = s.defer_.Add(-offset)
-			s.defer_ = nil
-		}
-		s.mu.Unlock()
 	}
 	s.log.Debug("dispatcher sleeps", "until", deadline, "next", next)
 	return deadline, nil

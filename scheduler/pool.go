@@ -21,15 +21,19 @@ type job struct {
 	// trusts its claim (see Config.fence); guarded by Scheduler.mu.
 	leaseUntil time.Time
 	state      jobState
-	fenced     bool                    // stopped because its lease lapsed
-	cancel     context.CancelCauseFunc // set once running
-	index      int                     // in the timer heap, -1 when not in it
+	// contended is set when the claim found the schedule's slot taken:
+	// at its time the overlap policy decides whether it starts.
+	contended bool
+	fenced    bool                    // stopped because its lease lapsed
+	cancel    context.CancelCauseFunc // set once running
+	index     int                     // in the timer heap, -1 when not in it
 }
 
 type jobState int
 
 const (
 	jobClaimed  jobState = iota // waiting for its start
+	jobDeciding                 // contended and due: the overlap policy decides (decide.go)
 	jobReady                    // due, waiting for a worker
 	jobRunning                  // running
 	jobFinished                 // outcome handed to the writer
@@ -101,11 +105,18 @@ func (s *Scheduler) firer() {
 	t := s.clock.NewTimer(time.Hour)
 	defer t.Stop()
 	for {
+		contended := false
 		s.mu.Lock()
 		now := s.clock.Now()
 		for len(s.timers) > 0 && !s.timers[0].fireAt.After(now) {
 			j := heap.Pop(&s.timers).(*job)
 			if j.state != jobClaimed {
+				continue
+			}
+			if j.contended {
+				j.state = jobDeciding
+				s.deciding = append(s.deciding, j)
+				contended = true
 				continue
 			}
 			j.state = jobReady
@@ -116,6 +127,9 @@ func (s *Scheduler) firer() {
 			deadline = s.timers[0].fireAt
 		}
 		s.mu.Unlock()
+		if contended {
+			s.pokeDecider()
+		}
 		t.Stop()
 		select { // drop a stale tick
 		case <-t.C():
@@ -150,7 +164,7 @@ func (s *Scheduler) cancelLocal(id string, cause *stopCause) bool {
 		return false
 	}
 	switch j.state {
-	case jobClaimed, jobReady:
+	case jobClaimed, jobDeciding, jobReady:
 		s.dropLocked(j)
 	case jobRunning:
 		j.cancel(cause)
@@ -183,7 +197,7 @@ func (s *Scheduler) takeUnstarted() []string {
 	defer s.mu.Unlock()
 	var ids []string
 	for _, j := range s.jobs {
-		if j.state == jobClaimed || j.state == jobReady {
+		if j.state == jobClaimed || j.state == jobDeciding || j.state == jobReady {
 			ids = append(ids, j.exec.ID)
 			s.dropLocked(j)
 		}
@@ -218,7 +232,7 @@ func (s *Scheduler) setQueueMetricsLocked() {
 	queued, running := 0, 0
 	for _, j := range s.jobs {
 		switch j.state {
-		case jobClaimed, jobReady:
+		case jobClaimed, jobDeciding, jobReady:
 			queued++
 		case jobRunning:
 			running++

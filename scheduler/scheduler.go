@@ -55,22 +55,26 @@ type Scheduler struct {
 	rand   func() float64
 	events *hub
 
-	wake      chan struct{} // wakes the dispatcher
-	fireWake  chan struct{} // wakes the firer (an earlier job)
-	ready     chan *job     // jobs due, for the workers
-	offsets   offsetTracker
-	writer    *writer
-	bus       *bus // PostgreSQL LISTEN/NOTIFY; nil on SQLite
-	elector   *elector
-	chores    gocron.Scheduler
-	localJobs gocron.Scheduler
+	wake       chan struct{} // wakes the dispatcher
+	fireWake   chan struct{} // wakes the firer (an earlier job)
+	decideWake chan struct{} // wakes the decider (contended jobs due)
+	ready      chan *job     // jobs due, for the workers
+	offsets    offsetTracker
+	writer     *writer
+	bus        *bus // PostgreSQL LISTEN/NOTIFY; nil on SQLite
+	elector    *elector
+	chores     gocron.Scheduler
+	localJobs  gocron.Scheduler
 
 	mu      sync.Mutex
 	jobs    map[string]*job     // claimed or running here, until their finish is written
 	timers  jobHeap             // claimed jobs waiting for their start
 	blocked map[string]struct{} // schedules whose pending rows wait for a slot
-	defer_  *time.Time          // the soonest occurrence deferred by the overlap policy
-	stopped bool
+	// deciding are the contended jobs due, for the decider; undecided
+	// counts those the decider left waiting, by schedule.
+	deciding  []*job
+	undecided map[string]int
+	stopped   bool
 
 	runCtx    context.Context // parent of every run's context
 	runCancel context.CancelFunc
@@ -89,19 +93,21 @@ func New(cfg Config) (*Scheduler, error) {
 		return nil, err
 	}
 	s := &Scheduler{
-		cfg:      cfg,
-		store:    cfg.Store,
-		clock:    cfg.Clock,
-		log:      cfg.Logger.With("component", "scheduler", "instance", cfg.InstanceID),
-		m:        cfg.Metrics,
-		id:       cfg.InstanceID,
-		rand:     rand.Float64,
-		events:   newHub(),
-		wake:     make(chan struct{}, 1),
-		fireWake: make(chan struct{}, 1),
-		ready:    make(chan *job, cfg.MaxClaimed+cfg.BatchSize),
-		jobs:     map[string]*job{},
-		blocked:  map[string]struct{}{},
+		cfg:        cfg,
+		store:      cfg.Store,
+		clock:      cfg.Clock,
+		log:        cfg.Logger.With("component", "scheduler", "instance", cfg.InstanceID),
+		m:          cfg.Metrics,
+		id:         cfg.InstanceID,
+		rand:       rand.Float64,
+		events:     newHub(),
+		wake:       make(chan struct{}, 1),
+		fireWake:   make(chan struct{}, 1),
+		decideWake: make(chan struct{}, 1),
+		undecided:  map[string]int{},
+		ready:      make(chan *job, cfg.MaxClaimed+cfg.BatchSize),
+		jobs:       map[string]*job{},
+		blocked:    map[string]struct{}{},
 	}
 	if cfg.DatabaseURL != "" {
 		kind, _, err := db.Parse(cfg.DatabaseURL)
@@ -146,8 +152,9 @@ func (s *Scheduler) Start(ctx context.Context) error {
 		s.workers.Add(1)
 		go s.worker()
 	}
-	s.claimers.Add(2)
+	s.claimers.Add(3)
 	go s.firer()
+	go s.decider()
 	go s.dispatcher()
 	if err := s.startChores(); err != nil {
 		return err
@@ -264,7 +271,6 @@ func (s *Scheduler) poke() {
 func (s *Scheduler) unblockAll() {
 	s.mu.Lock()
 	clear(s.blocked)
-	s.defer_ = nil
 	s.mu.Unlock()
 }
 
@@ -278,9 +284,6 @@ func (s *Scheduler) unblock(scheduleIDs ...string) {
 			delete(s.blocked, id)
 			n++
 		}
-	}
-	if n > 0 {
-		s.defer_ = nil
 	}
 	s.mu.Unlock()
 	if n > 0 {
