@@ -214,6 +214,11 @@ func (c *claimCtx) pending(e *geoetl.Execution) error {
 		c.claimRow(e, sc, wf)
 		sl.started(e)
 	case decideWait:
+		if sl.supersededBy(sc, e) != nil {
+			c.skipRow(e, geoetl.SkipReasonSuperseded)
+			sl.removeWaiting(e.ID)
+			return nil
+		}
 		sl.waits(e)
 		c.res.blocked = append(c.res.blocked, sc.ID)
 	case decideSkipOverlap:

@@ -103,6 +103,29 @@ func (sl *slots) decide(policy geoetl.OverlapPolicy, kind candidateKind, self st
 	}
 }
 
+// supersededBy returns a later occurrence of the same schedule holding a
+// slot that makes e, a waiting occurrence, moot: e is a claim handed back
+// by a lost or stopping instance (only such rows of a scheduled occurrence
+// wait under these policies), and a newer occurrence was claimed since.
+// Waiting for the slot would starve it whenever occurrences are claimed
+// back to back (a schedule firing about as often as the lookahead), and
+// running it after the newer one would run the schedule backwards; the
+// misfire policies run_once and skip say the newer occurrence is what
+// runs. queue keeps its queued row (the newer ones are the skipped ones)
+// and run_all runs every missed occurrence.
+func (sl *slots) supersededBy(sc *geoetl.Schedule, e *geoetl.Execution) *geoetl.Execution {
+	if e.Trigger != geoetl.TriggerSchedule || e.Force ||
+		sc.OverlapPolicy == geoetl.OverlapQueue || sc.MisfirePolicy == geoetl.MisfireRunAll {
+		return nil
+	}
+	for _, h := range sl.holders {
+		if h.Trigger == geoetl.TriggerSchedule && h.ScheduledAt.After(e.ScheduledAt) {
+			return h
+		}
+	}
+	return nil
+}
+
 // started records that e now holds a slot (and no longer waits).
 func (sl *slots) started(e *geoetl.Execution) {
 	sl.removeWaiting(e.ID)
