@@ -205,6 +205,11 @@ type SchedulerStore interface {
 	// trigger but retries and forced run-nows), so that rows which cannot
 	// start yet do not wake the scheduler over and over.
 	NextWakeAtExcept(ctx context.Context, waiting []string) (*time.Time, error)
+	// CountDueSchedules counts the enabled, active schedules whose
+	// next_run_at is at or before until, up to limit (a bounded index
+	// range count), so the scheduler can tell a large set falling due
+	// together in time to claim it earlier.
+	CountDueSchedules(ctx context.Context, until time.Time, limit int) (int, error)
 	// StartExecutions marks claimed executions running; only rows still
 	// pending and claimed by the starting instance change.
 	StartExecutions(ctx context.Context, starts []ExecutionStart) error

@@ -19,6 +19,8 @@ type claimResult struct {
 	blocked  []string                // schedules whose pending rows wait for a slot
 	byTrig   map[string]int          // claimed executions by trigger, for metrics
 	skipped  []string                // skip reasons, for metrics
+	until    time.Time               // how far (database time) the claim looked
+	rows     int                     // due rows read, for the claim rate
 	more     bool                    // a batch was full or new rows wait: claim again at once
 	progress bool                    // something was claimed or written
 }
@@ -33,11 +35,13 @@ func (s *Scheduler) claim(ctx context.Context) (*claimResult, error) {
 	limit := min(s.cfg.BatchSize, s.cfg.MaxClaimed-s.heldCount())
 	if limit <= 0 {
 		// Saturated: leave due work to other instances (or to later).
-		return &claimResult{dbNow: s.dbNow()}, nil
+		now := s.dbNow()
+		return &claimResult{dbNow: now, until: s.claimUntil(now)}, nil
 	}
 	blocked := s.blockedList()
 	var res *claimResult
 	var local time.Time
+	began := time.Now() // real time: the rate is the database's
 	err := s.store.Claim(ctx, func(tx geoetl.ClaimTx) error {
 		// The database read its clock when the transaction began, before
 		// this local reading: their difference is a lower bound of the
@@ -49,6 +53,7 @@ func (s *Scheduler) claim(ctx context.Context) (*claimResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.rate.note(res.rows, time.Since(began))
 	s.offsets.add(res.dbNow.Sub(local))
 	s.applyClaim(ctx, res)
 	return res, nil
@@ -58,7 +63,8 @@ func (s *Scheduler) claim(ctx context.Context) (*claimResult, error) {
 // pending executions and due schedules, and writes it.
 func (s *Scheduler) claimIn(tx geoetl.ClaimTx, limit int, blocked []string, local time.Time, res *claimResult) error {
 	now := tx.Now()
-	until := now.Add(s.cfg.Lookahead)
+	until := s.claimUntil(now)
+	res.until = until
 	pending, err := tx.DuePendingExcept(until, limit, blocked)
 	if err != nil {
 		return err
@@ -77,6 +83,7 @@ func (s *Scheduler) claimIn(tx geoetl.ClaimTx, limit int, blocked []string, loca
 		return err
 	}
 	res.more = len(pending) == limit || len(due) == limit
+	res.rows = len(pending) + len(due)
 	for _, sc := range due {
 		c.schedules[sc.ID] = sc
 	}

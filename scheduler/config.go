@@ -57,6 +57,12 @@ type Config struct {
 	// it starts on time; default 1 s. Changes made later than that before
 	// an occurrence apply from the next one.
 	Lookahead time.Duration
+	// MaxLookahead bounds how much earlier than Lookahead a large set of
+	// occurrences falling due together is claimed, so that claiming them
+	// all ends before they are due; default 3 s (never below Lookahead;
+	// equal to it turns the adaptive lookahead off). Only such sets are
+	// claimed early (README: the trade-off).
+	MaxLookahead time.Duration
 	// MisfireGrace is how late an occurrence may be claimed and still run
 	// as on time; an older one was missed (misfire policy). Default 5 s.
 	MisfireGrace time.Duration
@@ -135,6 +141,7 @@ func (c *Config) setDefaults() error {
 		}
 	}
 	def(&c.Lookahead, time.Second)
+	def(&c.MaxLookahead, max(3*time.Second, c.Lookahead))
 	def(&c.MisfireGrace, 5*time.Second)
 	defInt(&c.BatchSize, 500)
 	defInt(&c.MaxClaimed, 20000)
@@ -147,6 +154,9 @@ func (c *Config) setDefaults() error {
 	def(&c.RetentionInterval, time.Hour)
 	def(&c.FlushInterval, 2*time.Millisecond)
 	defInt(&c.FlushSize, 2000)
+	if c.MaxLookahead < c.Lookahead {
+		return fmt.Errorf("scheduler: the maximum lookahead (%s) must not be below the lookahead (%s)", c.MaxLookahead, c.Lookahead)
+	}
 	if c.Lookahead < 0 || c.MisfireGrace < 0 || c.HeartbeatInterval < 0 || c.LeaseTimeout < 0 || c.SweepInterval < 0 {
 		return errors.New("scheduler: durations must not be negative")
 	}

@@ -72,7 +72,7 @@ func (s *Scheduler) dispatchOnce(ctx context.Context) (time.Time, error) {
 		if len(res.jobs) > 0 || len(res.events) > 0 {
 			s.log.Debug("claimed", "jobs", len(res.jobs), "events", len(res.events), "db_now", res.dbNow)
 		}
-		seen = res.dbNow.Add(s.cfg.Lookahead)
+		seen = res.until
 		if !res.more || ctx.Err() != nil {
 			break
 		}
@@ -85,7 +85,11 @@ func (s *Scheduler) dispatchOnce(ctx context.Context) (time.Time, error) {
 	offset := s.offsets.get()
 	deadline := local.Add(s.cfg.SweepInterval)
 	if next != nil {
-		at := next.Add(-s.cfg.Lookahead - offset)
+		lead, err := s.lead(ctx, *next, local.Add(offset))
+		if err != nil {
+			return time.Time{}, err
+		}
+		at := next.Add(-lead - offset)
 		if s.isPG {
 			// Instances would otherwise all wake at the same instant and the
 			// quickest would claim every occurrence, every time: a random

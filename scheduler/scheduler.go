@@ -60,6 +60,8 @@ type Scheduler struct {
 	decideWake chan struct{} // wakes the decider (contended jobs due)
 	ready      chan *job     // jobs due, for the workers
 	offsets    offsetTracker
+	rate       claimRate   // of claim transactions, for the adaptive lookahead
+	window     claimWindow // how far claims reach for a large set due together
 	writer     *writer
 	bus        *bus // PostgreSQL LISTEN/NOTIFY; nil on SQLite
 	elector    *elector

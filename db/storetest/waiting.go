@@ -48,6 +48,29 @@ func (s *suite) schedulerClaims(t *testing.T) {
 		}
 	})
 
+	t.Run("CountDueSchedulesCountsFiringSchedulesUpToTheLimit", func(t *testing.T) {
+		w, _ := s.claimWorld(t)
+		soon, later := epoch.Add(time.Second), epoch.Add(time.Minute)
+		for range 3 {
+			w.schedule(t, func(s *geoetl.Schedule) { s.NextRunAt = &soon })
+		}
+		newWorld(t, w.st).schedule(t, func(s *geoetl.Schedule) { s.NextRunAt = &soon }) // another tenant's counts too
+		w.schedule(t, func(s *geoetl.Schedule) { s.NextRunAt = &later })
+		w.schedule(t, func(s *geoetl.Schedule) { s.NextRunAt = &soon; s.Enabled = false })
+		w.schedule(t, func(s *geoetl.Schedule) { s.NextRunAt = &soon; s.Status = geoetl.StatusPaused })
+		for _, tt := range []struct {
+			until time.Time
+			limit int
+			want  int
+		}{{soon, 100, 4}, {soon, 2, 2}, {later, 100, 5}, {epoch, 100, 0}} {
+			n, err := w.st.CountDueSchedules(bg, tt.until, tt.limit)
+			noErr(t, err)
+			if n != tt.want {
+				t.Fatalf("CountDueSchedules(%s, %d) = %d, want %d", tt.until, tt.limit, n, tt.want)
+			}
+		}
+	})
+
 	t.Run("FindSchedulesAcrossTenants", func(t *testing.T) {
 		w, _ := s.claimWorld(t)
 		a := w.schedule(t, nil)

@@ -61,6 +61,17 @@ func (s *Store) NextWakeAtExcept(ctx context.Context, waiting []string) (*time.T
 	return out, err
 }
 
+// CountDueSchedules counts the schedules due by until, at most limit, from
+// the due index alone.
+func (s *Store) CountDueSchedules(ctx context.Context, until time.Time, limit int) (int, error) {
+	var n int64
+	err := s.read(ctx, "", func(tx Tx) error {
+		return tx.QueryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM schedules
+			WHERE enabled = TRUE AND status = 'active' AND next_run_at <= $1 LIMIT $2) AS due`, s.t(until), int64(limit)).Scan(&n)
+	})
+	return int(n), err
+}
+
 // FindSchedules returns schedules of any tenant by id, locked in id order
 // (on PostgreSQL; SQLite's single writer serialises claimers), so that two
 // claimers deciding about the same schedule's slots do so one after the
