@@ -48,7 +48,7 @@ func TestLead_OnlyALargeSetFallingDueTogetherIsClaimedEarly(t *testing.T) {
 		want  time.Duration
 	}{
 		{"FarAwayIsNotCounted", 10, t0, time.Second},
-		{"QuickToClaimKeepsTheLookahead", 2000, next.Add(-3 * time.Second), time.Second},      // 0.1 s of claims
+		{"QuickToClaimKeepsTheLookahead", 2000, next.Add(-3 * time.Second), time.Second},       // 0.1 s of claims
 		{"SlowToClaimStartsEarlier", 200, next.Add(-3 * time.Second), 1500 * time.Millisecond}, // 1 s of claims + half the lookahead
 		{"NeverEarlierThanMaxLookahead", 10, next.Add(-3 * time.Second), 3 * time.Second},
 	}
