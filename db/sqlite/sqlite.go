@@ -40,6 +40,12 @@ type Options struct {
 	// MaxReaders bounds the read pool (default: the number of CPUs, at
 	// least 4).
 	MaxReaders int
+	// WALLimit is the WAL content, in bytes, past which the store restarts
+	// the WAL (checkpoint.go: readers never leave a gap under steady
+	// load); default 32 MiB, negative turns the check off.
+	WALLimit int64
+
+	walCheckInterval time.Duration // tests
 }
 
 // pragmas go into every connection's DSN, never through Exec, so that a
@@ -112,6 +118,23 @@ func Open(ctx context.Context, path string, opts Options) (geoetl.Store, error) 
 		reader.SetMaxIdleConns(n)
 	}
 	b := &backend{writer: newDB(writer), reader: newDB(reader), mem: mem}
+	if !mem && opts.WALLimit >= 0 {
+		limit, every := opts.WALLimit, opts.walCheckInterval
+		if limit == 0 {
+			limit = defaultWALLimit
+		}
+		if every <= 0 {
+			every = walCheckInterval
+		}
+		log := opts.Logger
+		if log == nil {
+			log = slog.New(slog.DiscardHandler)
+		}
+		if b.checkpoints, err = startCheckpointer(ctx, writer, limit, every, log); err != nil {
+			b.Close()
+			return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+		}
+	}
 	if mem {
 		p, err := migrations.NewProvider(migrations.SQLite, writer)
 		if err == nil {
@@ -128,6 +151,7 @@ func Open(ctx context.Context, path string, opts Options) (geoetl.Store, error) 
 type backend struct {
 	writer, reader *db
 	mem            bool
+	checkpoints    *checkpointer // nil in memory
 }
 
 var dialect = &sqlstore.Dialect{
@@ -174,6 +198,9 @@ func (b *backend) MigrationsCurrent(ctx context.Context) (bool, error) {
 }
 
 func (b *backend) Close() error {
+	if b.checkpoints != nil {
+		b.checkpoints.close()
+	}
 	err := b.writer.close()
 	if b.reader != b.writer {
 		err = errors.Join(err, b.reader.close())
