@@ -73,6 +73,11 @@ type Backend interface {
 type Dialect struct {
 	// Name is "sqlite" or "postgres".
 	Name string
+	// NotIndexed wraps a column in a condition so the planner does not pick
+	// an index for it (nil: the column as is). SQLite, without statistics,
+	// reads a schedule's executions through the tenant's time index (every
+	// run of the tenant, newest first) instead of the schedule's own.
+	NotIndexed func(col string) string
 	// Time encodes a time argument (unix microseconds on SQLite).
 	Time func(t time.Time) any
 	// IDList encodes a list of ids as one argument for InIDs.

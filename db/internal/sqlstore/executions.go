@@ -173,13 +173,15 @@ func (s *Store) FindExecutions(ctx context.Context, f geoetl.ExecutionFilter) ([
 		}
 	}
 	w := &where{}
-	w.add("tenant_id = $?", tid)
 	if f.ScheduleID != "" {
 		sid, ok := normID(f.ScheduleID)
 		if !ok {
 			return empty, 0, "", nil
 		}
+		w.add(s.notIndexed("tenant_id")+" = $?", tid)
 		w.add("schedule_id = $?", sid)
+	} else {
+		w.add("tenant_id = $?", tid)
 	}
 	if f.WorkflowID != "" {
 		wid, ok := normID(f.WorkflowID)
@@ -364,13 +366,15 @@ func (s *Store) ExecutionStats(ctx context.Context, tenantID, scheduleID string,
 		return st, nil
 	}
 	w := &where{}
-	w.add("tenant_id = $?", tid)
 	if scheduleID != "" {
 		sid, ok := normID(scheduleID)
 		if !ok {
 			return st, nil
 		}
+		w.add(s.notIndexed("tenant_id")+" = $?", tid)
 		w.add("schedule_id = $?", sid)
+	} else {
+		w.add("tenant_id = $?", tid)
 	}
 	w.add("scheduled_at >= $?", s.t(since))
 	const timed = `status IN ('completed', 'failed') AND duration_ms IS NOT NULL`
@@ -454,4 +458,14 @@ func (s *Store) ExecutionStats(ctx context.Context, tenantID, scheduleID string,
 func placeholderList(n, start int) string {
 	p := placeholders(1, n, start)
 	return strings.TrimSuffix(strings.TrimPrefix(p, "("), ")")
+}
+
+// notIndexed is col in a condition the planner must not use an index for
+// (Dialect.NotIndexed): a schedule's executions are read through the
+// schedule's index, not the tenant's.
+func (s *Store) notIndexed(col string) string {
+	if s.d.NotIndexed == nil {
+		return col
+	}
+	return s.d.NotIndexed(col)
 }
