@@ -65,9 +65,15 @@ func (c *checkpointer) close() {
 	<-c.done
 }
 
+// maxCheckBackoff bounds how long checks pause after restarts that long
+// readers postponed: each such attempt holds the writer for the whole
+// busy wait.
+const maxCheckBackoff = 30 * time.Second
+
 func (c *checkpointer) loop() {
 	defer close(c.done)
-	t := time.NewTicker(c.interval)
+	wait := c.interval
+	t := time.NewTimer(wait)
 	defer t.Stop()
 	for {
 		select {
@@ -75,15 +81,22 @@ func (c *checkpointer) loop() {
 			return
 		case <-t.C:
 		}
-		if _, err := c.check(context.Background()); err != nil {
+		postponed, err := c.check(context.Background())
+		if err != nil {
 			c.log.Warn("sqlite: WAL checkpoint failed", "err", err)
 		}
+		if postponed {
+			wait = min(2*wait, maxCheckBackoff)
+		} else {
+			wait = c.interval
+		}
+		t.Reset(wait)
 	}
 }
 
 // check restarts the WAL when its content passes the limit, and reports
-// whether it did.
-func (c *checkpointer) check(ctx context.Context) (bool, error) {
+// whether a reader made it give up (to be tried again later).
+func (c *checkpointer) check(ctx context.Context) (postponed bool, err error) {
 	conn, err := c.writer.Conn(ctx) // the only writer: writes wait meanwhile
 	if err != nil {
 		return false, err
@@ -111,9 +124,9 @@ func (c *checkpointer) check(ctx context.Context) (bool, error) {
 	}
 	if busy != 0 {
 		c.log.Debug("sqlite: WAL restart postponed: a reader outlasted the wait", "frames", frames)
-		return false, nil
+		return true, nil
 	}
-	return true, nil
+	return false, nil
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }

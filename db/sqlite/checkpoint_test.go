@@ -113,3 +113,64 @@ func TestCheckpointer_KeepsTheWALBoundedWhileReadersNeverLeaveAGap(t *testing.T)
 	}
 	t.Logf("WAL after 24 MB of writes under constant reads: %d bytes without the checkpointer, %d with it", starved, bounded)
 }
+
+func TestCheckpointer_ALongReaderPostponesTheRestartInsteadOfHoldingWriters(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "wal.db")
+	writer, err := sql.Open("sqlite", DSN(path, true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writer.SetMaxOpenConns(1)
+	defer writer.Close()
+	reader, err := sql.Open("sqlite", DSN(path, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Close()
+	mustExec := func(q string) {
+		t.Helper()
+		if _, err := writer.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustExec(`CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB)`)
+	mustExec(`INSERT INTO t (v) VALUES (zeroblob(1000))`)
+	// A read transaction that keeps its snapshot (an export, say).
+	long, err := reader.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := long.QueryRowContext(ctx, `SELECT count(*) FROM t`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	mustExec(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 3000) INSERT INTO t (v) SELECT zeroblob(1000) FROM n`)
+	c := &checkpointer{writer: writer, limit: 1 << 20, log: slog.New(slog.DiscardHandler)}
+	postponed, err := c.check(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !postponed {
+		t.Fatal("the restart went through while a reader held an older snapshot")
+	}
+	// The writer's own busy timeout is back: a write still waits for
+	// locks as long as it did.
+	var timeout int
+	if err := writer.QueryRowContext(ctx, `PRAGMA busy_timeout`).Scan(&timeout); err != nil || timeout != writerBusyTimeout {
+		t.Fatalf("writer busy_timeout after a check = %d (%v), want %d", timeout, err, writerBusyTimeout)
+	}
+	_ = long.Rollback()
+	if postponed, err = c.check(ctx); err != nil || postponed {
+		t.Fatalf("after the reader ended: postponed %v, err %v", postponed, err)
+	}
+	// The next write starts the WAL over from its beginning.
+	mustExec(`INSERT INTO t (v) VALUES (x'00')`)
+	var busy, frames, done int
+	if err := writer.QueryRowContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &frames, &done); err != nil {
+		t.Fatal(err)
+	}
+	if frames > 10 {
+		t.Fatalf("WAL holds %d frames after the restart and one small write, want a few", frames)
+	}
+}
