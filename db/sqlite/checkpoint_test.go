@@ -20,20 +20,10 @@ func walSizeAfterLoad(t *testing.T, restart bool) int64 {
 	t.Helper()
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "wal.db")
-	writer, err := sql.Open("sqlite", DSN(path, true))
-	if err != nil {
-		t.Fatal(err)
-	}
-	writer.SetMaxOpenConns(1)
-	defer writer.Close()
+	writer, reader := openPair(t, path)
 	if _, err := writer.ExecContext(ctx, `CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB)`); err != nil {
 		t.Fatal(err)
 	}
-	reader, err := sql.Open("sqlite", DSN(path, false))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer reader.Close()
 	if restart {
 		c, err := startCheckpointer(ctx, writer, 1<<20, 10*time.Millisecond, slog.New(slog.DiscardHandler))
 		if err != nil {
@@ -117,17 +107,7 @@ func TestCheckpointer_KeepsTheWALBoundedWhileReadersNeverLeaveAGap(t *testing.T)
 func TestCheckpointer_ALongReaderPostponesTheRestartInsteadOfHoldingWriters(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "wal.db")
-	writer, err := sql.Open("sqlite", DSN(path, true))
-	if err != nil {
-		t.Fatal(err)
-	}
-	writer.SetMaxOpenConns(1)
-	defer writer.Close()
-	reader, err := sql.Open("sqlite", DSN(path, false))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer reader.Close()
+	writer, reader := openPair(t, path)
 	mustExec := func(q string) {
 		t.Helper()
 		if _, err := writer.ExecContext(ctx, q); err != nil {
@@ -173,4 +153,22 @@ func TestCheckpointer_ALongReaderPostponesTheRestartInsteadOfHoldingWriters(t *t
 	if frames > 10 {
 		t.Fatalf("WAL holds %d frames after the restart and one small write, want a few", frames)
 	}
+}
+
+// openPair opens a file as the store does: one writer connection and a
+// pool of readers, both closed when the test ends.
+func openPair(t *testing.T, path string) (writer, reader *sql.DB) {
+	t.Helper()
+	writer, err := sql.Open("sqlite", DSN(path, true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writer.SetMaxOpenConns(1)
+	t.Cleanup(func() { writer.Close() })
+	reader, err = sql.Open("sqlite", DSN(path, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { reader.Close() })
+	return writer, reader
 }
