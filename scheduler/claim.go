@@ -436,8 +436,22 @@ func (s *Scheduler) applyClaim(ctx context.Context, res *claimResult) {
 		s.blocked[id] = struct{}{}
 	}
 	s.mu.Unlock()
+	s.announceDecided(ctx, res.cancels, res.events, res.skipped)
+	if len(res.errored) > 0 {
+		s.scheduleEvents(ctx, res.errored, notify.EventScheduleError)
+	}
+	if s.m != nil {
+		s.m.Claimed(res.byTrig)
+	}
+}
+
+// announceDecided acts on what a committed claim or decider transaction
+// decided: runs it cancelled (cancel_previous) are stopped here or, through
+// the bus, wherever they run; events of the rows it wrote go to
+// subscribers here and on other instances; skips are counted.
+func (s *Scheduler) announceDecided(ctx context.Context, cancels []string, events []geoetl.ExecutionEvent, skipped []string) {
 	var remote []string
-	for _, id := range res.cancels {
+	for _, id := range cancels {
 		if !s.cancelLocal(id, stopNewerRun) {
 			remote = append(remote, id)
 		}
@@ -445,18 +459,14 @@ func (s *Scheduler) applyClaim(ctx context.Context, res *claimResult) {
 	if s.bus != nil && len(remote) > 0 {
 		s.bus.publish(ctx, message{Cancel: remote})
 	}
-	for _, ev := range res.events {
+	for _, ev := range events {
 		s.events.publish(ev)
 	}
-	if s.bus != nil && len(res.events) > 0 {
-		s.bus.publish(ctx, message{Events: res.events})
-	}
-	if len(res.errored) > 0 {
-		s.scheduleEvents(ctx, res.errored, notify.EventScheduleError)
+	if s.bus != nil && len(events) > 0 {
+		s.bus.publish(ctx, message{Events: events})
 	}
 	if s.m != nil {
-		s.m.Claimed(res.byTrig)
-		for _, r := range res.skipped {
+		for _, r := range skipped {
 			s.m.Skipped(r)
 		}
 	}

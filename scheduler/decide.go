@@ -332,26 +332,7 @@ func (s *Scheduler) applyDecisions(ctx context.Context, d *decisions) {
 	if hasNewArrivals(d, kept) {
 		s.pokeDecider()
 	}
-	var remote []string
-	for _, id := range d.cancels {
-		if !s.cancelLocal(id, stopNewerRun) {
-			remote = append(remote, id)
-		}
-	}
-	if s.bus != nil && len(remote) > 0 {
-		s.bus.publish(ctx, message{Cancel: remote})
-	}
-	for _, ev := range d.events {
-		s.events.publish(ev)
-	}
-	if s.bus != nil && len(d.events) > 0 {
-		s.bus.publish(ctx, message{Events: d.events})
-	}
-	if s.m != nil {
-		for _, r := range d.skipped {
-			s.m.Skipped(r)
-		}
-	}
+	s.announceDecided(ctx, d.cancels, d.events, d.skipped)
 }
 
 // hasNewArrivals reports whether a job among kept came in while the
