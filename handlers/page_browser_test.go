@@ -172,6 +172,19 @@ func waitText(t *testing.T, ctx context.Context, css, want string) {
 	t.Fatalf("waiting for %q in %s: %v\npage text:\n%s", want, css, err, body)
 }
 
+// waitHTMX waits until htmx has taken charge of the element matching css
+// (its internal data carries the hash of the attributes it processed).
+// Content swapped in is processed a moment after it shows, and a click in
+// between submits the form the plain way: it still works, but not in
+// place, which is what the tests look at.
+func waitHTMX(t *testing.T, ctx context.Context, css string) {
+	t.Helper()
+	expr := fmt.Sprintf(`(() => { const e = document.querySelector(%q); return !!e && !!e['htmx-internal-data'] && !!e['htmx-internal-data'].initHash; })()`, css)
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](expr, chromedp.WithPollingInterval(20*time.Millisecond))); err != nil {
+		t.Fatalf("waiting for htmx to process %s: %v", css, err)
+	}
+}
+
 // evalBool evaluates a JavaScript expression.
 func evalBool(t *testing.T, ctx context.Context, expr string) bool {
 	t.Helper()
@@ -262,6 +275,9 @@ func TestBrowser_MainFlows(t *testing.T) {
 		mustOK(t, chromedp.Do(ctx,
 			chromedp.Navigate(be.url("/geoetl/schedules?q=Pausable")),
 			chromedp.WaitVisible(chromedp.CSS(row)),
+		))
+		waitHTMX(t, ctx, row+` form[action$="/pause"]`)
+		mustOK(t, chromedp.Do(ctx,
 			chromedp.Click(chromedp.CSS(row+" summary")),
 			chromedp.SendKeys(chromedp.CSS(row+` input[name=reason]`), "data source down"),
 			chromedp.Click(chromedp.CSS(row+` form[action$="/pause"] button`)),
@@ -273,6 +289,7 @@ func TestBrowser_MainFlows(t *testing.T) {
 		if st.Status != geoetl.StatusPaused || st.StatusReason == nil || *st.StatusReason != "data source down" {
 			t.Fatalf("after pause: status %s, reason %v", st.Status, st.StatusReason)
 		}
+		waitHTMX(t, ctx, row+` form[action$="/resume"]`)
 		mustOK(t, chromedp.Do(ctx,
 			chromedp.Click(chromedp.CSS(row+" summary")),
 			chromedp.Click(chromedp.CSS(row+` form[action$="/resume"] button`)),
@@ -297,6 +314,7 @@ func TestBrowser_MainFlows(t *testing.T) {
 		if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`!!document.querySelector('[sse-connect]')`)); err != nil {
 			t.Fatal(err)
 		}
+		waitHTMX(t, ctx, `form[action$="/run-now"]`)
 		mustOK(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`form[action$="/run-now"] button`))))
 		// The recent runs table shows the run as running, then completed,
 		// without reloading the page.
