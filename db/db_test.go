@@ -75,7 +75,7 @@ func TestMigrate_UpStatusDownOnSQLite(t *testing.T) {
 		t.Fatalf("second up: %v\n%s", err, out.String())
 	}
 	out.Reset()
-	if err := db.Migrate(ctx, u, "down", &out); err != nil || !strings.Contains(out.String(), "rolled back 00005_executions_pending_unclaimed_index.sql") {
+	if err := db.Migrate(ctx, u, "down", &out); err != nil || !strings.Contains(out.String(), "rolled back 00006_schedule_list_generation.sql") {
 		t.Fatalf("down: %v\n%s", err, out.String())
 	}
 	if err := db.Migrate(ctx, u, "sideways", &out); err == nil {
@@ -165,6 +165,44 @@ func TestMigrate_DownAndUpAgainOnPostgres(t *testing.T) {
 	for _, dir := range []string{"up", "down", "down", "up"} {
 		if err := db.Migrate(ctx, u, dir, &out); err != nil {
 			t.Fatalf("%s: %v\n%s", dir, err, out.String())
+		}
+	}
+}
+
+// The list counts of migration 00006 start from the schedules already
+// there, so an upgraded database reports the same totals as before.
+func TestMigrate_ListCountsStartFromExistingSchedules(t *testing.T) {
+	ctx := context.Background()
+	st, u := dbtest.SQLiteURL(t, db.Options{})
+	ten := &geoetl.Tenant{Name: "t"}
+	if err := st.CreateTenant(ctx, ten); err != nil {
+		t.Fatal(err)
+	}
+	w := &geoetl.Workflow{TenantID: ten.ID, Name: "w", Definition: []byte(`{}`)}
+	if err := st.CreateWorkflow(ctx, w); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 5; i++ {
+		s := geoetl.NewSchedule()
+		s.TenantID, s.WorkflowID, s.Name, s.CronExpression = ten.ID, w.ID, string(rune('a'+i)), "0 2 * * *"
+		if i < 2 {
+			s.Status = geoetl.StatusPaused
+		}
+		if err := st.CreateSchedule(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var out bytes.Buffer
+	if err := db.Migrate(ctx, u, "down", &out); err != nil || !strings.Contains(out.String(), "00006") {
+		t.Fatalf("down: %v\n%s", err, out.String())
+	}
+	if err := db.Migrate(ctx, u, "up", &out); err != nil {
+		t.Fatal(err)
+	}
+	for status, want := range map[geoetl.ScheduleStatus]int{"": 5, geoetl.StatusPaused: 2, geoetl.StatusActive: 3} {
+		_, total, _, err := st.FindSchedules(ctx, geoetl.ScheduleFilter{TenantID: ten.ID, Status: status, Page: geoetl.Page{Limit: 1}})
+		if err != nil || total != want {
+			t.Errorf("status %q: total %d, %v; want %d", status, total, err, want)
 		}
 	}
 }

@@ -28,6 +28,7 @@ func Run(t *testing.T, newStore Factory) {
 	t.Run("Schedules", s.schedules)
 	t.Run("ScheduleLists", s.scheduleLists)
 	t.Run("ScheduleSearch", s.scheduleSearch)
+	t.Run("ListTotals", s.listTotals)
 	t.Run("Executions", s.executions)
 	t.Run("Claims", s.claims)
 	t.Run("SchedulerClaims", s.schedulerClaims)

@@ -101,6 +101,15 @@ type Dialect struct {
 	// rows (SQLite's FTS5 table schedule_search). Nil means a search tests
 	// every schedule of the tenant.
 	SearchIndex *SearchIndex
+	// ListGeneration, when set, reads a number that changes whenever the
+	// set of schedules a list filter of tenant $1 can select changes
+	// (SQLite's schedule_list_generations, kept by triggers). The store
+	// then keeps the totals of schedule lists against it. Empty: every
+	// list counts afresh.
+	ListGeneration string
+	// StatusCount, with ListGeneration, reads how many schedules tenant $1
+	// has in status $2 ('' for all), from counts the same triggers keep.
+	StatusCount string
 	// HourBucket truncates a time column to the hour, in UTC.
 	HourBucket func(col string) string
 	// UniqueViolation reports whether err violates a unique constraint and

@@ -299,7 +299,7 @@ func (s *Store) FindSchedules(ctx context.Context, f geoetl.ScheduleFilter) ([]*
 		if err != nil {
 			return err
 		}
-		if total, err = s.total(ctx, tx, from, w, page, len(out)); err != nil {
+		if total, err = s.scheduleTotal(ctx, tx, tid, f, from, w, page, len(out)); err != nil {
 			return err
 		}
 		if len(out) > page.Limit {

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
+
 	"github.com/geoetl/geoetl"
 	"github.com/geoetl/geoetl/clock"
 )
@@ -21,6 +23,9 @@ type Store struct {
 	log   *slog.Logger
 	// search holds the limits of the indexed schedule search.
 	search searchLimits
+	// totals holds the totals of schedule lists by tenant, generation and
+	// filter, where the dialect keeps list generations.
+	totals *lru.Cache[totalKey, int]
 }
 
 var _ geoetl.Store = (*Store)(nil)
@@ -30,7 +35,11 @@ func New(b Backend, clk clock.Clock, log *slog.Logger) *Store {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Store{b: b, d: b.Dialect(), clock: clk, log: log, search: defaultSearchLimits}
+	st := &Store{b: b, d: b.Dialect(), clock: clk, log: log, search: defaultSearchLimits}
+	if st.d.ListGeneration != "" {
+		st.totals, _ = lru.New[totalKey, int](totalsCached)
+	}
+	return st
 }
 
 // Backend returns the backend the store runs on.
