@@ -14,7 +14,7 @@ import (
 )
 
 // seedWorld creates a tenant and a workflow.
-func seedWorld(b *testing.B, st geoetl.Store) (*geoetl.Tenant, *geoetl.Workflow) {
+func seedWorld(b testing.TB, st geoetl.Store) (*geoetl.Tenant, *geoetl.Workflow) {
 	b.Helper()
 	ctx := context.Background()
 	ten := &geoetl.Tenant{Name: "bench"}

@@ -174,14 +174,7 @@ func TestMigrate_DownAndUpAgainOnPostgres(t *testing.T) {
 func TestMigrate_ListCountsStartFromExistingSchedules(t *testing.T) {
 	ctx := context.Background()
 	st, u := dbtest.SQLiteURL(t, db.Options{})
-	ten := &geoetl.Tenant{Name: "t"}
-	if err := st.CreateTenant(ctx, ten); err != nil {
-		t.Fatal(err)
-	}
-	w := &geoetl.Workflow{TenantID: ten.ID, Name: "w", Definition: []byte(`{}`)}
-	if err := st.CreateWorkflow(ctx, w); err != nil {
-		t.Fatal(err)
-	}
+	ten, w := seedWorld(t, st)
 	for i := 0; i < 5; i++ {
 		s := geoetl.NewSchedule()
 		s.TenantID, s.WorkflowID, s.Name, s.CronExpression = ten.ID, w.ID, string(rune('a'+i)), "0 2 * * *"
