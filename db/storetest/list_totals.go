@@ -87,6 +87,13 @@ func (s *suite) listTotals(t *testing.T) {
 			w.schedule(t, func(x *geoetl.Schedule) { x.Name = "river 9"; x.Tags = []string{"hydro"} })
 		}, map[string]int{"all": +1, "active": +1, "firstWf": +1, "tag": +1, "q": +1}},
 		{"deleting one", func(t *testing.T) { noErr(t, st.DeleteSchedule(bg, w.ten.ID, all[5].ID)) }, map[string]int{"all": -1, "active": -1, "firstWf": -1, "tag": -1, "q": -1, "qDesc": -1}},
+		{"several changes between two lists", func(t *testing.T) {
+			for i := 0; i < 3; i++ {
+				w.schedule(t, func(x *geoetl.Schedule) { x.Name = fmt.Sprintf("river batch %d", i); x.Tags = []string{"hydro"} })
+			}
+			update(t, all[0], func(x *geoetl.Schedule) { x.Status = geoetl.StatusActive; x.Tags = nil })
+			noErr(t, st.DeleteSchedule(bg, w.ten.ID, all[1].ID))
+		}, map[string]int{"all": +2, "active": +4, "paused": -2, "firstWf": +2, "tag": +1, "q": +2, "qDesc": -1}},
 		{"another tenant creating one", func(t *testing.T) {
 			newWorld(t, st).schedule(t, func(x *geoetl.Schedule) { x.Name = "river elsewhere"; x.Tags = []string{"hydro"} })
 		}, nil},

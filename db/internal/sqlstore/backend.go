@@ -110,6 +110,10 @@ type Dialect struct {
 	// StatusCount, with ListGeneration, reads how many schedules tenant $1
 	// has in status $2 ('' for all), from counts the same triggers keep.
 	StatusCount string
+	// ListChanges, with ListGeneration, names the table of changes to the
+	// tenants' lists: tenant_id, generation, sign (+1 a row that joined,
+	// -1 one that left) and the filter columns of schedules.
+	ListChanges string
 	// HourBucket truncates a time column to the hour, in UTC.
 	HourBucket func(col string) string
 	// UniqueViolation reports whether err violates a unique constraint and

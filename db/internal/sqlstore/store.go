@@ -23,9 +23,10 @@ type Store struct {
 	log   *slog.Logger
 	// search holds the limits of the indexed schedule search.
 	search searchLimits
-	// totals holds the totals of schedule lists by tenant, generation and
-	// filter, where the dialect keeps list generations.
-	totals *lru.Cache[totalKey, int]
+	// totals holds the totals of schedule lists by tenant and filter, with
+	// the generation they are true at, where the dialect keeps list
+	// generations.
+	totals *lru.Cache[totalKey, keptTotal]
 }
 
 var _ geoetl.Store = (*Store)(nil)
@@ -37,7 +38,7 @@ func New(b Backend, clk clock.Clock, log *slog.Logger) *Store {
 	}
 	st := &Store{b: b, d: b.Dialect(), clock: clk, log: log, search: defaultSearchLimits}
 	if st.d.ListGeneration != "" {
-		st.totals, _ = lru.New[totalKey, int](totalsCached)
+		st.totals, _ = lru.New[totalKey, keptTotal](totalsCached)
 	}
 	return st
 }
