@@ -105,7 +105,8 @@ func BenchmarkListSearch100k(b *testing.B) {
 			name := fmt.Sprintf("q=%q,sort=%s,tag=%s", f.Q, f.Sort, f.Tag)
 			// warm: the list asked again, as pages, refreshes and the
 			// console do; afterChange: a schedule of the tenant edited
-			// before each list (untimed), so the total is counted afresh.
+			// before each list (untimed), so a kept total must follow
+			// the change.
 			for _, changed := range []bool{false, true} {
 				mode := "warm"
 				if changed {

@@ -3,6 +3,8 @@ package db_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -11,6 +13,7 @@ import (
 	"github.com/geoetl/geoetl"
 	"github.com/geoetl/geoetl/db"
 	"github.com/geoetl/geoetl/db/dbtest"
+	"github.com/geoetl/geoetl/db/sqlite"
 )
 
 func TestParse_KnowsBothDatabasesAndRejectsOthersInOneLine(t *testing.T) {
@@ -197,5 +200,51 @@ func TestMigrate_ListCountsStartFromExistingSchedules(t *testing.T) {
 		if err != nil || total != want {
 			t.Errorf("status %q: total %d, %v; want %d", status, total, err, want)
 		}
+	}
+}
+
+// A list total kept from before the oldest change the log still holds
+// (the triggers prune all but a tenant's newest 10,000) is counted again,
+// not updated from the changes that are left.
+func TestListTotals_CountAgainPastThePrunedChanges(t *testing.T) {
+	ctx := context.Background()
+	st, u := dbtest.SQLiteURL(t, db.Options{})
+	ten, w := seedWorld(t, st)
+	create := func(i int) {
+		s := geoetl.NewSchedule()
+		s.TenantID, s.WorkflowID, s.Name, s.CronExpression = ten.ID, w.ID, fmt.Sprintf("s%d", i), "0 2 * * *"
+		s.Tags = []string{"t"}
+		if err := st.CreateSchedule(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	total := func() int {
+		_, n, _, err := st.FindSchedules(ctx, geoetl.ScheduleFilter{TenantID: ten.ID, Tag: "t", Page: geoetl.Page{Limit: 1}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	for i := 0; i < 4; i++ {
+		create(i)
+	}
+	if n := total(); n != 4 {
+		t.Fatalf("total %d, want 4", n)
+	}
+	// Two more changes (generations 5 and 6), the first pruned as if
+	// 10,000 had followed it: the log no longer holds all since 4.
+	create(4)
+	create(5)
+	_, path, _ := strings.Cut(u, "sqlite:")
+	conn, err := sql.Open("sqlite", sqlite.DSN(path, true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `DELETE FROM schedule_list_changes WHERE tenant_id = ? AND generation <= 5`, ten.ID); err != nil {
+		t.Fatal(err)
+	}
+	if n := total(); n != 6 {
+		t.Fatalf("total %d, want 6", n)
 	}
 }

@@ -178,9 +178,8 @@ var dialect = &sqlstore.Dialect{
 	},
 	SearchIndex: searchIndex,
 	// Migration 00006.
-	ListGeneration: `SELECT coalesce((SELECT generation FROM schedule_list_generations WHERE tenant_id = $1), 0)`,
-	StatusCount:    `SELECT coalesce(sum(n), 0) FROM schedule_status_counts WHERE tenant_id = $1 AND ($2 = '' OR status = $2)`,
-	ListChanges:    "schedule_list_changes",
+	ListChanges: "schedule_list_changes",
+	StatusCount: `SELECT coalesce(sum(n), 0) FROM schedule_status_counts WHERE tenant_id = $1 AND ($2 = '' OR status = $2)`,
 	HourBucket: func(col string) string {
 		return fmt.Sprintf("((%s / 3600000000) * 3600000000)", col)
 	},

@@ -101,19 +101,17 @@ type Dialect struct {
 	// rows (SQLite's FTS5 table schedule_search). Nil means a search tests
 	// every schedule of the tenant.
 	SearchIndex *SearchIndex
-	// ListGeneration, when set, reads a number that changes whenever the
-	// set of schedules a list filter of tenant $1 can select changes
-	// (SQLite's schedule_list_generations, kept by triggers). The store
-	// then keeps the totals of schedule lists against it. Empty: every
-	// list counts afresh.
-	ListGeneration string
-	// StatusCount, with ListGeneration, reads how many schedules tenant $1
+	// ListChanges, when set, names the table that logs every change to
+	// the set of schedules a list filter can select (SQLite's
+	// schedule_list_changes, kept by triggers): tenant_id, generation
+	// (numbered per tenant, the newest is the tenant's list generation),
+	// sign (+1 a row that joined, -1 one that left) and the filter columns
+	// of schedules. The store then keeps the totals of schedule lists and
+	// updates them from it. Empty: every list counts afresh.
+	ListChanges string
+	// StatusCount, with ListChanges, reads how many schedules tenant $1
 	// has in status $2 ('' for all), from counts the same triggers keep.
 	StatusCount string
-	// ListChanges, with ListGeneration, names the table of changes to the
-	// tenants' lists: tenant_id, generation, sign (+1 a row that joined,
-	// -1 one that left) and the filter columns of schedules.
-	ListChanges string
 	// HourBucket truncates a time column to the hour, in UTC.
 	HourBucket func(col string) string
 	// UniqueViolation reports whether err violates a unique constraint and

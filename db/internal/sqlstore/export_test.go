@@ -6,11 +6,13 @@ import (
 )
 
 // WithoutSearchIndex returns a copy of s whose schedule searches test
-// every row, the reference the indexed search must agree with.
+// every row and whose totals are always counted, the reference the
+// indexed search and the kept totals must agree with.
 func WithoutSearchIndex(s *Store) *Store {
 	c, d := *s, *s.d
 	d.SearchIndex = nil
 	c.d = &d
+	c.totals = nil
 	return &c
 }
 

@@ -187,6 +187,62 @@ func TestScheduleSearch_IndexAgreesWithScan(t *testing.T) {
 	}
 }
 
+// TestScheduleSearch_KeptTotalsFollowChanges pins down that the total of a
+// search narrowed by the trigram index, kept from one list to the next,
+// follows schedules added, edited and deleted in between, as a count of
+// every row does.
+func TestScheduleSearch_KeptTotalsFollowChanges(t *testing.T) {
+	w := newSearchWorld(t, 400)
+	indexed := sqlstore.WithSearchLimits(w.store, 1_000_000, 0)
+	scan := sqlstore.WithoutSearchIndex(w.store)
+	qs := w.queries(60)
+	var mine []*geoetl.Schedule
+	narrowed := 0
+	for round := 0; round < 6; round++ {
+		for _, q := range qs {
+			f := geoetl.ScheduleFilter{TenantID: w.ten.ID, Q: q, Page: geoetl.Page{Limit: 1}}
+			_, got, _, err := indexed.FindSchedules(bg, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, want, _, err := scan.FindSchedules(bg, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != want {
+				t.Fatalf("round %d, q=%q: total %d, a count gives %d", round, q, got, want)
+			}
+			if ok, _ := indexed.SearchIndexed(bg, w.ten.ID, strings.ToLower(q)); ok && want > 1 {
+				narrowed++
+			}
+		}
+		for i := 0; i < 3; i++ {
+			x := geoetl.NewSchedule()
+			x.TenantID, x.WorkflowID, x.CronExpression = w.ten.ID, w.wf.ID, "0 2 * * *"
+			x.Name, x.Description = fmt.Sprintf("%s r%d-%d", w.phrase(3), round, i), w.phrase(5)
+			if err := w.store.CreateSchedule(bg, x); err != nil {
+				t.Fatal(err)
+			}
+			mine = append(mine, x)
+		}
+		if _, err := w.store.UpdateSchedule(bg, w.ten.ID, mine[0].ID, nil, func(x *geoetl.Schedule) error {
+			x.Description = w.phrase(5)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.store.DeleteSchedule(bg, w.ten.ID, mine[1].ID); err != nil {
+			t.Fatal(err)
+		}
+		mine = mine[2:]
+	}
+	// If few totals came through the index with more than one match, the
+	// kept totals of narrowed searches were not tested.
+	if narrowed < 50 {
+		t.Fatalf("only %d totals of narrowed searches compared", narrowed)
+	}
+}
+
 // TestScheduleSearch_DefaultLimitsAgreeWithScan checks the limits that
 // decide between index and scan, which the test above forces: a broad
 // search beyond the candidate limit, and a small tenant, scan; a narrow

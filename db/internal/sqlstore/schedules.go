@@ -241,7 +241,10 @@ func (s *Store) FindSchedules(ctx context.Context, f geoetl.ScheduleFilter) ([]*
 	var total int
 	var next string
 	err := s.read(ctx, tid, func(tx Tx) error {
-		w, from := w.clone(), "schedules"
+		// w selects the rows the way this read is best served; exact is
+		// the same filter without the trigram index's candidate keys,
+		// which only narrow the rows to test (see scheduleTotal).
+		w, from, exact := w.clone(), "schedules", w.clone()
 		if f.Q != "" {
 			// A trigram index, where there is one, narrows the search to
 			// a few candidate rows; the substring test decides.
@@ -258,6 +261,7 @@ func (s *Store) FindSchedules(ctx context.Context, f geoetl.ScheduleFilter) ([]*
 				w.add(s.d.SearchIndex.KeyIn, keys)
 			}
 			s.addSearch(w, f.Q, "search_lc")
+			s.addSearch(exact, f.Q, "search_lc")
 		}
 		pw := w.clone()
 		var order string
@@ -299,7 +303,7 @@ func (s *Store) FindSchedules(ctx context.Context, f geoetl.ScheduleFilter) ([]*
 		if err != nil {
 			return err
 		}
-		if total, err = s.scheduleTotal(ctx, tx, tid, f, from, w, page, len(out)); err != nil {
+		if total, err = s.scheduleTotal(ctx, tx, tid, f, from, w, exact, page, len(out)); err != nil {
 			return err
 		}
 		if len(out) > page.Limit {

@@ -24,8 +24,8 @@ type Store struct {
 	// search holds the limits of the indexed schedule search.
 	search searchLimits
 	// totals holds the totals of schedule lists by tenant and filter, with
-	// the generation they are true at, where the dialect keeps list
-	// generations.
+	// the generation they are true at, where the dialect logs list
+	// changes.
 	totals *lru.Cache[totalKey, keptTotal]
 }
 
@@ -37,7 +37,7 @@ func New(b Backend, clk clock.Clock, log *slog.Logger) *Store {
 		log = slog.New(slog.DiscardHandler)
 	}
 	st := &Store{b: b, d: b.Dialect(), clock: clk, log: log, search: defaultSearchLimits}
-	if st.d.ListGeneration != "" {
+	if st.d.ListChanges != "" {
 		st.totals, _ = lru.New[totalKey, keptTotal](totalsCached)
 	}
 	return st
