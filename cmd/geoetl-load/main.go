@@ -5,6 +5,12 @@
 // searches a tenant of 100,000 schedules, and prints the figures as
 // Markdown tables. It exits 1 when any request got a 5xx answer or any
 // occurrence ran twice.
+//
+// With -sched it runs the scheduler throughput benchmark of the real
+// binary instead: N every-second no-op schedules on SQLite, created
+// through the API, lined up and measured from outside (the executions
+// table, and the process tree's CPU, memory and writes in /proc). It
+// exits 1 when an occurrence ran twice or was missed.
 package main
 
 import (
@@ -30,7 +36,19 @@ func main() {
 	flag.IntVar(&cfg.Writers, "writers", 4, "concurrent API writers")
 	flag.Float64Var(&cfg.Rate, "rate", 100, "API requests per second, readers and writers together, on a fixed timetable (0: as fast as answers come)")
 	flag.IntVar(&cfg.ListSchedules, "list", 100_000, "schedules of the tenant listed and searched (-1 skips)")
+	sched := flag.Bool("sched", false, "run the scheduler benchmark of the real binary instead (SQLite; -schedules, -duration)")
+	lead := flag.Duration("lead", 10*time.Second, "-sched: time from the restart to the lined-up first occurrence")
+	probe := flag.Float64("probe", 5, "-sched: API requests a second during the window (0: none)")
+	profile := flag.String("profile", "", "-sched: write CPU, allocation, mutex and block profiles of serve into this folder")
 	flag.Parse()
+	if *sched {
+		if err := runSched(load.SchedConfig{Schedules: cfg.Schedules, Duration: cfg.Duration, Lead: *lead, Probe: *probe,
+			ProfileDir: *profile}); err != nil {
+			fmt.Fprintln(os.Stderr, "geoetl-load:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(cfg, *dbURL); err != nil {
 		fmt.Fprintln(os.Stderr, "geoetl-load:", err)
 		os.Exit(1)
@@ -59,6 +77,29 @@ func run(cfg load.Config, dbURL string) error {
 	rep.Print(os.Stdout)
 	if n, twice := rep.ServerErrors(), rep.Twice(); n > 0 || twice > 0 {
 		return fmt.Errorf("%d answers were 5xx and %d occurrences ran twice", n, twice)
+	}
+	return nil
+}
+
+func runSched(cfg load.SchedConfig) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	dir, err := os.MkdirTemp("", "geoetl-sched-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	if cfg.Bin, err = chaos.Build(ctx, dir); err != nil {
+		return err
+	}
+	cfg.Dir, cfg.Log = dir, os.Stderr
+	rep, err := load.RunSched(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	rep.Print(os.Stdout)
+	if rep.Twice > 0 || rep.Missed > 0 {
+		return fmt.Errorf("%d occurrences ran twice and %d were missed", rep.Twice, rep.Missed)
 	}
 	return nil
 }

@@ -52,6 +52,11 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, env 
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
 	defer ln.Close()
+	stopPprof, err := startPprof(env["GEOETL_PPROF_ADDR"], logger)
+	if err != nil {
+		return err
+	}
+	defer stopPprof()
 
 	if err := db.MigrateUp(ctx, cfg.DB); err != nil {
 		return err

@@ -1,0 +1,557 @@
+package load
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	_ "modernc.org/sqlite" // the harness reads the server's database file itself
+
+	"github.com/geoetl/geoetl/chaos"
+	"github.com/geoetl/geoetl/db"
+)
+
+// SchedConfig sets a scheduler throughput run of the real binary on
+// SQLite, measured only from outside: the process tree in /proc and the
+// database file after the process stopped (the "outside measurement"
+// names and units).
+type SchedConfig struct {
+	Bin       string
+	Dir       string
+	Schedules int           // every-second no-op schedules (1,000)
+	Duration  time.Duration // measured window (60 s)
+	// Lead is how long after the restart the lined-up schedules are first
+	// due, so start-up is not measured (10 s).
+	Lead time.Duration
+	// Probe sends this many API requests a second (a list and /readyz in
+	// turn) during the window and reports their latency (0: none).
+	Probe float64
+	// Env is extra environment for the server (tenant limits are raised).
+	Env []string
+	// ProfileDir, if set, receives CPU, heap, mutex and block profiles of
+	// the server taken over the middle of the window.
+	ProfileDir string
+	Log        io.Writer
+}
+
+// SchedReport is what a scheduler run measured.
+type SchedReport struct {
+	Schedules int
+	Duration  time.Duration
+	Expected  int // occurrences due in the window
+	Started   int // distinct occurrences that started
+	Twice     int // occurrences with more than one started row
+	Missed    int // Expected - Started
+	// MissRows are skipped rows (compact miss records among them) of the
+	// schedules inside the window, and MissRowsCovered the occurrences
+	// they say they cover (missed_count, 1 where absent).
+	MissRows        int
+	P50, P99, Max   time.Duration // lateness: executed_at - scheduled_at
+	CPUMicros       int64         // whole process tree, during the window
+	CPUPerRun       float64       // µs
+	PeakRSS         int64         // bytes, whole process tree, sampled
+	WriteBytes      int64         // written to storage by the tree during the window
+	WritesPerRun    float64       // write syscalls per run
+	RowsPerRun      float64       // execution rows per started occurrence
+	GivingUp        int           // "giving up" log lines
+	ErrorLines      []string
+	Probe           *Stats
+	CreatePerSecond float64
+}
+
+// RunSched creates the schedules (disabled) through the API of a running
+// server, stops it, enables them and lines them up on one first second
+// (next_run_at), starts it again and measures one window.
+func RunSched(ctx context.Context, cfg SchedConfig) (*SchedReport, error) {
+	if cfg.Schedules == 0 {
+		cfg.Schedules = 1000
+	}
+	if cfg.Duration == 0 {
+		cfg.Duration = time.Minute
+	}
+	if cfg.Lead == 0 {
+		cfg.Lead = 10 * time.Second
+	}
+	if cfg.Log == nil {
+		cfg.Log = io.Discard
+	}
+	dbPath := filepath.Join(cfg.Dir, "geoetl.db")
+	env := append([]string{
+		// Tenant limits must not cap the load (harmless where unknown).
+		"GEOETL_TENANT_MAX_SCHEDULES=10000000", "GEOETL_TENANT_MAX_RUNS=10000000", "GEOETL_MIN_INTERVAL=1s",
+	}, cfg.Env...)
+	if cfg.ProfileDir != "" {
+		env = append(env, "GEOETL_PPROF_ADDR=127.0.0.1:0")
+	}
+	in := &chaos.Instance{ID: "bench", Bin: cfg.Bin, DB: "sqlite:" + dbPath, Dir: cfg.Dir, Env: env,
+		Args: []string{"--api-rate-limit", "0", "--shutdown-grace", "10s"}}
+	if err := startWithin(ctx, in, 2*time.Minute); err != nil {
+		return nil, err
+	}
+	defer in.Kill()
+	store, err := db.Open(ctx, in.DB, db.Options{})
+	if err != nil {
+		return nil, err
+	}
+	e, err := newEnv(ctx, store, in.URL())
+	store.Close()
+	if err != nil {
+		return nil, err
+	}
+	rep := &SchedReport{Schedules: cfg.Schedules, Duration: cfg.Duration}
+	fmt.Fprintf(cfg.Log, "sched: creating %d every-second schedules through the API\n", cfg.Schedules)
+	t0 := time.Now()
+	if err := e.importEverySecond(ctx, cfg.Schedules); err != nil {
+		return nil, err
+	}
+	rep.CreatePerSecond = float64(cfg.Schedules) / time.Since(t0).Seconds()
+	if err := in.Stop(time.Minute); err != nil {
+		return nil, err
+	}
+
+	// Line up: every schedule first due at the same second, Lead after
+	// the restart.
+	first := time.Now().Add(cfg.Lead).Truncate(time.Second)
+	if err := lineUp(ctx, dbPath, first); err != nil {
+		return nil, err
+	}
+	if err := startWithin(ctx, in, time.Minute); err != nil {
+		return nil, err
+	}
+	e.base = in.URL() // a new port
+	if time.Until(first) < time.Second {
+		return nil, fmt.Errorf("sched: the restart took longer than the lead (%s); raise -lead", cfg.Lead)
+	}
+	from := first.Add(time.Second) // the window starts after the first second settled
+	to := from.Add(cfg.Duration)
+	pid := in.Pid()
+
+	var probe *Stats
+	var wg sync.WaitGroup
+	sampler := startSampler(pid)
+	time.Sleep(time.Until(from))
+	cpu0, io0 := treeCPU(pid), treeIO(pid)
+	if cfg.Probe > 0 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			probe = e.probe(ctx, cfg.Probe, to)
+		}()
+	}
+	if cfg.ProfileDir != "" {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := profile(ctx, in, cfg.ProfileDir, cfg.Duration/2); err != nil {
+				fmt.Fprintln(cfg.Log, "sched: profile:", err)
+			}
+		}()
+	}
+	time.Sleep(time.Until(to))
+	cpu1, io1 := treeCPU(pid), treeIO(pid)
+	rep.PeakRSS = sampler.stop()
+	wg.Wait()
+	rep.Probe = probe
+	rep.CPUMicros = cpu1.sub(cpu0)
+	rep.WriteBytes = io1.bytes - io0.bytes
+	// Runs of the window's last second finish and are written.
+	time.Sleep(3 * time.Second)
+	if err := in.Stop(time.Minute); err != nil {
+		return nil, err
+	}
+	for _, l := range in.Errors() {
+		if strings.Contains(l, "giving up") {
+			rep.GivingUp++
+		}
+		if len(rep.ErrorLines) < 5 {
+			rep.ErrorLines = append(rep.ErrorLines, l)
+		}
+	}
+	if err := readOutcome(ctx, dbPath, from, to, rep); err != nil {
+		return nil, err
+	}
+	if rep.Started > 0 {
+		rep.CPUPerRun = float64(rep.CPUMicros) / float64(rep.Started)
+		rep.WritesPerRun = float64(io1.syscw-io0.syscw) / float64(rep.Started)
+	}
+	return rep, nil
+}
+
+func startWithin(ctx context.Context, in *chaos.Instance, d time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	return in.Start(ctx)
+}
+
+// importEverySecond creates n every-second schedules named bench-NNNNNN
+// through the import API, a thousand a request.
+func (e *env) importEverySecond(ctx context.Context, n int) error {
+	client := &http.Client{Timeout: 10 * time.Minute}
+	const chunk = 1000
+	for at := 0; at < n; at += chunk {
+		var items []map[string]any
+		for i := at; i < min(n, at+chunk); i++ {
+			items = append(items, map[string]any{"name": fmt.Sprintf("bench-%06d", i), "workflowId": e.wf.ID,
+				"cronExpression": "* * * * * *", "enabled": false})
+		}
+		body, _ := json.Marshal(map[string]any{"schedules": items})
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.base+apiPrefix+"/schedules/import", bytes.NewReader(body))
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Authorization", "Bearer "+e.editor)
+		req.Header.Set("Content-Type", "application/json")
+		res, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		var rep struct {
+			Created, Failed int
+			Results         []struct{ Error string }
+		}
+		err = json.NewDecoder(res.Body).Decode(&rep)
+		res.Body.Close()
+		if err != nil || res.StatusCode != http.StatusOK {
+			return fmt.Errorf("sched: import answered %s (%v)", res.Status, err)
+		}
+		if rep.Failed > 0 {
+			for _, r := range rep.Results {
+				if r.Error != "" {
+					return fmt.Errorf("sched: import refused %d schedules: %s", rep.Failed, r.Error)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// probe sends a list and /readyz in turn at rate requests a second until
+// deadline.
+func (e *env) probe(ctx context.Context, rate float64, deadline time.Time) *Stats {
+	st := &Stats{}
+	client := &http.Client{Timeout: time.Minute}
+	every := time.Duration(float64(time.Second) / rate)
+	start := time.Now()
+	for i := 0; ; i++ {
+		at := start.Add(time.Duration(i) * every)
+		if !at.Before(deadline) || ctx.Err() != nil {
+			return st
+		}
+		time.Sleep(time.Until(at))
+		if i%2 == 0 {
+			d, status, err := e.do(ctx, client, e.editor, "GET", "/executions?limit=50", nil)
+			st.add(d, status, err)
+			continue
+		}
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, e.base+"/readyz", nil)
+		t := time.Now()
+		res, err := client.Do(req)
+		status := 0
+		if err == nil {
+			_, _ = io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+			status = res.StatusCode
+		}
+		st.add(time.Since(t), status, err)
+	}
+}
+
+// lineUp enables every bench schedule and sets its next_run_at to first
+// (the server is stopped). They were created disabled so that creating
+// many does not compete with their own runs.
+func lineUp(ctx context.Context, path string, first time.Time) error {
+	conn, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	_, err = conn.ExecContext(ctx, `UPDATE schedules SET enabled = 1, next_run_at = ? WHERE name LIKE 'bench-%'`, first.UnixMicro())
+	return err
+}
+
+// readOutcome judges the window's occurrences from the executions table.
+func readOutcome(ctx context.Context, path string, from, to time.Time, rep *SchedReport) error {
+	conn, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	var ids int
+	if err := conn.QueryRowContext(ctx, `SELECT count(*) FROM schedules WHERE name LIKE 'bench-%'`).Scan(&ids); err != nil {
+		return err
+	}
+	rep.Expected = ids * int(to.Sub(from)/time.Second)
+	rows, err := conn.QueryContext(ctx, `
+		SELECT e.schedule_id, e.scheduled_at, e.executed_at, e.skipped
+		FROM executions e JOIN schedules s ON s.id = e.schedule_id
+		WHERE s.name LIKE 'bench-%' AND e.scheduled_at >= ? AND e.scheduled_at < ?`, from.UnixMicro(), to.UnixMicro())
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	type occ struct {
+		id string
+		at int64
+	}
+	started := map[occ]int{}
+	var late []time.Duration
+	total := 0
+	for rows.Next() {
+		var o occ
+		var executed sql.NullInt64
+		var skipped int
+		if err := rows.Scan(&o.id, &o.at, &executed, &skipped); err != nil {
+			return err
+		}
+		total++
+		if skipped != 0 {
+			rep.MissRows++
+		}
+		if executed.Valid {
+			started[o]++
+			late = append(late, time.Duration(executed.Int64-o.at)*time.Microsecond)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, n := range started {
+		if n > 1 {
+			rep.Twice++
+		}
+	}
+	rep.Started = len(started)
+	rep.Missed = rep.Expected - rep.Started
+	if rep.Started > 0 {
+		rep.RowsPerRun = float64(total) / float64(rep.Started)
+	}
+	slices.Sort(late)
+	if len(late) > 0 {
+		rep.P50 = late[len(late)/2]
+		rep.P99 = late[min(len(late)-1, len(late)*99/100)]
+		rep.Max = late[len(late)-1]
+	}
+	return nil
+}
+
+// Print writes the report as a Markdown table row with its header.
+func (r *SchedReport) Print(w io.Writer) {
+	fmt.Fprintf(w, "## Real binary (`geoetl serve`, SQLite): %d every-second no-op schedules, %s window\n\n", r.Schedules, r.Duration)
+	fmt.Fprintln(w, "| occurrences | started | missed | twice | miss rows | lateness p50 | p99 | max | CPU µs/run (process tree) | peak RSS | bytes written/run | write calls/run | rows/run |")
+	fmt.Fprintln(w, "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+	perRun := func(x int64) float64 {
+		if r.Started == 0 {
+			return 0
+		}
+		return float64(x) / float64(r.Started)
+	}
+	fmt.Fprintf(w, "| %d | %d | %d | %d | %d | %s | %s | %s | %.0f | %d MB | %.0f | %.2f | %.2f |\n",
+		r.Expected, r.Started, r.Missed, r.Twice, r.MissRows, r.P50.Round(100*time.Microsecond), r.P99.Round(100*time.Microsecond),
+		r.Max.Round(time.Millisecond), r.CPUPerRun, r.PeakRSS>>20, perRun(r.WriteBytes), r.WritesPerRun, r.RowsPerRun)
+	if r.Probe != nil {
+		fmt.Fprintf(w, "\nAPI during the window (/executions list and /readyz in turn): %d requests, p50 %s, p99 %s, errors %d\n",
+			r.Probe.Count, r.Probe.P50(), r.Probe.P99(), r.Probe.Errors)
+	}
+	fmt.Fprintf(w, "\nSchedules created through the import API at %.0f/s. Log lines \"giving up\": %d.\n", r.CreatePerSecond, r.GivingUp)
+	for _, l := range r.ErrorLines {
+		fmt.Fprintln(w, "error line:", l)
+	}
+}
+
+// cpuTicks is user+system CPU of a process tree in clock ticks, with the
+// reaped children's share of the root.
+type cpuTicks int64
+
+func (a cpuTicks) sub(b cpuTicks) int64 { return int64(a-b) * 1e6 / clockTicks }
+
+// clockTicks is USER_HZ, which Linux fixes at 100 for /proc.
+const clockTicks = 100
+
+// tree returns pid and its descendants.
+func tree(pid int) []int {
+	entries, _ := os.ReadDir("/proc")
+	children := map[int][]int{}
+	for _, e := range entries {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		f := statFields(p)
+		if len(f) > 2 {
+			pp, _ := strconv.Atoi(f[1])
+			children[pp] = append(children[pp], p)
+		}
+	}
+	out := []int{pid}
+	for i := 0; i < len(out); i++ {
+		out = append(out, children[out[i]]...)
+	}
+	return out
+}
+
+// statFields returns /proc/pid/stat's fields after the command name,
+// starting with field 3 (state).
+func statFields(pid int) []string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return nil
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return nil
+	}
+	return strings.Fields(string(b[i+1:]))
+}
+
+func treeCPU(pid int) cpuTicks {
+	var t cpuTicks
+	for i, p := range tree(pid) {
+		f := statFields(p)
+		if len(f) < 15 {
+			continue
+		}
+		// Fields 14-17 (utime, stime, cutime, cstime) are f[11..14].
+		n := 2
+		if i == 0 {
+			n = 4 // the root also counts its reaped children
+		}
+		for k := 11; k < 11+n; k++ {
+			v, _ := strconv.ParseInt(f[k], 10, 64)
+			t += cpuTicks(v)
+		}
+	}
+	return t
+}
+
+type ioCount struct{ bytes, syscw int64 }
+
+func treeIO(pid int) ioCount {
+	var c ioCount
+	for _, p := range tree(pid) {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", p))
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			k, v, ok := strings.Cut(line, ": ")
+			if !ok {
+				continue
+			}
+			n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			switch k {
+			case "write_bytes":
+				c.bytes += n
+			case "syscw":
+				c.syscw += n
+			}
+		}
+	}
+	return c
+}
+
+func treeRSS(pid int) int64 {
+	var sum int64
+	for _, p := range tree(pid) {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p))
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+				kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+				sum += kb << 10
+			}
+		}
+	}
+	return sum
+}
+
+type sampler struct {
+	quit chan struct{}
+	done chan int64
+}
+
+// startSampler samples the tree's resident memory twice a second.
+func startSampler(pid int) *sampler {
+	s := &sampler{quit: make(chan struct{}), done: make(chan int64, 1)}
+	go func() {
+		var peak int64
+		t := time.NewTicker(500 * time.Millisecond)
+		defer t.Stop()
+		for {
+			peak = max(peak, treeRSS(pid))
+			select {
+			case <-t.C:
+			case <-s.quit:
+				s.done <- peak
+				return
+			}
+		}
+	}()
+	return s
+}
+
+func (s *sampler) stop() int64 { close(s.quit); return <-s.done }
+
+// profile fetches CPU, heap, allocation, mutex and block profiles from the
+// server's pprof listener (its "pprof listening" log line).
+func profile(ctx context.Context, in *chaos.Instance, dir string, d time.Duration) error {
+	addr := ""
+	for deadline := time.Now().Add(5 * time.Second); addr == "" && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		addr = in.PprofAddr()
+	}
+	if addr == "" {
+		return fmt.Errorf("no pprof address in the log")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	get := func(name, query string) error {
+		res, err := http.Get("http://" + addr + "/debug/pprof/" + name + query)
+		if err != nil {
+			return err
+		}
+		defer res.Body.Close()
+		f, err := os.Create(filepath.Join(dir, name+".pb.gz"))
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		_, err = io.Copy(f, res.Body)
+		return err
+	}
+	secs := fmt.Sprintf("?seconds=%d", max(1, int(d.Seconds())))
+	var errs []error
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, name := range []string{"profile", "mutex", "block"} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := get(name, secs); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if err := get("allocs", ""); err != nil {
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
+		return errs[0]
+	}
+	return nil
+}
