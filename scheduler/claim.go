@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/geoetl/geoetl"
@@ -18,7 +19,7 @@ type claimResult struct {
 	errored  []*geoetl.Schedule      // schedules put into error, with status and reason set
 	blocked  []string                // schedules whose pending rows wait for a slot
 	byTrig   map[string]int          // claimed executions by trigger, for metrics
-	skipped  []string                // skip reasons, for metrics
+	skipped  map[string]int          // skipped occurrences by reason, for metrics
 	until    time.Time               // how far (database time) the claim looked
 	rows     int                     // due rows read, for the claim rate
 	more     bool                    // a batch was full or new rows wait: claim again at once
@@ -47,7 +48,7 @@ func (s *Scheduler) claim(ctx context.Context) (*claimResult, error) {
 		// this local reading: their difference is a lower bound of the
 		// offset, so runs timed with it never start early.
 		local = s.clock.Now()
-		res = &claimResult{dbNow: tx.Now(), byTrig: map[string]int{}}
+		res = &claimResult{dbNow: tx.Now(), byTrig: map[string]int{}, skipped: map[string]int{}}
 		return s.claimIn(tx, limit, blocked, local, res)
 	})
 	if err != nil {
@@ -254,13 +255,11 @@ func (c *claimCtx) schedule(sc *geoetl.Schedule) error {
 	}
 	p := planSchedule(sc, c.now, planOptions{Grace: c.s.cfg.MisfireGrace, MaxMissed: c.s.cfg.MaxMissed})
 	sl := c.slots[sc.ID]
-	for i, o := range p.Occurrences {
+	for _, o := range p.Occurrences {
 		e := c.newRow(sc, o)
-		if i == 0 && p.MissedSince != nil {
-			e.Summary = map[string]any{
-				"missedSince": p.MissedSince.UTC().Format(time.RFC3339),
-				"note":        "older missed occurrences, from missedSince on, are not recorded one by one",
-			}
+		if o.Count > 0 {
+			until := o.Until
+			e.MissedCount, e.MissedUntil = o.Count, &until
 		}
 		switch {
 		case o.Skip != "":
@@ -354,7 +353,11 @@ func (c *claimCtx) lease(e *geoetl.Execution, sc *geoetl.Schedule, wf *geoetl.Wo
 func (c *claimCtx) markSkipped(e *geoetl.Execution, reason string) {
 	now := c.now
 	e.Status, e.Skipped, e.SkipReason, e.CompletedAt = geoetl.ExecSkipped, true, &reason, &now
-	c.res.skipped = append(c.res.skipped, reason)
+	if strings.HasPrefix(reason, geoetl.MissedPrefix) && e.MissedCount == 0 {
+		at := e.ScheduledAt
+		e.MissedCount, e.MissedUntil = 1, &at
+	}
+	c.res.skipped[reason] += max(1, e.MissedCount)
 }
 
 func (c *claimCtx) skipRow(e *geoetl.Execution, reason string) {
@@ -449,7 +452,7 @@ func (s *Scheduler) applyClaim(ctx context.Context, res *claimResult) {
 // decided: runs it cancelled (cancel_previous) are stopped here or, through
 // the bus, wherever they run; events of the rows it wrote go to
 // subscribers here and on other instances; skips are counted.
-func (s *Scheduler) announceDecided(ctx context.Context, cancels []string, events []geoetl.ExecutionEvent, skipped []string) {
+func (s *Scheduler) announceDecided(ctx context.Context, cancels []string, events []geoetl.ExecutionEvent, skipped map[string]int) {
 	var remote []string
 	for _, id := range cancels {
 		if !s.cancelLocal(id, stopNewerRun) {
@@ -466,8 +469,8 @@ func (s *Scheduler) announceDecided(ctx context.Context, cancels []string, event
 		s.bus.publish(ctx, message{Events: events})
 	}
 	if s.m != nil {
-		for _, r := range skipped {
-			s.m.Skipped(r)
+		for r, n := range skipped {
+			s.m.SkippedN(r, n)
 		}
 	}
 }

@@ -12,15 +12,15 @@ import (
 
 const executionCols = `id, tenant_id, schedule_id, workflow_id, workflow_run_id, scheduled_at, due_at, trigger_type, status,
 	executed_at, completed_at, duration_ms, retry_count, retry_of, error_message, skipped, skip_reason, instance_id,
-	parameter_values, summary, forced, heartbeat_at, cancel_requested, created_at, created_by`
+	parameter_values, summary, forced, heartbeat_at, cancel_requested, created_at, created_by, missed_until, missed_count`
 
-const executionWidth = 25
+const executionWidth = 27
 
 func executionDest(e *geoetl.Execution) []any {
 	return []any{str(&e.ID), str(&e.TenantID), strp(&e.ScheduleID), str(&e.WorkflowID), &e.WorkflowRunID, ts(&e.ScheduledAt), ts(&e.DueAt),
 		&e.Trigger, &e.Status, tsp(&e.ExecutedAt), tsp(&e.CompletedAt), int64p(&e.DurationMs), &e.RetryCount, strp(&e.RetryOf),
 		strp(&e.ErrorMessage), &e.Skipped, strp(&e.SkipReason), strp(&e.InstanceID), jsonInto(&e.ParameterValues), jsonInto(&e.Summary),
-		&e.Force, tsp(&e.HeartbeatAt), &e.CancelRequested, ts(&e.CreatedAt), &e.CreatedBy}
+		&e.Force, tsp(&e.HeartbeatAt), &e.CancelRequested, ts(&e.CreatedAt), &e.CreatedBy, tsp(&e.MissedUntil), &e.MissedCount}
 }
 
 func scanExecution(r Row) (*geoetl.Execution, error) {
@@ -93,7 +93,10 @@ func (s *Store) prepareExecution(e *geoetl.Execution, now time.Time) ([]any, err
 		e.ParameterValues = map[string]any{}
 	}
 	e.CreatedAt, e.ScheduledAt, e.DueAt = micro(e.CreatedAt), micro(e.ScheduledAt), micro(e.DueAt)
-	e.ExecutedAt, e.CompletedAt, e.HeartbeatAt = microp(e.ExecutedAt), microp(e.CompletedAt), microp(e.HeartbeatAt)
+	e.ExecutedAt, e.CompletedAt, e.HeartbeatAt, e.MissedUntil = microp(e.ExecutedAt), microp(e.CompletedAt), microp(e.HeartbeatAt), microp(e.MissedUntil)
+	if err := checkMissed(e); err != nil {
+		return nil, err
+	}
 	params, err := jsonArg(e.ParameterValues)
 	if err != nil {
 		return nil, invalidField("parameterValues", "cannot be stored as JSON")
@@ -106,7 +109,23 @@ func (s *Store) prepareExecution(e *geoetl.Execution, now time.Time) ([]any, err
 	}
 	return []any{e.ID, e.TenantID, nullStr(e.ScheduleID), e.WorkflowID, e.WorkflowRunID, s.t(e.ScheduledAt), s.t(e.DueAt), string(e.Trigger), string(e.Status),
 		s.tp(e.ExecutedAt), s.tp(e.CompletedAt), nullInt64(e.DurationMs), int64(e.RetryCount), nullStr(e.RetryOf), nullStr(e.ErrorMessage), e.Skipped,
-		nullStr(e.SkipReason), nullStr(e.InstanceID), params, summary, e.Force, s.tp(e.HeartbeatAt), e.CancelRequested, s.t(e.CreatedAt), e.CreatedBy}, nil
+		nullStr(e.SkipReason), nullStr(e.InstanceID), params, summary, e.Force, s.tp(e.HeartbeatAt), e.CancelRequested, s.t(e.CreatedAt), e.CreatedBy,
+		s.tp(e.MissedUntil), int64(e.MissedCount)}, nil
+}
+
+// checkMissed refuses a miss range that cannot be true: a count below
+// zero, or a range that ends before it begins or holds one occurrence
+// with a count above one.
+func checkMissed(e *geoetl.Execution) error {
+	switch {
+	case e.MissedCount < 0:
+		return invalidField("missedCount", "must not be negative")
+	case e.MissedUntil != nil && e.MissedUntil.Before(e.ScheduledAt):
+		return invalidField("missedUntil", "must not be before scheduledAt")
+	case e.MissedCount > 1 && (e.MissedUntil == nil || !e.MissedUntil.After(e.ScheduledAt)):
+		return invalidField("missedUntil", "must be after scheduledAt when more than one occurrence was missed")
+	}
+	return nil
 }
 
 func occurrenceTaken(e *geoetl.Execution) [2]string {
