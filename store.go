@@ -151,7 +151,8 @@ type ExecutionStore interface {
 // ExecutionStats are counts and durations over a set of executions.
 type ExecutionStats struct {
 	Total         int                     `json:"total"`
-	ByStatus      map[ExecutionStatus]int `json:"byStatus"`
+	ByStatus      map[ExecutionStatus]int `json:"byStatus"`    // occurrences: a miss record counts its missedCount
+	Missed        int                     `json:"missed"`      // occurrences missed (skipReason "missed: …")
 	SuccessRate   *float64                `json:"successRate"` // completed / (completed+failed), nil when none finished
 	AvgDurationMs *float64                `json:"avgDurationMs"`
 	P95DurationMs *int64                  `json:"p95DurationMs"`

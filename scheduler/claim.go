@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"time"
 
@@ -96,6 +97,12 @@ func (s *Scheduler) claimIn(tx geoetl.ClaimTx, limit int, blocked []string, loca
 			return err
 		}
 	}
+	// On-time schedules first, then those past the misfire grace, so a
+	// full transaction leaves catch-up work, not on-time runs, for later.
+	late := now.Add(-s.cfg.MisfireGrace)
+	slices.SortStableFunc(due, func(a, b *geoetl.Schedule) int {
+		return cmpBool(a.NextRunAt != nil && a.NextRunAt.Before(late), b.NextRunAt != nil && b.NextRunAt.Before(late))
+	})
 	for _, sc := range due {
 		if len(c.inserts) >= maxRowsPerClaim {
 			res.more = true // the rest stay due for the next transaction
@@ -545,4 +552,15 @@ func (s *Scheduler) announce(rs []geoetl.ExecutionResult) {
 	if retries {
 		s.poke()
 	}
+}
+
+// cmpBool orders false before true.
+func cmpBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
 }

@@ -304,6 +304,7 @@ func compareStrings(a, b string) int {
 // workers or away from this instance, events, cancels, blocked schedules.
 func (s *Scheduler) applyDecisions(ctx context.Context, d *decisions) {
 	s.mu.Lock()
+	now := s.clock.Now()
 	for j, k := range d.kind {
 		if j.state != jobDeciding {
 			continue // dropped meanwhile (a cancel, a lapsed lease, Stop)
@@ -311,7 +312,7 @@ func (s *Scheduler) applyDecisions(ctx context.Context, d *decisions) {
 		switch k {
 		case decisionStart:
 			j.state = jobReady
-			s.ready <- j // cannot block: ready holds MaxClaimed plus a batch
+			s.dispatchReady(j, now)
 		case decisionSkip, decisionRelease, decisionGone:
 			j.state = jobDropped
 			delete(s.jobs, j.exec.ID)

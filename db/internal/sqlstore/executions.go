@@ -398,18 +398,23 @@ func (s *Store) ExecutionStats(ctx context.Context, tenantID, scheduleID string,
 	w.add("scheduled_at >= $?", s.t(since))
 	const timed = `status IN ('completed', 'failed') AND duration_ms IS NOT NULL`
 	err := s.read(ctx, tid, func(tx Tx) error {
-		rows, err := tx.Query(ctx, `SELECT status, count(*), CAST(sum(CASE WHEN `+timed+` THEN duration_ms ELSE 0 END) AS BIGINT),
-			CAST(sum(CASE WHEN `+timed+` THEN 1 ELSE 0 END) AS BIGINT) FROM executions WHERE `+w.sql()+` GROUP BY status`, w.args...)
+		// Occurrences, not rows: a miss record counts every occurrence
+		// it stands for.
+		rows, err := tx.Query(ctx, `SELECT status, CAST(sum(CASE WHEN missed_count > 1 THEN missed_count ELSE 1 END) AS BIGINT),
+			CAST(sum(CASE WHEN `+timed+` THEN duration_ms ELSE 0 END) AS BIGINT),
+			CAST(sum(CASE WHEN `+timed+` THEN 1 ELSE 0 END) AS BIGINT),
+			CAST(sum(missed_count) AS BIGINT) FROM executions WHERE `+w.sql()+` GROUP BY status`, w.args...)
 		if err != nil {
 			return err
 		}
 		var sumMs, nTimed int64
 		_, err = collect(rows, func(r Row) (struct{}, error) {
 			var status geoetl.ExecutionStatus
-			var n, sum, cnt int64
-			if err := r.Scan(&status, &n, &sum, &cnt); err != nil {
+			var n, sum, cnt, missed int64
+			if err := r.Scan(&status, &n, &sum, &cnt, &missed); err != nil {
 				return struct{}{}, err
 			}
+			st.Missed += int(missed)
 			st.ByStatus[status] = int(n)
 			st.Total += int(n)
 			sumMs += sum
