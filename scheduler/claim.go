@@ -308,7 +308,7 @@ func (c *claimCtx) newRow(sc *geoetl.Schedule, o occurrence) *geoetl.Execution {
 		due = c.now // a catch-up is due when it is decided
 	}
 	return &geoetl.Execution{
-		ID:              geoetl.NewID(),
+		ID:              geoetl.NewTimeID(),
 		TenantID:        sc.TenantID,
 		ScheduleID:      &id,
 		WorkflowID:      sc.WorkflowID,
