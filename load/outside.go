@@ -34,6 +34,11 @@ type SchedConfig struct {
 	// Lead is how long after the restart the lined-up schedules are first
 	// due, so start-up is not measured (10 s).
 	Lead time.Duration
+	// Down, if set, lines the schedules up as if the server had been down
+	// that long: their next_run_at is Down before the restart, so the
+	// restart finds every schedule behind (misfires), and the window
+	// measures the on-time occurrences after it.
+	Down time.Duration
 	// Probe sends this many API requests a second (a list and /readyz in
 	// turn) during the window and reports their latency (0: none).
 	Probe float64
@@ -68,6 +73,15 @@ type SchedReport struct {
 	ErrorLines      []string
 	Probe           *Stats
 	CreatePerSecond float64
+	Down            time.Duration // simulated downtime before the window
+	Restart         time.Duration // from the start of the process to ready
+	// MissRecordsBefore and MissedBefore are the miss records the restart
+	// wrote for the downtime and the occurrences they count; CatchUps the
+	// catch-up runs it started.
+	MissRecordsBefore, MissedBefore, CatchUps int
+	// Unfinished are rows left pending with a claim or running after the
+	// graceful stop: a stop must leave none.
+	Unfinished int
 }
 
 // RunSched creates the schedules (disabled) through the API of a running
@@ -109,7 +123,7 @@ func RunSched(ctx context.Context, cfg SchedConfig) (*SchedReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	rep := &SchedReport{Schedules: cfg.Schedules, Duration: cfg.Duration}
+	rep := &SchedReport{Schedules: cfg.Schedules, Duration: cfg.Duration, Down: cfg.Down}
 	fmt.Fprintf(cfg.Log, "sched: creating %d every-second schedules through the API\n", cfg.Schedules)
 	t0 := time.Now()
 	if err := e.importEverySecond(ctx, cfg.Schedules); err != nil {
@@ -123,17 +137,27 @@ func RunSched(ctx context.Context, cfg SchedConfig) (*SchedReport, error) {
 	// Line up: every schedule first due at the same second, Lead after
 	// the restart.
 	first := time.Now().Add(cfg.Lead).Truncate(time.Second)
-	if err := lineUp(ctx, dbPath, first); err != nil {
+	due := first
+	if cfg.Down > 0 {
+		due = time.Now().Add(-cfg.Down).Truncate(time.Second)
+	}
+	if err := lineUp(ctx, dbPath, due); err != nil {
 		return nil, err
 	}
+	restarted := time.Now()
 	if err := startWithin(ctx, in, time.Minute); err != nil {
 		return nil, err
 	}
 	e.base = in.URL() // a new port
-	if time.Until(first) < time.Second {
+	from := first.Add(time.Second) // the window starts after the first second settled
+	if cfg.Down > 0 {
+		// The first whole second after the server is ready: every
+		// occurrence from then on can start on time.
+		from = time.Now().Truncate(time.Second).Add(time.Second)
+		rep.Restart = time.Since(restarted)
+	} else if time.Until(first) < time.Second {
 		return nil, fmt.Errorf("sched: the restart took longer than the lead (%s); raise -lead", cfg.Lead)
 	}
-	from := first.Add(time.Second) // the window starts after the first second settled
 	to := from.Add(cfg.Duration)
 	pid := in.Pid()
 
@@ -336,6 +360,20 @@ func readOutcome(ctx context.Context, path string, from, to time.Time, rep *Sche
 	if rep.Started > 0 {
 		rep.RowsPerRun = float64(total) / float64(rep.Started)
 	}
+	if err := conn.QueryRowContext(ctx, `
+		SELECT count(*), coalesce(sum(CASE WHEN e.skipped = 1 THEN 1 ELSE 0 END), 0),
+			coalesce(sum(CASE WHEN e.skipped = 1 THEN e.missed_count ELSE 0 END), 0),
+			coalesce(sum(CASE WHEN e.trigger_type = 'catchup' THEN 1 ELSE 0 END), 0)
+		FROM executions e JOIN schedules s ON s.id = e.schedule_id
+		WHERE s.name LIKE 'bench-%' AND e.scheduled_at < ?`, from.UnixMicro()).Scan(new(int), &rep.MissRecordsBefore, &rep.MissedBefore, &rep.CatchUps); err != nil {
+		return err
+	}
+	// A graceful stop leaves every row finished, or pending and unclaimed
+	// (handed back for the next start).
+	if err := conn.QueryRowContext(ctx, `SELECT count(*) FROM executions
+		WHERE status = 'running' OR (status = 'pending' AND instance_id IS NOT NULL)`).Scan(&rep.Unfinished); err != nil {
+		return err
+	}
 	slices.Sort(late)
 	if len(late) > 0 {
 		rep.P50 = late[len(late)/2]
@@ -363,7 +401,12 @@ func (r *SchedReport) Print(w io.Writer) {
 		fmt.Fprintf(w, "\nAPI during the window (/executions list and /readyz in turn): %d requests, p50 %s, p99 %s, errors %d\n",
 			r.Probe.Count, r.Probe.P50(), r.Probe.P99(), r.Probe.Errors)
 	}
-	fmt.Fprintf(w, "\nSchedules created through the import API at %.0f/s. Log lines \"giving up\": %d.\n", r.CreatePerSecond, r.GivingUp)
+	if r.Down > 0 {
+		fmt.Fprintf(w, "\nRestart after %s down: ready in %s; %d miss records counting %d occurrences, %d catch-up runs; the window starts at the first whole second after ready.\n",
+			r.Down, r.Restart.Round(time.Millisecond), r.MissRecordsBefore, r.MissedBefore, r.CatchUps)
+	}
+	fmt.Fprintf(w, "\nSchedules created through the import API at %.0f/s. Log lines \"giving up\": %d. Rows left running or claimed after the graceful stop: %d.\n",
+		r.CreatePerSecond, r.GivingUp, r.Unfinished)
 	for _, l := range r.ErrorLines {
 		fmt.Fprintln(w, "error line:", l)
 	}

@@ -260,7 +260,33 @@ func (c *claimCtx) schedule(sc *geoetl.Schedule) error {
 		c.setError(sc, geoetl.ErrorWorkflowMissing)
 		return nil
 	}
-	p := planSchedule(sc, c.now, planOptions{Grace: c.s.cfg.MisfireGrace, MaxMissed: c.s.cfg.MaxMissed})
+	opts := planOptions{Grace: c.s.cfg.MisfireGrace, MaxMissed: c.s.cfg.MaxMissed}
+	p := planSchedule(sc, c.now, opts)
+	c.plan(sc, wf, p)
+	if p.misfired && p.NextRunAt != nil && !p.NextRunAt.After(c.res.until) {
+		// After a misfire the next occurrence is due within this claim's
+		// window: claim it now rather than in a later pass, which after a
+		// restart with many schedules behind would start it late.
+		next := *sc
+		next.NextRunAt = p.NextRunAt
+		p = planSchedule(&next, c.now, opts)
+		c.plan(sc, wf, p)
+	}
+	adv := geoetl.ScheduleAdvance{ScheduleID: sc.ID, NextRunAt: p.NextRunAt}
+	if p.Status != nil {
+		reason := p.Reason
+		adv.Status, adv.Reason = p.Status, &reason
+		errored := sc.Clone()
+		errored.Status, errored.StatusReason, errored.NextRunAt = *p.Status, &reason, nil
+		c.res.errored = append(c.res.errored, errored)
+	}
+	c.advances = append(c.advances, adv)
+	c.res.progress = true
+	return nil
+}
+
+// plan writes the rows of one plan of sc.
+func (c *claimCtx) plan(sc *geoetl.Schedule, wf *geoetl.Workflow, p schedulePlan) {
 	sl := c.slots[sc.ID]
 	for _, o := range p.Occurrences {
 		e := c.newRow(sc, o)
@@ -287,17 +313,6 @@ func (c *claimCtx) schedule(sc *geoetl.Schedule) error {
 			sl.started(e)
 		}
 	}
-	adv := geoetl.ScheduleAdvance{ScheduleID: sc.ID, NextRunAt: p.NextRunAt}
-	if p.Status != nil {
-		reason := p.Reason
-		adv.Status, adv.Reason = p.Status, &reason
-		errored := sc.Clone()
-		errored.Status, errored.StatusReason, errored.NextRunAt = *p.Status, &reason, nil
-		c.res.errored = append(c.res.errored, errored)
-	}
-	c.advances = append(c.advances, adv)
-	c.res.progress = true
-	return nil
 }
 
 // newRow is the execution row of one occurrence of sc.

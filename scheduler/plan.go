@@ -34,6 +34,8 @@ type schedulePlan struct {
 	// Reason saying why.
 	Status *geoetl.ScheduleStatus
 	Reason string
+	// misfired is set when the due occurrence was past the grace.
+	misfired bool
 }
 
 // planOptions tune planSchedule.
@@ -97,6 +99,7 @@ func planSchedule(s *geoetl.Schedule, now time.Time, o planOptions) schedulePlan
 		}
 		g.first = due
 		p.Occurrences = applyMisfire(s, g, now)
+		p.misfired = true
 		if now.After(from) {
 			from = now
 		}

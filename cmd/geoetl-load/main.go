@@ -40,10 +40,11 @@ func main() {
 	lead := flag.Duration("lead", 10*time.Second, "-sched: time from the restart to the lined-up first occurrence")
 	probe := flag.Float64("probe", 5, "-sched: API requests a second during the window (0: none)")
 	profile := flag.String("profile", "", "-sched: write CPU, allocation, mutex and block profiles of serve into this folder")
+	down := flag.Duration("down", 0, "-sched: line the schedules up as if the server had been down this long, and measure the on-time runs after the restart")
 	flag.Parse()
 	if *sched {
 		if err := runSched(load.SchedConfig{Schedules: cfg.Schedules, Duration: cfg.Duration, Lead: *lead, Probe: *probe,
-			ProfileDir: *profile}); err != nil {
+			ProfileDir: *profile, Down: *down}); err != nil {
 			fmt.Fprintln(os.Stderr, "geoetl-load:", err)
 			os.Exit(1)
 		}
@@ -98,8 +99,9 @@ func runSched(cfg load.SchedConfig) error {
 		return err
 	}
 	rep.Print(os.Stdout)
-	if rep.Twice > 0 || rep.Missed > 0 {
-		return fmt.Errorf("%d occurrences ran twice and %d were missed", rep.Twice, rep.Missed)
+	if rep.Twice > 0 || rep.Missed > 0 || rep.GivingUp > 0 || rep.Unfinished > 0 {
+		return fmt.Errorf("%d occurrences ran twice, %d were missed, %d outcome writes gave up, %d rows were left unfinished by the stop",
+			rep.Twice, rep.Missed, rep.GivingUp, rep.Unfinished)
 	}
 	return nil
 }
