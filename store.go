@@ -111,6 +111,11 @@ type ScheduleStore interface {
 	// tenant; ENOTFOUND (field workflowId) when the workflow is not the
 	// tenant's.
 	CreateSchedule(ctx context.Context, s *Schedule) error
+	// CreateSchedules stores a batch of one tenant's schedules in one
+	// transaction, each as CreateSchedule, with audit's entry for each
+	// created (audit may be nil). It returns per schedule nil or why it
+	// was not created (ECONFLICT, ENOTFOUND); an error means nothing was.
+	CreateSchedules(ctx context.Context, list []*Schedule, audit func(*Schedule) *AuditEntry) ([]error, error)
 	FindScheduleByID(ctx context.Context, tenantID, id string) (*Schedule, error)
 	FindScheduleByName(ctx context.Context, tenantID, name string) (*Schedule, error)
 	// FindSchedules returns one page, the total matching the filter, and

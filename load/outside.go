@@ -221,8 +221,13 @@ func startWithin(ctx context.Context, in *chaos.Instance, d time.Duration) error
 // importEverySecond creates n every-second schedules named bench-NNNNNN
 // through the import API, a thousand a request.
 func (e *env) importEverySecond(ctx context.Context, n int) error {
+	return e.importSchedules(ctx, n, 1000)
+}
+
+// importSchedules imports n disabled every-second schedules, chunk per
+// request.
+func (e *env) importSchedules(ctx context.Context, n, chunk int) error {
 	client := &http.Client{Timeout: 10 * time.Minute}
-	const chunk = 1000
 	for at := 0; at < n; at += chunk {
 		var items []map[string]any
 		for i := at; i < min(n, at+chunk); i++ {
@@ -597,4 +602,54 @@ func profile(ctx context.Context, in *chaos.Instance, dir string, d time.Duratio
 		return errs[0]
 	}
 	return nil
+}
+
+// RunImport measures importing n schedules through the API of the real
+// binary on SQLite, 5,000 per request (about 0.6 MB: under the body limit).
+func RunImport(ctx context.Context, bin, dir string, n int, profileDir string) (time.Duration, int64, error) {
+	dbPath := filepath.Join(dir, "geoetl.db")
+	in := &chaos.Instance{ID: "import", Bin: bin, DB: "sqlite:" + dbPath, Dir: dir,
+		Env:  []string{"GEOETL_TENANT_MAX_SCHEDULES=10000000", "GEOETL_TENANT_MAX_RUNS=10000000", "GEOETL_MIN_INTERVAL=1s"},
+		Args: []string{"--api-rate-limit", "0"}}
+	if profileDir != "" {
+		in.Env = append(in.Env, "GEOETL_PPROF_ADDR=127.0.0.1:0")
+	}
+	if err := startWithin(ctx, in, 2*time.Minute); err != nil {
+		return 0, 0, err
+	}
+	defer in.Kill()
+	store, err := db.Open(ctx, in.DB, db.Options{})
+	if err != nil {
+		return 0, 0, err
+	}
+	e, err := newEnv(ctx, store, in.URL())
+	store.Close()
+	if err != nil {
+		return 0, 0, err
+	}
+	t0 := time.Now()
+	var wg sync.WaitGroup
+	if profileDir != "" {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = profile(ctx, in, profileDir, 10*time.Second)
+		}()
+	}
+	err = e.importSchedules(ctx, n, 5_000)
+	took := time.Since(t0)
+	wg.Wait()
+	if err != nil {
+		return 0, 0, err
+	}
+	if err := in.Stop(time.Minute); err != nil {
+		return took, 0, err
+	}
+	var size int64
+	for _, suffix := range []string{"", "-wal"} {
+		if fi, err := os.Stat(dbPath + suffix); err == nil {
+			size += fi.Size()
+		}
+	}
+	return took, size, nil
 }

@@ -12,11 +12,9 @@ import (
 )
 
 // CreateSchedule creates a schedule from the fields set in in (the rest
-// take the API's defaults), owned by p's tenant.
-func (s *Service) CreateSchedule(ctx context.Context, p geoetl.Principal, in geoetl.ScheduleUpdate) (*geoetl.Schedule, error) {
-	if err := requireRole(p, geoetl.RoleEditor); err != nil {
-		return nil, err
-	}
+// newSchedule builds and checks a new schedule of p's tenant from in, with
+// its first run, ready to store.
+func (s *Service) newSchedule(ctx context.Context, p geoetl.Principal, in geoetl.ScheduleUpdate) (*geoetl.Schedule, error) {
 	sc := geoetl.NewSchedule()
 	in.Apply(sc)
 	sc.ID = geoetl.NewID()
@@ -28,8 +26,19 @@ func (s *Service) CreateSchedule(ctx context.Context, p geoetl.Principal, in geo
 	if err := s.checkSchedule(ctx, sc); err != nil {
 		return nil, err
 	}
-	now := s.Clock.Now().UTC()
-	if err := s.scheduleNext(sc, now); err != nil {
+	if err := s.scheduleNext(sc, s.Clock.Now().UTC()); err != nil {
+		return nil, err
+	}
+	return sc, nil
+}
+
+// take the API's defaults), owned by p's tenant.
+func (s *Service) CreateSchedule(ctx context.Context, p geoetl.Principal, in geoetl.ScheduleUpdate) (*geoetl.Schedule, error) {
+	if err := requireRole(p, geoetl.RoleEditor); err != nil {
+		return nil, err
+	}
+	sc, err := s.newSchedule(ctx, p, in)
+	if err != nil {
 		return nil, err
 	}
 	if err := s.Store.CreateSchedule(ctx, sc); err != nil {

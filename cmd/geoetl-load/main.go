@@ -41,7 +41,15 @@ func main() {
 	probe := flag.Float64("probe", 5, "-sched: API requests a second during the window (0: none)")
 	profile := flag.String("profile", "", "-sched: write CPU, allocation, mutex and block profiles of serve into this folder")
 	down := flag.Duration("down", 0, "-sched: line the schedules up as if the server had been down this long, and measure the on-time runs after the restart")
+	importN := flag.Int("import", 0, "time importing this many schedules through the API of the real binary (SQLite) instead")
 	flag.Parse()
+	if *importN > 0 {
+		if err := runImport(*importN, *profile); err != nil {
+			fmt.Fprintln(os.Stderr, "geoetl-load:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *sched {
 		if err := runSched(load.SchedConfig{Schedules: cfg.Schedules, Duration: cfg.Duration, Lead: *lead, Probe: *probe,
 			ProfileDir: *profile, Down: *down}); err != nil {
@@ -103,5 +111,26 @@ func runSched(cfg load.SchedConfig) error {
 		return fmt.Errorf("%d occurrences ran twice, %d were missed, %d outcome writes gave up, %d rows were left unfinished by the stop",
 			rep.Twice, rep.Missed, rep.GivingUp, rep.Unfinished)
 	}
+	return nil
+}
+
+func runImport(n int, profileDir string) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	dir, err := os.MkdirTemp("", "geoetl-import-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	bin, err := chaos.Build(ctx, dir)
+	if err != nil {
+		return err
+	}
+	took, size, err := load.RunImport(ctx, bin, dir, n, profileDir)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("Import of %d schedules through the API (real binary, SQLite): %s, %.0f/s; database %d MB\n",
+		n, took.Round(10*time.Millisecond), float64(n)/took.Seconds(), size>>20)
 	return nil
 }
