@@ -148,7 +148,7 @@ func RunSched(ctx context.Context, cfg SchedConfig) (*SchedReport, error) {
 	if err := startWithin(ctx, in, time.Minute); err != nil {
 		return nil, err
 	}
-	e.base = in.URL() // a new port
+	e.base = in.URL()              // a new port
 	from := first.Add(time.Second) // the window starts after the first second settled
 	if cfg.Down > 0 {
 		// The first whole second after the server is ready: every
