@@ -16,19 +16,26 @@ import (
 	"sync"
 	"time"
 
-	_ "modernc.org/sqlite" // the harness reads the server's database file itself
+	_ "github.com/jackc/pgx/v5/stdlib" // PostgreSQL: the harness reads the database itself
+	_ "modernc.org/sqlite"             // SQLite: the harness reads the server's database file itself
 
 	"github.com/geoetl/geoetl/chaos"
 	"github.com/geoetl/geoetl/db"
 )
 
-// SchedConfig sets a scheduler throughput run of the real binary on
-// SQLite, measured only from outside: the process tree in /proc and the
-// database file after the process stopped (the "outside measurement"
-// names and units).
+// SchedConfig sets a scheduler throughput run of the real binary (SQLite,
+// or PostgreSQL with one or more instances), measured only from outside:
+// the process trees in /proc and the database after the processes
+// stopped (the "outside measurement" names and units).
 type SchedConfig struct {
-	Bin       string
-	Dir       string
+	Bin string
+	Dir string
+	// DB is the URL of an empty PostgreSQL database; "" means a new
+	// SQLite file in Dir.
+	DB string
+	// Instances is how many `geoetl serve` processes share the database
+	// (1; more only on PostgreSQL). CPU and memory are of all of them.
+	Instances int
 	Schedules int           // every-second no-op schedules (1,000)
 	Duration  time.Duration // measured window (60 s)
 	// Lead is how long after the restart the lined-up schedules are first
@@ -52,6 +59,8 @@ type SchedConfig struct {
 
 // SchedReport is what a scheduler run measured.
 type SchedReport struct {
+	Backend   string
+	Instances int
 	Schedules int
 	Duration  time.Duration
 	Expected  int // occurrences due in the window
@@ -100,7 +109,16 @@ func RunSched(ctx context.Context, cfg SchedConfig) (*SchedReport, error) {
 	if cfg.Log == nil {
 		cfg.Log = io.Discard
 	}
-	dbPath := filepath.Join(cfg.Dir, "geoetl.db")
+	dbURL := cfg.DB
+	if dbURL == "" {
+		dbURL = "sqlite:" + filepath.Join(cfg.Dir, "geoetl.db")
+	}
+	if cfg.Instances <= 0 {
+		cfg.Instances = 1
+	}
+	if cfg.Instances > 1 && strings.HasPrefix(dbURL, "sqlite:") {
+		return nil, fmt.Errorf("sched: several instances need PostgreSQL")
+	}
 	env := append([]string{
 		// Tenant limits must not cap the load (harmless where unknown).
 		"GEOETL_TENANT_MAX_SCHEDULES=10000000", "GEOETL_TENANT_MAX_RUNS=10000000", "GEOETL_MIN_INTERVAL=1s",
@@ -108,12 +126,17 @@ func RunSched(ctx context.Context, cfg SchedConfig) (*SchedReport, error) {
 	if cfg.ProfileDir != "" {
 		env = append(env, "GEOETL_PPROF_ADDR=127.0.0.1:0")
 	}
-	in := &chaos.Instance{ID: "bench", Bin: cfg.Bin, DB: "sqlite:" + dbPath, Dir: cfg.Dir, Env: env,
-		Args: []string{"--api-rate-limit", "0", "--shutdown-grace", "10s"}}
+	var fleet []*chaos.Instance
+	for i := range cfg.Instances {
+		in := &chaos.Instance{ID: fmt.Sprintf("bench-%d", i), Bin: cfg.Bin, DB: dbURL, Dir: filepath.Join(cfg.Dir, fmt.Sprint(i)), Env: env,
+			Args: []string{"--api-rate-limit", "0", "--shutdown-grace", "10s"}}
+		fleet = append(fleet, in)
+		defer in.Kill()
+	}
+	in := fleet[0]
 	if err := startWithin(ctx, in, 2*time.Minute); err != nil {
 		return nil, err
 	}
-	defer in.Kill()
 	store, err := db.Open(ctx, in.DB, db.Options{})
 	if err != nil {
 		return nil, err
@@ -123,7 +146,10 @@ func RunSched(ctx context.Context, cfg SchedConfig) (*SchedReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	rep := &SchedReport{Schedules: cfg.Schedules, Duration: cfg.Duration, Down: cfg.Down}
+	rep := &SchedReport{Backend: "SQLite", Instances: cfg.Instances, Schedules: cfg.Schedules, Duration: cfg.Duration, Down: cfg.Down}
+	if !strings.HasPrefix(dbURL, "sqlite:") {
+		rep.Backend = "PostgreSQL"
+	}
 	fmt.Fprintf(cfg.Log, "sched: creating %d every-second schedules through the API\n", cfg.Schedules)
 	t0 := time.Now()
 	if err := e.importEverySecond(ctx, cfg.Schedules); err != nil {
@@ -141,12 +167,14 @@ func RunSched(ctx context.Context, cfg SchedConfig) (*SchedReport, error) {
 	if cfg.Down > 0 {
 		due = time.Now().Add(-cfg.Down).Truncate(time.Second)
 	}
-	if err := lineUp(ctx, dbPath, due); err != nil {
+	if err := lineUp(ctx, dbURL, due); err != nil {
 		return nil, err
 	}
 	restarted := time.Now()
-	if err := startWithin(ctx, in, time.Minute); err != nil {
-		return nil, err
+	for _, in := range fleet {
+		if err := startWithin(ctx, in, time.Minute); err != nil {
+			return nil, err
+		}
 	}
 	e.base = in.URL()              // a new port
 	from := first.Add(time.Second) // the window starts after the first second settled
@@ -159,13 +187,16 @@ func RunSched(ctx context.Context, cfg SchedConfig) (*SchedReport, error) {
 		return nil, fmt.Errorf("sched: the restart took longer than the lead (%s); raise -lead", cfg.Lead)
 	}
 	to := from.Add(cfg.Duration)
-	pid := in.Pid()
+	var pids []int
+	for _, in := range fleet {
+		pids = append(pids, in.Pid())
+	}
 
 	var probe *Stats
 	var wg sync.WaitGroup
-	sampler := startSampler(pid)
+	sampler := startSampler(pids)
 	time.Sleep(time.Until(from))
-	cpu0, io0 := treeCPU(pid), treeIO(pid)
+	cpu0, io0 := fleetCPU(pids), fleetIO(pids)
 	if cfg.Probe > 0 {
 		wg.Add(1)
 		go func() {
@@ -183,7 +214,7 @@ func RunSched(ctx context.Context, cfg SchedConfig) (*SchedReport, error) {
 		}()
 	}
 	time.Sleep(time.Until(to))
-	cpu1, io1 := treeCPU(pid), treeIO(pid)
+	cpu1, io1 := fleetCPU(pids), fleetIO(pids)
 	rep.PeakRSS = sampler.stop()
 	wg.Wait()
 	rep.Probe = probe
@@ -191,18 +222,20 @@ func RunSched(ctx context.Context, cfg SchedConfig) (*SchedReport, error) {
 	rep.WriteBytes = io1.bytes - io0.bytes
 	// Runs of the window's last second finish and are written.
 	time.Sleep(3 * time.Second)
-	if err := in.Stop(time.Minute); err != nil {
-		return nil, err
-	}
-	for _, l := range in.Errors() {
-		if strings.Contains(l, "giving up") {
-			rep.GivingUp++
+	for _, in := range fleet {
+		if err := in.Stop(time.Minute); err != nil {
+			return nil, err
 		}
-		if len(rep.ErrorLines) < 5 {
-			rep.ErrorLines = append(rep.ErrorLines, l)
+		for _, l := range in.Errors() {
+			if strings.Contains(l, "giving up") {
+				rep.GivingUp++
+			}
+			if len(rep.ErrorLines) < 5 {
+				rep.ErrorLines = append(rep.ErrorLines, l)
+			}
 		}
 	}
-	if err := readOutcome(ctx, dbPath, from, to, rep); err != nil {
+	if err := readOutcome(ctx, dbURL, from, to, rep); err != nil {
 		return nil, err
 	}
 	if rep.Started > 0 {
@@ -299,19 +332,76 @@ func (e *env) probe(ctx context.Context, rate float64, deadline time.Time) *Stat
 // lineUp enables every bench schedule and sets its next_run_at to first
 // (the server is stopped). They were created disabled so that creating
 // many does not compete with their own runs.
-func lineUp(ctx context.Context, path string, first time.Time) error {
-	conn, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(10000)")
+func lineUp(ctx context.Context, dbURL string, first time.Time) error {
+	d, err := openDirect(dbURL)
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
-	_, err = conn.ExecContext(ctx, `UPDATE schedules SET enabled = 1, next_run_at = ? WHERE name LIKE 'bench-%'`, first.UnixMicro())
+	defer d.Close()
+	_, err = d.ExecContext(ctx, d.q(`UPDATE schedules SET enabled = TRUE, next_run_at = ? WHERE name LIKE 'bench-%'`), d.t(first))
 	return err
 }
 
+// direct is the harness's own connection to the server's database,
+// reading the names and units outside measurement relies on: SQLite keeps
+// times in integer microseconds, PostgreSQL in timestamptz.
+type direct struct {
+	*sql.DB
+	pg bool
+}
+
+func openDirect(dbURL string) (*direct, error) {
+	if path, ok := strings.CutPrefix(dbURL, "sqlite:"); ok {
+		conn, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(10000)")
+		return &direct{DB: conn}, err
+	}
+	conn, err := sql.Open("pgx", dbURL)
+	return &direct{DB: conn, pg: true}, err
+}
+
+// q numbers the ? placeholders for PostgreSQL.
+func (d *direct) q(query string) string {
+	if !d.pg {
+		return query
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range query {
+		if r == '?' {
+			n++
+			fmt.Fprintf(&b, "$%d", n)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// t is a time argument; us reads a time column as microseconds.
+func (d *direct) t(t time.Time) any {
+	if d.pg {
+		return t
+	}
+	return t.UnixMicro()
+}
+
+func (d *direct) us(col string) string {
+	if d.pg {
+		return "(extract(epoch FROM " + col + ") * 1000000)::bigint"
+	}
+	return col
+}
+
+func (d *direct) flag(col string) string {
+	if d.pg {
+		return col + "::int"
+	}
+	return col
+}
+
 // readOutcome judges the window's occurrences from the executions table.
-func readOutcome(ctx context.Context, path string, from, to time.Time, rep *SchedReport) error {
-	conn, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(10000)")
+func readOutcome(ctx context.Context, dbURL string, from, to time.Time, rep *SchedReport) error {
+	conn, err := openDirect(dbURL)
 	if err != nil {
 		return err
 	}
@@ -321,10 +411,10 @@ func readOutcome(ctx context.Context, path string, from, to time.Time, rep *Sche
 		return err
 	}
 	rep.Expected = ids * int(to.Sub(from)/time.Second)
-	rows, err := conn.QueryContext(ctx, `
-		SELECT e.schedule_id, e.scheduled_at, e.executed_at, e.skipped
+	rows, err := conn.QueryContext(ctx, conn.q(`
+		SELECT e.schedule_id, `+conn.us("e.scheduled_at")+`, `+conn.us("e.executed_at")+`, `+conn.flag("e.skipped")+`
 		FROM executions e JOIN schedules s ON s.id = e.schedule_id
-		WHERE s.name LIKE 'bench-%' AND e.scheduled_at >= ? AND e.scheduled_at < ?`, from.UnixMicro(), to.UnixMicro())
+		WHERE s.name LIKE 'bench-%' AND e.scheduled_at >= ? AND e.scheduled_at < ?`), conn.t(from), conn.t(to))
 	if err != nil {
 		return err
 	}
@@ -365,12 +455,12 @@ func readOutcome(ctx context.Context, path string, from, to time.Time, rep *Sche
 	if rep.Started > 0 {
 		rep.RowsPerRun = float64(total) / float64(rep.Started)
 	}
-	if err := conn.QueryRowContext(ctx, `
-		SELECT count(*), coalesce(sum(CASE WHEN e.skipped = 1 THEN 1 ELSE 0 END), 0),
-			coalesce(sum(CASE WHEN e.skipped = 1 THEN e.missed_count ELSE 0 END), 0),
+	if err := conn.QueryRowContext(ctx, conn.q(`
+		SELECT count(*), coalesce(sum(CASE WHEN e.skipped THEN 1 ELSE 0 END), 0),
+			coalesce(sum(CASE WHEN e.skipped THEN e.missed_count ELSE 0 END), 0),
 			coalesce(sum(CASE WHEN e.trigger_type = 'catchup' THEN 1 ELSE 0 END), 0)
 		FROM executions e JOIN schedules s ON s.id = e.schedule_id
-		WHERE s.name LIKE 'bench-%' AND e.scheduled_at < ?`, from.UnixMicro()).Scan(new(int), &rep.MissRecordsBefore, &rep.MissedBefore, &rep.CatchUps); err != nil {
+		WHERE s.name LIKE 'bench-%' AND e.scheduled_at < ?`), conn.t(from)).Scan(new(int), &rep.MissRecordsBefore, &rep.MissedBefore, &rep.CatchUps); err != nil {
 		return err
 	}
 	// A graceful stop leaves every row finished, or pending and unclaimed
@@ -390,7 +480,7 @@ func readOutcome(ctx context.Context, path string, from, to time.Time, rep *Sche
 
 // Print writes the report as a Markdown table row with its header.
 func (r *SchedReport) Print(w io.Writer) {
-	fmt.Fprintf(w, "## Real binary (`geoetl serve`, SQLite): %d every-second no-op schedules, %s window\n\n", r.Schedules, r.Duration)
+	fmt.Fprintf(w, "## Real binary (%d × `geoetl serve`, %s): %d every-second no-op schedules, %s window\n\n", r.Instances, r.Backend, r.Schedules, r.Duration)
 	fmt.Fprintln(w, "| occurrences | started | missed | twice | miss rows | lateness p50 | p99 | max | CPU µs/run (process tree) | peak RSS | bytes written/run | write calls/run | rows/run |")
 	fmt.Fprintln(w, "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 	perRun := func(x int64) float64 {
@@ -482,6 +572,23 @@ func treeCPU(pid int) cpuTicks {
 	return t
 }
 
+func fleetCPU(pids []int) cpuTicks {
+	var t cpuTicks
+	for _, p := range pids {
+		t += treeCPU(p)
+	}
+	return t
+}
+
+func fleetIO(pids []int) ioCount {
+	var c ioCount
+	for _, p := range pids {
+		x := treeIO(p)
+		c.bytes, c.syscw = c.bytes+x.bytes, c.syscw+x.syscw
+	}
+	return c
+}
+
 type ioCount struct{ bytes, syscw int64 }
 
 func treeIO(pid int) ioCount {
@@ -530,15 +637,19 @@ type sampler struct {
 	done chan int64
 }
 
-// startSampler samples the tree's resident memory twice a second.
-func startSampler(pid int) *sampler {
+// startSampler samples the trees' resident memory twice a second.
+func startSampler(pids []int) *sampler {
 	s := &sampler{quit: make(chan struct{}), done: make(chan int64, 1)}
 	go func() {
 		var peak int64
 		t := time.NewTicker(500 * time.Millisecond)
 		defer t.Stop()
 		for {
-			peak = max(peak, treeRSS(pid))
+			var sum int64
+			for _, p := range pids {
+				sum += treeRSS(p)
+			}
+			peak = max(peak, sum)
 			select {
 			case <-t.C:
 			case <-s.quit:

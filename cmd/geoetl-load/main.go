@@ -7,7 +7,8 @@
 // occurrence ran twice.
 //
 // With -sched it runs the scheduler throughput benchmark of the real
-// binary instead: N every-second no-op schedules on SQLite, created
+// binary instead: N every-second no-op schedules on SQLite (or, with -db,
+// on PostgreSQL with -instances processes), created
 // through the API, lined up and measured from outside (the executions
 // table, and the process tree's CPU, memory and writes in /proc). It
 // exits 1 when an occurrence ran twice or was missed.
@@ -41,6 +42,7 @@ func main() {
 	probe := flag.Float64("probe", 5, "-sched: API requests a second during the window (0: none)")
 	profile := flag.String("profile", "", "-sched: write CPU, allocation, mutex and block profiles of serve into this folder")
 	down := flag.Duration("down", 0, "-sched: line the schedules up as if the server had been down this long, and measure the on-time runs after the restart")
+	instances := flag.Int("instances", 1, "-sched: geoetl serve processes sharing the database (more than one needs -db postgres://…)")
 	importN := flag.Int("import", 0, "time importing this many schedules through the API of the real binary (SQLite) instead")
 	flag.Parse()
 	if *importN > 0 {
@@ -51,7 +53,11 @@ func main() {
 		return
 	}
 	if *sched {
-		if err := runSched(load.SchedConfig{Schedules: cfg.Schedules, Duration: cfg.Duration, Lead: *lead, Probe: *probe,
+		schedDB := ""
+		if *dbURL != "sqlite" {
+			schedDB = *dbURL
+		}
+		if err := runSched(load.SchedConfig{DB: schedDB, Instances: *instances, Schedules: cfg.Schedules, Duration: cfg.Duration, Lead: *lead, Probe: *probe,
 			ProfileDir: *profile, Down: *down}); err != nil {
 			fmt.Fprintln(os.Stderr, "geoetl-load:", err)
 			os.Exit(1)
