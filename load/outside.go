@@ -75,6 +75,7 @@ type SchedReport struct {
 	CPUMicros       int64         // whole process tree, during the window
 	CPUPerRun       float64       // µs
 	PeakRSS         int64         // bytes, whole process tree, sampled
+	PeakAnon        int64         // of it anonymous (not the mapped database file)
 	WriteBytes      int64         // written to storage by the tree during the window
 	WritesPerRun    float64       // write syscalls per run
 	RowsPerRun      float64       // execution rows per started occurrence
@@ -215,7 +216,7 @@ func RunSched(ctx context.Context, cfg SchedConfig) (*SchedReport, error) {
 	}
 	time.Sleep(time.Until(to))
 	cpu1, io1 := fleetCPU(pids), fleetIO(pids)
-	rep.PeakRSS = sampler.stop()
+	rep.PeakRSS, rep.PeakAnon = sampler.stop()
 	wg.Wait()
 	rep.Probe = probe
 	rep.CPUMicros = cpu1.sub(cpu0)
@@ -481,7 +482,7 @@ func readOutcome(ctx context.Context, dbURL string, from, to time.Time, rep *Sch
 // Print writes the report as a Markdown table row with its header.
 func (r *SchedReport) Print(w io.Writer) {
 	fmt.Fprintf(w, "## Real binary (%d × `geoetl serve`, %s): %d every-second no-op schedules, %s window\n\n", r.Instances, r.Backend, r.Schedules, r.Duration)
-	fmt.Fprintln(w, "| occurrences | started | missed | twice | miss rows | lateness p50 | p99 | max | CPU µs/run (process tree) | peak RSS | bytes written/run | write calls/run | rows/run |")
+	fmt.Fprintln(w, "| occurrences | started | missed | twice | miss rows | lateness p50 | p99 | max | CPU µs/run (process tree) | peak RSS (anonymous) | bytes written/run | write calls/run | rows/run |")
 	fmt.Fprintln(w, "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 	perRun := func(x int64) float64 {
 		if r.Started == 0 {
@@ -489,9 +490,9 @@ func (r *SchedReport) Print(w io.Writer) {
 		}
 		return float64(x) / float64(r.Started)
 	}
-	fmt.Fprintf(w, "| %d | %d | %d | %d | %d | %s | %s | %s | %.0f | %d MB | %.0f | %.2f | %.2f |\n",
+	fmt.Fprintf(w, "| %d | %d | %d | %d | %d | %s | %s | %s | %.0f | %d MB (%d MB) | %.0f | %.2f | %.2f |\n",
 		r.Expected, r.Started, r.Missed, r.Twice, r.MissRows, r.P50.Round(100*time.Microsecond), r.P99.Round(100*time.Microsecond),
-		r.Max.Round(time.Millisecond), r.CPUPerRun, r.PeakRSS>>20, perRun(r.WriteBytes), r.WritesPerRun, r.RowsPerRun)
+		r.Max.Round(time.Millisecond), r.CPUPerRun, r.PeakRSS>>20, r.PeakAnon>>20, perRun(r.WriteBytes), r.WritesPerRun, r.RowsPerRun)
 	if r.Probe != nil {
 		fmt.Fprintf(w, "\nAPI during the window (/executions list and /readyz in turn): %d requests, p50 %s, p99 %s, errors %d\n",
 			r.Probe.Count, r.Probe.P50(), r.Probe.P99(), r.Probe.Errors)
@@ -615,45 +616,54 @@ func treeIO(pid int) ioCount {
 	return c
 }
 
-func treeRSS(pid int) int64 {
-	var sum int64
+// treeRSS is the resident memory of a process tree, and of it the
+// anonymous part (heap and stacks: without the database file SQLite maps
+// into memory, which the kernel may drop at will).
+func treeRSS(pid int) (rss, anon int64) {
 	for _, p := range tree(pid) {
 		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p))
 		if err != nil {
 			continue
 		}
 		for _, line := range strings.Split(string(b), "\n") {
-			if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-				kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-				sum += kb << 10
+			k, v, ok := strings.Cut(line, ":")
+			if !ok || (k != "VmRSS" && k != "RssAnon") {
+				continue
+			}
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			if k == "VmRSS" {
+				rss += kb << 10
+			} else {
+				anon += kb << 10
 			}
 		}
 	}
-	return sum
+	return rss, anon
 }
 
 type sampler struct {
 	quit chan struct{}
-	done chan int64
+	done chan [2]int64
 }
 
 // startSampler samples the trees' resident memory twice a second.
 func startSampler(pids []int) *sampler {
-	s := &sampler{quit: make(chan struct{}), done: make(chan int64, 1)}
+	s := &sampler{quit: make(chan struct{}), done: make(chan [2]int64, 1)}
 	go func() {
-		var peak int64
+		var peak, peakAnon int64
 		t := time.NewTicker(500 * time.Millisecond)
 		defer t.Stop()
 		for {
-			var sum int64
+			var sum, anon int64
 			for _, p := range pids {
-				sum += treeRSS(p)
+				r, a := treeRSS(p)
+				sum, anon = sum+r, anon+a
 			}
-			peak = max(peak, sum)
+			peak, peakAnon = max(peak, sum), max(peakAnon, anon)
 			select {
 			case <-t.C:
 			case <-s.quit:
-				s.done <- peak
+				s.done <- [2]int64{peak, peakAnon}
 				return
 			}
 		}
@@ -661,7 +671,8 @@ func startSampler(pids []int) *sampler {
 	return s
 }
 
-func (s *sampler) stop() int64 { close(s.quit); return <-s.done }
+// stop returns the peaks of resident and of anonymous memory.
+func (s *sampler) stop() (int64, int64) { close(s.quit); p := <-s.done; return p[0], p[1] }
 
 // profile fetches CPU, heap, allocation, mutex and block profiles from the
 // server's pprof listener (its "pprof listening" log line).
