@@ -210,7 +210,9 @@ func dataErr(p string, err error) error {
 // notExistErr names a missing path and is still fs.ErrNotExist.
 type notExistErr string
 
-func (e notExistErr) Error() string { return fmt.Sprintf("%q does not exist in the data folder", string(e)) }
+func (e notExistErr) Error() string {
+	return fmt.Sprintf("%q does not exist in the data folder", string(e))
+}
 func (e notExistErr) Unwrap() error { return fs.ErrNotExist }
 
 // prepareOutput makes the folder of an output path and checks that what
