@@ -257,7 +257,7 @@ func densify(g geom.Geometry) geom.Geometry {
 func (e *Engine) filterNode() *NodeType {
 	return oneInput(&NodeType{
 		Type:        "geoprocessing.filter",
-		Description: "Keeps the features whose attributes satisfy an expression, e.g. kind == \"a\" && id > 10 (expr language: ==, !=, <, >, and/&&, or/||, not, in, matches, contains, startsWith, lower(), len(), ...). A missing attribute is nil.",
+		Description: "Keeps the features whose attributes satisfy an expression, e.g. kind == \"a\" && id > 10 (expr language: ==, !=, <, >, and/&&, or/||, not, in, matches, contains, startsWith, lower(), len(), ...). A missing attribute is nil. Each feature's evaluation has a budget of 1,000,000 steps and 16 MiB; going over it fails the node.",
 		Parameters: []ParamSpec{
 			{Name: "expression", Type: "string", Required: true, Description: "Boolean expression over the feature's attributes."},
 		},
