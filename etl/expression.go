@@ -22,6 +22,10 @@ import (
 //   - every operation that can build a value (+, calls, builtins) and
 //     every pass of a closure (map, filter, all, reduce, ...) is charged
 //     one step and the size of what it built;
+//   - every operation that reads through a value (in, contains, matches,
+//     the builtins' arguments) is charged steps in proportion to its size
+//     (an element of an array or map, or 256 bytes of a string, a step),
+//     so a loop over a large attribute cannot hide its work;
 //   - builtins whose output can outgrow their input (repeat, replace,
 //     join, split, concat) are replaced by versions that check the size
 //     of their result before they build it: expr-lang's repeat allocates
@@ -42,6 +46,10 @@ const (
 	exprMaxNodes = 5000
 	// chargeFunc is the name under which charged operations are wrapped.
 	chargeFunc = "_geoetl_charge"
+	// scanFunc wraps the operands that an operation reads through.
+	scanFunc = "_geoetl_scan"
+	// scanStringBytes is how many bytes of a scanned string make a step.
+	scanStringBytes = 256
 )
 
 // errBudget is the error of an evaluation that went over a budget.
@@ -66,9 +74,11 @@ type meter struct {
 	bytes int
 }
 
-func (m *meter) step() error {
-	m.steps++
-	if m.steps > ExpressionStepBudget {
+func (m *meter) step() error { return m.stepN(1) }
+
+func (m *meter) stepN(n int) error {
+	m.steps += n
+	if n < 0 || m.steps > ExpressionStepBudget {
 		return stepsExceeded()
 	}
 	return nil
@@ -111,6 +121,28 @@ func sizeOf(v any) int {
 	return 0
 }
 
+// scanSize is the work, in steps, of reading through a value.
+func scanSize(v any) int {
+	switch x := v.(type) {
+	case nil, bool, int, int64, float64:
+		return 0
+	case string:
+		return len(x) / scanStringBytes
+	case []any:
+		return len(x)
+	case map[string]any:
+		return len(x)
+	}
+	rv := reflect.ValueOf(v)
+	switch rv.Kind() {
+	case reflect.String:
+		return rv.Len() / scanStringBytes
+	case reflect.Slice, reflect.Array, reflect.Map:
+		return rv.Len()
+	}
+	return 0
+}
+
 // expression is a compiled, bounded expr-lang program.
 type expression struct {
 	prog    *vm.Program
@@ -132,6 +164,9 @@ func compileExpression(src string, extra ...expr.Option) (*expression, error) {
 				return nil, err
 			}
 			return args[0], m.reserve(sizeOf(args[0]))
+		}, new(func(any) any)),
+		expr.Function(scanFunc, func(args ...any) (any, error) {
+			return args[0], m.stepN(1 + scanSize(args[0]))
 		}, new(func(any) any)),
 	}
 	opts = append(opts, boundedBuiltins(m)...)
@@ -178,32 +213,50 @@ func (x *expression) run(env map[string]any) (any, error) {
 }
 
 // chargePatcher wraps every operation that can build a value, and every
-// closure body, in a call to the charge function.
+// closure body, in a call to the charge function, and the operands that
+// operations read through in a call to the scan function.
 type chargePatcher struct{}
 
 func (chargePatcher) Visit(node *ast.Node) {
 	switch n := (*node).(type) {
 	case *ast.BinaryNode:
-		if n.Operator == "+" {
-			wrapCharge(node)
+		switch n.Operator {
+		case "+":
+			wrap(node, chargeFunc)
+		case "in", "contains", "startsWith", "endsWith", "matches":
+			wrap(&n.Left, scanFunc)
+			wrap(&n.Right, scanFunc)
 		}
 	case *ast.CallNode:
-		// The bounded builtins reserve their own output.
-		if id, ok := n.Callee.(*ast.IdentifierNode); ok && (id.Value == chargeFunc || selfCharged[id.Value]) {
+		id, _ := n.Callee.(*ast.IdentifierNode)
+		if id != nil && (id.Value == chargeFunc || id.Value == scanFunc) {
 			return
 		}
-		wrapCharge(node)
+		for i := range n.Arguments {
+			wrap(&n.Arguments[i], scanFunc)
+		}
+		// The bounded builtins reserve their own output.
+		if id == nil || !selfCharged[id.Value] {
+			wrap(node, chargeFunc)
+		}
 	case *ast.BuiltinNode:
-		wrapCharge(node)
+		for i := range n.Arguments {
+			switch n.Arguments[i].(type) {
+			case *ast.PredicateNode:
+			default:
+				wrap(&n.Arguments[i], scanFunc)
+			}
+		}
+		wrap(node, chargeFunc)
 	case *ast.PredicateNode:
-		wrapCharge(&n.Node)
+		wrap(&n.Node, chargeFunc)
 	}
 }
 
 var selfCharged = map[string]bool{"repeat": true, "replace": true, "split": true, "splitAfter": true, "join": true, "concat": true}
 
-func wrapCharge(node *ast.Node) {
-	ast.Patch(node, &ast.CallNode{Callee: &ast.IdentifierNode{Value: chargeFunc}, Arguments: []ast.Node{*node}})
+func wrap(node *ast.Node, fn string) {
+	ast.Patch(node, &ast.CallNode{Callee: &ast.IdentifierNode{Value: fn}, Arguments: []ast.Node{*node}})
 }
 
 // boundedBuiltins replaces the builtins whose output can outgrow their

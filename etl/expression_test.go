@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/vm"
 )
 
 // The expression from the field: expr-lang's repeat builds its result
@@ -38,6 +39,8 @@ func TestExpression_BudgetsStopRunawayEvaluations(t *testing.T) {
 		{"nested loops over a range", `all(1..items, {all(1..items, {all(1..items, {# > 0})})})`, "step budget"},
 		{"reduce that doubles", `len(reduce(1..100, #acc + #acc, name)) > 0`, "memory budget"},
 		{"join of a long array", `len(join(map(1..9999, {name}), name)) > 0`, "memory budget"},
+		{"nested loops over a large attribute", `all(big, {all(big, {not (0 in big)})})`, "step budget"},
+		{"scans of a long string in a loop", `all(big, {not (long contains "needle")})`, "step budget"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -45,7 +48,12 @@ func TestExpression_BudgetsStopRunawayEvaluations(t *testing.T) {
 			if err != nil {
 				t.Fatalf("compile: %v", err)
 			}
-			env := map[string]any{"name": strings.Repeat("x", 1000), "size": int64(1_000_000_000), "items": int64(999)}
+			big := make([]any, 100_000)
+			for i := range big {
+				big[i] = int64(-i - 1)
+			}
+			env := map[string]any{"name": strings.Repeat("x", 1000), "size": int64(1_000_000_000), "items": int64(999),
+				"big": big, "long": strings.Repeat("y", 10<<20)}
 			var before, after runtime.MemStats
 			runtime.ReadMemStats(&before)
 			_, err = x.run(env)
@@ -86,5 +94,36 @@ func TestExpression_OrdinaryExpressionsStillWork(t *testing.T) {
 		if err != nil || got != c.want {
 			t.Errorf("%s = %v, %v; want %v", c.src, got, err, c.want)
 		}
+	}
+}
+
+// BenchmarkExpression measures one evaluation of typical filters under the
+// budgets; plain is expr-lang without them, for comparison.
+func BenchmarkExpression(b *testing.B) {
+	env := map[string]any{"population": int64(3_600_000), "name": "Berlin", "kind": "b", "id": int64(3), "tags": []any{"capital", "city"}}
+	for _, src := range []string{`population >= 1000000`, `kind == "a" && id > 10`, `name contains "erl" || lower(name) startsWith "ber"`, `any(tags, {# == "capital"})`} {
+		b.Run(src+"/bounded", func(b *testing.B) {
+			x, err := compileExpression(src, expr.AsBool())
+			if err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				if _, err := x.run(env); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(src+"/plain", func(b *testing.B) {
+			p, err := expr.Compile(src, expr.Env(map[string]any{}), expr.AllowUndefinedVariables(), expr.AsBool())
+			if err != nil {
+				b.Fatal(err)
+			}
+			var m vm.VM
+			for b.Loop() {
+				if _, err := m.Run(p, env); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
