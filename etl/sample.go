@@ -54,6 +54,12 @@ func SampleWorkflow() (name string, definition json.RawMessage) {
 // InstallSampleData writes the bundled sample GeoJSON into the default
 // tenant's folder of the data folder unless a file is already there.
 func InstallSampleData(dataDir string) error {
+	return InstallSampleDataFor(dataDir, geoetl.DefaultTenantName)
+}
+
+// InstallSampleDataFor writes the bundled sample GeoJSON into a tenant's
+// folder of the data folder unless a file is already there.
+func InstallSampleDataFor(dataDir, tenantName string) error {
 	if dataDir == "" {
 		return errors.New("etl: a data folder is required")
 	}
@@ -61,7 +67,7 @@ func InstallSampleData(dataDir string) error {
 		return fmt.Errorf("etl: data folder: %w", err)
 	}
 	e := &Engine{cfg: Config{DataDir: dataDir}}
-	root, err := e.tenantRoot(geoetl.DefaultTenantName)
+	root, err := e.tenantRoot(tenantName)
 	if err != nil {
 		return fmt.Errorf("etl: data folder: %w", err)
 	}
