@@ -2,9 +2,10 @@
 // shape, the node catalog (sources, geoprocessing, sinks, control) and the
 // runner that streams features through a workflow's nodes.
 //
-// Every file a workflow reads or writes lies inside Config.DataDir; URL
-// sources go through the netguard policy; PostgreSQL connections are
-// named in configuration, never written into workflows.
+// Every file a workflow reads or writes lies inside its tenant's folder of
+// Config.DataDir; URL sources go through the netguard policy; PostgreSQL
+// connections are named in configuration, never written into workflows,
+// and granted to tenants by name.
 package etl
 
 import (
@@ -26,7 +27,8 @@ import (
 
 // Config configures an Engine.
 type Config struct {
-	// DataDir is the only folder that file sources and sinks use; paths in
+	// DataDir holds one folder per tenant, <DataDir>/<tenant name>/, the
+	// only folder that tenant's file sources and sinks use; paths in
 	// workflows are relative to it.
 	DataDir string
 	// Network is the policy for URL sources (AllowPrivate comes from

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"time"
 
 	geoetl "github.com/geoetl/geoetl"
 )
@@ -226,6 +227,7 @@ func (r *run) prepareOutput(osp string) (exists bool, err error) {
 			return false, dataErr(filepath.ToSlash(dir), err)
 		}
 	}
+	r.removeStaleTemps(osp)
 	fi, err := lstatPlain(r.root, osp)
 	if errors.Is(err, fs.ErrNotExist) {
 		return false, nil
@@ -237,6 +239,45 @@ func (r *run) prepareOutput(osp string) (exists bool, err error) {
 		return true, fmt.Errorf("refusing to replace it: %w", err)
 	}
 	return true, nil
+}
+
+// staleTempAge is how old a temporary output file must be before a later
+// run for the same output removes it: a run that died (a worker killed at
+// its memory limit) cannot remove its own, and a run still writing one
+// keeps it recent.
+const staleTempAge = 24 * time.Hour
+
+// removeStaleTemps removes the temporary files of runs that died while
+// writing dest.
+func (r *run) removeStaleTemps(dest string) {
+	dir, base := filepath.Dir(dest), filepath.Base(dest)
+	d, err := r.root.Open(dir)
+	if err != nil {
+		return
+	}
+	names, _ := d.Readdirnames(-1)
+	d.Close()
+	prefix := "." + base + "."
+	for _, n := range names {
+		if !strings.HasPrefix(n, prefix) || !isTempName(strings.TrimPrefix(n, prefix)) {
+			continue
+		}
+		p := filepath.Join(dir, n)
+		if st, err := r.root.Lstat(p); err == nil && st.Mode().IsRegular() && time.Since(st.ModTime()) > staleTempAge {
+			r.root.Remove(p)
+		}
+	}
+}
+
+// isTempName reports whether rest (a name after ".<base>.") is that of a
+// temporary file made by tempName, or of SQLite's files beside one.
+func isTempName(rest string) bool {
+	for _, side := range []string{"", "-journal", "-wal", "-shm"} {
+		if r, ok := strings.CutSuffix(rest, ".tmp"+side); ok && r != "" && !strings.ContainsAny(r, "./") {
+			return true
+		}
+	}
+	return false
 }
 
 // tempName is the name of a temporary file beside dest.

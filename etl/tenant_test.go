@@ -446,3 +446,28 @@ func TestFilter_ExpressionOverBudgetFailsTheRunNamingNodeAndBudget(t *testing.T)
 	}
 	t.Logf("failed after %s: %v", time.Since(start), err)
 }
+
+func TestSinks_RemoveTheStaleTemporaryFilesOfRunsThatDied(t *testing.T) {
+	env := newEnv(t)
+	old := time.Now().Add(-48 * time.Hour)
+	stale := []string{".o.json.0123456789ab.tmp", ".a.gpkg.0123456789ab.tmp", ".a.gpkg.0123456789ab.tmp-journal"}
+	kept := []string{".o.json.fresh0000000.tmp", ".other.json.0123456789ab.tmp", ".o.json.notes.txt", "o.json.0123456789ab.tmp"}
+	for _, n := range append(append([]string{}, stale...), kept...) {
+		env.write(n, "x")
+		if n != kept[0] {
+			os.Chtimes(env.path(n), old, old)
+		}
+	}
+	env.mustRun(chain(inline("src", pointsFC(1)), geojsonOut("o.json")))
+	env.mustRun(chain(inline("src", pointsFC(1)), gpkgOut("a.gpkg", "append")))
+	for _, n := range stale {
+		if _, err := os.Stat(env.path(n)); err == nil {
+			t.Errorf("stale %s was left", n)
+		}
+	}
+	for _, n := range kept {
+		if _, err := os.Stat(env.path(n)); err != nil {
+			t.Errorf("%s was removed: %v", n, err)
+		}
+	}
+}
