@@ -114,6 +114,16 @@ func TestAPI_TenantsSeeOnlyTheirOwnDataFolder(t *testing.T) {
 			t.Errorf("globex writing through a hard link: %v", ex)
 		}
 		os.Remove(filepath.Join(e.dataDir, "globex", "hl.geojson"))
+		// So is a symbolic link, for reading and for writing.
+		if err := os.Symlink(acmeFile, filepath.Join(e.dataDir, "globex", "sl.geojson")); err != nil {
+			t.Fatal(err)
+		}
+		for _, wf := range []map[string]any{fileWorkflow("sl.geojson", "o.geojson"), fileWorkflow("in.geojson", "sl.geojson")} {
+			id = globex.post("/workflows", wf).want(http.StatusCreated).object()["id"].(string)
+			if ex := e.runToEnd(globex, id); ex["status"] != "failed" || !strings.Contains(ex["errorMessage"].(string), "symbolic link") {
+				t.Errorf("globex through a symbolic link: %v", ex)
+			}
+		}
 		if got, _ := os.ReadFile(acmeFile); string(got) != secret {
 			t.Errorf("acme's file changed: %s", got)
 		}
