@@ -96,7 +96,7 @@ func cleanRel(p string) (string, error) {
 	if err := checkRelPath(p); err != nil {
 		return "", fmt.Errorf("path %q %w", p, err)
 	}
-	return filepath.FromSlash(path.Clean(strings.ReplaceAll(p, `\`, "/"))), nil
+	return filepath.FromSlash(path.Clean(filepath.ToSlash(p))), nil
 }
 
 // lstatPlain walks p element by element, refusing symbolic links on the
