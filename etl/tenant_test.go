@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -186,6 +187,24 @@ func TestTenantFolders_SymbolicLinksAreRefusedEvenInsideTheFolder(t *testing.T) 
 	}
 	if _, err := os.Stat(a.path("new.gpkg")); err == nil {
 		t.Error("a GeoPackage was written into tenant A's folder")
+	}
+}
+
+func TestTenantFolders_SocketsAreRefused(t *testing.T) {
+	env := newEnv(t)
+	l, err := net.Listen("unix", env.path("sock.geojson"))
+	if err != nil {
+		t.Skipf("no Unix sockets here: %v", err)
+	}
+	defer l.Close()
+	for _, def := range []string{
+		chain(src("sock.geojson"), geojsonOut("o.json")),
+		chain(inline("src", pointsFC(1)), geojsonOut("sock.geojson")),
+		chain(inline("src", pointsFC(1)), gpkgOut("sock.geojson", "replace")),
+	} {
+		if err := env.runErr(def); !strings.Contains(err.Error(), "socket") {
+			t.Errorf("error does not say why: %v", err)
+		}
 	}
 }
 
