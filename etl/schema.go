@@ -1,9 +1,13 @@
 package etl
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"math"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // FieldType is the type of one attribute column in a sink's output.
@@ -188,4 +192,165 @@ func parseSchemaJSON(b []byte) ([]Field, error) {
 		out = append(out, Field{Name: name, Type: t})
 	}
 	return out, nil
+}
+
+// coerceValue converts an attribute value to a declared field type. It
+// never loses information: a value the type cannot hold exactly (10.25 for
+// an integer, "A949" for a real) is an error, not a truncation. Text takes
+// any value; nil stays nil.
+func coerceValue(v any, t FieldType) (any, error) {
+	if v == nil {
+		return nil, nil
+	}
+	fail := func() (any, error) {
+		return nil, fmt.Errorf("%s cannot be stored as %s", describeValue(v), t)
+	}
+	switch t {
+	case FieldInteger:
+		switch x := v.(type) {
+		case int64:
+			return x, nil
+		case float64:
+			if x == math.Trunc(x) && math.Abs(x) < 1<<63 {
+				return int64(x), nil
+			}
+		case bool:
+			if x {
+				return int64(1), nil
+			}
+			return int64(0), nil
+		case string:
+			if i, err := strconv.ParseInt(strings.TrimSpace(x), 10, 64); err == nil {
+				return i, nil
+			}
+		}
+		return fail()
+	case FieldReal:
+		switch x := v.(type) {
+		case int64:
+			if f := float64(x); int64(f) == x {
+				return f, nil
+			}
+		case float64:
+			return x, nil
+		case string:
+			if f, err := strconv.ParseFloat(strings.TrimSpace(x), 64); err == nil {
+				return f, nil
+			}
+		}
+		return fail()
+	case FieldText:
+		switch x := v.(type) {
+		case string:
+			return x, nil
+		case []byte:
+			return base64.StdEncoding.EncodeToString(x), nil
+		}
+		return formatValue(v), nil
+	case FieldBoolean:
+		switch x := v.(type) {
+		case bool:
+			return x, nil
+		case int64:
+			if x == 0 || x == 1 {
+				return x == 1, nil
+			}
+		case string:
+			switch strings.ToLower(strings.TrimSpace(x)) {
+			case "true", "t", "yes", "1":
+				return true, nil
+			case "false", "f", "no", "0":
+				return false, nil
+			}
+		}
+		return fail()
+	case FieldDate:
+		if s, ok := v.(string); ok {
+			if _, err := time.Parse(time.DateOnly, s); err == nil {
+				return s, nil
+			}
+		}
+		return fail()
+	case FieldDateTime:
+		if s, ok := v.(string); ok {
+			if _, err := parseDateTime(s); err == nil {
+				return s, nil
+			}
+		}
+		return fail()
+	case FieldJSON:
+		return v, nil
+	case FieldBinary:
+		if b, ok := v.([]byte); ok {
+			return b, nil
+		}
+		return fail()
+	}
+	return nil, fmt.Errorf("unknown field type %q", t)
+}
+
+// parseDateTime reads the date-time forms GDAL writes and reads: RFC 3339,
+// with or without a zone, with T or a space.
+func parseDateTime(s string) (time.Time, error) {
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999", "2006-01-02 15:04:05.999999999Z07:00", "2006-01-02 15:04:05.999999999"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("%q is not a date and time", s)
+}
+
+// describeValue names a value for error messages, with its type.
+func describeValue(v any) string {
+	switch x := v.(type) {
+	case []byte:
+		return fmt.Sprintf("a binary value of %d bytes", len(x))
+	case float64:
+		return "the real " + strconv.FormatFloat(x, 'g', -1, 64)
+	case int64:
+		return "the integer " + strconv.FormatInt(x, 10)
+	}
+	return describe(v)
+}
+
+// schemaParam is the optional `schema` parameter of every sink.
+var schemaParam = ParamSpec{
+	Name: "schema", Type: "json",
+	Description: `Column types, as [{"name": "code", "type": "text"}, ...] with types integer, real, text, boolean, date, datetime, json or binary. ` +
+		`Declared columns keep their type, and a value that does not fit it fails the run naming the feature. ` +
+		`Other attributes get the narrowest type that holds all of their values (integers and reals make real; other mixes make text).`,
+}
+
+// checkSchemaParam reports a bad schema parameter at validation time.
+func checkSchemaParam(p params, add func(string, string, ...any)) {
+	if p.has("schema") {
+		if _, err := parseSchemaParam(p["schema"]); err != nil {
+			add("schema", "%v", err)
+		}
+	}
+}
+
+// coerceFeature returns f with the attributes the schema declares
+// converted to their types (f itself is not changed: features are shared).
+func coerceFeature(f Feature, schema []Field) (Feature, error) {
+	var props Properties
+	for i, kv := range f.Props {
+		for _, fd := range schema {
+			if fd.Name != kv.Key {
+				continue
+			}
+			v, err := coerceValue(kv.Value, fd.Type)
+			if err != nil {
+				return f, fmt.Errorf("attribute %q: %v (declared in the sink's schema)", kv.Key, err)
+			}
+			if props == nil {
+				props = append(Properties(nil), f.Props...)
+			}
+			props[i].Value = v
+		}
+	}
+	if props != nil {
+		f.Props = props
+	}
+	return f, nil
 }
