@@ -62,9 +62,9 @@ type gpkgWriter struct {
 	// schema holds the types the sink's schema parameter declares.
 	schema []Field
 	// vals holds one feature's converted attribute values, by column.
-	vals []any
-	env      geom.Envelope
-	count    int64
+	vals  []any
+	env   geom.Envelope
+	count int64
 }
 
 type rowEnv struct {
