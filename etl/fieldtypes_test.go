@@ -15,9 +15,12 @@ import (
 func gdalFeatures(t *testing.T, path string, args ...string) []map[string]any {
 	t.Helper()
 	bin := requireTool(t, "ogr2ogr", "gdal-bin")
-	out, err := exec.Command(bin, append([]string{"-f", "GeoJSON", "/vsistdout/", path}, args...)...).CombinedOutput()
+	cmd := exec.Command(bin, append([]string{"-f", "GeoJSON", "/vsistdout/", path}, args...)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("ogr2ogr %s: %v\n%s", path, err, out)
+		t.Fatalf("ogr2ogr %s: %v\n%s", path, err, stderr.String())
 	}
 	var fc struct {
 		Features []struct {

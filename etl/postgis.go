@@ -2,7 +2,6 @@ package etl
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/peterstace/simplefeatures/geom"
 
 	"github.com/geoetl/geoetl/etl/crs"
@@ -113,10 +113,11 @@ func (e *Engine) readPostGIS(ctx context.Context, nc *nodeCtx, p params) error {
 		return err
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	var geomOID uint32
-	if err := tx.QueryRow(ctx, "SELECT 'geometry'::regtype::oid").Scan(&geomOID); err != nil {
+	var geomOID, geogOID uint32
+	if err := tx.QueryRow(ctx, "SELECT 'geometry'::regtype::oid, coalesce(to_regtype('geography')::oid, 0)").Scan(&geomOID, &geogOID); err != nil {
 		return fmt.Errorf("PostGIS is not installed in this database: %v", err)
 	}
+	isGeom := func(oid uint32) bool { return oid == geomOID || (geogOID != 0 && oid == geogOID) }
 	var base string
 	var args []any
 	if p.has("table") {
@@ -142,14 +143,14 @@ func (e *Engine) readPostGIS(ctx context.Context, nc *nodeCtx, p params) error {
 			return fmt.Errorf("query: %v", err)
 		}
 		for _, fd := range rows.FieldDescriptions() {
-			if fd.DataTypeOID == geomOID {
+			if isGeom(fd.DataTypeOID) {
 				geomCol = fd.Name
 				break
 			}
 		}
 		rows.Close()
 		if geomCol == "" {
-			return errors.New("the rows have no geometry column")
+			return errors.New("the rows have no geometry or geography column")
 		}
 	}
 	gc := pgx.Identifier{"geoetl_src", geomCol}.Sanitize()
@@ -187,10 +188,10 @@ func (e *Engine) readPostGIS(ctx context.Context, nc *nodeCtx, p params) error {
 		}
 		f.CRS = srid
 		for i := 2; i < len(vals); i++ {
-			if fds[i].Name == geomCol || fds[i].DataTypeOID == geomOID {
+			if fds[i].Name == geomCol || isGeom(fds[i].DataTypeOID) {
 				continue
 			}
-			f.Props = append(f.Props, Property{Key: fds[i].Name, Value: pgToValue(vals[i])})
+			f.Props = append(f.Props, Property{Key: fds[i].Name, Value: pgToValue(vals[i], fds[i].DataTypeOID)})
 		}
 		if err := nc.emit(ctx, f); err != nil {
 			return err
@@ -202,16 +203,50 @@ func (e *Engine) readPostGIS(ctx context.Context, nc *nodeCtx, p params) error {
 	return nil
 }
 
-// pgToValue converts what pgx returns into attribute values.
-func pgToValue(v any) any {
+// pgToValue converts what pgx returns for a column of type oid into
+// attribute values: bytea stays binary, numeric is a real (as GDAL reads
+// it), a date is YYYY-MM-DD, a time HH:MM:SS[.ffffff] and an interval an
+// ISO 8601 duration (P1Y2M3DT4H5M6.5S), which PostgreSQL reads back.
+func pgToValue(v any, oid uint32) any {
 	switch x := v.(type) {
 	case map[string]any, []any:
 		return normalizeNested(x)
 	case [16]byte: // uuid
 		return fmt.Sprintf("%x-%x-%x-%x-%x", x[0:4], x[4:6], x[6:8], x[8:10], x[10:16])
+	case pgtype.Interval:
+		if !x.Valid {
+			return nil
+		}
+		return isoDuration(x)
+	case pgtype.Numeric:
+		if !x.Valid || x.NaN {
+			return nil
+		}
+		f, err := x.Float64Value()
+		if err != nil || !f.Valid {
+			return nil
+		}
+		return f.Float64
+	case pgtype.Time:
+		if !x.Valid {
+			return nil
+		}
+		us := x.Microseconds
+		s := fmt.Sprintf("%02d:%02d:%02d", us/3600e6, us/60e6%60, us/1e6%60)
+		if frac := us % 1e6; frac != 0 {
+			s += strings.TrimRight(fmt.Sprintf(".%06d", frac), "0")
+		}
+		return s
+	case time.Time:
+		switch oid {
+		case pgtype.DateOID:
+			return x.Format(time.DateOnly)
+		case pgtype.TimestampOID: // without time zone: no zone is made up
+			return x.Format("2006-01-02T15:04:05.999999999")
+		}
 	}
 	switch x := normalizeValue(v).(type) {
-	case nil, bool, int64, float64, string:
+	case nil, bool, int64, float64, string, []byte:
 		return x
 	default:
 		b, err := json.Marshal(x)
@@ -220,6 +255,54 @@ func pgToValue(v any) any {
 		}
 		return string(b)
 	}
+}
+
+// isoDuration writes an interval as an ISO 8601 duration. PostgreSQL
+// keeps months, days and microseconds apart (a month is not 30 days), and
+// so does the duration; a negative part gets its own sign, as PostgreSQL
+// writes and reads it.
+func isoDuration(iv pgtype.Interval) string {
+	var b strings.Builder
+	b.WriteByte('P')
+	if y, m := iv.Months/12, iv.Months%12; y != 0 || m != 0 {
+		if y != 0 {
+			fmt.Fprintf(&b, "%dY", y)
+		}
+		if m != 0 {
+			fmt.Fprintf(&b, "%dM", m)
+		}
+	}
+	if iv.Days != 0 {
+		fmt.Fprintf(&b, "%dD", iv.Days)
+	}
+	if us := iv.Microseconds; us != 0 {
+		b.WriteByte('T')
+		neg := us < 0
+		if neg {
+			us = -us
+		}
+		sign := ""
+		if neg {
+			sign = "-"
+		}
+		if h := us / 3600e6; h != 0 {
+			fmt.Fprintf(&b, "%s%dH", sign, h)
+		}
+		if m := us / 60e6 % 60; m != 0 {
+			fmt.Fprintf(&b, "%s%dM", sign, m)
+		}
+		if sec, frac := us/1e6%60, us%1e6; sec != 0 || frac != 0 {
+			fmt.Fprintf(&b, "%s%d", sign, sec)
+			if frac != 0 {
+				b.WriteString(strings.TrimRight(fmt.Sprintf(".%06d", frac), "0"))
+			}
+			b.WriteByte('S')
+		}
+	}
+	if b.Len() == 1 {
+		return "PT0S"
+	}
+	return b.String()
 }
 
 func (e *Engine) postgisSink() *NodeType {
@@ -326,7 +409,7 @@ func pgParam(v any, t FieldType) (any, error) {
 		case string:
 			return x, nil
 		case []byte:
-			return base64.StdEncoding.EncodeToString(x), nil
+			return binaryText(x), nil
 		}
 		return formatValue(v), nil
 	case FieldJSON:

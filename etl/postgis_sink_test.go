@@ -196,3 +196,54 @@ func TestPostGISSink_ColumnTypesHoldEveryValue(t *testing.T) {
 func runTool(bin string, args ...string) ([]byte, error) {
 	return exec.Command(bin, args...).CombinedOutput()
 }
+
+func TestPostGISSource_ReadsIntervalByteaGeographyAndOtherTypes(t *testing.T) {
+	env, conn := pgSinkEnv(t)
+	ctx := context.Background()
+	for _, q := range []string{
+		`CREATE TABLE odd (gid serial PRIMARY KEY, g geography(Point, 4326), span interval, raw bytea, amount numeric(10,3), day date, at time, stamp timestamp)`,
+		`INSERT INTO odd (g, span, raw, amount, day, at, stamp) VALUES
+		  ('SRID=4326;POINT(9.5 50.25)', '1 year 2 mons 3 days 04:05:06.5', '\x00ff10', 12.345, '2024-02-29', '13:14:15.25', '2024-02-29 13:14:15'),
+		  ('SRID=4326;POINT(1 2)', '-2 days -00:00:01', '', NULL, NULL, NULL, NULL)`,
+	} {
+		if _, err := conn.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	env.mustRun(chain(node{id: "src", typ: "data_source.postgis", params: map[string]any{"connection": "gis", "table": "odd"}}, geojsonOut("o.json")))
+	fs := env.readFC("o.json")
+	if len(fs) != 2 {
+		t.Fatalf("%d features", len(fs))
+	}
+	if got := fs[0].Geometry.AsText(); got != "POINT(9.5 50.25)" || fs[0].CRS != 4326 {
+		t.Errorf("geography read as %s in EPSG:%d", got, fs[0].CRS)
+	}
+	want := map[string]any{"span": "P1Y2M3DT4H5M6.5S", "raw": "00FF10", "amount": 12.345, "day": "2024-02-29", "at": "13:14:15.25", "stamp": "2024-02-29T13:14:15"}
+	for k, w := range want {
+		if v, _ := fs[0].Props.Get(k); v != w {
+			t.Errorf("%s = %#v, want %#v", k, v, w)
+		}
+	}
+	if v, _ := fs[1].Props.Get("span"); v != "P-2DT-1S" {
+		t.Errorf("negative interval = %v", v)
+	}
+	if v, _ := fs[1].Props.Get("raw"); v != "" {
+		t.Errorf("an empty bytea = %#v, want an empty value, not null", v)
+	}
+	// PostgreSQL reads the durations back as the same intervals.
+	var same bool
+	if err := conn.QueryRow(ctx, `SELECT 'P1Y2M3DT4H5M6.5S'::interval = '1 year 2 mons 3 days 04:05:06.5'::interval AND 'P-2DT-1S'::interval = '-2 days -00:00:01'::interval`).Scan(&same); err != nil || !same {
+		t.Errorf("durations do not read back: %v %v", same, err)
+	}
+	// bytea stays binary into a GeoPackage BLOB, which GDAL reads as Binary.
+	env.mustRun(chain(node{id: "src", typ: "data_source.postgis", params: map[string]any{"connection": "gis", "table": "odd"}},
+		node{id: "out", typ: "data_sink.geopackage", params: map[string]any{"output_path": "b.gpkg", "table_name": "odd"}}))
+	if types := gdalFieldTypes(t, env.path("b.gpkg")); types["raw"] != "Binary" || types["amount"] != "Real" {
+		t.Errorf("GDAL reads types %v", types)
+	}
+	// GDAL writes a binary field to GeoJSON as upper-case hex, as the
+	// GeoJSON sink does.
+	if got := gdalFeatures(t, env.path("b.gpkg")); got[0]["raw"] != "00FF10" || got[1]["raw"] != "" {
+		t.Errorf("GDAL reads raw = %v, %v", got[0]["raw"], got[1]["raw"])
+	}
+}
