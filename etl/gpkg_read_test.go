@@ -100,3 +100,35 @@ func TestGeoPackageSource_ReadsBlobsAndAttributeTables(t *testing.T) {
 		t.Errorf("GDAL reads %v", got[0])
 	}
 }
+
+func TestCSVSource_EmptyCoordinateGivesNullGeometryAsGDAL(t *testing.T) {
+	env := newEnv(t)
+	env.write("in.csv", "name,lon,lat\na,1,2\nb,,\nc,3,\nd,5,6\n")
+	sum, rec := env.mustRun(chain(node{id: "src", typ: "data_source.csv_geometry", params: map[string]any{"file_path": "in.csv"}}, geojsonOut("o.json")))
+	fs := env.readFC("o.json")
+	var got []string
+	for _, f := range fs {
+		if isNullGeometry(f.Geometry) {
+			got = append(got, "null")
+		} else {
+			got = append(got, f.Geometry.AsText())
+		}
+	}
+	if sum.FeaturesRead != 4 || strings.Join(got, "|") != "POINT(1 2)|null|null|POINT(5 6)" || !strings.Contains(rec.logText(), "2 rows with an empty coordinate") {
+		t.Errorf("read %v", got)
+	}
+	// GDAL reads the same file the same way.
+	bin := requireTool(t, "ogr2ogr", "gdal-bin")
+	out, err := exec.Command(bin, "-f", "CSV", "/vsistdout/", env.path("in.csv"), "-oo", "X_POSSIBLE_NAMES=lon", "-oo", "Y_POSSIBLE_NAMES=lat", "-lco", "GEOMETRY=AS_WKT").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "WKT,name,lon,lat\n\"POINT (1 2)\",a,1,2\n,b,,\n,c,3,\n\"POINT (5 6)\",d,5,6\n"; strings.ReplaceAll(string(out), "\r", "") != want {
+		t.Errorf("GDAL reads:\n%s", out)
+	}
+	// A cell that is not a number still fails (GDAL would read 0).
+	env.write("bad.csv", "name,lon,lat\na,1,x\n")
+	if _, err, _ := env.run(chain(node{id: "src", typ: "data_source.csv_geometry", params: map[string]any{"file_path": "bad.csv"}}, geojsonOut("o.json")), nil); err == nil || !strings.Contains(err.Error(), "line 2: coordinates") {
+		t.Errorf("non-numeric coordinate: %v", err)
+	}
+}
