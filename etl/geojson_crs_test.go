@@ -105,3 +105,18 @@ func BenchmarkScanTopLevelCRS(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkGeoJSONRead is the streaming read that the scan precedes, for
+// comparison with BenchmarkScanTopLevelCRS.
+func BenchmarkGeoJSONRead(b *testing.B) {
+	doc := []byte(pointsFC(100_000))
+	b.SetBytes(int64(len(doc)))
+	for range b.N {
+		g := newGeoJSONReader(strings.NewReader(string(doc)))
+		for {
+			if _, err := g.next(); err != nil {
+				break
+			}
+		}
+	}
+}
