@@ -1,6 +1,7 @@
 package etl
 
 import (
+	"database/sql"
 	"os/exec"
 	"strings"
 	"testing"
@@ -14,11 +15,19 @@ func gdal(t *testing.T, tool string, args ...string) {
 	}
 }
 
-func sqlite3(t *testing.T, path, sql string) {
+// execSQLite runs statements on an SQLite file, as another program would
+// change a GeoPackage.
+func execSQLite(t *testing.T, path, stmts string) {
 	t.Helper()
-	bin := requireTool(t, "sqlite3", "sqlite3")
-	if out, err := exec.Command(bin, path, sql).CombinedOutput(); err != nil {
-		t.Fatalf("sqlite3 %s: %v\n%s", sql, err, out)
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, q := range strings.Split(stmts, ";") {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
 	}
 }
 
@@ -80,7 +89,7 @@ func TestGeoPackage_MValuesRoundTripAndPassGDALsValidator(t *testing.T) {
 func TestGeoPackageSource_ReadsBlobsAndAttributeTables(t *testing.T) {
 	env := newEnv(t)
 	gdalGPKG(t, env, "a", "plain", "name,n\nx,1\ny,2\n")
-	sqlite3(t, env.path("a.gpkg"), `ALTER TABLE plain ADD COLUMN raw BLOB; UPDATE plain SET raw = x'00ff10' WHERE name = 'x'`)
+	execSQLite(t, env.path("a.gpkg"), `ALTER TABLE plain ADD COLUMN raw BLOB; UPDATE plain SET raw = x'00ff10' WHERE name = 'x'`)
 	env.mustRun(chain(node{id: "src", typ: "data_source.geopackage", params: map[string]any{"file_path": "a.gpkg", "table_name": "plain"}}, geojsonOut("o.json")))
 	fs := env.readFC("o.json")
 	if len(fs) != 2 || !isNullGeometry(fs[0].Geometry) {

@@ -3,14 +3,11 @@ package etl
 import (
 	"context"
 	"math"
-	"os"
 	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/peterstace/simplefeatures/geom"
-
-	"github.com/geoetl/geoetl/db/dbtest"
 )
 
 // invalidCorpus holds invalid and degenerate shapes with what GEOS 3.11
@@ -129,23 +126,16 @@ func TestInvalidCorpus_AgreesWithPostGIS(t *testing.T) {
 	}
 }
 
-// postgisConn connects to a fresh test database with PostGIS installed;
-// outside CI a missing server or extension skips the test.
+// postgisConn connects to a fresh test database with PostGIS installed
+// (see postgisDB).
 func postgisConn(t *testing.T) *pgx.Conn {
 	t.Helper()
-	u := dbtest.MigratedPostgresDB(t)
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, u)
+	u := postgisDB(t)
+	conn, err := pgx.Connect(context.Background(), u)
 	if err != nil {
 		t.Fatalf("connecting to %s: %v", u, err)
 	}
 	t.Cleanup(func() { conn.Close(context.Background()) })
-	if _, err := conn.Exec(ctx, "CREATE EXTENSION IF NOT EXISTS postgis"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("PostGIS is not available: %v", err)
-		}
-		t.Skipf("PostGIS not available: %v", err)
-	}
 	return conn
 }
 
