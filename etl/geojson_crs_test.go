@@ -6,8 +6,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os/exec"
+	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // The issue's example: metre coordinates in EPSG:3857, with the crs
@@ -119,4 +122,54 @@ func BenchmarkGeoJSONRead(b *testing.B) {
 			}
 		}
 	}
+}
+
+// FuzzScanTopLevelCRS checks the byte scan against a full JSON parse: for
+// any valid JSON object it finds exactly the top-level crs members, in
+// order, whatever the read size.
+func FuzzScanTopLevelCRS(f *testing.F) {
+	f.Add(`{"features":[{"crs":1,"s":"\"crs\":"}],"crs":{"type":"EPSG","properties":{"code":3857}}}`, 3)
+	f.Add(`{"crs":null,"a":{"crs":2},"crs":"x\\"}`, 1)
+	f.Add(pointsFC(2), 5)
+	f.Add(`{"\u0063rs":{"type":"EPSG","properties":{"code":3857}},"x\\":1}`, 2)
+	f.Fuzz(func(t *testing.T, doc string, chunk int) {
+		var top map[string]json.RawMessage
+		if json.Unmarshal([]byte(doc), &top) != nil {
+			return
+		}
+		dec := jsontext.NewDecoder(strings.NewReader(doc), jsontext.AllowDuplicateNames(true))
+		var want []string
+		if _, err := dec.ReadToken(); err != nil {
+			return
+		}
+		for dec.PeekKind() != '}' {
+			k, err := dec.ReadToken()
+			if err != nil {
+				return
+			}
+			key := k.String()
+			v, err := dec.ReadValue()
+			if err != nil {
+				return
+			}
+			if key == "crs" {
+				want = append(want, string(v))
+			}
+		}
+		defer func(n int) { scanChunk = n }(scanChunk)
+		scanChunk = 1 + (chunk%64+64)%64
+		got, err := scanTopLevelCRS(strings.NewReader(doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(want) {
+			t.Fatalf("found %d crs members, want %d", len(got), len(want))
+		}
+		for i := range got {
+			var a, b any
+			if json.Unmarshal(got[i], &a) != nil || json.Unmarshal([]byte(want[i]), &b) != nil || !reflect.DeepEqual(a, b) {
+				t.Fatalf("member %d: %q, want %q", i, got[i], want[i])
+			}
+		}
+	})
 }

@@ -333,6 +333,13 @@ func scanTopLevelCRS(r io.Reader) ([][]byte, error) {
 					inStr = false
 					if depth == 1 {
 						lastStr = string(str)
+						if bytes.IndexByte(str, '\\') >= 0 {
+							// An escaped key ("\u0063rs" is "crs").
+							var k string
+							if unmarshalJSON(append(append([]byte{'"'}, str...), '"'), &k) == nil {
+								lastStr = k
+							}
+						}
 					}
 					continue
 				}
