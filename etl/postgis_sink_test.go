@@ -57,6 +57,20 @@ func TestPostGISSink_IDPropertyIsAnOrdinaryColumn(t *testing.T) {
 	if pk != "fid" {
 		t.Errorf("primary key %q, want fid", pk)
 	}
+	// GDAL sees fid as the layer's FID column and id as a string field.
+	info := ogrinfo(t, "PG:"+pgConnString(t, conn), "ids")
+	for _, want := range []string{"FID Column = fid", "id: String", "v: Integer64", "Geometry: Point", `ID["EPSG",4326]`} {
+		if !strings.Contains(info, want) {
+			t.Errorf("ogrinfo lacks %q:\n%s", want, info)
+		}
+	}
+}
+
+// pgConnString is conn's database as a libpq connection string for GDAL.
+func pgConnString(t *testing.T, conn *pgx.Conn) string {
+	t.Helper()
+	c := conn.Config()
+	return fmt.Sprintf("host=%s port=%d user=%s dbname=%s", c.Host, c.Port, c.User, c.Database)
 }
 
 func TestPostGISSink_KeepsZAndMAndDeclaresTheGeometryType(t *testing.T) {
@@ -171,6 +185,15 @@ func TestPostGISSink_ColumnTypesHoldEveryValue(t *testing.T) {
 	if i != len(want) {
 		t.Fatalf("%d rows", i)
 	}
+	// And as GDAL reads the table.
+	pgTypes := map[string]string{"n": "Real", "code": "String", "late": "Integer64", "flag": "Boolean"}
+	gotTypes := gdalFieldTypes(t, "PG:"+pgConnString(t, conn)+" tables=typed")
+	for k, v := range pgTypes {
+		if gotTypes[k] != v && !(k == "flag" && gotTypes[k] == "Integer") {
+			t.Errorf("GDAL reads field %s as %s, want %s", k, gotTypes[k], v)
+		}
+	}
+	compareGDAL(t, gdalFeatures(t, "PG:"+pgConnString(t, conn), "typed", "-sql", "SELECT * FROM typed ORDER BY fid"), want, pgTypes)
 
 	// Declared types are honoured; appending a real to an integer
 	// column of an existing table fails loudly and changes nothing.
