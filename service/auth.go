@@ -80,6 +80,28 @@ func (s *Service) Login(ctx context.Context, login, password string) (string, *g
 	return id, sess, u, nil
 }
 
+// LoginAccount names the account a sign-in attempt is for, for counting
+// failed attempts: the user's id when the name or email is known, so both
+// share one count, else the login itself (folded to lower case, as emails
+// match case-insensitively), so unknown names are counted the same way and
+// the count reveals nothing.
+func (s *Service) LoginAccount(ctx context.Context, login string) (string, error) {
+	login = strings.TrimSpace(login)
+	if login == "" || len(login) > 320 {
+		return "login:" + strings.ToLower(login[:min(len(login), 320)]), nil
+	}
+	u, err := s.Store.FindUserByLogin(ctx, login)
+	if geoetl.IsNotFound(err) {
+		return "login:" + strings.ToLower(login), nil
+	} else if err != nil {
+		return "", err
+	}
+	return "user:" + u.ID, nil
+}
+
+// NewCSRFToken returns a fresh random CSRF token.
+func NewCSRFToken() string { return randomSecret(24) }
+
 // Logout ends a session.
 func (s *Service) Logout(ctx context.Context, sessionID string) error {
 	return s.Store.DeleteSession(ctx, HashSecret(sessionID))
