@@ -54,6 +54,10 @@ type UserStore interface {
 	// FindUserByLogin finds a user by name or, case-insensitively, email.
 	FindUserByLogin(ctx context.Context, login string) (*User, error)
 	ListUsers(ctx context.Context, tenantID string) ([]*User, error)
+	// UpdateUser applies upd. A new password hash or disabling the user
+	// ends, in the same transaction, every session of the user except
+	// upd.KeepSession, so credentials that changed cannot be used through
+	// an old session, and enabling the user again brings none back.
 	UpdateUser(ctx context.Context, tenantID, id string, upd UserUpdate) (*User, error)
 	DeleteUser(ctx context.Context, tenantID, id string) error
 	CountUsers(ctx context.Context) (int, error)
@@ -65,6 +69,9 @@ type UserUpdate struct {
 	Role         *Role
 	PasswordHash *string
 	Disabled     *bool
+	// KeepSession is the id hash of a session that survives a password
+	// change (the user's own, when they change their own password).
+	KeepSession string
 }
 
 // TokenStore keeps API tokens (hashed).

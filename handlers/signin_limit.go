@@ -1,8 +1,13 @@
 package handlers
 
 import (
+	"strconv"
 	"sync"
 	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/geoetl/geoetl"
 )
 
 // Sign-in throttling counts only failed attempts, and answers them with a
@@ -148,4 +153,27 @@ func (l *signinLimits) fail(account, addr string, now time.Time) {
 func (l *signinLimits) succeed(account, addr string) {
 	l.accountAddr.clear(account + "|" + addr)
 	l.account.clear(account)
+}
+
+// checkPasswordGuess refuses a request that would check the caller's
+// current password (a password change) while the caller's account is
+// being throttled: such a check is a sign-in attempt in disguise.
+func (s *Server) checkPasswordGuess(c echo.Context) error {
+	p := principal(c)
+	if p.UserID == "" {
+		return nil
+	}
+	if wait := s.signinLimits().wait("user:"+p.UserID, clientAddr(c), s.svc.Clock.Now()); wait > 0 {
+		secs := int((wait + time.Second - 1) / time.Second)
+		c.Response().Header().Set("Retry-After", strconv.Itoa(secs))
+		return geoetl.Errorf(geoetl.ERATELIMIT, "Too many wrong passwords; try again in %d s.", secs)
+	}
+	return nil
+}
+
+// countPasswordGuess counts a wrong current password as a failed sign-in.
+func (s *Server) countPasswordGuess(c echo.Context, err error) {
+	if p := principal(c); p.UserID != "" && geoetl.ErrorFields(err)["currentPassword"] != nil {
+		s.signinLimits().fail("user:"+p.UserID, clientAddr(c), s.svc.Clock.Now())
+	}
 }

@@ -1,0 +1,132 @@
+package handlers
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/geoetl/geoetl"
+)
+
+// api sends a JSON API request with the browser's session cookie and CSRF
+// token, as the console's own scripts would.
+func (b *browser) api(method, path, body string) *pageResponse {
+	b.env.t.Helper()
+	req, err := http.NewRequest(method, b.env.http.URL+APIPrefix+path, strings.NewReader(body))
+	if err != nil {
+		b.env.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-CSRF-Token", b.csrf())
+	res, err := b.client.Do(req)
+	if err != nil {
+		b.env.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	data, _ := io.ReadAll(res.Body)
+	out := &pageResponse{t: b.env.t, Code: res.StatusCode, Header: res.Header, Body: string(data)}
+	if out.Code >= 500 {
+		b.env.t.Fatalf("%s %s answered %d:\n%s", method, path, out.Code, out.Body)
+	}
+	return out
+}
+
+func (env *consoleEnv) userID(name string) string {
+	env.t.Helper()
+	u, err := env.store.FindUserByLogin(context.Background(), name)
+	if err != nil {
+		env.t.Fatal(err)
+	}
+	return u.ID
+}
+
+// signedOut reports whether the browser's session no longer works.
+func (b *browser) signedOut() bool {
+	return b.get("/", nil).Code == http.StatusSeeOther
+}
+
+// TestSessions_EndWhenAnAdminChangesThePasswordOrDisables checks that an
+// admin's password change ends the user's sessions, and that disabling
+// ends them for good: enabling the user again brings none back.
+func TestSessions_EndWhenAnAdminChangesThePasswordOrDisables(t *testing.T) {
+	env := newConsoleEnv(t)
+	admin := env.signedIn("admin")
+	one, two := env.signedIn("editor"), env.signedIn("editor")
+	viewer := env.signedIn("viewer")
+	id := env.userID("editor")
+	admin.api(http.MethodPut, "/users/"+id, `{"role":"editor"}`).want(http.StatusOK)
+	if one.signedOut() || two.signedOut() {
+		t.Fatal("a role change ended the sessions")
+	}
+	admin.api(http.MethodPut, "/users/"+id, `{"password":"a brand new password"}`).want(http.StatusOK)
+	if !one.signedOut() || !two.signedOut() {
+		t.Fatal("sessions outlived the password they came from")
+	}
+	if viewer.signedOut() || admin.signedOut() {
+		t.Fatal("another user's session ended")
+	}
+	three := env.browser()
+	three.post("/login", map[string][]string{"login": {"editor"}, "password": {"a brand new password"}}, nil).want(http.StatusSeeOther)
+	admin.api(http.MethodPut, "/users/"+id, `{"disabled":true}`).want(http.StatusOK)
+	admin.api(http.MethodPut, "/users/"+id, `{"disabled":false}`).want(http.StatusOK)
+	if !three.signedOut() {
+		t.Fatal("disabling and enabling brought an old session back")
+	}
+	// The console's disable button does the same.
+	four := env.browser()
+	four.post("/login", map[string][]string{"login": {"editor"}, "password": {"a brand new password"}}, nil).want(http.StatusSeeOther)
+	admin.post("/geoetl/settings/users/"+id+"/disabled", map[string][]string{"disabled": {"true"}}, nil)
+	admin.post("/geoetl/settings/users/"+id+"/disabled", map[string][]string{"disabled": {"false"}}, nil)
+	if !four.signedOut() {
+		t.Fatal("the console's disable left the session alive")
+	}
+}
+
+// TestChangeOwnPassword_NeedsTheCurrentOneAndEndsOtherSessions checks the
+// self-service change: the current password is required (and a wrong one
+// counts as a failed sign-in), the session making the change survives,
+// the user's other sessions end; an admin changing their own password
+// through the users route must give the current one too.
+func TestChangeOwnPassword_NeedsTheCurrentOneAndEndsOtherSessions(t *testing.T) {
+	env := newConsoleEnv(t)
+	here, elsewhere := env.signedIn("viewer"), env.signedIn("viewer")
+	res := here.api(http.MethodPut, "/me/password", `{"password":"a brand new password"}`).want(http.StatusBadRequest)
+	res.has("currentPassword")
+	here.api(http.MethodPut, "/me/password", `{"currentPassword":"wrong one","password":"a brand new password"}`).want(http.StatusBadRequest).has("currentPassword")
+	here.api(http.MethodPut, "/me/password", `{"currentPassword":"`+consolePassword+`","password":"short"}`).want(http.StatusBadRequest).has("password")
+	if elsewhere.signedOut() {
+		t.Fatal("a refused change ended a session")
+	}
+	here.api(http.MethodPut, "/me/password", `{"currentPassword":"`+consolePassword+`","password":"a brand new password"}`).want(http.StatusNoContent)
+	if here.signedOut() {
+		t.Fatal("the session that changed the password ended")
+	}
+	if !elsewhere.signedOut() {
+		t.Fatal("another session outlived the password change")
+	}
+	env.browser().post("/login", map[string][]string{"login": {"viewer"}, "password": {consolePassword}}, nil).want(http.StatusUnauthorized)
+	env.browser().post("/login", map[string][]string{"login": {"viewer"}, "password": {"a brand new password"}}, nil).want(http.StatusSeeOther)
+
+	// An admin through PUT /users/{own id}.
+	admin, adminElsewhere := env.signedIn("admin"), env.signedIn("admin")
+	id := env.userID("admin")
+	admin.api(http.MethodPut, "/users/"+id, `{"password":"a brand new password"}`).want(http.StatusBadRequest).has("currentPassword")
+	admin.api(http.MethodPut, "/users/"+id, `{"password":"a brand new password","currentPassword":"`+consolePassword+`"}`).want(http.StatusOK)
+	if admin.signedOut() || !adminElsewhere.signedOut() {
+		t.Fatal("admin's own change: want this session kept and the other ended")
+	}
+
+	// Guessing the current password is throttled like sign-in.
+	guesser := env.signedIn("editor")
+	for i := 0; i < signinPerAccountAddr.free; i++ {
+		guesser.api(http.MethodPut, "/me/password", `{"currentPassword":"guess","password":"a brand new password"}`).want(http.StatusBadRequest)
+	}
+	guesser.api(http.MethodPut, "/me/password", `{"currentPassword":"`+consolePassword+`","password":"a brand new password"}`).want(http.StatusTooManyRequests)
+
+	// Tokens belong to the tenant and have no password.
+	if err := env.svc.ChangeOwnPassword(context.Background(), geoetl.Principal{TenantID: env.tenant, Role: geoetl.RoleAdmin, TokenID: "t"}, consolePassword, "a brand new password", ""); geoetl.ErrorCode(err) != geoetl.EFORBIDDEN {
+		t.Errorf("a token changed a password: %v", err)
+	}
+}
