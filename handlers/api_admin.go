@@ -45,7 +45,11 @@ func (s *Server) handleCreateUser(c echo.Context) error {
 	if password != nil {
 		pw = *password
 	}
+	if err := s.checkNameProbe(c); err != nil {
+		return err
+	}
 	u, err = s.svc.CreateUser(c.Request().Context(), principal(c), u, pw)
+	s.countNameProbe(c, err)
 	if err != nil {
 		return err
 	}
@@ -89,8 +93,12 @@ func (s *Server) handleUpdateUser(c echo.Context) error {
 	if err := s.checkPasswordGuess(c); err != nil {
 		return err
 	}
+	if err := s.checkNameProbe(c); err != nil {
+		return err
+	}
 	u, err := s.svc.UpdateUser(c.Request().Context(), principal(c), c.Param("id"), upd, pw)
 	s.countPasswordGuess(c, err)
+	s.countNameProbe(c, err)
 	if err != nil {
 		return err
 	}

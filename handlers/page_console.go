@@ -12,6 +12,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/geoetl/geoetl"
+	"github.com/geoetl/geoetl/service"
 	"github.com/geoetl/geoetl/views"
 )
 
@@ -25,12 +26,12 @@ func init() {
 func (s *Server) registerConsoleRoutes() {
 	e := s.Echo
 	s.registerStaticRoutes()
-	e.GET("/login", s.pageLoginPage)
-	e.POST("/login", s.pageLogin)
+	e.GET("/login", s.pageLoginPage, checkFormText)
+	e.POST("/login", s.pageLogin, checkFormText)
 	e.GET("/logout", s.pageLogoutPage)
 	e.POST("/logout", s.pageLogout)
 
-	g := e.Group("", s.requireAuth)
+	g := e.Group("", s.requireAuth, checkFormText)
 	g.GET("/", s.pageDashboard)
 	g.GET("/geoetl/cron/preview", s.pageCronPreview)
 	g.GET("/geoetl/events", s.pageEvents)
@@ -72,6 +73,30 @@ func (s *Server) registerConsoleRoutes() {
 	g.POST("/geoetl/settings/tokens", s.pageTokenCreate)
 	g.POST("/geoetl/settings/tokens/:id/revoke", s.pageTokenRevoke)
 	g.POST("/geoetl/settings/webhook-secret/rotate", s.pageSecretRotate)
+}
+
+// checkFormText refuses console requests whose form fields or query
+// parameters are not text the stores can keep, with the same check (and
+// message) as the API's query parameters and bodies: not UTF-8, or
+// holding NUL. Without it a form could store what the API refuses.
+func checkFormText(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		if err := r.ParseForm(); err != nil {
+			return geoetl.Errorf(geoetl.EINVALID, "The form could not be read.")
+		}
+		for name, values := range r.Form {
+			if err := service.CheckText("form field", name); err != nil {
+				return err
+			}
+			for _, v := range values {
+				if err := service.CheckText(name, v); err != nil {
+					return err
+				}
+			}
+		}
+		return next(c)
+	}
 }
 
 // consoleCSP allows only this origin's scripts, styles and connections:

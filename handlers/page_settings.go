@@ -71,14 +71,18 @@ func formStatus(c echo.Context) int {
 func (s *Server) pageUserCreate(c echo.Context) error {
 	uf := views.UserForm{Name: strings.TrimSpace(c.FormValue("name")), Email: strings.TrimSpace(c.FormValue("email")), Role: c.FormValue("role")}
 	u := &geoetl.User{Name: uf.Name, Email: uf.Email, Role: geoetl.Role(uf.Role)}
+	if err := s.checkNameProbe(c); err != nil {
+		return err
+	}
 	_, err := s.svc.CreateUser(c.Request().Context(), principal(c), u, c.FormValue("password"))
+	s.countNameProbe(c, err)
 	switch geoetl.ErrorCode(err) {
 	case "":
 		return s.renderSettings(c, http.StatusOK, views.SettingsData{Message: "Added the user " + uf.Name + "."})
 	case geoetl.EINVALID:
 		uf.Errors = geoetl.ErrorFields(err)
 	case geoetl.ECONFLICT:
-		uf.Errors = map[string][]string{"name": {"this name or email is taken"}}
+		uf.Errors = map[string][]string{"name": {"this name or email cannot be used; names and emails are unique across all tenants"}}
 	default:
 		return err
 	}

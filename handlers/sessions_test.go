@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -128,5 +129,78 @@ func TestChangeOwnPassword_NeedsTheCurrentOneAndEndsOtherSessions(t *testing.T) 
 	// Tokens belong to the tenant and have no password.
 	if err := env.svc.ChangeOwnPassword(context.Background(), geoetl.Principal{TenantID: env.tenant, Role: geoetl.RoleAdmin, TokenID: "t"}, consolePassword, "a brand new password", ""); geoetl.ErrorCode(err) != geoetl.EFORBIDDEN {
 		t.Errorf("a token changed a password: %v", err)
+	}
+}
+
+// TestUsers_TakenNameOrEmailGetsOneNeutralAnswer checks that a name or
+// email taken in another tenant is refused exactly as one taken in the
+// caller's own, without saying where or which, and that such refusals are
+// throttled like failed sign-ins.
+func TestUsers_TakenNameOrEmailGetsOneNeutralAnswer(t *testing.T) {
+	env := newConsoleEnv(t)
+	acme, globex := env.signedIn("admin"), env.signedIn("globexadmin")
+	acme.api(http.MethodPost, "/users", `{"name":"alice","email":"alice@example.org","role":"viewer","password":"long enough pw"}`).want(http.StatusCreated)
+	var bodies []string
+	for _, tc := range []struct {
+		b    *browser
+		body string
+	}{
+		{acme, `{"name":"alice","role":"viewer","password":"long enough pw"}`},                              // same tenant, name
+		{globex, `{"name":"alice","role":"viewer","password":"long enough pw"}`},                            // other tenant, name
+		{globex, `{"name":"alice2","email":"ALICE@example.org","role":"viewer","password":"long enough pw"}`}, // other tenant, email
+		{acme, `{"name":"alice3","email":"alice@example.org","role":"viewer","password":"long enough pw"}`},  // same tenant, email
+	} {
+		res := tc.b.api(http.MethodPost, "/users", tc.body).want(http.StatusConflict)
+		res.has("This name or email cannot be used").lacks("alice", "tenant")
+		bodies = append(bodies, res.Body)
+	}
+	for _, b := range bodies[1:] {
+		if b != bodies[0] {
+			t.Errorf("answers differ:\n%s\n%s", bodies[0], b)
+		}
+	}
+	// An email change runs into the same answer.
+	id := env.userID("globexadmin")
+	globex.api(http.MethodPut, "/users/"+id, `{"email":"alice@example.org"}`).want(http.StatusConflict).has("This name or email cannot be used")
+	// The console says the same, and that names are global.
+	globex.post("/geoetl/settings/users", map[string][]string{"name": {"alice"}, "role": {"viewer"}, "password": {"long enough pw"}}, nil).
+		has("this name or email cannot be used")
+	// globex has now had 4 refusals, acme 2: one more for globex and it
+	// is throttled; acme is not.
+	for i := 0; i < signinPerAccountAddr.free-4; i++ {
+		globex.api(http.MethodPost, "/users", `{"name":"alice","role":"viewer","password":"long enough pw"}`).want(http.StatusConflict)
+	}
+	res := globex.api(http.MethodPost, "/users", `{"name":"fresh-name","role":"viewer","password":"long enough pw"}`).want(http.StatusTooManyRequests)
+	if res.Header.Get("Retry-After") == "" {
+		t.Error("no Retry-After")
+	}
+	acme.api(http.MethodPost, "/users", `{"name":"bob","role":"viewer","password":"long enough pw"}`).want(http.StatusCreated)
+}
+
+// TestConsoleForms_RefuseTextTheAPIRefuses checks that console forms and
+// query parameters refuse invalid UTF-8 and NUL as the API does, naming
+// the field, and store nothing.
+func TestConsoleForms_RefuseTextTheAPIRefuses(t *testing.T) {
+	env := newConsoleEnv(t)
+	admin := env.signedIn("admin")
+	for _, bad := range []string{"bad \xff\xfe name", "nul\x00name"} {
+		res := admin.post("/geoetl/settings/users", map[string][]string{"name": {bad}, "role": {"viewer"}, "password": {"long enough pw"}}, nil)
+		if res.Code != http.StatusBadRequest {
+			t.Errorf("%q: status %d, want 400", bad, res.Code)
+		}
+		res.has("name")
+		w := env.workflow("W "+geoetl.NewID(), `{"nodes":[]}`)
+		res = admin.post("/geoetl/schedules/new", map[string][]string{"name": {bad}, "workflowId": {w.ID}, "cronExpression": {"@daily"}, "timezone": {"UTC"}}, nil)
+		if res.Code != http.StatusBadRequest {
+			t.Errorf("schedule %q: status %d, want 400", bad, res.Code)
+		}
+		admin.get("/geoetl/schedules?q="+url.QueryEscape(bad), nil).want(http.StatusBadRequest)
+	}
+	users, err := env.store.ListUsers(context.Background(), env.tenant)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(users) != 3 {
+		t.Errorf("%d users, want the 3 there were", len(users))
 	}
 }

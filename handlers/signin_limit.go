@@ -8,6 +8,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/geoetl/geoetl"
+	"github.com/geoetl/geoetl/service"
 )
 
 // Sign-in throttling counts only failed attempts, and answers them with a
@@ -159,14 +160,8 @@ func (l *signinLimits) succeed(account, addr string) {
 // current password (a password change) while the caller's account is
 // being throttled: such a check is a sign-in attempt in disguise.
 func (s *Server) checkPasswordGuess(c echo.Context) error {
-	p := principal(c)
-	if p.UserID == "" {
-		return nil
-	}
-	if wait := s.signinLimits().wait("user:"+p.UserID, clientAddr(c), s.svc.Clock.Now()); wait > 0 {
-		secs := int((wait + time.Second - 1) / time.Second)
-		c.Response().Header().Set("Retry-After", strconv.Itoa(secs))
-		return geoetl.Errorf(geoetl.ERATELIMIT, "Too many wrong passwords; try again in %d s.", secs)
+	if p := principal(c); p.UserID != "" {
+		return s.throttled(c, "user:"+p.UserID, "Too many wrong passwords")
 	}
 	return nil
 }
@@ -176,4 +171,30 @@ func (s *Server) countPasswordGuess(c echo.Context, err error) {
 	if p := principal(c); p.UserID != "" && geoetl.ErrorFields(err)["currentPassword"] != nil {
 		s.signinLimits().fail("user:"+p.UserID, clientAddr(c), s.svc.Clock.Now())
 	}
+}
+
+// checkNameProbe refuses a user creation or email change while the
+// caller is throttled for names or emails that were taken: each such
+// refusal tells whether a name exists somewhere in the install, so they
+// are counted like failed sign-ins.
+func (s *Server) checkNameProbe(c echo.Context) error {
+	return s.throttled(c, "probe:"+principal(c).ActorID, "Too many names or emails that cannot be used")
+}
+
+// countNameProbe counts a taken name or email.
+func (s *Server) countNameProbe(c echo.Context, err error) {
+	if service.IsNameOrEmailTaken(err) {
+		s.signinLimits().fail("probe:"+principal(c).ActorID, clientAddr(c), s.svc.Clock.Now())
+	}
+}
+
+// throttled answers 429 with Retry-After while account, from the
+// caller's address, must wait.
+func (s *Server) throttled(c echo.Context, account, what string) error {
+	if wait := s.signinLimits().wait(account, clientAddr(c), s.svc.Clock.Now()); wait > 0 {
+		secs := int((wait + time.Second - 1) / time.Second)
+		c.Response().Header().Set("Retry-After", strconv.Itoa(secs))
+		return geoetl.Errorf(geoetl.ERATELIMIT, "%s; try again in %d s.", what, secs)
+	}
+	return nil
 }

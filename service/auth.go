@@ -237,10 +237,28 @@ func (s *Service) createUser(ctx context.Context, p geoetl.Principal, u *geoetl.
 	now := s.Clock.Now().UTC()
 	u.CreatedAt, u.UpdatedAt = now, now
 	if err := s.Store.CreateUser(ctx, u); err != nil {
-		return nil, err
+		return nil, neutralUserConflict(err)
 	}
 	s.audit(ctx, p, "user.create", "user", u.ID, nil, u)
 	return u, nil
+}
+
+// ErrNameOrEmailTaken refuses a user name or email that is taken. Names
+// and emails are unique across the install, because sign-in names no
+// tenant; the answer is the same whether the holder is in the caller's
+// tenant or another, and does not say which of the two is taken, so it
+// tells no more than that the value cannot be used.
+var ErrNameOrEmailTaken = geoetl.Errorf(geoetl.ECONFLICT, "This name or email cannot be used; choose another.")
+
+// IsNameOrEmailTaken reports whether err is ErrNameOrEmailTaken, which
+// callers count like a failed sign-in (it answers whether a name exists).
+func IsNameOrEmailTaken(err error) bool { return err == ErrNameOrEmailTaken }
+
+func neutralUserConflict(err error) error {
+	if geoetl.IsConflict(err) {
+		return ErrNameOrEmailTaken
+	}
+	return err
 }
 
 // ListUsers lists the tenant's users.
@@ -325,7 +343,7 @@ func (s *Service) UpdateUser(ctx context.Context, p geoetl.Principal, id string,
 	}
 	u, err := s.Store.UpdateUser(ctx, p.TenantID, id, upd)
 	if err != nil {
-		return nil, err
+		return nil, neutralUserConflict(err)
 	}
 	s.audit(ctx, p, "user.update", "user", id, before, u)
 	return u, nil
