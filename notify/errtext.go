@@ -6,11 +6,10 @@ import (
 	"errors"
 	"net"
 	"os"
-	"regexp"
-	"strings"
 	"syscall"
 
 	"github.com/geoetl/geoetl/netguard"
+	"github.com/geoetl/geoetl/redact"
 )
 
 // describeError words a delivery error for the record, which every viewer
@@ -46,30 +45,10 @@ func describeError(err error) string {
 	if errors.As(err, &recErr) {
 		return "TLS handshake failed: the server did not answer with TLS"
 	}
-	return stripAddresses(err.Error())
+	return redact.SystemText(err.Error())
 }
 
 func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
-}
-
-// Literal addresses in any other message: "dial tcp 10.0.0.5:443",
-// "lookup x on 10.0.0.2:53", "[fd00::1]:25", "read tcp 1.2.3.4:5->...".
-var (
-	resolverPart = regexp.MustCompile(` on \[?[0-9A-Fa-f:.]+\]?:\d+`)
-	ipv4Addr     = regexp.MustCompile(`\b\d{1,3}(\.\d{1,3}){3}(:\d+)?\b`)
-	ipv6Addr     = regexp.MustCompile(`\[[0-9A-Fa-f:.%a-z]*:[0-9A-Fa-f:.%a-z]*\](:\d+)?|\b([0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(%[0-9A-Za-z]+)?`)
-)
-
-func stripAddresses(msg string) string {
-	msg = resolverPart.ReplaceAllString(msg, "")
-	msg = ipv6Addr.ReplaceAllStringFunc(msg, func(s string) string {
-		// Times such as 12:30:00 look like IPv6 without brackets.
-		if !strings.HasPrefix(s, "[") && !strings.Contains(s, "::") && strings.Count(s, ":") < 4 {
-			return s
-		}
-		return "(address)"
-	})
-	return ipv4Addr.ReplaceAllString(msg, "(address)")
 }
