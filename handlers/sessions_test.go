@@ -145,10 +145,10 @@ func TestUsers_TakenNameOrEmailGetsOneNeutralAnswer(t *testing.T) {
 		b    *browser
 		body string
 	}{
-		{acme, `{"name":"alice","role":"viewer","password":"long enough pw"}`},                              // same tenant, name
-		{globex, `{"name":"alice","role":"viewer","password":"long enough pw"}`},                            // other tenant, name
+		{acme, `{"name":"alice","role":"viewer","password":"long enough pw"}`},                                // same tenant, name
+		{globex, `{"name":"alice","role":"viewer","password":"long enough pw"}`},                              // other tenant, name
 		{globex, `{"name":"alice2","email":"ALICE@example.org","role":"viewer","password":"long enough pw"}`}, // other tenant, email
-		{acme, `{"name":"alice3","email":"alice@example.org","role":"viewer","password":"long enough pw"}`},  // same tenant, email
+		{acme, `{"name":"alice3","email":"alice@example.org","role":"viewer","password":"long enough pw"}`},   // same tenant, email
 	} {
 		res := tc.b.api(http.MethodPost, "/users", tc.body).want(http.StatusConflict)
 		res.has("This name or email cannot be used").lacks("alice", "tenant")
