@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/a-h/templ"
@@ -26,12 +27,14 @@ func init() {
 func (s *Server) registerConsoleRoutes() {
 	e := s.Echo
 	s.registerStaticRoutes()
-	e.GET("/login", s.pageLoginPage, checkFormText)
-	e.POST("/login", s.pageLogin, checkFormText)
+	// The destination after sign-in is checked by safeNext, which drops a
+	// bad one rather than refusing the sign-in.
+	e.GET("/login", s.pageLoginPage, checkFormTextExcept("next"))
+	e.POST("/login", s.pageLogin, checkFormTextExcept("next"))
 	e.GET("/logout", s.pageLogoutPage)
 	e.POST("/logout", s.pageLogout)
 
-	g := e.Group("", s.requireAuth, checkFormText)
+	g := e.Group("", s.requireAuth, checkFormTextExcept())
 	g.GET("/", s.pageDashboard)
 	g.GET("/geoetl/cron/preview", s.pageCronPreview)
 	g.GET("/geoetl/events", s.pageEvents)
@@ -79,24 +82,36 @@ func (s *Server) registerConsoleRoutes() {
 // parameters are not text the stores can keep, with the same check (and
 // message) as the API's query parameters and bodies: not UTF-8, or
 // holding NUL. Without it a form could store what the API refuses.
-func checkFormText(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		r := c.Request()
-		if err := r.ParseForm(); err != nil {
-			return geoetl.Errorf(geoetl.EINVALID, "The form could not be read.")
-		}
-		for name, values := range r.Form {
-			if err := service.CheckText("form field", name); err != nil {
+func checkFormTextExcept(skip ...string) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if err := checkFormText(c, skip); err != nil {
 				return err
 			}
-			for _, v := range values {
-				if err := service.CheckText(name, v); err != nil {
-					return err
-				}
+			return next(c)
+		}
+	}
+}
+
+func checkFormText(c echo.Context, skip []string) error {
+	r := c.Request()
+	if err := r.ParseForm(); err != nil {
+		return geoetl.Errorf(geoetl.EINVALID, "The form could not be read.")
+	}
+	for name, values := range r.Form {
+		if slices.Contains(skip, name) {
+			continue
+		}
+		if err := service.CheckText("form field", name); err != nil {
+			return err
+		}
+		for _, v := range values {
+			if err := service.CheckText(name, v); err != nil {
+				return err
 			}
 		}
-		return next(c)
 	}
+	return nil
 }
 
 // consoleCSP allows only this origin's scripts, styles and connections:

@@ -10,9 +10,11 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
@@ -86,6 +88,7 @@ func New(svc *service.Service, cfg Config) *Server {
 	}))
 	e.Use(s.observe)
 	e.Use(s.bodyLimit)
+	e.Use(checkQueryString)
 	e.Use(s.securityHeaders)
 	e.Use(s.authenticate)
 	e.Use(s.rateLimitMiddleware())
@@ -158,6 +161,31 @@ func (s *Server) bodyLimit(next echo.HandlerFunc) echo.HandlerFunc {
 			return s.refuseTooLarge(c, raw, err)
 		}
 		return err
+	}
+}
+
+// checkQueryString refuses a query string that Go's parser only partly
+// understands. url.Values silently drops a pair it cannot read (one with a
+// semicolon, which Go no longer takes as a separator, or a bad escape), so
+// "sort=name;DROP…" used to read as no sort at all and answer 200.
+func checkQueryString(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		raw := c.Request().URL.RawQuery
+		if _, err := url.ParseQuery(raw); err == nil {
+			return next(c)
+		}
+		for _, pair := range strings.Split(raw, "&") {
+			key, _, _ := strings.Cut(pair, "=")
+			if _, err := url.ParseQuery(pair); err == nil {
+				continue
+			}
+			name, err := url.QueryUnescape(strings.SplitN(key, ";", 2)[0])
+			if err != nil || name == "" || !utf8.ValidString(name) || len(name) > 100 {
+				name = "query"
+			}
+			return fieldError(name, "cannot be read: use & between parameters and percent-encode ; and %")
+		}
+		return fieldError("query", "cannot be read")
 	}
 }
 
