@@ -69,6 +69,9 @@ func (s *Server) registerConsoleRoutes() {
 
 	g.GET("/geoetl/audit", s.pageAuditPage)
 
+	g.GET("/geoetl/account", s.pageAccountPage)
+	g.POST("/geoetl/account/password", s.pageAccountPassword)
+
 	g.GET("/geoetl/settings", s.pageSettingsPage)
 	g.POST("/geoetl/settings/users", s.pageUserCreate)
 	g.POST("/geoetl/settings/users/:id/role", s.pageUserRole)
@@ -78,10 +81,11 @@ func (s *Server) registerConsoleRoutes() {
 	g.POST("/geoetl/settings/webhook-secret/rotate", s.pageSecretRotate)
 }
 
-// checkFormText refuses console requests whose form fields or query
+// checkFormTextExcept refuses console requests whose form fields or query
 // parameters are not text the stores can keep, with the same check (and
 // message) as the API's query parameters and bodies: not UTF-8, or
-// holding NUL. Without it a form could store what the API refuses.
+// holding NUL. Without it a form could store what the API refuses. The
+// fields named in skip are left to their handler.
 func checkFormTextExcept(skip ...string) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {

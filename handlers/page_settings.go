@@ -155,3 +155,31 @@ func (s *Server) pageSecretRotate(c echo.Context) error {
 	}
 	return s.renderSettings(c, http.StatusOK, views.SettingsData{Message: "Rotated the webhook secret. The previous one keeps signing alongside it for a while."})
 }
+
+// pageAccountPage is GET /geoetl/account: the signed-in user's password.
+func (s *Server) pageAccountPage(c echo.Context) error {
+	p := s.page(c, "Account", "account")
+	return s.render(c, http.StatusOK, p, views.AccountMain(p, views.AccountData{}))
+}
+
+// pageAccountPassword is POST /geoetl/account/password: the user changes
+// their own password, giving the current one, as PUT /me/password.
+func (s *Server) pageAccountPassword(c echo.Context) error {
+	p := s.page(c, "Account", "account")
+	if err := s.checkPasswordGuess(c); err != nil {
+		return err
+	}
+	keep := ""
+	if sess := session(c); sess != nil {
+		keep = sess.IDHash
+	}
+	err := s.svc.ChangeOwnPassword(c.Request().Context(), principal(c), c.FormValue("currentPassword"), c.FormValue("password"), keep)
+	s.countPasswordGuess(c, err)
+	switch geoetl.ErrorCode(err) {
+	case "":
+		return s.render(c, http.StatusOK, p, views.AccountMain(p, views.AccountData{Done: true}))
+	case geoetl.EINVALID:
+		return s.render(c, formStatus(c), p, views.AccountMain(p, views.AccountData{Errors: geoetl.ErrorFields(err)}))
+	}
+	return err
+}

@@ -204,3 +204,27 @@ func TestConsoleForms_RefuseTextTheAPIRefuses(t *testing.T) {
 		t.Errorf("%d users, want the 3 there were", len(users))
 	}
 }
+
+// TestAccountPage_ChangesOwnPasswordWithTheCurrentOne checks the console's
+// self-service form: any role may use it, the current password is needed,
+// and the user's other sessions end while this one stays.
+func TestAccountPage_ChangesOwnPasswordWithTheCurrentOne(t *testing.T) {
+	env := newConsoleEnv(t)
+	here, elsewhere := env.signedIn("viewer"), env.signedIn("viewer")
+	here.get("/geoetl/account", nil).want(http.StatusOK).has(`action="/geoetl/account/password"`, `autocomplete="current-password"`)
+	here.post("/geoetl/account/password", map[string][]string{"password": {"a brand new password"}}, nil).
+		want(http.StatusUnprocessableEntity).has("Current password is not your current password")
+	here.post("/geoetl/account/password", map[string][]string{"currentPassword": {"wrong"}, "password": {"a brand new password"}}, nil).
+		want(http.StatusUnprocessableEntity)
+	here.post("/geoetl/account/password", map[string][]string{"currentPassword": {consolePassword}, "password": {"short"}}, nil).
+		want(http.StatusUnprocessableEntity).has("New password must be at least 8 characters")
+	if elsewhere.signedOut() {
+		t.Fatal("a refused change ended a session")
+	}
+	here.post("/geoetl/account/password", map[string][]string{"currentPassword": {consolePassword}, "password": {"a brand new password"}}, nil).
+		want(http.StatusOK).has("Password changed")
+	if here.signedOut() || !elsewhere.signedOut() {
+		t.Fatal("want this session kept and the other ended")
+	}
+	env.browser().post("/login", map[string][]string{"login": {"viewer"}, "password": {"a brand new password"}}, nil).want(http.StatusSeeOther)
+}
