@@ -228,3 +228,20 @@ func TestAccountPage_ChangesOwnPasswordWithTheCurrentOne(t *testing.T) {
 	}
 	env.browser().post("/login", map[string][]string{"login": {"viewer"}, "password": {"a brand new password"}}, nil).want(http.StatusSeeOther)
 }
+
+// TestAudit_ViewersDoNotSeeUsersDetails checks that the audit log shows
+// viewers and editors who changed a user, but not the user's email (the
+// users routes are admin-only); admins see everything.
+func TestAudit_ViewersDoNotSeeUsersDetails(t *testing.T) {
+	env := newConsoleEnv(t)
+	admin := env.signedIn("admin")
+	admin.api(http.MethodPost, "/users", `{"name":"carol","email":"carol.secret@example.org","role":"viewer","password":"long enough pw"}`).want(http.StatusCreated)
+	admin.api(http.MethodPost, "/tokens", `{"name":"ci-token-name","role":"viewer"}`).want(http.StatusCreated)
+	for _, who := range []string{"viewer", "editor"} {
+		b := env.signedIn(who)
+		b.api(http.MethodGet, "/audit?action=user.create", "").want(http.StatusOK).has("user.create").lacks("carol.secret@example.org", "carol")
+		b.api(http.MethodGet, "/audit?objectType=token", "").want(http.StatusOK).has("token.create").lacks("ci-token-name")
+		b.get("/geoetl/audit?action=user.create", nil).want(http.StatusOK).has("user.create").lacks("carol.secret@example.org")
+	}
+	admin.api(http.MethodGet, "/audit?action=user.create", "").want(http.StatusOK).has("carol.secret@example.org")
+}
