@@ -78,3 +78,33 @@ func TestSchedulesPage_BadSortIs400(t *testing.T) {
 	b.get("/geoetl/schedules?sort=name%3BDROP", nil).want(http.StatusBadRequest).has("sort")
 	b.get("/geoetl/schedules?sort=name", nil).want(http.StatusOK)
 }
+
+// TestFarOccurrences_AreFoundBySaveAndPreview checks that an expression
+// whose next run is years away gets it, in a saved schedule and in the
+// editor's preview, and that Cronos's forms are accepted or refused there
+// as in the CLI.
+func TestFarOccurrences_AreFoundBySaveAndPreview(t *testing.T) {
+	eachBackend(t, Config{}, func(t *testing.T, e *apiEnv) {
+		ed := e.as(geoetl.RoleEditor)
+		wf := e.createWorkflow("Sparse")
+		sc := ed.post("/schedules", map[string]any{"name": "leap mondays", "workflowId": wf, "cronExpression": "0 0 29 2 MON"}).want(http.StatusCreated).object()
+		if next, _ := sc["nextRunAt"].(string); next != "2044-02-29T00:00:00Z" && !strings.HasPrefix(next, "2072") && !strings.HasPrefix(next, "2112") {
+			t.Errorf("nextRunAt = %v, want the next 29 February on a Monday", sc["nextRunAt"])
+		}
+		if sc["status"] != "active" {
+			t.Errorf("status %v", sc["status"])
+		}
+		var pv struct {
+			Valid       bool
+			Occurrences []string
+		}
+		ed.post("/cron/preview", map[string]any{"cronExpression": "5 5 5 5 5", "from": "2017-05-05T05:05:00Z", "count": 2}).want(http.StatusOK).decode(&pv)
+		if !pv.Valid || len(pv.Occurrences) != 2 || pv.Occurrences[0] != "2023-05-05T05:05:00Z" {
+			t.Errorf("preview %+v, want 2023-05-05T05:05:00Z first", pv)
+		}
+		for _, expr := range []string{"0 0 L-2W * *", "0 0 1 */12 *", "0 0 */31 * *"} {
+			ed.post("/cron/preview", map[string]any{"cronExpression": expr}).want(http.StatusOK)
+		}
+		ed.post("/cron/preview", map[string]any{"cronExpression": "0 0 1,2W * *"}).want(http.StatusBadRequest).wantField("cronExpression")
+	})
+}
