@@ -17,14 +17,15 @@ type claimResult struct {
 	cancels  []string                // executions cancelled by cancel_previous
 	errored  []*geoetl.Schedule      // schedules put into error, with status and reason set
 	blocked  []string                // schedules whose pending rows wait for a slot
-	// fullTenants are tenants whose runs wait for a run slot (tenantshare.go).
-	fullTenants []string
 	byTrig   map[string]int          // claimed executions by trigger, for metrics
 	skipped  []string                // skip reasons, for metrics
 	until    time.Time               // how far (database time) the claim looked
 	rows     int                     // due rows read, for the claim rate
 	more     bool                    // a batch was full or new rows wait: claim again at once
 	progress bool                    // something was claimed or written
+
+	fullTenants []string // tenants whose runs wait for a run slot (tenantshare.go)
+	gateGen     uint64   // the tenant gate's generation when the claim began
 }
 
 // maxRowsPerClaim bounds the rows one claim transaction writes, so that
@@ -41,6 +42,7 @@ func (s *Scheduler) claim(ctx context.Context) (*claimResult, error) {
 		return &claimResult{dbNow: now, until: s.claimUntil(now)}, nil
 	}
 	blocked := s.blockedList()
+	gen := s.share.generation()
 	var res *claimResult
 	var local time.Time
 	began := time.Now() // real time: the rate is the database's
@@ -49,7 +51,7 @@ func (s *Scheduler) claim(ctx context.Context) (*claimResult, error) {
 		// this local reading: their difference is a lower bound of the
 		// offset, so runs timed with it never start early.
 		local = s.clock.Now()
-		res = &claimResult{dbNow: tx.Now(), byTrig: map[string]int{}}
+		res = &claimResult{dbNow: tx.Now(), byTrig: map[string]int{}, gateGen: gen}
 		return s.claimIn(tx, limit, blocked, local, res)
 	})
 	if err != nil {
@@ -454,7 +456,9 @@ func (s *Scheduler) applyClaim(ctx context.Context, res *claimResult) {
 		s.blocked[id] = struct{}{}
 	}
 	s.mu.Unlock()
-	s.share.markFull(s.clock.Now(), res.fullTenants)
+	if s.share.markFull(s.clock.Now(), res.fullTenants, res.gateGen) {
+		s.poke() // a run of a tenant found full ended meanwhile
+	}
 	s.announceDecided(ctx, res.cancels, res.events, res.skipped)
 	if len(res.errored) > 0 {
 		s.scheduleEvents(ctx, res.errored, notify.EventScheduleError)

@@ -29,10 +29,23 @@ import (
 // handed back elsewhere, say), so a waiting run is looked at again within
 // about a second whatever happens.
 
-// tenantGate is what this instance believes about full tenants.
+// tenantGate is what this instance believes about full tenants. A run
+// may end while a claim that found its tenant full is in flight: that
+// claim must not then mark the tenant full, or its waiting rows would be
+// left out with a slot free. Releases are numbered for that.
 type tenantGate struct {
-	mu   sync.Mutex
-	full map[string]time.Time // tenant id -> local time it was found full
+	mu      sync.Mutex
+	full    map[string]time.Time // tenant id -> local time it was found full
+	gen     uint64               // releases so far
+	freedAt map[string]uint64    // tenant id -> number of its latest release
+	cleared uint64               // number of the latest release of all
+}
+
+// generation is the number a claim reads before it starts.
+func (g *tenantGate) generation() uint64 {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.gen
 }
 
 // waitingTenants returns the tenants whose rows claims leave out now,
@@ -51,9 +64,12 @@ func (g *tenantGate) waitingTenants(now time.Time, ttl time.Duration) []string {
 	return out
 }
 
-func (g *tenantGate) markFull(now time.Time, ids []string) {
+// markFull records the tenants a claim found full, except those released
+// since the claim began (gen); it reports whether there were such, so
+// that the caller claims again.
+func (g *tenantGate) markFull(now time.Time, ids []string, gen uint64) (stale bool) {
 	if len(ids) == 0 {
-		return
+		return false
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -61,16 +77,26 @@ func (g *tenantGate) markFull(now time.Time, ids []string) {
 		g.full = map[string]time.Time{}
 	}
 	for _, id := range ids {
+		if g.cleared > gen || g.freedAt[id] > gen {
+			stale = true
+			continue
+		}
 		g.full[id] = now
 	}
+	return stale
 }
 
 // release forgets that the tenants are full and reports whether any was.
 func (g *tenantGate) release(ids ...string) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	g.gen++
+	if g.freedAt == nil {
+		g.freedAt = map[string]uint64{}
+	}
 	n := 0
 	for _, id := range ids {
+		g.freedAt[id] = g.gen
 		if _, ok := g.full[id]; ok {
 			delete(g.full, id)
 			n++
@@ -81,6 +107,8 @@ func (g *tenantGate) release(ids ...string) bool {
 
 func (g *tenantGate) clear() {
 	g.mu.Lock()
+	g.gen++
+	g.cleared = g.gen
 	clear(g.full)
 	g.mu.Unlock()
 }

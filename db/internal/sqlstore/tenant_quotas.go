@@ -59,7 +59,6 @@ func (s *Store) CountTenantRuns(ctx context.Context, tenant string) (int, error)
 	return int(n), err
 }
 
-
 // TenantRuns locks the tenants' rows (on PostgreSQL, in id order, waiting
 // for other claimers that hold them) and counts each one's executions that
 // hold a run slot. Claimers starting runs of the same tenant so take turns,
