@@ -2,6 +2,7 @@ package geoetl
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -37,4 +38,18 @@ const WaitingForTenantPrefix = "waiting for tenant run limit"
 // limit of concurrent runs, with the count seen when it was held back.
 func TenantWaitReason(running, limit int) string {
 	return fmt.Sprintf("%s (%d of %d running)", WaitingForTenantPrefix, running, limit)
+}
+
+// IsOverLimit reports whether err is an OverLimit error.
+func IsOverLimit(err error) bool {
+	if ErrorCode(err) != EFORBIDDEN {
+		return false
+	}
+	msg := ErrorMessage(err)
+	for _, l := range []string{LimitMaxRuns, LimitMaxSchedules, LimitMinInterval} {
+		if strings.HasPrefix(msg, l+": ") {
+			return true
+		}
+	}
+	return false
 }
