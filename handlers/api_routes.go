@@ -170,7 +170,7 @@ func apiRoutes() []apiRoute {
 			Status: 200, Result: "AuditList"},
 		{Method: http.MethodGet, Path: P + "/tenant/limits", Role: V, Handle: (*Server).handleTenantLimits, Tag: "tenant",
 			Summary: "The per-tenant limits in force (concurrent runs, schedules, shortest interval) and the tenant's use of each. Going over one answers 403 with the limit's name at the start of detail.",
-			Status: 200, Result: "TenantLimits"},
+			Status:  200, Result: "TenantLimits"},
 		{Method: http.MethodGet, Path: P + "/me", Role: V, Handle: (*Server).handleMe, Tag: "tenant",
 			Summary: "Who the credentials belong to: tenant, actor and role.", Status: 200, Result: "Me"},
 
