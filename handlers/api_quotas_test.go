@@ -197,3 +197,23 @@ func TestTenantQuotas_ConsoleShowsTheLimitInTheFormAndOnSettings(t *testing.T) {
 			has(`id="limits"`, "<code>tenant-max-runs</code>", "6 runs", "0 runs now", "<code>tenant-max-schedules</code>", "1 schedules", "<code>min-interval</code>", "1m0s")
 	}
 }
+
+func TestTenantQuotas_AWaitingRunShowsWhyInTheAPIAndTheConsole(t *testing.T) {
+	env := newConsoleEnv(t)
+	w := env.workflow("Parcels", paramWorkflow)
+	sc := env.schedule("Nightly", "0 2 * * *", w)
+	reason := geoetl.TenantWaitReason(4, 4)
+	now := time.Now().UTC()
+	e := &geoetl.Execution{TenantID: env.tenant, ScheduleID: &sc.ID, WorkflowID: w.ID, ScheduledAt: now, DueAt: now,
+		Trigger: geoetl.TriggerSchedule, Status: geoetl.ExecPending, WaitReason: &reason}
+	if err := env.store.CreateExecution(context.Background(), e); err != nil {
+		t.Fatal(err)
+	}
+	b := env.signedIn("viewer")
+	b.get("/geoetl/executions/"+e.ID, nil).want(http.StatusOK).has("Waiting", reason)
+	b.get("/geoetl/schedules/"+sc.ID, nil).want(http.StatusOK).has(reason)
+	res := b.get(APIPrefix+"/executions/"+e.ID, nil).want(http.StatusOK)
+	if !strings.Contains(res.Body, `"waitReason":"`+reason+`"`) {
+		t.Fatalf("the API answer lacks the wait reason: %s", res.Body)
+	}
+}
