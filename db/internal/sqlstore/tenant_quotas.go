@@ -12,11 +12,23 @@ import (
 // answer from that index.
 const holdingRun = `(status = 'running' OR (status = 'pending' AND instance_id IS NOT NULL))`
 
+// tenantLock locks a tenant's row against the other claimers and creators
+// of schedules (on PostgreSQL; SQLite's single writer serialises them). It
+// is FOR NO KEY UPDATE, not FOR UPDATE, because every insert of a row
+// referring to the tenant (an execution, an audit entry, a session) takes
+// FOR KEY SHARE on it, which FOR UPDATE would make wait.
+func (s *Store) tenantLock() string {
+	if s.d.Lock == "" {
+		return ""
+	}
+	return " FOR NO KEY UPDATE"
+}
+
 // checkScheduleRoom locks the tenant's row and refuses a new schedule when
 // the tenant has max already.
 func (s *Store) checkScheduleRoom(ctx context.Context, tx Tx, tid string, max int) error {
 	var got string
-	err := tx.QueryRow(ctx, `SELECT id FROM tenants WHERE id = $1`+s.d.Lock, tid).Scan(str(&got))
+	err := tx.QueryRow(ctx, `SELECT id FROM tenants WHERE id = $1`+s.tenantLock(), tid).Scan(str(&got))
 	if isNoRows(err) {
 		return geoetl.NotFound("Tenant")
 	}
@@ -69,8 +81,8 @@ func (c *claimTx) TenantRuns(tenantIDs []string) (map[string]int, error) {
 	if len(ids) == 0 {
 		return out, nil
 	}
-	if c.s.d.Lock != "" {
-		rows, err := c.tx.Query(c.ctx, `SELECT id FROM tenants WHERE `+c.s.d.InIDs("id", 1)+` ORDER BY id`+c.s.d.Lock, c.s.d.IDList(ids))
+	if lock := c.s.tenantLock(); lock != "" {
+		rows, err := c.tx.Query(c.ctx, `SELECT id FROM tenants WHERE `+c.s.d.InIDs("id", 1)+` ORDER BY id`+lock, c.s.d.IDList(ids))
 		if err != nil {
 			return nil, err
 		}
