@@ -181,6 +181,11 @@ func (s *Server) formError(c echo.Context, id string, version int, f views.Sched
 		fields := geoetl.ErrorFields(err)
 		return s.formFailed(c, id, version, f, fields, geoetl.ErrorMessage(err))
 	}
+	if geoetl.IsOverLimit(err) {
+		// A tenant quota: next to the field it is about, if any, and at
+		// the top in any case, since it names the limit.
+		return s.formFailed(c, id, version, f, geoetl.ErrorFields(err), geoetl.ErrorMessage(err))
+	}
 	return err
 }
 

@@ -2,11 +2,14 @@ package handlers
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/geoetl/geoetl"
+	"github.com/geoetl/geoetl/service"
 	"github.com/geoetl/geoetl/views"
 )
 
@@ -49,6 +52,11 @@ func (s *Server) renderSettings(c echo.Context, status int, d views.SettingsData
 			d.SecretNote = "The webhook secret cannot be read: " + geoetl.ErrorMessage(err)
 		}
 	}
+	limits, err := s.svc.TenantLimits(ctx, p)
+	if err != nil {
+		return err
+	}
+	d.Limits = limitRows(limits)
 	if d.UserForm.Role == "" {
 		d.UserForm.Role = string(geoetl.RoleViewer)
 	}
@@ -182,4 +190,28 @@ func (s *Server) pageAccountPassword(c echo.Context) error {
 		return s.render(c, formStatus(c), p, views.AccountMain(p, views.AccountData{Errors: geoetl.ErrorFields(err)}))
 	}
 	return err
+}
+
+// limitRows words the limits for the settings page.
+func limitRows(limits []service.Limit) []views.LimitRow {
+	out := make([]views.LimitRow, 0, len(limits))
+	for _, l := range limits {
+		r := views.LimitRow{Name: l.Name, Limit: "none", Used: "—", Description: l.Description}
+		if l.Limit != nil {
+			switch l.Unit {
+			case "seconds":
+				r.Limit = time.Duration(*l.Limit * float64(time.Second)).String()
+			default:
+				r.Limit = strconv.FormatFloat(*l.Limit, 'f', -1, 64) + " " + l.Unit
+			}
+		}
+		if l.Used != nil {
+			r.Used = strconv.Itoa(*l.Used) + " " + l.Unit
+			if l.Name == geoetl.LimitMaxRuns {
+				r.Used += " now"
+			}
+		}
+		out = append(out, r)
+	}
+	return out
 }
