@@ -183,7 +183,9 @@ func (im *importer) flush(ctx context.Context) error {
 	if len(im.creates) == 0 {
 		return nil
 	}
-	errs, err := im.s.Store.CreateSchedules(ctx, im.creates, func(sc *geoetl.Schedule) *geoetl.AuditEntry {
+	// The tenant's schedule limit is checked once per batch, in its
+	// transaction.
+	errs, err := im.s.Store.CreateSchedules(ctx, im.creates, im.s.Limits.MaxSchedules, func(sc *geoetl.Schedule) *geoetl.AuditEntry {
 		return im.s.auditEntry(im.p, "schedule.create", "schedule", sc.ID, nil, sc)
 	})
 	if err != nil {

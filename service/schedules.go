@@ -11,7 +11,6 @@ import (
 	"github.com/geoetl/geoetl"
 )
 
-// CreateSchedule creates a schedule from the fields set in in (the rest
 // newSchedule builds and checks a new schedule of p's tenant from in, with
 // its first run, ready to store.
 func (s *Service) newSchedule(ctx context.Context, p geoetl.Principal, in geoetl.ScheduleUpdate) (*geoetl.Schedule, error) {
@@ -26,12 +25,16 @@ func (s *Service) newSchedule(ctx context.Context, p geoetl.Principal, in geoetl
 	if err := s.checkSchedule(ctx, sc); err != nil {
 		return nil, err
 	}
+	if err := s.checkMinInterval(sc); err != nil {
+		return nil, err
+	}
 	if err := s.scheduleNext(sc, s.Clock.Now().UTC()); err != nil {
 		return nil, err
 	}
 	return sc, nil
 }
 
+// CreateSchedule creates a schedule from the fields set in in (the rest
 // take the API's defaults), owned by p's tenant.
 func (s *Service) CreateSchedule(ctx context.Context, p geoetl.Principal, in geoetl.ScheduleUpdate) (*geoetl.Schedule, error) {
 	if err := requireRole(p, geoetl.RoleEditor); err != nil {
@@ -41,7 +44,7 @@ func (s *Service) CreateSchedule(ctx context.Context, p geoetl.Principal, in geo
 	if err != nil {
 		return nil, err
 	}
-	if err := s.Store.CreateSchedule(ctx, sc); err != nil {
+	if err := s.Store.CreateScheduleCapped(ctx, sc, s.Limits.MaxSchedules); err != nil {
 		return nil, err
 	}
 	s.audit(ctx, p, "schedule.create", "schedule", sc.ID, nil, sc)
@@ -104,6 +107,11 @@ func (s *Service) UpdateSchedule(ctx context.Context, p geoetl.Principal, id str
 		sc.UpdatedBy = p.Actor
 		if err := s.validateSchedule(sc); err != nil {
 			return err
+		}
+		if u.CronExpression != nil || u.Timezone != nil {
+			if err := s.checkMinInterval(sc); err != nil {
+				return err
+			}
 		}
 		if u.ChangesTiming() || before.Status != sc.Status {
 			return s.scheduleNext(sc, now)

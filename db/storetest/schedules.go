@@ -3,6 +3,7 @@ package storetest
 import (
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -51,7 +52,7 @@ func (s *suite) schedules(t *testing.T) {
 		audit := func(x *geoetl.Schedule) *geoetl.AuditEntry {
 			return &geoetl.AuditEntry{TenantID: x.TenantID, Actor: "importer", Action: "schedule.create", ObjectType: "schedule", ObjectID: x.ID}
 		}
-		errs, err := st.CreateSchedules(bg, []*geoetl.Schedule{ok1, dup, noWF, ok2}, audit)
+		errs, err := st.CreateSchedules(bg, []*geoetl.Schedule{ok1, dup, noWF, ok2}, 0, audit)
 		noErr(t, err)
 		if len(errs) != 4 || errs[0] != nil || errs[3] != nil {
 			t.Fatalf("results %v, want the first and last created", errs)
@@ -74,8 +75,17 @@ func (s *suite) schedules(t *testing.T) {
 			t.Fatalf("%d audit entries, want one per created schedule", len(entries))
 		}
 		other := mustTenant(t, st)
-		_, err = st.CreateSchedules(bg, []*geoetl.Schedule{newSchedule(w.ten.ID, w.wf.ID, unique("batch")), newSchedule(other.ID, w.wf.ID, unique("batch"))}, nil)
+		_, err = st.CreateSchedules(bg, []*geoetl.Schedule{newSchedule(w.ten.ID, w.wf.ID, unique("batch")), newSchedule(other.ID, w.wf.ID, unique("batch"))}, 0, nil)
 		wantCode(t, err, geoetl.EINVALID)
+
+		// With a limit, one count for the batch: the tenant has 3, may
+		// have 4, so the first is created and the second refused.
+		capped := []*geoetl.Schedule{newSchedule(w.ten.ID, w.wf.ID, unique("batch")), newSchedule(w.ten.ID, w.wf.ID, unique("batch"))}
+		errs, err = st.CreateSchedules(bg, capped, 4, nil)
+		noErr(t, err)
+		if errs[0] != nil || geoetl.ErrorCode(errs[1]) == "" || !strings.Contains(geoetl.ErrorMessage(errs[1]), "at most 4") {
+			t.Fatalf("capped batch: %v", errs)
+		}
 	})
 
 	t.Run("CreateAndFindRoundTripEveryField", func(t *testing.T) {

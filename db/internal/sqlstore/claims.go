@@ -149,13 +149,12 @@ func (c *claimTx) UpdateExecutions(execs []*geoetl.Execution) error {
 			return err
 		}
 		args = append(args, []any{id, string(e.Status), nullStr(e.InstanceID), c.s.tp(e.HeartbeatAt), c.s.tp(e.ExecutedAt), c.s.tp(e.CompletedAt),
-			nullInt64(e.DurationMs), nullStr(e.ErrorMessage), e.Skipped, nullStr(e.SkipReason), e.CancelRequested, c.s.t(e.DueAt),
+			nullInt64(e.DurationMs), nullStr(e.ErrorMessage), e.Skipped, nullStr(e.SkipReason), e.CancelRequested, c.s.t(e.DueAt), nullStr(e.WaitReason),
 			c.s.tp(e.MissedUntil), int64(e.MissedCount)})
 	}
 	_, err := c.tx.ExecBatch(c.ctx, `UPDATE executions SET status = $2, instance_id = $3, heartbeat_at = $4, executed_at = $5,
 		completed_at = $6, duration_ms = $7, error_message = $8, skipped = $9, skip_reason = $10, cancel_requested = $11, due_at = $12,
-		missed_until = $13, missed_count = $14
-		WHERE id = $1`, args)
+		wait_reason = $13, missed_until = $14, missed_count = $15 WHERE id = $1`, args)
 	return err
 }
 

@@ -116,6 +116,15 @@ func (s *Store) checkWorkflow(ctx context.Context, tx Tx, tid, workflowID string
 
 // CreateSchedule stores a schedule as version 1.
 func (s *Store) CreateSchedule(ctx context.Context, x *geoetl.Schedule) error {
+	return s.CreateScheduleCapped(ctx, x, 0)
+}
+
+// CreateScheduleCapped is CreateSchedule refusing, in the same write
+// transaction, a schedule that would give the tenant more than max (when
+// max > 0). The tenant's row is locked first on PostgreSQL (SQLite's
+// single writer serialises the rest), so two creations at once never both
+// take the last place.
+func (s *Store) CreateScheduleCapped(ctx context.Context, x *geoetl.Schedule, max int) error {
 	id, err := newID(x.ID)
 	if err != nil {
 		return err
@@ -125,6 +134,11 @@ func (s *Store) CreateSchedule(ctx context.Context, x *geoetl.Schedule) error {
 		return geoetl.NotFound("Tenant")
 	}
 	return s.write(ctx, tid, func(tx Tx) error {
+		if max > 0 {
+			if err := s.checkScheduleRoom(ctx, tx, tid, max); err != nil {
+				return err
+			}
+		}
 		if err := s.checkWorkflow(ctx, tx, tid, x.WorkflowID); err != nil {
 			return err
 		}
@@ -160,7 +174,7 @@ func (s *Store) CreateSchedule(ctx context.Context, x *geoetl.Schedule) error {
 // those created. The result has one entry per schedule: nil when created,
 // else why not (ECONFLICT, ENOTFOUND); a failed item does not stop the
 // others. The error is for the batch as a whole (nothing was written).
-func (s *Store) CreateSchedules(ctx context.Context, list []*geoetl.Schedule, audit func(*geoetl.Schedule) *geoetl.AuditEntry) ([]error, error) {
+func (s *Store) CreateSchedules(ctx context.Context, list []*geoetl.Schedule, max int, audit func(*geoetl.Schedule) *geoetl.AuditEntry) ([]error, error) {
 	if len(list) == 0 {
 		return nil, nil
 	}
@@ -174,9 +188,26 @@ func (s *Store) CreateSchedules(ctx context.Context, list []*geoetl.Schedule, au
 		if err != nil {
 			return err
 		}
+		// One count for the batch, under the tenant lock that capped
+		// creations take turns at.
+		have := -1
+		if max > 0 {
+			if err := s.checkScheduleRoom(ctx, tx, tid, 1<<62); err != nil {
+				return err
+			}
+			var n int64
+			if err := tx.QueryRow(ctx, `SELECT count(*) FROM schedules WHERE tenant_id = $1`, tid).Scan(&n); err != nil {
+				return err
+			}
+			have = int(n)
+		}
 		workflows := map[string]error{}
 		for i, x := range list {
 			results[i] = nil
+			if have >= 0 && have >= max {
+				results[i] = geoetl.OverLimit(geoetl.LimitMaxSchedules, "the tenant has %d schedules and may have at most %d; delete some, or raise the limit (--tenant-max-schedules)", have, max)
+				continue
+			}
 			if t, ok := tenantID(x.TenantID); !ok || t != tid {
 				return geoetl.Errorf(geoetl.EINVALID, "CreateSchedules: every schedule must be of one tenant")
 			}
@@ -226,6 +257,9 @@ func (s *Store) CreateSchedules(ctx context.Context, list []*geoetl.Schedule, au
 			}
 			if err := s.insertScheduleVersion(ctx, tx, x); err != nil {
 				return err
+			}
+			if have >= 0 {
+				have++
 			}
 			if audit != nil {
 				if err := s.appendAuditTx(ctx, tx, now, audit(x)); err != nil {
