@@ -122,7 +122,7 @@ func RunSched(ctx context.Context, cfg SchedConfig) (*SchedReport, error) {
 	}
 	env := append([]string{
 		// Tenant limits must not cap the load (harmless where unknown).
-		"GEOETL_TENANT_MAX_SCHEDULES=10000000", "GEOETL_TENANT_MAX_RUNS=10000000", "GEOETL_MIN_INTERVAL=1s",
+		"GEOETL_TENANT_MAX_SCHEDULES=10000000", "GEOETL_TENANT_MAX_RUNS=1000000", "GEOETL_MIN_INTERVAL=1s",
 	}, cfg.Env...)
 	if cfg.ProfileDir != "" {
 		env = append(env, "GEOETL_PPROF_ADDR=127.0.0.1:0")
@@ -731,7 +731,7 @@ func profile(ctx context.Context, in *chaos.Instance, dir string, d time.Duratio
 func RunImport(ctx context.Context, bin, dir string, n int, profileDir string) (time.Duration, int64, error) {
 	dbPath := filepath.Join(dir, "geoetl.db")
 	in := &chaos.Instance{ID: "import", Bin: bin, DB: "sqlite:" + dbPath, Dir: dir,
-		Env:  []string{"GEOETL_TENANT_MAX_SCHEDULES=10000000", "GEOETL_TENANT_MAX_RUNS=10000000", "GEOETL_MIN_INTERVAL=1s"},
+		Env:  []string{"GEOETL_TENANT_MAX_SCHEDULES=10000000", "GEOETL_TENANT_MAX_RUNS=1000000", "GEOETL_MIN_INTERVAL=1s"},
 		Args: []string{"--api-rate-limit", "0"}}
 	if profileDir != "" {
 		in.Env = append(in.Env, "GEOETL_PPROF_ADDR=127.0.0.1:0")
