@@ -77,7 +77,7 @@ const (
 	startTimeout       = 30 * time.Second
 	watchInterval      = 20 * time.Millisecond
 	maxRunsPerWorker   = 1000
-	maxForwardedStderr = 1000
+	maxForwardedStderr = 50
 )
 
 // Pool runs workflows in worker processes. It implements
@@ -806,10 +806,15 @@ func (p *proc) readStderr(r io.Reader) {
 		line, err := br.ReadString('\n')
 		if line = strings.TrimRight(line, "\r\n"); line != "" {
 			p.tail.add(line)
-			if forwarded < maxForwardedStderr {
-				forwarded++
+			// Enough of a crash's goroutine dump to see where it
+			// happened, without flooding the log.
+			switch {
+			case forwarded < maxForwardedStderr:
 				p.pool.log.Warn("worker output", "pid", p.pid, "line", line)
+			case forwarded == maxForwardedStderr:
+				p.pool.log.Warn("worker output: further lines left out", "pid", p.pid)
 			}
+			forwarded++
 		}
 		if err != nil {
 			return
@@ -834,7 +839,7 @@ func (p *proc) deathError() error {
 		if d := p.tail.first(func(s string) bool { return strings.HasPrefix(s, "runtime: out of memory: cannot allocate") }); d != "" {
 			detail = d
 		}
-		return fmt.Errorf("worker exceeded the %s memory limit: %s", limit, detail)
+		return fmt.Errorf("worker exceeded the %s memory limit: the run asked for more memory at once than the system could give (%s)", limit, detail)
 	}
 	if line := p.tail.first(func(s string) bool {
 		return strings.HasPrefix(s, "panic: ") || strings.HasPrefix(s, "fatal error: ")
