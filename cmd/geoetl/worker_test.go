@@ -11,7 +11,10 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -56,7 +59,17 @@ func api(t *testing.T, base, token, method, path string, body any, out any) int 
 	return resp.StatusCode
 }
 
-func TestServe_SurvivesAWorkflowThatAsksForATerabyte(t *testing.T) {
+// server is a `geoetl serve` run in process (its workers are real
+// processes) with an admin token.
+type server struct {
+	base, token, dbPath string
+	errOut              *syncBuffer
+	stop                func()
+	done                chan int
+}
+
+func startServer(t *testing.T, args ...string) *server {
+	t.Helper()
 	dir := t.TempDir()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -64,75 +77,96 @@ func TestServe_SurvivesAWorkflowThatAsksForATerabyte(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	dbPath := filepath.Join(dir, "g.db")
+	srv := &server{base: "http://" + addr, dbPath: filepath.Join(dir, "g.db"), errOut: &syncBuffer{}, done: make(chan int, 1)}
 	env := []string{
-		"GEOETL_DATABASE_URL=sqlite:" + dbPath,
+		"GEOETL_DATABASE_URL=sqlite:" + srv.dbPath,
 		"GEOETL_DATA_DIR=" + filepath.Join(dir, "data"),
 		"GEOETL_ADDR=" + addr,
 		"GEOETL_ADMIN_PASSWORD=a-long-enough-password",
 	}
 	ctx, stop := context.WithCancel(context.Background())
-	defer stop()
-	var errOut syncBuffer
-	done := make(chan int, 1)
+	t.Cleanup(stop)
+	srv.stop = stop
 	go func() {
-		done <- run(ctx, []string{"serve", "--shutdown-grace", "5s"}, strings.NewReader(""), io.Discard, &errOut, env)
+		srv.done <- run(ctx, append([]string{"serve"}, args...), strings.NewReader(""), io.Discard, srv.errOut, env)
 	}()
-	base := "http://" + addr
-	ready := func() bool {
-		resp, err := http.Get(base + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	}
 	deadline := time.Now().Add(60 * time.Second)
-	for !ready() {
+	for !srv.ready() {
 		select {
-		case code := <-done:
-			t.Fatalf("serve exited early with %d: %s", code, errOut.String())
+		case code := <-srv.done:
+			t.Fatalf("serve exited early with %d: %s", code, srv.errOut.String())
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("not ready after 60s: %s", errOut.String())
+			t.Fatalf("not ready after 60s: %s", srv.errOut.String())
 		}
 		time.Sleep(50 * time.Millisecond)
-	}
-	if !strings.Contains(errOut.String(), "workflow runs are contained in worker processes") {
-		t.Fatalf("no line saying how runs are contained: %s", errOut.String())
 	}
 	code, out, errText := runCLI(t, env, "", "token", "create", "--tenant", "default", "--role", "admin", "--name", "test")
 	if code != 0 {
 		t.Fatalf("token create: %d %s", code, errText)
 	}
-	token := strings.TrimSpace(out)
+	srv.token = strings.TrimSpace(out)
+	return srv
+}
 
-	workflow := func(name string, def string) string {
-		var w struct{ ID string }
-		api(t, base, token, "POST", "/workflows", map[string]any{"name": name, "definition": json.RawMessage(def)}, &w)
-		return w.ID
+func (s *server) ready() bool {
+	resp, err := http.Get(s.base + "/readyz")
+	if err != nil {
+		return false
 	}
-	noop := workflow("no-op", `{"nodes":[]}`)
-	filter := func(expr string) string {
-		e, _ := json.Marshal(expr)
-		return `{"nodes":[
-		 {"id":"src","type":"data_source.file","parameters":{"content":{"type":"Feature","properties":{"kind":"a"},"geometry":{"type":"Point","coordinates":[1,2]}}}},
-		 {"id":"keep","type":"geoprocessing.filter","parameters":{"expression":` + string(e) + `}},
-		 {"id":"out","type":"data_sink.geojson","parameters":{"output_path":"out-{{run.executionId}}.geojson"}}],
-		 "edges":[{"from":"src","to":"keep"},{"from":"keep","to":"out"}]}`
-	}
-	real := workflow("real", filter(`kind == "a"`))
-	huge := workflow("terabyte", filter(`len(repeat(repeat("a", 999999), 1000000)) > 0`))
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
 
-	schedule := func(name, wf string, retries int) string {
-		var s struct{ ID string }
-		api(t, base, token, "POST", "/schedules", map[string]any{
-			"name": name, "workflowId": wf, "cronExpression": "* * * * * *",
-			"retryAttempts": retries, "retryDelayMinutes": 0,
-		}, &s)
-		return s.ID
+// shutdown stops serve as SIGTERM does and waits for it to exit.
+func (s *server) shutdown(t *testing.T) {
+	t.Helper()
+	s.stop()
+	select {
+	case code := <-s.done:
+		if code != 0 {
+			t.Fatalf("serve exit %d: %s", code, s.errOut.String())
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("serve did not stop")
 	}
+}
+
+func (s *server) workflow(t *testing.T, name, def string) string {
+	var w struct{ ID string }
+	api(t, s.base, s.token, "POST", "/workflows", map[string]any{"name": name, "definition": json.RawMessage(def)}, &w)
+	return w.ID
+}
+
+func (s *server) schedule(t *testing.T, name, wf, cron string, retries int) string {
+	var sc struct{ ID string }
+	api(t, s.base, s.token, "POST", "/schedules", map[string]any{
+		"name": name, "workflowId": wf, "cronExpression": cron, "retryAttempts": retries, "retryDelayMinutes": 0,
+	}, &sc)
+	return sc.ID
+}
+
+// filterDef reads one feature, filters it with expr and writes it.
+func filterDef(expr string) string {
+	e, _ := json.Marshal(expr)
+	return `{"nodes":[
+	 {"id":"src","type":"data_source.file","parameters":{"content":{"type":"Feature","properties":{"kind":"a"},"geometry":{"type":"Point","coordinates":[1,2]}}}},
+	 {"id":"keep","type":"geoprocessing.filter","parameters":{"expression":` + string(e) + `}},
+	 {"id":"out","type":"data_sink.geojson","parameters":{"output_path":"out-{{run.executionId}}.geojson"}}],
+	 "edges":[{"from":"src","to":"keep"},{"from":"keep","to":"out"}]}`
+}
+
+func TestServe_SurvivesAWorkflowThatAsksForATerabyte(t *testing.T) {
+	srv := startServer(t, "--shutdown-grace", "5s")
+	if !strings.Contains(srv.errOut.String(), "workflow runs are contained in worker processes") {
+		t.Fatalf("no line saying how runs are contained: %s", srv.errOut.String())
+	}
+	dbPath, errOut, ready := srv.dbPath, srv.errOut, srv.ready
+	noop := srv.workflow(t, "no-op", `{"nodes":[]}`)
+	real := srv.workflow(t, "real", filterDef(`kind == "a"`))
+	huge := srv.workflow(t, "terabyte", filterDef(`len(repeat(repeat("a", 999999), 1000000)) > 0`))
+	schedule := func(name, wf string, retries int) string { return srv.schedule(t, name, wf, "* * * * * *", retries) }
 	var steady []string
 	for i := range 40 {
 		steady = append(steady, schedule(fmt.Sprintf("no-op %d", i), noop, 0))
@@ -152,15 +186,7 @@ func TestServe_SurvivesAWorkflowThatAsksForATerabyte(t *testing.T) {
 	if len(workerChildren(t)) == 0 {
 		t.Error("no worker processes while serve runs: the orphan check below would prove nothing")
 	}
-	stop()
-	select {
-	case code := <-done:
-		if code != 0 {
-			t.Fatalf("serve exit %d: %s", code, errOut.String())
-		}
-	case <-time.After(60 * time.Second):
-		t.Fatal("serve did not stop")
-	}
+	srv.shutdown(t)
 
 	if left := workerChildren(t); len(left) > 0 {
 		t.Errorf("worker processes left after serve stopped: %v", left)
@@ -260,4 +286,128 @@ func workerChildren(t *testing.T) []string {
 		}
 	}
 	return out
+}
+
+// get fetches an API path as text, for polling.
+func (s *server) get(t *testing.T, path string) string {
+	t.Helper()
+	req, _ := http.NewRequest("GET", s.base+"/admin/api/geoetl"+path, nil)
+	req.Header.Set("Authorization", "Bearer "+s.token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+// waitFor polls until cond holds, for at most a minute.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not within a minute: %s", what)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}
+
+var workerPIDRe = regexp.MustCompile(`running in worker process (\d+)`)
+
+type execution struct {
+	ID           string
+	Trigger      string
+	Status       string
+	ErrorMessage *string
+}
+
+func TestServe_KillNineOfAWorkerFailsItsRunWhichIsRetriedOnANewWorker(t *testing.T) {
+	srv := startServer(t, "--shutdown-grace", "1s")
+	// Real data then a wait, so the run happens in a worker and lasts
+	// long enough to be killed.
+	hold := func(secs int) string {
+		return srv.workflow(t, fmt.Sprintf("hold %d", secs), `{"nodes":[
+		 {"id":"src","type":"data_source.file","parameters":{"content":{"type":"Feature","properties":{"kind":"a"},"geometry":{"type":"Point","coordinates":[1,2]}}}},
+		 {"id":"hold","type":"control.wait","parameters":{"seconds":`+fmt.Sprint(secs)+`}},
+		 {"id":"out","type":"data_sink.geojson","parameters":{"output_path":"held-{{run.executionId}}.geojson"}}],
+		 "edges":[{"from":"src","to":"hold"},{"from":"hold","to":"out"}]}`)
+	}
+	sched := srv.schedule(t, "hold", hold(3), "0 0 1 1 *", 1)
+	var first execution
+	api(t, srv.base, srv.token, "POST", "/schedules/"+sched+"/run-now", map[string]any{}, &first)
+	var victim string
+	waitFor(t, "the run's worker", func() bool {
+		m := workerPIDRe.FindStringSubmatch(srv.get(t, "/executions/"+first.ID+"/logs"))
+		if m != nil {
+			victim = m[1]
+		}
+		return m != nil
+	})
+	pid, _ := strconv.Atoi(victim)
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	var got execution
+	waitFor(t, "the killed run to fail", func() bool {
+		api(t, srv.base, srv.token, "GET", "/executions/"+first.ID, nil, &got)
+		return got.Status == "failed"
+	})
+	if got.ErrorMessage == nil || *got.ErrorMessage != "worker exited: signal 9" {
+		t.Fatalf("error %q, want worker exited: signal 9", deref(got.ErrorMessage))
+	}
+	var retry execution
+	waitFor(t, "the retry to complete", func() bool {
+		var list struct{ Items []execution }
+		api(t, srv.base, srv.token, "GET", "/executions?scheduleId="+sched+"&trigger=retry", nil, &list)
+		if len(list.Items) > 0 {
+			retry = list.Items[0]
+		}
+		return retry.Status == "completed" || retry.Status == "failed"
+	})
+	if retry.Status != "completed" {
+		t.Fatalf("retry %+v", retry)
+	}
+	m := workerPIDRe.FindStringSubmatch(srv.get(t, "/executions/"+retry.ID+"/logs"))
+	if m == nil || m[1] == victim {
+		t.Fatalf("the retry ran on %v, the killed worker was %s", m, victim)
+	}
+	var list struct{ Items []execution }
+	api(t, srv.base, srv.token, "GET", "/executions?scheduleId="+sched, nil, &list)
+	if len(list.Items) != 2 {
+		t.Fatalf("%d executions, want the killed run and one retry: %+v", len(list.Items), list.Items)
+	}
+
+	// Shutdown: a run still going gets the grace period, then is
+	// cancelled and recorded so, and no worker outlives serve.
+	long := srv.schedule(t, "long", hold(600), "0 0 1 1 *", 0)
+	var lr execution
+	api(t, srv.base, srv.token, "POST", "/schedules/"+long+"/run-now", map[string]any{}, &lr)
+	waitFor(t, "the long run in its worker", func() bool {
+		return workerPIDRe.MatchString(srv.get(t, "/executions/"+lr.ID+"/logs"))
+	})
+	srv.shutdown(t)
+	if left := workerChildren(t); len(left) > 0 {
+		t.Errorf("worker processes left after serve stopped: %v", left)
+	}
+	conn, err := sql.Open("sqlite", sqlite.DSN(srv.dbPath, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var status string
+	if err := conn.QueryRow(`SELECT status FROM executions WHERE id = ?`, lr.ID).Scan(&status); err != nil {
+		t.Fatal(err)
+	}
+	if status != "cancelled" {
+		t.Fatalf("the run cut by shutdown is %s, want cancelled", status)
+	}
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return "<nil>"
+	}
+	return *s
 }
