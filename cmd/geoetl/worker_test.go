@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -262,30 +263,12 @@ func TestServe_SurvivesAWorkflowThatAsksForATerabyte(t *testing.T) {
 }
 
 // workerChildren lists the worker processes this test process started.
-func workerChildren(t *testing.T) []string {
+func workerChildren(t *testing.T) []int {
 	t.Helper()
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
+	if _, err := os.Stat("/proc/self/stat"); err != nil {
 		t.Skip("no /proc")
 	}
-	var out []string
-	me := fmt.Sprint(os.Getpid())
-	for _, e := range entries {
-		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid ...
-		f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
-		if len(f) < 2 || f[1] != me {
-			continue
-		}
-		cmd, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if args := strings.Split(string(cmd), "\x00"); len(args) > 1 && args[1] == "worker" {
-			out = append(out, e.Name())
-		}
-	}
-	return out
+	return childrenOf(os.Getpid(), "worker")
 }
 
 // get fetches an API path as text, for polling.
@@ -410,4 +393,81 @@ func deref(s *string) string {
 		return "<nil>"
 	}
 	return *s
+}
+
+func TestServe_WorkersDieWithServeEvenWhenItIsKilled(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "geoetl")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	cmd := exec.Command(bin, "serve", "--db", "sqlite:"+filepath.Join(dir, "g.db"), "--addr", addr, "--data-dir", filepath.Join(dir, "data"))
+	cmd.Env = append(os.Environ(), "GEOETL_ADMIN_PASSWORD=a-long-enough-password")
+	var errOut syncBuffer
+	cmd.Stderr = &errOut
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	var workers []int
+	waitFor(t, "serve with its warm workers", func() bool {
+		workers = childrenOf(cmd.Process.Pid, "worker")
+		return len(workers) >= 2
+	})
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	waitFor(t, "the workers to die with serve", func() bool {
+		for _, pid := range workers {
+			if syscall.Kill(pid, 0) == nil && !isZombie(pid) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// childrenOf lists the processes whose parent is ppid and whose first
+// argument is arg.
+func childrenOf(ppid int, arg string) []int {
+	entries, _ := os.ReadDir("/proc")
+	var out []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+		if len(f) < 2 || f[1] != strconv.Itoa(ppid) {
+			continue
+		}
+		cmd, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if args := strings.Split(string(cmd), "\x00"); len(args) > 1 && args[1] == arg {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+func isZombie(pid int) bool {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+	return len(f) > 0 && f[0] == "Z"
 }
