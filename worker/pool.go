@@ -170,7 +170,7 @@ func workerEnv(env []string, limit int64) []string {
 // installation stops at once instead of failing every run.
 func (pl *Pool) Start(ctx context.Context) error {
 	pl.mechanism = MechanismWatchdog
-	reason := "forced by configuration"
+	reason := "chosen by configuration"
 	if pl.cfg.Mechanism != MechanismWatchdog {
 		cg, err := setupCgroup()
 		if err == nil {
@@ -178,7 +178,7 @@ func (pl *Pool) Start(ctx context.Context) error {
 		} else if pl.cfg.Mechanism == MechanismCgroup {
 			return fmt.Errorf("worker: cgroup v2 memory limit: %w", err)
 		} else {
-			reason = err.Error()
+			reason = "no delegated cgroup v2: " + err.Error()
 		}
 	}
 	if pl.mechanism == MechanismCgroup {
@@ -186,7 +186,18 @@ func (pl *Pool) Start(ctx context.Context) error {
 			"memoryLimit", FormatSize(pl.cfg.MemoryLimit), "mechanism", pl.mechanism, "cgroup", pl.cg.dir)
 	} else {
 		pl.log.Info("workflow runs are contained in worker processes; memory limit by watchdog on resident memory",
-			"memoryLimit", FormatSize(pl.cfg.MemoryLimit), "mechanism", pl.mechanism, "why", "no delegated cgroup v2: "+reason)
+			"memoryLimit", FormatSize(pl.cfg.MemoryLimit), "mechanism", pl.mechanism, "why", reason)
+	}
+	p, err := pl.spawn(ctx)
+	if err != nil && pl.cg != nil && pl.cfg.Mechanism == "" {
+		// Starting a process straight into a cgroup needs clone3 (Linux
+		// 5.7); rather than run nothing, fall back to the watchdog.
+		pl.log.Warn("cannot start a worker in its memory cgroup; falling back to the watchdog", "err", err)
+		pl.cg, pl.mechanism = nil, MechanismWatchdog
+		p, err = pl.spawn(ctx)
+	}
+	if err != nil {
+		return fmt.Errorf("worker: cannot start a worker process (%s): %w", strings.Join(pl.cfg.Command, " "), err)
 	}
 	if r := pl.cfg.Registerer; r != nil {
 		limit := prometheus.NewGaugeVec(prometheus.GaugeOpts{
@@ -199,13 +210,10 @@ func (pl *Pool) Start(ctx context.Context) error {
 			func() float64 { s := pl.Status(); return float64(s.Busy) })
 		for _, c := range []prometheus.Collector{limit, idle, busy, pl.deaths} {
 			if err := r.Register(c); err != nil {
+				p.stop()
 				return fmt.Errorf("worker: metrics: %w", err)
 			}
 		}
-	}
-	p, err := pl.spawn(ctx)
-	if err != nil {
-		return fmt.Errorf("worker: cannot start a worker process (%s): %w", strings.Join(pl.cfg.Command, " "), err)
 	}
 	pl.mu.Lock()
 	pl.idle = append(pl.idle, p)

@@ -361,12 +361,46 @@ func TestServe_KillNineOfAWorkerFailsItsRunWhichIsRetriedOnANewWorker(t *testing
 	if len(list.Items) != 2 {
 		t.Fatalf("%d executions, want the killed run and one retry: %+v", len(list.Items), list.Items)
 	}
+	var nodeList struct {
+		Items []struct {
+			NodeID      string
+			Status      string
+			FeaturesOut int64
+		}
+	}
+	api(t, srv.base, srv.token, "GET", "/executions/"+retry.ID+"/nodes", nil, &nodeList)
+	nodes := nodeList.Items
+	if len(nodes) != 3 {
+		t.Fatalf("node records of the retry: %+v", nodes)
+	}
+	for _, n := range nodes {
+		if n.Status != "completed" || n.FeaturesOut != 1 {
+			t.Errorf("node record %+v", n)
+		}
+	}
+
+	// A user's cancel reaches the run in its worker.
+	long := hold(600)
+	cancelled := srv.schedule(t, "to cancel", long, "0 0 1 1 *", 0)
+	var cr execution
+	api(t, srv.base, srv.token, "POST", "/schedules/"+cancelled+"/run-now", map[string]any{}, &cr)
+	waitFor(t, "the run to cancel in its worker", func() bool {
+		return workerPIDRe.MatchString(srv.get(t, "/executions/"+cr.ID+"/logs"))
+	})
+	api(t, srv.base, srv.token, "POST", "/executions/"+cr.ID+"/cancel", nil, nil)
+	waitFor(t, "the cancelled run to end", func() bool {
+		api(t, srv.base, srv.token, "GET", "/executions/"+cr.ID, nil, &cr)
+		return cr.Status != "running" && cr.Status != "pending"
+	})
+	if cr.Status != "cancelled" {
+		t.Fatalf("cancelled run: %+v", cr)
+	}
 
 	// Shutdown: a run still going gets the grace period, then is
 	// cancelled and recorded so, and no worker outlives serve.
-	long := srv.schedule(t, "long", hold(600), "0 0 1 1 *", 0)
+	cut := srv.schedule(t, "long", long, "0 0 1 1 *", 0)
 	var lr execution
-	api(t, srv.base, srv.token, "POST", "/schedules/"+long+"/run-now", map[string]any{}, &lr)
+	api(t, srv.base, srv.token, "POST", "/schedules/"+cut+"/run-now", map[string]any{}, &lr)
 	waitFor(t, "the long run in its worker", func() bool {
 		return workerPIDRe.MatchString(srv.get(t, "/executions/"+lr.ID+"/logs"))
 	})
