@@ -65,7 +65,7 @@ type firstRecord struct {
 }
 
 func (r *firstRecord) Node(geoetl.NodeRun) { r.once.Do(func() { r.at = time.Now() }) }
-func (r *firstRecord) Log(_, _, _ string) {}
+func (r *firstRecord) Log(_, _, _ string)  {}
 
 func writePoints(b testing.TB, path string, n int) {
 	f, err := os.Create(path)
