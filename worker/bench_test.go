@@ -113,3 +113,31 @@ func treeCPU(pl *Pool) time.Duration {
 	}
 	return total
 }
+
+// BenchmarkPool_ReplaceAKilledWorker measures how long the pool takes to
+// have its warm workers ready again after one is killed (ms-to-ready).
+func BenchmarkPool_ReplaceAKilledWorker(b *testing.B) {
+	pl, _, _ := newPool(b, nil)
+	waitWarm := func(without int) {
+		for {
+			s := pl.Status()
+			if s.Idle >= defaultWarm && !slices.Contains(s.PIDs, without) {
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	waitWarm(0)
+	var total time.Duration
+	b.ResetTimer()
+	for range b.N {
+		victim := pl.Status().PIDs[0]
+		t0 := time.Now()
+		if err := syscall.Kill(victim, syscall.SIGKILL); err != nil {
+			b.Fatal(err)
+		}
+		waitWarm(victim)
+		total += time.Since(t0)
+	}
+	b.ReportMetric(float64(total.Microseconds())/1000/float64(b.N), "ms-to-ready")
+}

@@ -742,7 +742,6 @@ type proc struct {
 	tail   *lastWords
 	// killed is why serve killed the worker, when it did.
 	killed    atomic.Pointer[string]
-	stopping  atomic.Bool
 	idleSince time.Time
 	runs      int
 }
@@ -759,14 +758,12 @@ func (p *proc) kill(why string) {
 	if why != "" {
 		p.killed.CompareAndSwap(nil, &why)
 	}
-	p.stopping.Store(why == "")
 	killGroup(p.pid)
 }
 
 // stop asks an idle worker to end by closing its input, and kills it if
 // it has not ended within a few seconds.
 func (p *proc) stop() {
-	p.stopping.Store(true)
 	p.encMu.Lock()
 	_ = p.stdin.Close()
 	p.encMu.Unlock()

@@ -49,6 +49,8 @@ func TestCommands_BadInputExitsNonZeroWithOneLine(t *testing.T) {
 		{[]string{"migrate", "sideways"}, 2, "expected up, down or status"},
 		{[]string{"--db", "mysql://x", "migrate", "up"}, 1, "unsupported database URL scheme"},
 		{[]string{"serve", "--workers", "0"}, 2, "--workers"},
+		{[]string{"serve", "--run-memory-limit", "lots"}, 2, "run-memory-limit"},
+		{[]string{"serve", "--run-memory-limit", "1MiB"}, 2, "--run-memory-limit: must be at least 32 MiB"},
 		{[]string{"token", "create", "--tenant", "default"}, 2, "required"},
 		{[]string{"user", "create", "--tenant", "x", "--email", "a@b.c", "--role", "boss"}, 2, "--role"},
 	} {
