@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"database/sql"
@@ -63,7 +64,7 @@ func api(t *testing.T, base, token, method, path string, body any, out any) int 
 // server is a `geoetl serve` run in process (its workers are real
 // processes) with an admin token.
 type server struct {
-	base, token, dbPath string
+	base, token, dbPath, dataDir string
 	errOut              *syncBuffer
 	stop                func()
 	done                chan int
@@ -78,10 +79,10 @@ func startServer(t *testing.T, args ...string) *server {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	srv := &server{base: "http://" + addr, dbPath: filepath.Join(dir, "g.db"), errOut: &syncBuffer{}, done: make(chan int, 1)}
+	srv := &server{base: "http://" + addr, dbPath: filepath.Join(dir, "g.db"), dataDir: filepath.Join(dir, "data"), errOut: &syncBuffer{}, done: make(chan int, 1)}
 	env := []string{
 		"GEOETL_DATABASE_URL=sqlite:" + srv.dbPath,
-		"GEOETL_DATA_DIR=" + filepath.Join(dir, "data"),
+		"GEOETL_DATA_DIR=" + srv.dataDir,
 		"GEOETL_ADDR=" + addr,
 		"GEOETL_ADMIN_PASSWORD=a-long-enough-password",
 	}
@@ -158,8 +159,8 @@ func filterDef(expr string) string {
 	 "edges":[{"from":"src","to":"keep"},{"from":"keep","to":"out"}]}`
 }
 
-func TestServe_SurvivesAWorkflowThatAsksForATerabyte(t *testing.T) {
-	srv := startServer(t, "--shutdown-grace", "5s")
+func TestServe_SurvivesWorkflowsThatOutgrowTheirMemoryLimit(t *testing.T) {
+	srv := startServer(t, "--shutdown-grace", "5s", "--run-memory-limit", "64MiB")
 	if !strings.Contains(srv.errOut.String(), "workflow runs are contained in worker processes") {
 		t.Fatalf("no line saying how runs are contained: %s", srv.errOut.String())
 	}
@@ -176,6 +177,16 @@ func TestServe_SurvivesAWorkflowThatAsksForATerabyte(t *testing.T) {
 		steady = append(steady, schedule(fmt.Sprintf("real %d", i), real, 0))
 	}
 	hugeID := schedule("terabyte", huge, 1)
+	// A dissolve by a unique id keeps every feature: it grows steadily
+	// past the limit instead of dying of one allocation.
+	writePolygons(t, filepath.Join(srv.dataDir, "many.geojson"), 400_000)
+	dissolve := srv.workflow(t, "dissolve", `{"nodes":[
+	 {"id":"src","type":"data_source.file","parameters":{"file_path":"many.geojson"}},
+	 {"id":"d","type":"geoprocessing.dissolve","parameters":{"by":["id"]}},
+	 {"id":"out","type":"data_sink.geojson","parameters":{"output_path":"d.geojson"}}],
+	 "edges":[{"from":"src","to":"d"},{"from":"d","to":"out"}]}`)
+	dissolveID := srv.schedule(t, "dissolve", dissolve, "0 0 1 1 *", 1)
+	api(t, srv.base, srv.token, "POST", "/schedules/"+dissolveID+"/run-now", map[string]any{}, nil)
 
 	// Let every schedule fire for a while, checking that serve answers.
 	for range 16 {
@@ -187,6 +198,20 @@ func TestServe_SurvivesAWorkflowThatAsksForATerabyte(t *testing.T) {
 	if len(workerChildren(t)) == 0 {
 		t.Error("no worker processes while serve runs: the orphan check below would prove nothing")
 	}
+	waitFor(t, "the dissolve and its retry to end", func() bool {
+		var list struct{ Items []execution }
+		api(t, srv.base, srv.token, "GET", "/executions?scheduleId="+dissolveID, nil, &list)
+		ended := 0
+		for _, e := range list.Items {
+			if e.Status != "pending" && e.Status != "running" {
+				ended++
+			}
+		}
+		if !ready() {
+			t.Fatalf("serve stopped answering: %s", errOut.String())
+		}
+		return ended == 2
+	})
 	srv.shutdown(t)
 
 	if left := workerChildren(t); len(left) > 0 {
@@ -198,8 +223,10 @@ func TestServe_SurvivesAWorkflowThatAsksForATerabyte(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
+	overlaps := 0
+	defer func() { t.Logf("%d occurrences skipped by the overlap policy", overlaps) }()
 	for _, id := range steady {
-		rows, err := conn.Query(`SELECT scheduled_at, status, skipped, COALESCE(error_message, '') FROM executions
+		rows, err := conn.Query(`SELECT scheduled_at, status, skipped, COALESCE(error_message, skip_reason, '') FROM executions
 			WHERE schedule_id = ? AND trigger_type = 'schedule' ORDER BY scheduled_at`, id)
 		if err != nil {
 			t.Fatal(err)
@@ -220,7 +247,12 @@ func TestServe_SurvivesAWorkflowThatAsksForATerabyte(t *testing.T) {
 			case prev != 0 && at != prev+1_000_000:
 				t.Errorf("schedule %s: missed %d occurrence(s) before %d", id, (at-prev)/1_000_000-1, at)
 			}
-			if skipped != 0 || (status != "completed" && status != "cancelled" && status != "pending") {
+			switch {
+			case skipped != 0 && strings.HasPrefix(msg, "overlap:"):
+				// The previous run of a real workflow was still going (the
+				// machine is shared): the overlap policy, not a miss.
+				overlaps++
+			case skipped != 0 || (status != "completed" && status != "cancelled" && status != "pending"):
 				t.Errorf("schedule %s at %d: %s %q", id, at, status, msg)
 			}
 			prev = at
@@ -257,8 +289,53 @@ func TestServe_SurvivesAWorkflowThatAsksForATerabyte(t *testing.T) {
 	}
 	rows.Close()
 	t.Logf("terabyte: %d runs failed with the memory limit, %d of them retries", failed, retried)
+	_ = hugeID
 	if failed < 2 || retried < 1 || other > 0 {
 		t.Fatalf("terabyte runs: %d failed with the memory limit (%d retries), %d otherwise", failed, retried, other)
+	}
+	var msgs []string
+	rows, err = conn.Query(`SELECT trigger_type || ' ' || status || ' ' || COALESCE(error_message, '') FROM executions WHERE schedule_id = ? ORDER BY created_at`, dissolveID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var m string
+		if err := rows.Scan(&m); err != nil {
+			t.Fatal(err)
+		}
+		msgs = append(msgs, m)
+	}
+	rows.Close()
+	if len(msgs) != 2 || !strings.HasPrefix(msgs[0], "manual failed worker exceeded the 64 MiB memory limit") ||
+		!strings.HasPrefix(msgs[1], "retry failed worker exceeded the 64 MiB memory limit") {
+		t.Fatalf("dissolve runs: %q", msgs)
+	}
+}
+
+// writePolygons writes n small squares with distinct ids.
+func writePolygons(t *testing.T, path string, n int) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w := bufio.NewWriter(f)
+	w.WriteString(`{"type":"FeatureCollection","features":[`)
+	for i := range n {
+		if i > 0 {
+			w.WriteByte(',')
+		}
+		x, y := float64(i%1000)*0.01, float64(i/1000)*0.01
+		fmt.Fprintf(w, `{"type":"Feature","properties":{"id":%d},"geometry":{"type":"Polygon","coordinates":[[[%g,%g],[%g,%g],[%g,%g],[%g,%g],[%g,%g]]]}}`,
+			i, x, y, x+0.005, y, x+0.005, y+0.005, x, y+0.005, x, y)
+	}
+	w.WriteString(`]}`)
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
 	}
 }
 
