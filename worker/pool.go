@@ -77,7 +77,7 @@ const (
 	startTimeout       = 30 * time.Second
 	watchInterval      = 20 * time.Millisecond
 	maxRunsPerWorker   = 1000
-	maxForwardedStderr = 50
+	maxForwardedStderr = 20
 )
 
 // Pool runs workflows in worker processes. It implements
@@ -248,17 +248,6 @@ func (pl *Pool) Status() Status {
 		s.PIDs = append(s.PIDs, p.pid)
 	}
 	return s
-}
-
-// Healthy returns an error when workers cannot be started: no worker is
-// idle and the latest attempt to start one failed.
-func (pl *Pool) Healthy() error {
-	pl.mu.Lock()
-	defer pl.mu.Unlock()
-	if len(pl.idle) == 0 && pl.lastSpawnErr != nil {
-		return fmt.Errorf("workers cannot start: %v", pl.lastSpawnErr)
-	}
-	return nil
 }
 
 // Validate checks a definition in process: it parses and checks

@@ -122,7 +122,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, env 
 
 	srv := handlers.New(svc, handlers.Config{
 		Logger: logger, SecureCookies: strings.HasPrefix(cfg.PublicURL, "https://"), PublicURL: cfg.PublicURL,
-		Version: version, Catalog: engine.Catalog(), Metrics: m.Handler(), Events: sched, Ready: readiness(store, pool),
+		Version: version, Catalog: engine.Catalog(), Metrics: m.Handler(), Events: sched, Ready: readiness(store),
 		MetricsRecorder: m, RateLimit: rateLimit(cfg.APIRateLimit),
 	})
 	// Requests derive their context from baseCtx, which shutdown cancels,
@@ -220,13 +220,8 @@ func seedSample(ctx context.Context, svc *service.Service, tenant *geoetl.Tenant
 	return nil
 }
 
-func readiness(store geoetl.Store, pool *worker.Pool) func(ctx context.Context) error {
+func readiness(store geoetl.Store) func(ctx context.Context) error {
 	return func(ctx context.Context) error {
-		if pool != nil {
-			if err := pool.Healthy(); err != nil {
-				return err
-			}
-		}
 		if err := store.Ping(ctx); err != nil {
 			return fmt.Errorf("database unreachable")
 		}

@@ -112,13 +112,20 @@ func startServer(t *testing.T, args ...string) *server {
 	return srv
 }
 
-func (s *server) ready() bool {
+func (s *server) ready() bool { return s.readiness() == "" }
+
+// readiness is "" when /readyz answers 200, else what it answered.
+func (s *server) readiness() string {
 	resp, err := http.Get(s.base + "/readyz")
 	if err != nil {
-		return false
+		return err.Error()
 	}
-	resp.Body.Close()
-	return resp.StatusCode == http.StatusOK
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(resp.Body)
+		return fmt.Sprintf("%d %s", resp.StatusCode, b)
+	}
+	return ""
 }
 
 // shutdown stops serve as SIGTERM does and waits for it to exit.
@@ -164,7 +171,24 @@ func TestServe_SurvivesWorkflowsThatOutgrowTheirMemoryLimit(t *testing.T) {
 	if !strings.Contains(srv.errOut.String(), "workflow runs are contained in worker processes") {
 		t.Fatalf("no line saying how runs are contained: %s", srv.errOut.String())
 	}
-	dbPath, errOut, ready := srv.dbPath, srv.errOut, srv.ready
+	dbPath, errOut := srv.dbPath, srv.errOut
+	// Up means answering: the process lives and serves its API. (/readyz
+	// also times the database, which a loaded machine can make slow.)
+	ready := func() bool {
+		resp, err := http.Get(srv.base + "/healthz")
+		if err != nil {
+			t.Logf("/healthz: %v", err)
+			return false
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Logf("/healthz: %d", resp.StatusCode)
+			return false
+		}
+		var list struct{ Items []json.RawMessage }
+		api(t, srv.base, srv.token, "GET", "/workflows", nil, &list)
+		return len(list.Items) > 0
+	}
 	noop := srv.workflow(t, "no-op", `{"nodes":[]}`)
 	real := srv.workflow(t, "real", filterDef(`kind == "a"`))
 	huge := srv.workflow(t, "terabyte", filterDef(`len(repeat(repeat("a", 999999), 1000000)) > 0`))
@@ -198,7 +222,8 @@ func TestServe_SurvivesWorkflowsThatOutgrowTheirMemoryLimit(t *testing.T) {
 	if len(workerChildren(t)) == 0 {
 		t.Error("no worker processes while serve runs: the orphan check below would prove nothing")
 	}
-	waitFor(t, "the dissolve and its retry to end", func() bool {
+	// Generous: reading 400,000 polygons twice is slow under -race.
+	waitWithin(t, 5*time.Minute, "the dissolve and its retry to end", func() bool {
 		var list struct{ Items []execution }
 		api(t, srv.base, srv.token, "GET", "/executions?scheduleId="+dissolveID, nil, &list)
 		ended := 0
@@ -365,10 +390,15 @@ func (s *server) get(t *testing.T, path string) string {
 // waitFor polls until cond holds, for at most a minute.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
+	waitWithin(t, time.Minute, what, cond)
+}
+
+func waitWithin(t *testing.T, limit time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("not within a minute: %s", what)
+			t.Fatalf("not within %s: %s", limit, what)
 		}
 		time.Sleep(25 * time.Millisecond)
 	}
