@@ -65,9 +65,9 @@ func api(t *testing.T, base, token, method, path string, body any, out any) int 
 // processes) with an admin token.
 type server struct {
 	base, token, dbPath, dataDir string
-	errOut              *syncBuffer
-	stop                func()
-	done                chan int
+	errOut                       *syncBuffer
+	stop                         func()
+	done                         chan int
 }
 
 func startServer(t *testing.T, args ...string) *server {
