@@ -43,7 +43,7 @@ func BenchmarkRun_GeoJSONReprojectGeoPackage1000(b *testing.B) {
 			for range b.N {
 				rec := &firstRecord{}
 				t0 := time.Now()
-				sum, err := eng.Run(context.Background(), geoetl.RunRequest{ExecutionID: "bench", Workflow: w, Recorder: rec})
+				sum, err := eng.Run(context.Background(), geoetl.RunRequest{TenantName: testTenant, ExecutionID: "bench", Workflow: w, Recorder: rec})
 				if err != nil || sum.FeaturesWritten != 1000 {
 					b.Fatalf("%+v %v", sum, err)
 				}

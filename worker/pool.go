@@ -254,6 +254,12 @@ func (pl *Pool) Status() Status {
 // parameters (expressions are compiled, never evaluated).
 func (pl *Pool) Validate(definition json.RawMessage) error { return pl.cfg.Local.Validate(definition) }
 
+// ValidateFor is Validate plus the tenant's checks (its connection
+// grants), in process.
+func (pl *Pool) ValidateFor(tenantName string, definition json.RawMessage) error {
+	return pl.cfg.Local.ValidateFor(tenantName, definition)
+}
+
 // Parameters lists a definition's parameters in process.
 func (pl *Pool) Parameters(definition json.RawMessage) ([]geoetl.WorkflowParameter, error) {
 	return pl.cfg.Local.Parameters(definition)

@@ -41,24 +41,43 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// crashingEngine is the real engine, except that a workflow named
-// "panic" panics in a goroutine of its own, where no recover can catch
-// it: the way a bug in a node's helper goroutine takes a process down.
+// crashingEngine is the real engine, except for two workflow names that
+// make the worker process die the ways node code can: "panic" panics in a
+// goroutine of its own, where no recover can catch it (a bug in a node's
+// helper goroutine), and "terabyte" asks for 1 TB at once (what the
+// filter expression len(repeat(repeat("a", 999999), 1000000)) did before
+// expressions had budgets), which the Go runtime answers with a fatal
+// error before any limit can act.
 type crashingEngine struct{ *etl.Engine }
 
+var sink []byte
+
 func (e crashingEngine) Run(ctx context.Context, req geoetl.RunRequest) (geoetl.RunSummary, error) {
-	if req.Workflow != nil && req.Workflow.Name == "panic" {
+	switch {
+	case req.Workflow != nil && req.Workflow.Name == "panic":
 		req.Recorder.Log("info", "", "about to panic")
 		go func() { panic("boom in a helper goroutine") }()
 		<-ctx.Done()
+	case req.Workflow != nil && req.Workflow.Name == "terabyte":
+		req.Recorder.Log("info", "", "about to allocate 1 TB")
+		sink = make([]byte, 1<<40)
+		sink[len(sink)-1] = 1
 	}
 	return e.Engine.Run(ctx, req)
 }
 
-// newPool starts a pool of real worker processes on a fresh data folder.
+// testTenant is the tenant the tests run as; its files are in
+// <data folder>/<testTenant>.
+const testTenant = "acme"
+
+// newPool starts a pool of real worker processes on a fresh data folder,
+// and returns the test tenant's folder in it.
 func newPool(t testing.TB, edit func(*Config)) (*Pool, *etl.Engine, string) {
 	t.Helper()
 	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, testTenant), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	local, err := etl.New(etl.Config{DataDir: dir})
 	if err != nil {
 		t.Fatal(err)
@@ -85,7 +104,7 @@ func newPool(t testing.TB, edit func(*Config)) (*Pool, *etl.Engine, string) {
 			t.Errorf("close: %v", err)
 		}
 	})
-	return pl, local, dir
+	return pl, local, filepath.Join(dir, testTenant)
 }
 
 // recorder keeps what a run reports, and lets a test wait for a line.
@@ -177,14 +196,14 @@ func filterWorkflow(expr string) *geoetl.Workflow {
 	 "edges":[{"from":"src","to":"keep"},{"from":"keep","to":"out"}]}`)
 }
 
-// hugeExpression asks for about 1 TB at once; Go dies of it at once.
+// hugeExpression would ask for about 1 TB at once.
 const hugeExpression = `len(repeat(repeat("a", 999999), 1000000)) > 0`
 
 func run(t *testing.T, pl *Pool, w *geoetl.Workflow) (geoetl.RunSummary, error, *recorder) {
 	t.Helper()
 	rec := newRecorder()
 	sum, err := pl.Run(context.Background(), geoetl.RunRequest{
-		TenantID: "t1", ExecutionID: "e-" + strconv.FormatInt(time.Now().UnixNano(), 36), Workflow: w,
+		TenantID: "t1", TenantName: testTenant, ExecutionID: "e-" + strconv.FormatInt(time.Now().UnixNano(), 36), Workflow: w,
 		Parameters: map[string]any{}, ScheduledAt: time.Now().UTC(), Trigger: geoetl.TriggerManual, Recorder: rec,
 	})
 	return sum, err, rec
@@ -198,12 +217,20 @@ func workerPID(t *testing.T, rec *recorder) int {
 
 func TestPool_HugeAllocationFailsTheRunWithMemoryLimitAndTheNextRunSucceeds(t *testing.T) {
 	pl, _, dir := newPool(t, nil)
-	if err := pl.Validate(filterWorkflow(hugeExpression).Definition); err != nil {
-		t.Fatalf("validation (in process) must not evaluate the expression: %v", err)
+	// The expression that once asked for a terabyte is refused on save
+	// now (its budget is checked in process, before anything is built);
+	// the worker below dies of the same allocation made directly.
+	if err := pl.Validate(filterWorkflow(hugeExpression).Definition); err == nil || !strings.Contains(err.Error(), "budget") {
+		t.Fatalf("validation: %v, want the expression refused for its budget", err)
 	}
-	_, err, rec := run(t, pl, filterWorkflow(hugeExpression))
+	w := filterWorkflow("true")
+	w.Name = "terabyte"
+	_, err, rec := run(t, pl, w)
 	if err == nil || !strings.Contains(err.Error(), "memory limit") || !strings.Contains(err.Error(), "1 GiB") {
 		t.Fatalf("err = %v, want the 1 GiB memory limit named", err)
+	}
+	if !strings.Contains(err.Error(), "out of memory") {
+		t.Errorf("err = %v, want the runtime's last words", err)
 	}
 	dead := workerPID(t, rec)
 	if syscall.Kill(dead, 0) == nil {
@@ -293,7 +320,7 @@ func TestPool_KillNineFailsOnlyThatRunAndANewWorkerIsReady(t *testing.T) {
 		rec := newRecorder()
 		ch := make(chan result, 1)
 		go func() {
-			_, err := pl.Run(ctx, geoetl.RunRequest{ExecutionID: "e", Workflow: workflow(blockingWorkflow), Recorder: rec})
+			_, err := pl.Run(ctx, geoetl.RunRequest{TenantName: testTenant, ExecutionID: "e", Workflow: workflow(blockingWorkflow), Recorder: rec})
 			ch <- result{err, rec}
 		}()
 		return ch, rec
@@ -350,7 +377,7 @@ func TestPool_CancelStopsTheRunInItsWorkerAndKeepsTheWorker(t *testing.T) {
 	rec := newRecorder()
 	done := make(chan error, 1)
 	go func() {
-		_, err := pl.Run(ctx, geoetl.RunRequest{ExecutionID: "e", Workflow: workflow(blockingWorkflow), Recorder: rec})
+		_, err := pl.Run(ctx, geoetl.RunRequest{TenantName: testTenant, ExecutionID: "e", Workflow: workflow(blockingWorkflow), Recorder: rec})
 		done <- err
 	}()
 	pid := workerPID(t, rec)
@@ -405,7 +432,7 @@ func TestDeathError_ReadsTheWorkersLastWords(t *testing.T) {
 // inProcess runs w with the in-process engine, for comparison.
 func inProcess(t *testing.T, e *etl.Engine, ctx context.Context, w *geoetl.Workflow, params map[string]any) (geoetl.RunSummary, error, *recorder) {
 	rec := newRecorder()
-	sum, err := e.Run(ctx, geoetl.RunRequest{ExecutionID: "e", Workflow: w, Parameters: params, Recorder: rec})
+	sum, err := e.Run(ctx, geoetl.RunRequest{TenantName: testTenant, ExecutionID: "e", Workflow: w, Parameters: params, Recorder: rec})
 	return sum, err, rec
 }
 
@@ -441,7 +468,7 @@ func TestPool_RunsReportTheSameAsInProcess(t *testing.T) {
 			w := workflow(tc.def)
 			wantSum, wantErr, want := inProcess(t, local, context.Background(), w, tc.params)
 			rec := newRecorder()
-			sum, err := pl.Run(context.Background(), geoetl.RunRequest{ExecutionID: "e", Workflow: w, Parameters: tc.params, Recorder: rec})
+			sum, err := pl.Run(context.Background(), geoetl.RunRequest{TenantName: testTenant, ExecutionID: "e", Workflow: w, Parameters: tc.params, Recorder: rec})
 			if fmt.Sprint(err) != fmt.Sprint(wantErr) || geoetl.ErrorCode(err) != geoetl.ErrorCode(wantErr) ||
 				!reflect.DeepEqual(geoetl.ErrorFields(err), geoetl.ErrorFields(wantErr)) {
 				t.Fatalf("err = %v (%s), in process %v (%s)", err, geoetl.ErrorCode(err), wantErr, geoetl.ErrorCode(wantErr))

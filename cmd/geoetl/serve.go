@@ -66,6 +66,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, env 
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return fmt.Errorf("--data-dir: %w", err)
 	}
+	if err := etl.UpgradeDataLayout(cfg.DataDir, logger); err != nil {
+		return fmt.Errorf("--data-dir: %w", err)
+	}
 	policy := netguard.Policy{AllowPrivate: cfg.AllowPrivateURLs}
 	engine, err := etl.New(engineConfig(cfg.DataDir, cfg.AllowPrivateURLs, logger))
 	if err != nil {

@@ -19,7 +19,8 @@ import (
 func engineConfig(dataDir string, allowPrivate bool, logger *slog.Logger) etl.Config {
 	return etl.Config{
 		DataDir: dataDir, Network: netguard.Policy{AllowPrivate: allowPrivate},
-		Connections: etl.ConnectionsFromEnv(os.Environ()), Logger: logger,
+		Connections: etl.ConnectionsFromEnv(os.Environ()), ConnectionGrants: etl.ConnectionGrantsFromEnv(os.Environ()),
+		Logger: logger,
 	}
 }
 
