@@ -251,7 +251,8 @@ func (pl *Pool) Status() Status {
 }
 
 // Validate checks a definition in process: it parses and checks
-// parameters (expressions are compiled, never evaluated).
+// parameters; it reads no data, and evaluates an expression only once,
+// without attributes and under the expression budgets.
 func (pl *Pool) Validate(definition json.RawMessage) error { return pl.cfg.Local.Validate(definition) }
 
 // ValidateFor is Validate plus the tenant's checks (its connection
