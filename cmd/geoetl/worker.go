@@ -31,6 +31,12 @@ func workerCommand(cfg config) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	if _, err := os.Stat("/proc/self/exe"); err == nil {
+		// The very file serve runs from, even after a package upgrade
+		// replaced the binary at its path: a worker is always the same
+		// version as its serve.
+		exe = "/proc/self/exe"
+	}
 	dir, err := filepath.Abs(cfg.DataDir)
 	if err != nil {
 		return nil, err
