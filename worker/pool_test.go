@@ -41,13 +41,14 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// crashingEngine is the real engine, except for two workflow names that
+// crashingEngine is the real engine, except for three workflow names that
 // make the worker process die the ways node code can: "panic" panics in a
 // goroutine of its own, where no recover can catch it (a bug in a node's
 // helper goroutine), and "terabyte" asks for 1 TB at once (what the
 // filter expression len(repeat(repeat("a", 999999), 1000000)) did before
 // expressions had budgets), which the Go runtime answers with a fatal
-// error before any limit can act.
+// error before any limit can act; "stubborn" never returns, whatever its
+// context says.
 type crashingEngine struct{ *etl.Engine }
 
 var sink []byte
@@ -58,6 +59,10 @@ func (e crashingEngine) Run(ctx context.Context, req geoetl.RunRequest) (geoetl.
 		req.Recorder.Log("info", "", "about to panic")
 		go func() { panic("boom in a helper goroutine") }()
 		<-ctx.Done()
+	case req.Workflow != nil && req.Workflow.Name == "stubborn":
+		// Node code stuck where it never looks at its context.
+		req.Recorder.Log("info", "", "ignoring cancellation")
+		select {}
 	case req.Workflow != nil && req.Workflow.Name == "terabyte":
 		req.Recorder.Log("info", "", "about to allocate 1 TB")
 		sink = make([]byte, 1<<40)
@@ -569,4 +574,54 @@ func TestParseSize(t *testing.T) {
 	if FormatSize(1<<30) != "1 GiB" || FormatSize(64<<20) != "64 MiB" {
 		t.Error(FormatSize(1<<30), FormatSize(64<<20))
 	}
+}
+
+func TestPool_DeadlineEndsTheRunInItsWorker(t *testing.T) {
+	pl, _, _ := newPool(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	rec := newRecorder()
+	_, err := pl.Run(ctx, geoetl.RunRequest{TenantName: testTenant, ExecutionID: "e", Workflow: workflow(blockingWorkflow), Recorder: rec})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v, want context.DeadlineExceeded", err)
+	}
+	if st := rec.statuses("hold"); len(st) == 0 || st[len(st)-1] != "cancelled" {
+		t.Errorf("hold: %v, want it to end cancelled", st)
+	}
+}
+
+func TestPool_AWorkerThatIgnoresItsCancellationIsKilled(t *testing.T) {
+	pl, _, _ := newPool(t, func(c *Config) { c.CancelGrace = 300 * time.Millisecond })
+	ctx, cancel := context.WithCancel(context.Background())
+	rec := newRecorder()
+	done := make(chan error, 1)
+	w := filterWorkflow("true")
+	w.Name = "stubborn"
+	go func() {
+		_, err := pl.Run(ctx, geoetl.RunRequest{TenantName: testTenant, ExecutionID: "e", Workflow: w, Recorder: rec})
+		done <- err
+	}()
+	pid := workerPID(t, rec)
+	rec.waitLog(t, regexp.MustCompile(`ignoring cancellation`))
+	cancel()
+	err := <-done
+	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "did not stop within 300ms") {
+		t.Fatalf("err = %v", err)
+	}
+	if syscall.Kill(pid, 0) == nil && !strings.Contains(procState(pid), "Z") {
+		t.Fatalf("worker %d still alive", pid)
+	}
+}
+
+// procState is the state letter of a process, "" when it is gone.
+func procState(pid int) string {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	if len(f) == 0 {
+		return ""
+	}
+	return f[0]
 }
