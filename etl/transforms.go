@@ -73,7 +73,7 @@ func oneInput(t *NodeType) *NodeType {
 func (e *Engine) reprojectNode() *NodeType {
 	return oneInput(&NodeType{
 		Type:        "geoprocessing.reproject",
-		Description: "Transforms coordinates to another CRS. Supported: EPSG:4326, 4258, 3857, 3035, 27700, 2154, 25828-25838 and every WGS 84 UTM zone (32601-32660, 32701-32760); results agree with PROJ to 1 mm.",
+		Description: "Transforms coordinates to another CRS: any EPSG or ESRI geographic CRS, or projected CRS with a common method (transverse Mercator, Lambert conic, Albers, azimuthal equal area, stereographic, oblique Mercator, Mercator, Cassini, equidistant cylindrical, Krovak), a WKT or a PROJ string, with the datum transformation PROJ would choose; results agree with PROJ's cs2cs to 1 mm.",
 		Parameters: []ParamSpec{
 			{Name: "target_crs", Type: "crs", Required: true, Description: "CRS to transform to, e.g. \"EPSG:3857\"."},
 			{Name: "source_crs", Type: "crs", Description: "CRS of the input when its own is wrong or missing; default: the input's."},
