@@ -194,6 +194,15 @@ func lookupRef(ref string) (*CRS, error) {
 		c.WKT = c.buildWKT1()
 		return c, nil
 	}
+	if w, ok := r.wkts[ref]; ok {
+		c, err := buildCRSFromWKTText(w)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", ref, err)
+		}
+		c.Name, c.authority, c.authCode = r.wktNames[ref], auth, n
+		c.WKT = c.buildWKT1()
+		return c, nil
+	}
 	p, ok := r.projs[ref]
 	if !ok {
 		return nil, fmt.Errorf("%w: %s is not a geographic or projected CRS with a supported method in PROJ %s's database (EPSG %s)",

@@ -51,6 +51,7 @@ type geogDef struct {
 	swap       bool    // latitude first
 	area       [4]float64
 	deprecated bool
+	is3D       bool
 }
 
 type projDef struct {
@@ -100,6 +101,7 @@ type registry struct {
 	ops                      map[string][]*opDef // by source and by target CRS
 	opByRef                  map[string]*opDef
 	opsByDatum               map[string][]*opDef
+	wkts, wktNames           map[string]string // ESRI CRSs defined by WKT
 	// names maps a record kind ("E", "D", "G", "R") and a normalized name
 	// or alias (see normName) to the record's reference.
 	names map[string]map[string]string
@@ -123,16 +125,32 @@ func normName(s string) string {
 	return b.String()
 }
 
-func (r *registry) addName(kind, name, ref string) {
+// addName records a name or alias; a primary name is not overridden by
+// an alias, and of two the lower EPSG code wins.
+func (r *registry) addName(kind, name, ref string, primary bool) {
 	m := r.names[kind]
 	if m == nil {
 		m = map[string]string{}
 		r.names[kind] = m
 	}
 	k := normName(name)
+	if primary && strings.HasPrefix(ref, "EPSG:") {
+		k = "\x00" + k
+	}
 	if old, ok := m[k]; !ok || refLess(ref, old) {
 		m[k] = ref
 	}
+}
+
+// lookupName returns the reference of a name: a primary name first, then
+// an alias.
+func (r *registry) lookupName(kind, name string) (string, bool) {
+	k := normName(name)
+	if ref, ok := r.names[kind]["\x00"+k]; ok {
+		return ref, true
+	}
+	ref, ok := r.names[kind][k]
+	return ref, ok
 }
 
 // refLess prefers EPSG to ESRI and lower codes, so a name shared by a
@@ -167,6 +185,7 @@ func loadRegistry() (*registry, error) {
 		ellipsoids: map[string]*ellipsoidDef{}, pms: map[string]*pmDef{}, datums: map[string]*datumDef{},
 		geogs: map[string]*geogDef{}, projs: map[string]*projDef{}, ops: map[string][]*opDef{},
 		names: map[string]map[string]string{}, opByRef: map[string]*opDef{}, opsByDatum: map[string][]*opDef{},
+		wkts: map[string]string{}, wktNames: map[string]string{},
 	}
 	var aliases [][]string
 	sc := bufio.NewScanner(zr)
@@ -208,6 +227,9 @@ func loadRegistry() (*registry, error) {
 				}
 			}
 			r.projs[f[1]] = p
+		case "W":
+			r.wkts[f[1]] = f[4]
+			r.wktNames[f[1]] = f[2]
 		case "T":
 			o := &opDef{ref: f[1], name: f[2], src: f[3], tgt: f[4], accuracy: num(f[5]), kind: opKind(f[6][0]), area: area(f[8:12])}
 			switch o.kind {
@@ -235,7 +257,8 @@ func loadRegistry() (*registry, error) {
 	r.linkDatums(pendingDatums)
 	for _, f := range pendingGeogs {
 		if d := r.datums[f[3]]; d != nil {
-			r.geogs[f[1]] = &geogDef{ref: f[1], name: f[2], datum: d, unit: exactDegree(num(f[4])), swap: f[5] == "1", area: area(f[6:10]), deprecated: f[10] == "1"}
+			r.geogs[f[1]] = &geogDef{ref: f[1], name: f[2], datum: d, unit: exactDegree(num(f[4])), swap: f[5] == "1", area: area(f[6:10]),
+				deprecated: f[10] == "1", is3D: len(f) > 11 && f[11] == "1"}
 		}
 	}
 	if bad != nil {
@@ -253,23 +276,29 @@ func loadRegistry() (*registry, error) {
 		sort.Slice(l, func(i, j int) bool { return l[i].ref < l[j].ref })
 	}
 	for ref, e := range r.ellipsoids {
-		r.addName("E", e.name, ref)
+		r.addName("E", e.name, ref, true)
 	}
 	for ref, d := range r.datums {
-		r.addName("D", d.name, ref)
+		r.addName("D", d.name, ref, true)
 	}
 	for ref, g := range r.geogs {
-		if !g.deprecated {
-			r.addName("G", g.name, ref)
+		if !g.deprecated && !g.is3D {
+			r.addName("G", g.name, ref, true)
 		}
 	}
 	for ref, p := range r.projs {
 		if !p.deprecated {
-			r.addName("R", p.name, ref)
+			r.addName("R", p.name, ref, true)
 		}
 	}
 	for _, a := range aliases {
-		r.addName(a[1], a[3], a[2])
+		if g, ok := r.geogs[a[2]]; a[1] == "G" && (!ok || g.deprecated || g.is3D) {
+			continue
+		}
+		if p, ok := r.projs[a[2]]; a[1] == "R" && (!ok || p.deprecated) {
+			continue
+		}
+		r.addName(a[1], a[3], a[2], false)
 	}
 	return r, nil
 }
@@ -333,5 +362,5 @@ func Count() (projected, geographic int) {
 	if err != nil {
 		return 0, 0
 	}
-	return len(r.projs), len(r.geogs)
+	return len(r.projs) + len(r.wkts), len(r.geogs)
 }

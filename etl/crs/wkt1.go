@@ -146,6 +146,8 @@ func (c *CRS) buildWKT1() string {
 			}
 			if angularParams[code] {
 				v = v * deg / g.unit
+			} else if code != 8805 && code != 8815 && code != 8819 && code != -1 {
+				v /= p.unit // false easting and northing are in the CRS's unit
 			}
 			b.WriteString(`,PARAMETER["` + pp[0] + `",` + num15(v) + `]`)
 		}

@@ -11,12 +11,14 @@
 //	E code name a invf                       ellipsoid (invf 0: sphere)
 //	P code name lon                          prime meridian, degrees
 //	D code name ellipsoid pm                 geodetic datum
-//	G crs name datum unit swap w s e n dep   geographic CRS (unit: radians per unit)
+//	G crs name datum unit swap w s e n dep 3d  geographic CRS (unit: radians per unit)
 //	R crs name geog method unit uname ucode axes w s e n dep params
 //	                                         (axes: see axisCode)
 //	T code name src tgt acc kind params w s e n superseded-by offshore
 //	(T kind "c": a concatenation of the T records listed, in order)
+//	W crs name dep wkt                       an ESRI CRS proj.db defines by its WKT
 //	A kind ref alias                         another name of an E, D, G or R record
+//	                                         (kind P: a +datum name of PROJ strings)
 //
 // CRS references are "EPSG:4326" or "ESRI:102100"; angles are degrees,
 // lengths metres, scales unitless. T kinds: "h" Helmert (tx ty tz m, rx ry
@@ -52,7 +54,6 @@ var methods = map[string]bool{
 	"9802": true, // Lambert Conic Conformal (2SP)
 	"9822": true, // Albers Equal Area
 	"9820": true, // Lambert Azimuthal Equal Area
-	"1027": true, // Lambert Azimuthal Equal Area (Spherical)
 	"9810": true, // Polar Stereographic (variant A)
 	"9829": true, // Polar Stereographic (variant B)
 	"9809": true, // Oblique Stereographic
@@ -163,18 +164,18 @@ func main() {
 	// Geographic 2D CRSs with a degree-like axis unit and a datum.
 	type geogRow struct {
 		ref, name, datum, unit string
-		swap, dep              int
+		swap, dep, is3D        int
 	}
 	var geogs []geogRow
 	rows = query(db, `SELECT g.auth_name, g.code, g.name, g.datum_auth_name, g.datum_code, g.deprecated,
-			a1.orientation, a1.uom_auth_name, a1.uom_code
+			a1.orientation, a1.uom_auth_name, a1.uom_code, g.type = 'geographic 3D'
 		FROM geodetic_crs g
 		JOIN axis a1 ON a1.coordinate_system_auth_name = g.coordinate_system_auth_name AND a1.coordinate_system_code = g.coordinate_system_code AND a1.coordinate_system_order = 1
 		WHERE g.type IN ('geographic 2D', 'geographic 3D') AND g.auth_name IN ('EPSG', 'ESRI') AND g.datum_code IS NOT NULL`)
 	for rows.Next() {
 		var a, c, n, da, dc, o, ua, uc string
-		var dep int
-		must(rows.Scan(&a, &c, &n, &da, &dc, &dep, &o, &ua, &uc))
+		var dep, is3D int
+		must(rows.Scan(&a, &c, &n, &da, &dc, &dep, &o, &ua, &uc, &is3D))
 		u := units[ua+":"+uc]
 		if u.typ != "angle" || !u.factor.Valid {
 			continue
@@ -183,7 +184,7 @@ func main() {
 		if o == "north" {
 			swap = 1
 		}
-		geogs = append(geogs, geogRow{a + ":" + c, n, da + ":" + dc, strconv.FormatFloat(u.factor.Float64, 'g', -1, 64), swap, dep})
+		geogs = append(geogs, geogRow{a + ":" + c, n, da + ":" + dc, strconv.FormatFloat(u.factor.Float64, 'g', -1, 64), swap, dep, is3D})
 	}
 
 	// Projected CRSs.
@@ -219,6 +220,9 @@ func main() {
 		if u.typ != "length" || !u.factor.Valid {
 			continue
 		}
+		if r.mc == "9804" && paramValue(params, "8801") != "0" && paramValue(params, "8801") != "" {
+			continue // Mercator (variant A) with a latitude of origin off the equator: not supported
+		}
 		axes := axisCode(r.o1, r.n1) + axisCode(r.o2, r.n2)
 		ref := r.a + ":" + r.c
 		f := []any{"R", ref, r.n, r.ga + ":" + r.gc, r.mc, u.factor.Float64, u.name, r.uc, axes}
@@ -228,6 +232,18 @@ func main() {
 		geog[r.ga+":"+r.gc] = true
 	}
 
+	// ESRI CRSs that proj.db defines by a WKT string, kept as that text.
+	rows = query(db, `SELECT 'R', auth_name, code, name, text_definition, deprecated FROM projected_crs WHERE auth_name = 'ESRI' AND text_definition IS NOT NULL
+		UNION ALL SELECT 'G', auth_name, code, name, text_definition, deprecated FROM geodetic_crs WHERE auth_name = 'ESRI' AND text_definition IS NOT NULL AND type LIKE 'geographic%'`)
+	var wktRecords [][]any
+	for rows.Next() {
+		var k, a, c, n, w string
+		var dep int
+		must(rows.Scan(&k, &a, &c, &n, &w, &dep))
+		if strings.HasPrefix(w, "PROJCS[") || strings.HasPrefix(w, "GEOGCS[") {
+			wktRecords = append(wktRecords, []any{"W", a + ":" + c, n, dep, w})
+		}
+	}
 	geogSet := map[string]bool{}
 	for _, g := range geogs {
 		geogSet[g.ref] = true
@@ -515,7 +531,7 @@ next:
 		}
 		f := []any{"G", gr.ref, gr.name, gr.datum, gr.unit, gr.swap}
 		f = append(f, ext("geodetic_crs", gr.ref)...)
-		emit(append(f, gr.dep)...)
+		emit(append(f, gr.dep, gr.is3D)...)
 	}
 	for _, p := range projs {
 		if geogSet[p.fields[3].(string)] {
@@ -525,8 +541,11 @@ next:
 	for _, t := range trans {
 		emit(t...)
 	}
+	for _, w := range wktRecords {
+		emit(w...)
+	}
 	// Other names (ESRI's, PROJ's) for identifying WKT and PROJ strings.
-	rows = query(db, `SELECT table_name, auth_name, code, alt_name FROM alias_name
+	rows = query(db, `SELECT table_name, auth_name, code, alt_name, coalesce(source, '') FROM alias_name
 		WHERE table_name IN ('geodetic_datum', 'ellipsoid', 'geodetic_crs', 'projected_crs') ORDER BY 1, 2, 3, 4`)
 	kinds := map[string]string{"geodetic_datum": "D", "ellipsoid": "E", "geodetic_crs": "G", "projected_crs": "R"}
 	known := map[string]bool{}
@@ -537,10 +556,14 @@ next:
 		}
 	}
 	for rows.Next() {
-		var t, a, c, n string
-		must(rows.Scan(&t, &a, &c, &n))
+		var t, a, c, n, src string
+		must(rows.Scan(&t, &a, &c, &n, &src))
 		if known[kinds[t]+a+":"+c] && !strings.ContainsAny(n, "\t\n") {
-			emit("A", kinds[t], a+":"+c, n)
+			kind := kinds[t]
+			if src == "PROJ" && kind == "D" {
+				kind = "P" // PROJ's +datum names
+			}
+			emit("A", kind, a+":"+c, n)
 		}
 	}
 	sort.Strings(lines[1:])
@@ -553,6 +576,15 @@ next:
 	must(zw.Close())
 	must(fh.Close())
 	log.Printf("wrote %d records to %s", len(lines), *out)
+}
+
+func paramValue(params, code string) string {
+	for _, kv := range strings.Split(params, ",") {
+		if k, v, _ := strings.Cut(kv, "="); k == code {
+			return v
+		}
+	}
+	return ""
 }
 
 func usedGeog(m map[string]bool, refs ...string) {

@@ -14,7 +14,13 @@
 //     order (the CRS's first axis is read from proj.db, independently of
 //     the package);
 //   - testdata/cs2cs_pairs.txt: "from to x y h x2 y2" between pairs of
-//     CRSs, including the ones that use the NTv2 grids of proj-data.
+//     CRSs, including the ones that use the NTv2 grids of proj-data;
+//   - testdata/definitions.tsv: "code kind text" with the .prj GDAL's
+//     ogr2ogr writes (kind prj), projinfo's WKT 1 (wkt1), WKT 2 (wkt2) and
+//     PROJ string (proj) of the required codes (needs gdal-bin too);
+//   - testdata/cs2cs_projstrings.txt: "code lon lat x y": WGS 84 to the
+//     code's PROJ string, as cs2cs computes it ("+proj=longlat
+//     +datum=WGS84 +to <PROJ string>").
 package main
 
 import (
@@ -161,6 +167,68 @@ func main() {
 	}
 	must(pw.Flush())
 	must(pout.Close())
+
+	dout, err := os.Create("testdata/definitions.tsv")
+	must(err)
+	sout, err := os.Create("testdata/cs2cs_projstrings.txt")
+	must(err)
+	fmt.Fprintln(sout, "# code lon lat x y: cs2cs +proj=longlat +datum=WGS84 +to <projinfo's PROJ string of EPSG:code>; written by internal/mkvectors")
+	tmp, err := os.MkdirTemp("", "mkvectors")
+	must(err)
+	defer os.RemoveAll(tmp)
+	src := tmp + "/p.geojson"
+	must(os.WriteFile(src, []byte(`{"type":"FeatureCollection","features":[{"type":"Feature","properties":{},"geometry":{"type":"Point","coordinates":[0,0]}}]}`), 0o644))
+	for _, code := range required {
+		ref := fmt.Sprintf("EPSG:%d", code)
+		shp := fmt.Sprintf("%s/c%d.shp", tmp, code)
+		if out, err := exec.Command("ogr2ogr", "-skipfailures", "-f", "ESRI Shapefile", shp, src, "-t_srs", ref).CombinedOutput(); err != nil {
+			log.Fatalf("ogr2ogr %s: %v %s", ref, err, out)
+		}
+		prj, err := os.ReadFile(strings.TrimSuffix(shp, ".shp") + ".prj")
+		if err != nil {
+			log.Fatalf("%s: %v", ref, err)
+		}
+		fmt.Fprintf(dout, "%d\tprj\t%s\n", code, strings.TrimSpace(string(prj)))
+		for _, k := range [][2]string{{"wkt1", "WKT1_GDAL"}, {"wkt2", "WKT2_2019"}, {"proj", "PROJ"}} {
+			out, err := exec.Command("projinfo", ref, "-o", k[1], "--single-line", "-q").Output()
+			if err != nil {
+				log.Fatalf("projinfo %s -o %s: %v", ref, k[1], err)
+			}
+			fmt.Fprintf(dout, "%d\t%s\t%s\n", code, k[0], strings.TrimSpace(string(out)))
+			if k[0] != "proj" {
+				continue
+			}
+			ci, _ := info(db, code)
+			var pts [][3]float64
+			for range 5 {
+				lon := ci.w + (ci.e-ci.w)*(0.02+0.96*rng.Float64())
+				if lon > 180 {
+					lon -= 360
+				}
+				pts = append(pts, [3]float64{lon, ci.s + (ci.n-ci.s)*(0.02+0.96*rng.Float64()), 0})
+			}
+			var in bytes.Buffer
+			for _, p := range pts {
+				fmt.Fprintf(&in, "%.12f %.12f 0\n", p[0], p[1])
+			}
+			args := append([]string{"-f", "%.12f", "+proj=longlat", "+datum=WGS84", "+to"}, strings.Fields(strings.TrimSpace(string(out)))...)
+			cmd := exec.Command("cs2cs", args...)
+			cmd.Stdin = &in
+			res, err := cmd.Output()
+			if err != nil && len(res) == 0 {
+				log.Fatalf("cs2cs %v: %v", args, err)
+			}
+			for i, l := range strings.Split(strings.TrimSpace(string(res)), "\n") {
+				f := strings.Fields(l)
+				if len(f) < 2 || f[0] == "*" {
+					continue
+				}
+				fmt.Fprintf(sout, "%d %.10f %.10f %s %s\n", code, pts[i][0], pts[i][1], f[0], f[1])
+			}
+		}
+	}
+	must(dout.Close())
+	must(sout.Close())
 }
 
 func fwdPoints(fwd [][]float64, pts [][3]float64) [][3]float64 {
