@@ -81,7 +81,8 @@ func (e *Engine) reprojectNode() *NodeType {
 		build: func(p params) (nodeFunc, error) {
 			cache := &transformerCache{to: p.crsCode("target_crs")}
 			override := p.crsCode("source_crs")
-			return mapFeatures(func(_ *nodeCtx, f Feature) (Feature, bool, error) {
+			noted := map[int]bool{}
+			return mapFeatures(func(nc *nodeCtx, f Feature) (Feature, bool, error) {
 				from := f.CRS
 				if override != 0 {
 					from = override
@@ -89,6 +90,12 @@ func (e *Engine) reprojectNode() *NodeType {
 				t, err := cache.get(from)
 				if err != nil {
 					return f, false, err
+				}
+				// A missing grid or a fallback without datum shift is
+				// said once per source CRS in the run log.
+				if n := t.Note(); n != "" && !noted[from] {
+					noted[from] = true
+					nc.r.log("warn", nc.id, n)
 				}
 				g := f.Geometry
 				if !t.Identity() {

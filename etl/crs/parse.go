@@ -265,6 +265,16 @@ func parseWKT(s string) (int, error) {
 	return intern(c), nil
 }
 
+// buildCRSFromWKTText builds a CRS from WKT without identifying it.
+func buildCRSFromWKTText(s string) (*CRS, error) {
+	p := &wktParser{s: s}
+	root, err := p.node()
+	if err != nil {
+		return nil, err
+	}
+	return buildFromWKT(root)
+}
+
 func firstNode(n *wktNode) (*wktNode, bool) {
 	for _, a := range n.args {
 		if c, ok := a.(*wktNode); ok {

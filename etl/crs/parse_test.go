@@ -65,15 +65,6 @@ func TestParse_BuildsPRJWithoutIdentifier(t *testing.T) {
 	}
 }
 
-func buildCRSFromWKTText(s string) (*CRS, error) {
-	p := &wktParser{s: s}
-	root, err := p.node()
-	if err != nil {
-		return nil, err
-	}
-	return buildFromWKT(root)
-}
-
 // The WKT 1 this package writes for .prj files and GeoPackages is the
 // one GDAL writes (projinfo -o WKT1_GDAL).
 func TestWKT1_MatchesProjinfo(t *testing.T) {
