@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"fmt"
 	"math"
+	"math/rand"
 	"os"
+	"os/exec"
 	"sort"
 	"strconv"
 	"strings"
@@ -87,6 +89,21 @@ func (s *errStats) String() string {
 	return fmt.Sprintf("%d points: median %.2g m, 99%% %.2g m, max %.2g m (%s)", s.n, p(0.5), p(0.99), s.max, s.worst)
 }
 
+// requireProjDataGrids skips (outside CI) a test whose recorded vectors
+// were computed with the NTv2 grids of Debian's proj-data package, when
+// they are not installed here.
+func requireProjDataGrids(t *testing.T) {
+	t.Helper()
+	for _, g := range []string{"BETA2007.gsb", "nzgd2kgrid0005.gsb", "ntf_r93.gsb"} {
+		if p, f, err := findGrid([]string{g}); f == nil {
+			if os.Getenv("CI") == "true" {
+				t.Fatalf("grid %s not found (%q, %v): apt-get install proj-data", g, p, err)
+			}
+			t.Skipf("grid %s is not installed (apt-get install proj-data): the recorded vectors use it", g)
+		}
+	}
+}
+
 // knownDifferences are CRSs where this package and cs2cs disagree by
 // more than a millimetre, with the largest difference seen and why; the
 // test still fails beyond it.
@@ -104,6 +121,7 @@ var knownDifferences = map[int]struct {
 // internal/mkvectors from cs2cs) cover about 400 CRSs of every supported
 // method, with heights, inside each CRS's area of use.
 func TestTransform_MatchesCS2CSOnHundredsOfCodesToOneMillimetre(t *testing.T) {
+	requireProjDataGrids(t)
 	rows := readVectorFile(t, "testdata/cs2cs_projdb.txt", 8)
 	var fwd, inv errStats
 	codes := map[int]bool{}
@@ -163,6 +181,7 @@ func TestTransform_MatchesCS2CSOnHundredsOfCodesToOneMillimetre(t *testing.T) {
 // Pairs of CRSs (testdata/cs2cs_pairs.txt) exercise datum changes other
 // than to WGS 84, including the NTv2 grids of Debian's proj-data.
 func TestTransform_MatchesCS2CSBetweenPairsOfCRSs(t *testing.T) {
+	requireProjDataGrids(t)
 	rows := readVectorFile(t, "testdata/cs2cs_pairs.txt", 7)
 	var st errStats
 	for _, r := range rows {
@@ -186,4 +205,120 @@ func TestTransform_MatchesCS2CSBetweenPairsOfCRSs(t *testing.T) {
 		}
 	}
 	t.Logf("%v", &st)
+}
+
+// TestTransform_AgreesWithLiveCS2CSOnSampledCodes compares, when cs2cs is
+// installed (CI installs proj-bin), a sample of the table's CRSs that the
+// recorded vectors may not hold, at points inside their areas of use.
+func TestTransform_AgreesWithLiveCS2CSOnSampledCodes(t *testing.T) {
+	if _, err := exec.LookPath("cs2cs"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("cs2cs is not installed (apt-get install proj-bin)")
+		}
+		t.Skip("cs2cs not installed: skipping the live PROJ comparison")
+	}
+	requireProjDataGrids(t)
+	r, err := db()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var refs []string
+	for ref := range r.projs {
+		if strings.HasPrefix(ref, "EPSG:") && !r.projs[ref].deprecated {
+			refs = append(refs, ref)
+		}
+	}
+	sort.Strings(refs)
+	rng := rand.New(rand.NewSource(int64(len(refs))))
+	var st errStats
+	for range 60 {
+		ref := refs[rng.Intn(len(refs))]
+		id, _ := idOf(ref)
+		if _, ok := knownDifferences[id]; ok {
+			continue
+		}
+		c, err := Lookup(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr, err := NewTransformer(4326, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, s, e, n := c.AreaOfUse()
+		if e < w {
+			e += 360
+		}
+		var in strings.Builder
+		var pts [][2]float64
+		for range 5 {
+			lon := w + (e-w)*(0.05+0.9*rng.Float64())
+			if lon > 180 {
+				lon -= 360
+			}
+			lat := s + (n-s)*(0.05+0.9*rng.Float64())
+			pts = append(pts, [2]float64{lon, lat})
+			fmt.Fprintf(&in, "%.10f %.10f\n", lat, lon)
+		}
+		cmd := exec.Command("cs2cs", "-f", "%.10f", "EPSG:4326", ref)
+		cmd.Stdin = strings.NewReader(in.String())
+		out, _ := cmd.Output()
+		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+		for i, p := range pts {
+			if i >= len(lines) {
+				break
+			}
+			fs := strings.Fields(lines[i])
+			wx, err1 := strconv.ParseFloat(fs[0], 64)
+			wy, err2 := strconv.ParseFloat(fs[1], 64)
+			if err1 != nil || err2 != nil {
+				continue // PROJ could not transform it either
+			}
+			if c.AxisSwapped() {
+				wx, wy = wy, wx
+			}
+			x, y, err := tr.Transform(p[0], p[1])
+			if err != nil {
+				t.Errorf("%s (%g %g): %v, cs2cs (%f %f)", ref, p[0], p[1], err, wx, wy)
+				continue
+			}
+			if e := groundError(c, x, y, wx, wy); !st.add(e, ref, mm) {
+				t.Errorf("%s (%.8f %.8f) = (%.6f %.6f), cs2cs (%.6f %.6f): off by %.4f m", ref, p[0], p[1], x, y, wx, wy, e)
+			}
+		}
+	}
+	t.Logf("%v", &st)
+}
+
+// BenchmarkTransform_WGS84ToWebMercator is the engine's hot path (the
+// GeoJSON to EPSG:3857 benchmark); it must not allocate.
+func BenchmarkTransform_WGS84ToWebMercator(b *testing.B) {
+	benchTransform(b, 4326, 3857, 10, 50)
+}
+
+// BenchmarkTransform_WGS84ToBritishNationalGrid includes a Helmert shift.
+func BenchmarkTransform_WGS84ToBritishNationalGrid(b *testing.B) {
+	benchTransform(b, 4326, 27700, -1.5, 52.5)
+}
+
+// BenchmarkTransform_GaussKruegerToUTMWithGrid uses the BETA2007 grid.
+func BenchmarkTransform_GaussKruegerToUTMWithGrid(b *testing.B) {
+	benchTransform(b, 31467, 25832, 3500000, 5500000)
+}
+
+func benchTransform(b *testing.B, from, to int, x, y float64) {
+	tr, err := NewTransformer(from, to)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	var sx float64
+	for i := range b.N {
+		ox, _, err := tr.Transform(x+float64(i%1000)*1e-3, y)
+		if err != nil {
+			b.Fatal(err)
+		}
+		sx += ox
+	}
+	_ = sx
 }

@@ -35,6 +35,9 @@ func (m *mercator) forward(lon, lat float64) (float64, float64, bool) {
 		return 0, 0, false
 	}
 	dl := adjlon(lon - m.lon0)
+	if m.e == 0 { // the sphere (Pseudo-Mercator), on the hot path
+		return m.fe + m.ak0*dl, m.fn + m.ak0*math.Log(math.Tan(math.Pi/4+lat/2)), true
+	}
 	return m.fe + m.ak0*dl, m.fn + m.ak0*math.Asinh(taup(math.Tan(lat), m.e)), true
 }
 
