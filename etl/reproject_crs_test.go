@@ -64,3 +64,18 @@ func TestReproject_LogsTheDatumTransformationsLimits(t *testing.T) {
 		t.Errorf("run log: %s", log)
 	}
 }
+
+// A GeoJSON file names an ESRI CRS as ESRI's, and refuses a custom one
+// rather than naming a code that is not it.
+func TestGeoJSONSink_NamesESRICodesAndRefusesCustomCRSs(t *testing.T) {
+	env := newEnv(t)
+	env.write("a.json", fc(`{"type":"Point","coordinates":[9,48]}`))
+	env.mustRun(chain(src("a.json"), node{id: "p", typ: "geoprocessing.reproject", params: map[string]any{"target_crs": "ESRI:102100"}}, geojsonOut("o.json")))
+	if out := env.read("o.json"); !strings.Contains(out, `"urn:ogc:def:crs:ESRI::102100"`) {
+		t.Errorf("output: %.300s", out)
+	}
+	_, err, _ := env.run(chain(src("a.json"), node{id: "p", typ: "geoprocessing.reproject", params: map[string]any{"target_crs": "+proj=tmerc +lon_0=9 +ellps=GRS80"}}, geojsonOut("c.json")), nil)
+	if err == nil || !strings.Contains(err.Error(), "custom definition") {
+		t.Errorf("custom CRS written to GeoJSON: %v", err)
+	}
+}

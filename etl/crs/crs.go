@@ -395,3 +395,18 @@ func newEllipsoid(a, invf float64) ellipsoid {
 	es := f * (2 - f)
 	return ellipsoid{a: a, f: f, es: es, e: math.Sqrt(es)}
 }
+
+// URN returns the OGC URN of a CRS id ("urn:ogc:def:crs:EPSG::2056",
+// "urn:ogc:def:crs:ESRI::102100"), as a GeoJSON crs member names it; a
+// custom definition has none, and saying another code would be wrong.
+func URN(id int) (string, error) {
+	if ref := refOf(id); ref != "" {
+		auth, code, _ := strings.Cut(ref, ":")
+		return "urn:ogc:def:crs:" + auth + "::" + code, nil
+	}
+	name := strconv.Itoa(id)
+	if c, err := Lookup(id); err == nil {
+		name = c.Name
+	}
+	return "", fmt.Errorf("the CRS %q is a custom definition without an EPSG or ESRI code: reproject to one first", name)
+}
