@@ -203,7 +203,7 @@ func lookupRef(ref string) (*CRS, error) {
 		c.WKT = c.buildWKT1()
 		return c, nil
 	}
-	p, ok := r.projs[ref]
+	p, ok := r.proj(ref)
 	if !ok {
 		return nil, fmt.Errorf("%w: %s is not a geographic or projected CRS with a supported method in PROJ %s's database (EPSG %s)",
 			ErrUnsupported, ref, r.projVersion, r.epsgVersion)
@@ -211,6 +211,10 @@ func lookupRef(ref string) (*CRS, error) {
 	g, ok := r.geogs[p.geog]
 	if !ok {
 		return nil, fmt.Errorf("%w: %s is based on %s, which is not a geographic CRS", ErrUnsupported, ref, p.geog)
+	}
+	p, err = p.withParams()
+	if err != nil {
+		return nil, err
 	}
 	pr, err := buildProjection(p.method, p.params, g.datum.ell)
 	if err != nil {

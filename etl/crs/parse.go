@@ -1050,11 +1050,11 @@ func identifyByParameters(r *registry, c *CRS) (int, bool) {
 		return 0, false
 	}
 	var refs []string
-	for ref, p := range r.projs {
+	r.eachProj(func(ref string, p *projDef) {
 		if p.method == c.pd.method && !p.deprecated && strings.HasPrefix(ref, "EPSG:") {
 			refs = append(refs, ref)
 		}
-	}
+	})
 	sort.Slice(refs, func(i, j int) bool { return refLess(refs[i], refs[j]) })
 	for _, ref := range refs {
 		id, _ := idOf(ref)

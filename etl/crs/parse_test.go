@@ -162,7 +162,7 @@ func TestCount_CoversThousandsOfCRSs(t *testing.T) {
 	}
 	// Every projected CRS of the table builds.
 	r, _ := db()
-	for ref := range r.projs {
+	for ref := range r.projLines {
 		id, ok := idOf(ref)
 		if !ok {
 			continue

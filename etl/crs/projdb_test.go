@@ -223,8 +223,8 @@ func TestTransform_AgreesWithLiveCS2CSOnSampledCodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	var refs []string
-	for ref := range r.projs {
-		if strings.HasPrefix(ref, "EPSG:") && !r.projs[ref].deprecated {
+	for ref := range r.projLines {
+		if p, _ := r.proj(ref); strings.HasPrefix(ref, "EPSG:") && !p.deprecated {
 			refs = append(refs, ref)
 		}
 	}

@@ -61,7 +61,29 @@ type projDef struct {
 	axes                    string // orientation of the two axes: e, n, w, s, o(ther)
 	area                    [4]float64
 	deprecated              bool
-	params                  map[int]float64
+	params                  map[int]float64 // filled by withParams
+	rawParams               string          // "code=value,..." as in the table
+}
+
+// withParams returns a copy of the definition with its parameters
+// parsed; the table keeps them as text, which holds thousands of
+// definitions in a fraction of the memory.
+func (p *projDef) withParams() (*projDef, error) {
+	q := *p
+	q.params = map[int]float64{}
+	if p.rawParams == "" {
+		return &q, nil
+	}
+	for _, kv := range strings.Split(p.rawParams, ",") {
+		k, v, _ := strings.Cut(kv, "=")
+		code, err1 := strconv.Atoi(k)
+		f, err2 := strconv.ParseFloat(v, 64)
+		if err1 != nil || err2 != nil {
+			return nil, fmt.Errorf("crs: bad parameter %q of %s in the embedded PROJ table", kv, p.ref)
+		}
+		q.params[code] = f
+	}
+	return &q, nil
 }
 
 type opKind byte
@@ -97,14 +119,16 @@ type registry struct {
 	pms                      map[string]*pmDef
 	datums                   map[string]*datumDef
 	geogs                    map[string]*geogDef
-	projs                    map[string]*projDef
+	projLines                map[string]string   // R records by reference
 	ops                      map[string][]*opDef // by source and by target CRS
 	opByRef                  map[string]*opDef
 	opsByDatum               map[string][]*opDef
 	wkts, wktNames           map[string]string // ESRI CRSs defined by WKT
 	// names maps a record kind ("E", "D", "G", "R") and a normalized name
 	// or alias (see normName) to the record's reference.
-	names map[string]map[string]string
+	names     map[string]map[string]string
+	namesOnce sync.Once
+	aliases   []string // the A records, until indexNames
 }
 
 // normName reduces a name for matching the spellings of WKT dialects:
@@ -142,9 +166,42 @@ func (r *registry) addName(kind, name, ref string, primary bool) {
 	}
 }
 
+// indexNames builds the name index the first time a definition is
+// identified by name, which plain EPSG codes never need.
+func (r *registry) indexNames() {
+	for ref, e := range r.ellipsoids {
+		r.addName("E", e.name, ref, true)
+	}
+	for ref, d := range r.datums {
+		r.addName("D", d.name, ref, true)
+	}
+	for ref, g := range r.geogs {
+		if !g.deprecated && !g.is3D {
+			r.addName("G", g.name, ref, true)
+		}
+	}
+	r.eachProj(func(ref string, p *projDef) {
+		if !p.deprecated {
+			r.addName("R", p.name, ref, true)
+		}
+	})
+	for _, line := range r.aliases {
+		a := strings.Split(line, "\t")
+		if g, ok := r.geogs[a[2]]; a[1] == "G" && (!ok || g.deprecated || g.is3D) {
+			continue
+		}
+		if p, ok := r.proj(a[2]); a[1] == "R" && (!ok || p.deprecated) {
+			continue
+		}
+		r.addName(a[1], a[3], a[2], false)
+	}
+	r.aliases = nil
+}
+
 // lookupName returns the reference of a name: a primary name first, then
 // an alias.
 func (r *registry) lookupName(kind, name string) (string, bool) {
+	r.namesOnce.Do(r.indexNames)
 	k := normName(name)
 	if ref, ok := r.names[kind]["\x00"+k]; ok {
 		return ref, true
@@ -183,11 +240,11 @@ func loadRegistry() (*registry, error) {
 	}
 	r := &registry{
 		ellipsoids: map[string]*ellipsoidDef{}, pms: map[string]*pmDef{}, datums: map[string]*datumDef{},
-		geogs: map[string]*geogDef{}, projs: map[string]*projDef{}, ops: map[string][]*opDef{},
+		geogs: map[string]*geogDef{}, projLines: map[string]string{}, ops: map[string][]*opDef{},
 		names: map[string]map[string]string{}, opByRef: map[string]*opDef{}, opsByDatum: map[string][]*opDef{},
 		wkts: map[string]string{}, wktNames: map[string]string{},
 	}
-	var aliases [][]string
+	var aliases []string
 	sc := bufio.NewScanner(zr)
 	sc.Buffer(make([]byte, 1<<16), 1<<20)
 	var bad error
@@ -205,7 +262,7 @@ func loadRegistry() (*registry, error) {
 		f := strings.Split(sc.Text(), "\t")
 		switch f[0] {
 		case "A":
-			aliases = append(aliases, f)
+			aliases = append(aliases, sc.Text())
 		case "V":
 			r.projVersion, r.epsgVersion = f[1], f[2]
 		case "E":
@@ -217,16 +274,9 @@ func loadRegistry() (*registry, error) {
 		case "G":
 			pendingGeogs = append(pendingGeogs, f)
 		case "R":
-			p := &projDef{ref: f[1], name: f[2], geog: f[3], method: f[4], unit: num(f[5]), unitName: f[6], unitCode: f[7], axes: f[8],
-				area: area(f[9:13]), deprecated: f[13] == "1", params: map[int]float64{}}
-			if len(f) > 14 && f[14] != "" {
-				for _, kv := range strings.Split(f[14], ",") {
-					k, v, _ := strings.Cut(kv, "=")
-					code, _ := strconv.Atoi(k)
-					p.params[code] = num(v)
-				}
-			}
-			r.projs[f[1]] = p
+			// Kept as text and parsed on use (see proj): thousands of
+			// definitions of which a run uses a few.
+			r.projLines[f[1]] = sc.Text()
 		case "W":
 			r.wkts[f[1]] = f[4]
 			r.wktNames[f[1]] = f[2]
@@ -275,31 +325,7 @@ func loadRegistry() (*registry, error) {
 	for _, l := range r.opsByDatum {
 		sort.Slice(l, func(i, j int) bool { return l[i].ref < l[j].ref })
 	}
-	for ref, e := range r.ellipsoids {
-		r.addName("E", e.name, ref, true)
-	}
-	for ref, d := range r.datums {
-		r.addName("D", d.name, ref, true)
-	}
-	for ref, g := range r.geogs {
-		if !g.deprecated && !g.is3D {
-			r.addName("G", g.name, ref, true)
-		}
-	}
-	for ref, p := range r.projs {
-		if !p.deprecated {
-			r.addName("R", p.name, ref, true)
-		}
-	}
-	for _, a := range aliases {
-		if g, ok := r.geogs[a[2]]; a[1] == "G" && (!ok || g.deprecated || g.is3D) {
-			continue
-		}
-		if p, ok := r.projs[a[2]]; a[1] == "R" && (!ok || p.deprecated) {
-			continue
-		}
-		r.addName(a[1], a[3], a[2], false)
-	}
+	r.aliases = aliases
 	return r, nil
 }
 
@@ -311,6 +337,34 @@ func exactDegree(u float64) float64 {
 		return math.Pi / 180
 	}
 	return u
+}
+
+// proj parses the projected CRS record of a reference.
+func (r *registry) proj(ref string) (*projDef, bool) {
+	line, ok := r.projLines[ref]
+	if !ok {
+		return nil, false
+	}
+	f := strings.Split(line, "\t")
+	if len(f) < 14 {
+		return nil, false
+	}
+	num := func(s string) float64 { v, _ := strconv.ParseFloat(s, 64); return v }
+	p := &projDef{ref: f[1], name: f[2], geog: f[3], method: f[4], unit: num(f[5]), unitName: f[6], unitCode: f[7], axes: f[8],
+		area: [4]float64{num(f[9]), num(f[10]), num(f[11]), num(f[12])}, deprecated: f[13] == "1"}
+	if len(f) > 14 {
+		p.rawParams = f[14]
+	}
+	return p, true
+}
+
+// eachProj calls fn with every projected CRS record.
+func (r *registry) eachProj(fn func(ref string, p *projDef)) {
+	for ref := range r.projLines {
+		if p, ok := r.proj(ref); ok {
+			fn(ref, p)
+		}
+	}
 }
 
 func (r *registry) linkDatums(lines [][]string) {
@@ -362,5 +416,5 @@ func Count() (projected, geographic int) {
 	if err != nil {
 		return 0, 0
 	}
-	return len(r.projs) + len(r.wkts), len(r.geogs)
+	return len(r.projLines) + len(r.wkts), len(r.geogs)
 }
