@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/expr-lang/expr"
-	"github.com/expr-lang/expr/vm"
 	"github.com/peterstace/simplefeatures/geom"
 
 	"github.com/geoetl/geoetl/etl/crs"
@@ -263,43 +261,30 @@ func densify(g geom.Geometry) geom.Geometry {
 	return g.Densify(step)
 }
 
-// compileFilter compiles an attribute expression. Only the feature's
-// properties are visible to it (plus expr's pure built-in functions).
-func compileFilter(src string) (*vm.Program, error) {
-	prog, err := expr.Compile(src, expr.Env(map[string]any{}), expr.AllowUndefinedVariables(), expr.AsBool(),
-		expr.DisableBuiltin("now"), expr.MaxNodes(5000))
-	if err != nil {
-		msg := err.Error()
-		if i := strings.Index(msg, "\n"); i > 0 {
-			msg = msg[:i]
-		}
-		return nil, fmt.Errorf("invalid expression: %s", msg)
-	}
-	return prog, nil
-}
-
 func (e *Engine) filterNode() *NodeType {
 	return oneInput(&NodeType{
 		Type:        "geoprocessing.filter",
-		Description: "Keeps the features whose attributes satisfy an expression, e.g. kind == \"a\" && id > 10 (expr language: ==, !=, <, >, and/&&, or/||, not, in, matches, contains, startsWith, lower(), len(), ...). A missing attribute is nil.",
+		Description: "Keeps the features whose attributes satisfy an expression, e.g. kind == \"a\" && id > 10 (expr language: ==, !=, <, >, and/&&, or/||, not, in, matches, contains, startsWith, lower(), len(), ...). A missing attribute is nil. Each feature's evaluation has a budget of 1,000,000 steps and 16 MiB; going over it fails the node.",
 		Parameters: []ParamSpec{
 			{Name: "expression", Type: "string", Required: true, Description: "Boolean expression over the feature's attributes."},
 		},
 		check: func(p params, add func(string, string, ...any)) {
 			if p.has("expression") {
-				if _, err := compileFilter(p.str("expression")); err != nil {
+				if _, err := compileExpression(p.str("expression"), expr.AsBool()); err != nil {
 					add("expression", "%v", err)
 				}
 			}
 		},
 		build: func(p params) (nodeFunc, error) {
-			prog, err := compileFilter(p.str("expression"))
+			x, err := compileExpression(p.str("expression"), expr.AsBool())
 			if err != nil {
 				return nil, err
 			}
-			var machine vm.VM
 			return mapFeatures(func(_ *nodeCtx, f Feature) (Feature, bool, error) {
-				out, err := machine.Run(prog, f.Props.Map())
+				out, err := x.run(f.Props.Map())
+				if errors.Is(err, errBudget) {
+					return f, false, err
+				}
 				if err != nil {
 					return f, false, fmt.Errorf("expression: %v", err)
 				}

@@ -28,7 +28,7 @@ import (
 
 func main() {
 	n := flag.Int("n", 1_000_000, "number of points")
-	dir := flag.String("dir", filepath.Join(os.TempDir(), "etlbench"), "work folder (the data folder of the runs)")
+	dir := flag.String("dir", filepath.Join(os.TempDir(), "etlbench"), "work folder: the tenant folder of the runs, named after the tenant, in the data folder that holds it")
 	runs := flag.Int("runs", 3, "runs per tool")
 	once := flag.Bool("once", false, "internal: do one engine run in this process")
 	flag.Parse()
@@ -154,7 +154,7 @@ func generate(path string, n int) error {
 }
 
 func runOnce(dir string) error {
-	e, err := etl.New(etl.Config{DataDir: dir})
+	e, err := etl.New(etl.Config{DataDir: filepath.Dir(dir)})
 	if err != nil {
 		return err
 	}
@@ -163,7 +163,7 @@ func runOnce(dir string) error {
 	  {"id":"merc","type":"geoprocessing.reproject","parameters":{"target_crs":"EPSG:3857"}},
 	  {"id":"out","type":"data_sink.geopackage","parameters":{"output_path":"geoetl.gpkg","table_name":"points"}}],
 	 "edges":[{"from":"src","to":"merc"},{"from":"merc","to":"out"}]}`)
-	sum, err := e.Run(context.Background(), geoetl.RunRequest{ExecutionID: "bench", Workflow: &geoetl.Workflow{Definition: def}})
+	sum, err := e.Run(context.Background(), geoetl.RunRequest{ExecutionID: "bench", TenantName: filepath.Base(dir), Workflow: &geoetl.Workflow{Definition: def}})
 	if err != nil {
 		return err
 	}
