@@ -1,6 +1,7 @@
 package etl
 
 import (
+	"database/sql"
 	"math"
 	"strings"
 	"testing"
@@ -77,5 +78,41 @@ func TestGeoJSONSink_NamesESRICodesAndRefusesCustomCRSs(t *testing.T) {
 	_, err, _ := env.run(chain(src("a.json"), node{id: "p", typ: "geoprocessing.reproject", params: map[string]any{"target_crs": "+proj=tmerc +lon_0=9 +ellps=GRS80"}}, geojsonOut("c.json")), nil)
 	if err == nil || !strings.Contains(err.Error(), "custom definition") {
 		t.Errorf("custom CRS written to GeoJSON: %v", err)
+	}
+}
+
+// A GeoPackage written in a custom CRS (a PROJ string) keeps its WKT in
+// gpkg_spatial_ref_sys under organization NONE, and reads back into the
+// same CRS: reprojecting back to WGS 84 returns the input.
+func TestGeoPackage_CustomCRSRoundTrip(t *testing.T) {
+	env := newEnv(t)
+	env.write("a.json", fc(`{"type":"Point","coordinates":[9.5,47.25]}`))
+	env.mustRun(chain(src("a.json"),
+		node{id: "p", typ: "geoprocessing.reproject", params: map[string]any{"target_crs": "+proj=tmerc +lat_0=0 +lon_0=9 +k=1 +x_0=500000 +y_0=0 +datum=WGS84 +units=us-ft"}},
+		node{id: "out", typ: "data_sink.geopackage", params: map[string]any{"output_path": "c.gpkg", "table_name": "t"}}))
+	db, err := sql.Open("sqlite", "file:"+env.path("c.gpkg")+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var org, def string
+	err = db.QueryRow(`SELECT s.organization, s.definition FROM gpkg_spatial_ref_sys s JOIN gpkg_contents c ON c.srs_id = s.srs_id WHERE c.table_name = 't'`).Scan(&org, &def)
+	db.Close()
+	if err != nil || org != "NONE" || !strings.Contains(def, `UNIT["US survey foot",0.304800609601219`) {
+		t.Errorf("srs: %q %q %v", org, def, err)
+	}
+	// Read back as another process would: from the WKT alone.
+	id, err := crs.Parse(def)
+	if c, _ := crs.Lookup(id); err != nil || c == nil || c.Geographic() {
+		t.Errorf("the stored WKT reads as %d, %v", id, err)
+	}
+	env.mustRun(chain(node{id: "src", typ: "data_source.geopackage", params: map[string]any{"file_path": "c.gpkg"}},
+		node{id: "p", typ: "geoprocessing.reproject", params: map[string]any{"target_crs": "EPSG:4326"}}, geojsonOut("back.json")))
+	back := env.readFC("back.json")
+	if len(back) != 1 {
+		t.Fatalf("%d features", len(back))
+	}
+	xy, _ := back[0].Geometry.MustAsPoint().XY()
+	if math.Abs(xy.X-9.5) > 1e-9 || math.Abs(xy.Y-47.25) > 1e-9 {
+		t.Errorf("round trip gave %v", xy)
 	}
 }
