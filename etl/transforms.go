@@ -256,11 +256,19 @@ func densify(g geom.Geometry) geom.Geometry {
 	return g.Densify(step)
 }
 
-// compileFilter compiles an attribute expression. Only the feature's
-// properties are visible to it (plus expr's pure built-in functions).
-func compileFilter(src string) (*vm.Program, error) {
-	prog, err := expr.Compile(src, expr.Env(map[string]any{}), expr.AllowUndefinedVariables(), expr.AsBool(),
-		expr.DisableBuiltin("now"), expr.MaxNodes(5000))
+// compileFilter compiles a boolean attribute expression.
+func compileFilter(src string) (*vm.Program, error) { return compileExpression(src, true) }
+
+// compileExpression compiles an attribute expression (for filters and
+// attributes.calculate). Only the feature's properties are visible to it
+// (plus expr's pure built-in functions).
+func compileExpression(src string, asBool bool) (*vm.Program, error) {
+	opts := []expr.Option{expr.Env(map[string]any{}), expr.AllowUndefinedVariables(),
+		expr.DisableBuiltin("now"), expr.MaxNodes(5000)}
+	if asBool {
+		opts = append(opts, expr.AsBool())
+	}
+	prog, err := expr.Compile(src, opts...)
 	if err != nil {
 		msg := err.Error()
 		if i := strings.Index(msg, "\n"); i > 0 {
@@ -269,6 +277,12 @@ func compileFilter(src string) (*vm.Program, error) {
 		return nil, fmt.Errorf("invalid expression: %s", msg)
 	}
 	return prog, nil
+}
+
+// runExpression evaluates a compiled expression over a feature's
+// attributes.
+func runExpression(machine *vm.VM, prog *vm.Program, props Properties) (any, error) {
+	return machine.Run(prog, props.Map())
 }
 
 func (e *Engine) filterNode() *NodeType {
@@ -292,7 +306,7 @@ func (e *Engine) filterNode() *NodeType {
 			}
 			var machine vm.VM
 			return mapFeatures(func(_ *nodeCtx, f Feature) (Feature, bool, error) {
-				out, err := machine.Run(prog, f.Props.Map())
+				out, err := runExpression(&machine, prog, f.Props)
 				if err != nil {
 					return f, false, fmt.Errorf("expression: %v", err)
 				}
