@@ -223,7 +223,10 @@ func (e *Engine) Run(ctx context.Context, req geoetl.RunRequest) (geoetl.RunSumm
 	r.execute()
 
 	var sum geoetl.RunSummary
+	var invalidSkipped, invalidRepaired int64
 	for _, ns := range r.nodes {
+		invalidSkipped += ns.invalidSkipped.Load()
+		invalidRepaired += ns.invalidRepaired.Load()
 		switch ns.typ.Category {
 		case "source":
 			sum.FeaturesRead += ns.out.Load()
@@ -231,8 +234,14 @@ func (e *Engine) Run(ctx context.Context, req geoetl.RunRequest) (geoetl.RunSumm
 			sum.FeaturesWritten += ns.out.Load()
 		}
 	}
-	if len(r.failed) > 0 || len(r.skipped) > 0 {
+	if len(r.failed) > 0 || len(r.skipped) > 0 || invalidSkipped > 0 || invalidRepaired > 0 {
 		sum.Extra = map[string]any{}
+		if invalidSkipped > 0 {
+			sum.Extra["invalidSkipped"] = invalidSkipped
+		}
+		if invalidRepaired > 0 {
+			sum.Extra["invalidRepaired"] = invalidRepaired
+		}
 		if len(r.failed) > 0 {
 			sum.Extra["failedNodes"] = r.failed
 		}

@@ -23,7 +23,8 @@ type Feature struct {
 	// are, and geoprocessing.validate_geometry deals with them.
 	Geometry geom.Geometry
 	// Props holds the attributes. Values are nil, bool, int64, float64,
-	// string, or for nested JSON, map[string]any and []any.
+	// string, []byte (binary), or for nested JSON, map[string]any and
+	// []any.
 	Props Properties
 	// CRS is the EPSG code of the geometry's coordinates (x = longitude
 	// or easting, y = latitude or northing).
@@ -94,7 +95,7 @@ func appendValue(dst []byte, v any) ([]byte, error) {
 		if math.IsNaN(x) || math.IsInf(x, 0) {
 			return append(dst, "null"...), nil
 		}
-		return strconv.AppendFloat(dst, x, 'g', -1, 64), nil
+		return appendReal(dst, x), nil
 	case string:
 		b, err := json.Marshal(x)
 		if err != nil {
@@ -108,6 +109,20 @@ func appendValue(dst []byte, v any) ([]byte, error) {
 		}
 		return append(dst, b...), nil
 	}
+}
+
+// appendReal writes a float so that it reads back as a real: GDAL (like
+// this engine's reader) takes a JSON number without a fraction or an
+// exponent as an integer, so 1.0 is written as 1.0, not 1.
+func appendReal(dst []byte, x float64) []byte {
+	start := len(dst)
+	dst = strconv.AppendFloat(dst, x, 'g', -1, 64)
+	for _, c := range dst[start:] {
+		if c == '.' || c == 'e' || c == 'E' {
+			return dst
+		}
+	}
+	return append(dst, ".0"...)
 }
 
 // normalizeValue converts values from other decoders (encoding/json,
@@ -142,7 +157,8 @@ func normalizeValue(v any) any {
 		f, _ := x.Float64()
 		return f
 	case []byte:
-		return string(x)
+		// Binary values stay binary; drivers may reuse their buffers.
+		return append([]byte(nil), x...)
 	case time.Time:
 		return x.UTC().Format(time.RFC3339Nano)
 	case fmt.Stringer:

@@ -161,13 +161,17 @@ func sequencesOf(g geom.Geometry) []geom.Sequence {
 // errCannotRepair is returned when repair does not yield a valid geometry.
 var errCannotRepair = errors.New("geometry could not be repaired")
 
-// repairGeometry makes an invalid geometry valid. Polygon rings are split
-// at their self-intersections into simple loops, and the polygon is
-// rebuilt from the loops with the even-odd rule (a point is inside when an
-// odd number of loops surround it), which is what GEOS's MakeValid does
-// for the common bow-tie and crossing-hole cases. Multipolygons whose
-// parts overlap become their union; lines and points lose repeated or
-// degenerate parts.
+// repairGeometry makes an invalid geometry valid the way GEOS's MakeValid
+// (PostGIS's ST_MakeValid, "linework" method) does for areas: the rings of
+// a polygon or multipolygon are split at their self-intersections into
+// simple loops, and the area is rebuilt from all loops with the even-odd
+// rule (a point is inside when an odd number of loops surround it). So a
+// bow-tie becomes two triangles, a hole outside its shell a second
+// polygon, a shell nested in another a hole, and the overlap of two
+// multipolygon parts is left out, as ST_MakeValid leaves it. Unlike
+// ST_MakeValid, parts that collapse to lines or points (spikes, zero-area
+// rings) are dropped rather than returned in a collection, so the result
+// keeps its dimension; lines and points lose repeated or degenerate parts.
 func repairGeometry(g geom.Geometry) (geom.Geometry, error) {
 	if g.Validate() == nil {
 		return g, nil
@@ -176,18 +180,14 @@ func repairGeometry(g geom.Geometry) (geom.Geometry, error) {
 	var err error
 	switch g.Type() {
 	case geom.TypePolygon:
-		out, err = repairPolygon(g.MustAsPolygon())
+		out, err = repairRings(g.MustAsPolygon().DumpRings())
 	case geom.TypeMultiPolygon:
 		mp := g.MustAsMultiPolygon()
-		parts := make([]geom.Geometry, 0, mp.NumPolygons())
+		var rings []geom.LineString
 		for i := 0; i < mp.NumPolygons(); i++ {
-			p, err := repairPolygon(mp.PolygonN(i))
-			if err != nil {
-				return geom.Geometry{}, err
-			}
-			parts = append(parts, p)
+			rings = append(rings, mp.PolygonN(i).DumpRings()...)
 		}
-		out, err = unionAll(parts)
+		out, err = repairRings(rings)
 	case geom.TypeLineString:
 		s := dedupe(g.MustAsLineString().Coordinates())
 		if len(s) < 4 {
@@ -246,9 +246,9 @@ func dedupe(s geom.Sequence) []float64 {
 	return flat
 }
 
-func repairPolygon(p geom.Polygon) (geom.Geometry, error) {
+func repairRings(rings []geom.LineString) (geom.Geometry, error) {
 	var loops []geom.Geometry
-	for _, ring := range p.DumpRings() {
+	for _, ring := range rings {
 		flat := dedupe(ring.Coordinates())
 		if n := len(flat); n >= 2 && (flat[0] != flat[n-2] || flat[1] != flat[n-1]) {
 			flat = append(flat, flat[0], flat[1]) // close an open ring
@@ -263,14 +263,26 @@ func repairPolygon(p geom.Polygon) (geom.Geometry, error) {
 			loops = append(loops, ringPolygon(fromXYs(loop)))
 		}
 	}
-	result := geom.Polygon{}.AsGeometry()
-	for _, l := range loops {
-		var err error
-		if result, err = geom.SymmetricDifference(result, l); err != nil {
-			return geom.Geometry{}, err
-		}
+	if len(loops) == 0 {
+		return geom.Polygon{}.AsGeometry(), nil
 	}
-	return result, nil
+	// The symmetric difference is associative, so a balanced tree of
+	// pairs keeps the number of overlay passes per loop logarithmic.
+	for len(loops) > 1 {
+		next := make([]geom.Geometry, 0, (len(loops)+1)/2)
+		for i := 0; i+1 < len(loops); i += 2 {
+			x, err := geom.SymmetricDifference(loops[i], loops[i+1])
+			if err != nil {
+				return geom.Geometry{}, err
+			}
+			next = append(next, x)
+		}
+		if len(loops)%2 == 1 {
+			next = append(next, loops[len(loops)-1])
+		}
+		loops = next
+	}
+	return loops[0], nil
 }
 
 func toXYs(flat []float64) []geom.XY {

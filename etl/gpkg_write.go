@@ -57,8 +57,14 @@ type gpkgWriter struct {
 	// repeats; every geometry must be of that type unless it is GEOMETRY.
 	declared string
 	hasZ     bool
-	env      geom.Envelope
-	count    int64
+	hasM     bool
+
+	// schema holds the types the sink's schema parameter declares.
+	schema []Field
+	// vals holds one feature's converted attribute values, by column.
+	vals  []any
+	env   geom.Envelope
+	count int64
 }
 
 type rowEnv struct {
@@ -66,11 +72,60 @@ type rowEnv struct {
 	lo, hi geom.XY
 }
 
+// gpkgCol is one attribute column. ft is the field type its values have
+// needed so far ("" while they were all null); a column the schema
+// declares, or that an appended-to table already has, keeps its type
+// (fixed) and values must fit it.
 type gpkgCol struct {
 	key, name, typ string
+	ft             FieldType
+	fixed          bool
 }
 
-func (r *run) newGPKGWriter(ctx context.Context, relPath, table, mode string) (*gpkgWriter, error) {
+// gpkgColumnType is the GeoPackage column type of a field type; a column
+// that has held only nulls is TEXT, as GDAL makes it.
+func gpkgColumnType(t FieldType) string {
+	switch t {
+	case FieldInteger:
+		return "INTEGER"
+	case FieldReal:
+		return "REAL"
+	case FieldBoolean:
+		return "BOOLEAN"
+	case FieldDate:
+		return "DATE"
+	case FieldDateTime:
+		return "DATETIME"
+	case FieldBinary:
+		return "BLOB"
+	}
+	return "TEXT"
+}
+
+// gpkgFieldType reads the field type of an existing column's declared
+// type, by SQLite's affinity rules; "" for types that take any value.
+func gpkgFieldType(decl string) FieldType {
+	d := strings.ToUpper(decl)
+	switch {
+	case d == "BOOLEAN":
+		return FieldBoolean
+	case d == "DATE":
+		return FieldDate
+	case d == "DATETIME":
+		return FieldDateTime
+	case strings.Contains(d, "INT"):
+		return FieldInteger
+	case strings.Contains(d, "CHAR") || strings.Contains(d, "CLOB") || strings.Contains(d, "TEXT"):
+		return FieldText
+	case d == "BLOB":
+		return FieldBinary
+	case strings.Contains(d, "REAL") || strings.Contains(d, "FLOA") || strings.Contains(d, "DOUB"):
+		return FieldReal
+	}
+	return ""
+}
+
+func (r *run) newGPKGWriter(ctx context.Context, relPath, table, mode string, schema []Field) (*gpkgWriter, error) {
 	if err := checkTableName(table); err != nil {
 		return nil, fmt.Errorf("table_name %q %v", table, err)
 	}
@@ -80,7 +135,7 @@ func (r *run) newGPKGWriter(ctx context.Context, relPath, table, mode string) (*
 	}
 	_, statErr := r.root.Stat(relPath)
 	w := &gpkgWriter{ctx: ctx, file: sf, r: r, relPath: relPath, table: table, geomCol: "geom", mode: mode,
-		newFile: statErr != nil, colByKey: map[string]int{}, usedNames: map[string]bool{},
+		newFile: statErr != nil, colByKey: map[string]int{}, usedNames: map[string]bool{}, schema: schema,
 	}
 	db, err := openGPKG(sf.Path, false)
 	if err != nil {
@@ -215,11 +270,20 @@ func (w *gpkgWriter) dropTable() error {
 }
 
 func (w *gpkgWriter) createTable(first []Feature) error {
+	for _, fd := range w.schema {
+		c := w.addColumnDef(fd.Name, fd.Type)
+		w.cols[c].fixed = true
+	}
+	// The first batch's types are known at once; later values widen them
+	// (see widenColumn).
+	var sb SchemaBuilder
 	for _, f := range first {
-		for _, kv := range f.Props {
-			if _, ok := w.colByKey[kv.Key]; !ok {
-				w.addColumnDef(kv.Key, columnType(first, kv.Key))
-			}
+		sb.Add(f.Props)
+	}
+	for _, fd := range sb.Fields() {
+		if _, ok := w.colByKey[fd.Name]; !ok {
+			t, _ := sb.Type(fd.Name)
+			w.addColumnDef(fd.Name, t)
 		}
 	}
 	gtype := "GEOMETRY"
@@ -286,7 +350,7 @@ func (w *gpkgWriter) loadExisting() error {
 		if strings.EqualFold(name, "fid") || strings.EqualFold(name, w.geomCol) {
 			continue
 		}
-		w.cols = append(w.cols, gpkgCol{key: name, name: name, typ: strings.ToUpper(typ)})
+		w.cols = append(w.cols, gpkgCol{key: name, name: name, typ: strings.ToUpper(typ), ft: gpkgFieldType(typ), fixed: true})
 		w.colByKey[name] = len(w.cols) - 1
 	}
 	if err := rows.Err(); err != nil {
@@ -311,8 +375,8 @@ func (w *gpkgWriter) loadExisting() error {
 
 // addColumnDef records a new column for a property key, renaming it when
 // it clashes (SQLite names are case-insensitive) with fid, the geometry
-// column or another attribute.
-func (w *gpkgWriter) addColumnDef(key, typ string) gpkgCol {
+// column or another attribute, and returns its index.
+func (w *gpkgWriter) addColumnDef(key string, ft FieldType) int {
 	name := key
 	if name == "" {
 		name = "field"
@@ -323,30 +387,63 @@ func (w *gpkgWriter) addColumnDef(key, typ string) gpkgCol {
 		name = fmt.Sprintf("%s_%d", key, i)
 	}
 	w.usedNames[strings.ToLower(name)] = true
-	c := gpkgCol{key: key, name: name, typ: typ}
+	c := gpkgCol{key: key, name: name, typ: gpkgColumnType(ft), ft: ft}
 	w.cols = append(w.cols, c)
 	w.colByKey[key] = len(w.cols) - 1
-	return c
+	return len(w.cols) - 1
 }
 
-// columnType picks the column type from the first non-null value of key.
-func columnType(fs []Feature, key string) string {
-	for _, f := range fs {
-		v, _ := f.Props.Get(key)
-		switch v.(type) {
-		case nil:
-			continue
-		case bool:
-			return "BOOLEAN"
-		case int64:
-			return "INTEGER"
-		case float64:
-			return "REAL"
-		default:
-			return "TEXT"
+// value converts one attribute value for its column, adding the column or
+// widening its type when the value needs it. A fixed column is never
+// widened: a value that does not fit it is an error.
+func (w *gpkgWriter) value(key string, v any) (int, any, error) {
+	i, ok := w.colByKey[key]
+	if !ok {
+		t, _ := valueFieldType(v)
+		var err error
+		if i, err = w.addColumn(key, t); err != nil {
+			return 0, nil, err
 		}
 	}
-	return "TEXT"
+	c := &w.cols[i]
+	if c.fixed {
+		if c.ft == "" {
+			return i, sqliteValue(v), nil
+		}
+		cv, err := coerceValue(v, c.ft)
+		if err != nil {
+			return 0, nil, fmt.Errorf("attribute %q: %v in column %q, which is %s%s", key, err, c.name, c.typ, w.fixedHint(key))
+		}
+		return i, sqliteValue(cv), nil
+	}
+	if vt, ok := valueFieldType(v); ok && vt != c.ft {
+		if nt := widenFieldType(c.ft, vt); nt != c.ft {
+			if err := w.widenColumn(i, nt); err != nil {
+				return 0, nil, err
+			}
+		}
+	}
+	return i, sqliteValue(v), nil
+}
+
+func (w *gpkgWriter) fixedHint(key string) string {
+	for _, f := range w.schema {
+		if f.Name == key {
+			return " (declared in the sink's schema)"
+		}
+	}
+	return fmt.Sprintf(" in the existing table %q; change the column's type or cast the attribute", w.table)
+}
+
+// widenColumn changes the type of a column of a table this writer created
+// (integer to real, anything mixed to text) when a value needs it. SQLite
+// cannot change a column's type, so the table is rebuilt; each column
+// widens at most three times (null, integer, real, text), so a table is
+// rebuilt a bounded number of times whatever its size.
+func (w *gpkgWriter) widenColumn(i int, t FieldType) error {
+	c := &w.cols[i]
+	c.ft, c.typ = t, gpkgColumnType(t)
+	return w.rebuildTable()
 }
 
 func (w *gpkgWriter) prepare() error {
@@ -444,12 +541,18 @@ func (w *gpkgWriter) write(fs []Feature) error {
 		if f.CRS != w.srsID {
 			return fmt.Errorf("feature in EPSG:%d, but the table is EPSG:%d; add geoprocessing.reproject before the sink", f.CRS, w.srsID)
 		}
+		// Values are converted first: adding or widening a column flushes
+		// the pending rows, which must not include a half-built one.
+		w.vals = w.vals[:0]
 		for _, kv := range f.Props {
-			if _, ok := w.colByKey[kv.Key]; !ok {
-				if err := w.addColumn(kv.Key, columnType(fs[i:i+1], kv.Key)); err != nil {
-					return err
-				}
+			ci, v, err := w.value(kv.Key, kv.Value)
+			if err != nil {
+				return fmt.Errorf("feature %d%s: %v", w.count+1, idSuffix(*f), err)
 			}
+			for len(w.vals) < len(w.cols) {
+				w.vals = append(w.vals, nil)
+			}
+			w.vals[ci] = v
 		}
 		// A feature without geometry (GeoJSON null, read as an empty
 		// collection) gets SQL NULL, as GDAL writes it.
@@ -472,11 +575,12 @@ func (w *gpkgWriter) write(fs []Feature) error {
 			w.arena = appendGPKGBlob(w.arena, g, int32(w.srsID))
 			w.rowArgs[base] = w.arena[start:len(w.arena):len(w.arena)]
 		}
-		for _, kv := range f.Props {
-			w.rowArgs[base+1+w.colByKey[kv.Key]] = sqliteValue(kv.Value)
-		}
+		copy(w.rowArgs[base+1:], w.vals)
 		if g.CoordinatesType().Is3D() {
 			w.hasZ = true
+		}
+		if g.CoordinatesType().IsMeasured() {
+			w.hasM = true
 		}
 		var re rowEnv
 		if lo, hi, ok := g.Envelope().MinMaxXYs(); ok && !g.IsEmpty() {
@@ -494,31 +598,32 @@ func (w *gpkgWriter) write(fs []Feature) error {
 	return nil
 }
 
-func (w *gpkgWriter) addColumn(key, typ string) error {
+func (w *gpkgWriter) addColumn(key string, t FieldType) (int, error) {
 	// An existing table's column matches an attribute whatever its case,
 	// as SQLite's names do.
 	if w.existing {
 		for i, c := range w.cols {
 			if strings.EqualFold(c.name, key) {
 				w.colByKey[key] = i
-				return nil
+				return i, nil
 			}
 		}
 	}
 	if err := w.flushRows(); err != nil {
-		return err
+		return 0, err
 	}
-	c := w.addColumnDef(key, typ)
+	i := w.addColumnDef(key, t)
+	c := w.cols[i]
 	if _, err := w.tx.ExecContext(w.ctx, "ALTER TABLE "+quoteIdent(w.table)+" ADD COLUMN "+quoteIdent(c.name)+" "+c.typ); err != nil {
-		return err
+		return 0, err
 	}
-	return w.prepare()
+	return i, w.prepare()
 }
 
 // sqliteValue converts an attribute value for an SQLite column.
 func sqliteValue(v any) any {
 	switch x := v.(type) {
-	case nil, int64, string:
+	case nil, int64, string, []byte:
 		return x
 	case float64:
 		if math.IsNaN(x) || math.IsInf(x, 0) {
@@ -573,11 +678,14 @@ func (w *gpkgWriter) finish() error {
 		}
 		w.pendingIndex = nil
 	}
-	z := 0
+	z, m := 0, 0
 	if w.hasZ {
 		z = 2
 	}
-	if _, err := w.tx.ExecContext(w.ctx, "UPDATE gpkg_geometry_columns SET z = max(z, ?) WHERE lower(table_name) = lower(?)", z, w.table); err != nil {
+	if w.hasM {
+		m = 2
+	}
+	if _, err := w.tx.ExecContext(w.ctx, "UPDATE gpkg_geometry_columns SET z = max(z, ?), m = max(m, ?) WHERE lower(table_name) = lower(?)", z, m, w.table); err != nil {
 		return err
 	}
 	var minx, miny, maxx, maxy any
@@ -633,9 +741,17 @@ func isNullGeometry(g geom.Geometry) bool { return g.IsEmpty() && g.IsGeometryCo
 
 // widenToGeometry changes the geometry column of the table this writer
 // created to the GEOMETRY type when a feature of another type arrives.
-// SQLite cannot change a column's type, so the table is copied; that
-// happens at most once per table, inside the writer's transaction.
 func (w *gpkgWriter) widenToGeometry() error {
+	w.declared = "GEOMETRY"
+	return w.rebuildTable()
+}
+
+// rebuildTable gives the table this writer created the geometry type and
+// column types the writer now holds. SQLite cannot change a column's
+// type, so the table is copied (fids kept, so the spatial index stays
+// right), inside the writer's transaction; SQLite's type affinity converts
+// the values copied (integers to reals, numbers to text).
+func (w *gpkgWriter) rebuildTable() error {
 	if err := w.flushRows(); err != nil {
 		return err
 	}
@@ -643,7 +759,7 @@ func (w *gpkgWriter) widenToGeometry() error {
 	tmp := w.table + "_geoetl_widen"
 	cols := []string{"fid", quoteIdent(w.geomCol)}
 	var b strings.Builder
-	b.WriteString("CREATE TABLE " + quoteIdent(tmp) + " (fid INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL, " + quoteIdent(w.geomCol) + " GEOMETRY")
+	b.WriteString("CREATE TABLE " + quoteIdent(tmp) + " (fid INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL, " + quoteIdent(w.geomCol) + " " + w.declared)
 	for _, c := range w.cols {
 		b.WriteString(", " + quoteIdent(c.name) + " " + c.typ)
 		cols = append(cols, quoteIdent(c.name))
@@ -657,12 +773,11 @@ func (w *gpkgWriter) widenToGeometry() error {
 		"ALTER TABLE " + quoteIdent(tmp) + " RENAME TO " + quoteIdent(w.table),
 	} {
 		if _, err := w.tx.ExecContext(w.ctx, q); err != nil {
-			return fmt.Errorf("widening the geometry column: %v", err)
+			return fmt.Errorf("widening the table's column types: %v", err)
 		}
 	}
-	if _, err := w.tx.ExecContext(w.ctx, "UPDATE gpkg_geometry_columns SET geometry_type_name = 'GEOMETRY' WHERE lower(table_name) = lower(?)", w.table); err != nil {
+	if _, err := w.tx.ExecContext(w.ctx, "UPDATE gpkg_geometry_columns SET geometry_type_name = ? WHERE lower(table_name) = lower(?)", w.declared, w.table); err != nil {
 		return err
 	}
-	w.declared = "GEOMETRY"
 	return w.prepare()
 }

@@ -51,7 +51,7 @@ func (u *unionFolder) fold() error {
 	}
 	r, err := unionAll(gs)
 	if err != nil {
-		return fmt.Errorf("union: %v (run geoprocessing.validate_geometry first if the input may hold invalid geometries)", err)
+		return fmt.Errorf("union: %v", err)
 	}
 	u.acc, u.chunk = r, u.chunk[:0]
 	return nil
@@ -88,14 +88,20 @@ func (e *Engine) unionNode() *NodeType {
 		Type: "geoprocessing.union", Category: "transform", MinInputs: 1, MaxInputs: -1, HasOutput: true,
 		InputNotes:  "Any number of inputs; all their features are merged.",
 		Description: "Merges the geometries of all features of all inputs into one feature (attribute feature_count). Inputs in other CRSs are transformed to the first feature's CRS. Reads its whole input.",
-		Parameters:  []ParamSpec{},
+		Parameters:  []ParamSpec{invalidGeometryParam},
 		build: func(p params) (nodeFunc, error) {
-			return func(ctx context.Context, nc *nodeCtx) error {
+			mode := invalidMode(p)
+			return logInvalid(func(ctx context.Context, nc *nodeCtx) error {
 				var u unionFolder
 				var al crsAligner
+				seen := 0
 				if err := nc.each(ctx, func(f Feature) error {
-					g, err := al.align(f)
-					if err != nil {
+					seen++
+					g, keep, err := nc.checkFeature(mode, "feature", seen, f)
+					if err != nil || !keep {
+						return err
+					}
+					if g, err = al.align(withGeometry(f, g)); err != nil {
 						return err
 					}
 					return u.add(g)
@@ -110,13 +116,13 @@ func (e *Engine) unionNode() *NodeType {
 					return err
 				}
 				return nc.emit(ctx, Feature{Geometry: g, CRS: al.crs, Props: Properties{{Key: "feature_count", Value: int64(u.n)}}})
-			}, nil
+			}), nil
 		},
 	}
 }
 
 func (e *Engine) dissolveNode() *NodeType {
-	return oneInput(&NodeType{
+	return withInvalidParam(oneInput(&NodeType{
 		Type:        "geoprocessing.dissolve",
 		Description: "Merges the geometries of features that share the values of the by attributes (all features when by is empty) into one feature per group, with the by attributes and feature_count. Reads its whole input.",
 		Parameters: []ParamSpec{
@@ -124,7 +130,8 @@ func (e *Engine) dissolveNode() *NodeType {
 		},
 		build: func(p params) (nodeFunc, error) {
 			by := p.strs("by")
-			return func(ctx context.Context, nc *nodeCtx) error {
+			mode := invalidMode(p)
+			return logInvalid(func(ctx context.Context, nc *nodeCtx) error {
 				type group struct {
 					props Properties
 					u     unionFolder
@@ -132,7 +139,14 @@ func (e *Engine) dissolveNode() *NodeType {
 				groups := map[string]*group{}
 				var order []string
 				var al crsAligner
+				seen := 0
 				if err := nc.each(ctx, func(f Feature) error {
+					seen++
+					checked, keep, err := nc.checkFeature(mode, "feature", seen, f)
+					if err != nil || !keep {
+						return err
+					}
+					f = withGeometry(f, checked)
 					props := make(Properties, len(by))
 					var key strings.Builder
 					for i, k := range by {
@@ -167,25 +181,26 @@ func (e *Engine) dissolveNode() *NodeType {
 					delete(groups, k)
 				}
 				return nil
-			}, nil
+			}), nil
 		},
-	})
+	}))
 }
 
 func (e *Engine) convexHullNode() *NodeType {
-	return oneInput(&NodeType{
+	return withInvalidParam(oneInput(&NodeType{
 		Type:        "geoprocessing.convex_hull",
 		Description: "The smallest convex polygon around all features' geometries, as one feature (attribute feature_count); with per_feature, the hull of each feature's own geometry instead.",
 		Parameters: []ParamSpec{
 			{Name: "per_feature", Type: "boolean", Default: false, Description: "Hull each feature separately, keeping its attributes."},
 		},
 		build: func(p params) (nodeFunc, error) {
+			mode := invalidMode(p)
 			if p.boolean("per_feature") {
-				return mapFeatures(func(_ *nodeCtx, f Feature) (Feature, bool, error) {
+				return logInvalid(mapFeatures(guardGeometry(mode, func(_ *nodeCtx, f Feature) (Feature, bool, error) {
 					return withGeometry(f, f.Geometry.ConvexHull()), true, nil
-				}), nil
+				}))), nil
 			}
-			return func(ctx context.Context, nc *nodeCtx) error {
+			return logInvalid(func(ctx context.Context, nc *nodeCtx) error {
 				var al crsAligner
 				var hull geom.Geometry
 				var chunk []geom.Geometry
@@ -197,10 +212,15 @@ func (e *Engine) convexHullNode() *NodeType {
 					hull = geom.NewGeometryCollection(append(chunk, hull)).AsGeometry().ConvexHull()
 					chunk = chunk[:0]
 				}
+				seen := 0
 				if err := nc.each(ctx, func(f Feature) error {
+					seen++
+					g, keep, err := nc.checkFeature(mode, "feature", seen, f)
+					if err != nil || !keep {
+						return err
+					}
 					n++
-					g, err := al.align(f)
-					if err != nil {
+					if g, err = al.align(withGeometry(f, g)); err != nil {
 						return err
 					}
 					chunk = append(chunk, g)
@@ -216,9 +236,9 @@ func (e *Engine) convexHullNode() *NodeType {
 				}
 				fold()
 				return nc.emit(ctx, Feature{Geometry: hull, CRS: al.crs, Props: Properties{{Key: "feature_count", Value: int64(n)}}})
-			}, nil
+			}), nil
 		},
-	})
+	}))
 }
 
 // overlayNode builds intersection and difference: the first input (by edge
@@ -228,9 +248,10 @@ func (e *Engine) overlayNode(typ, desc string, op func(a, b geom.Geometry) (geom
 		Type: typ, Category: "transform", MinInputs: 2, MaxInputs: 2, HasOutput: true,
 		InputNotes:  "Two inputs, in edge order: the first edge brings the subject features, the second the overlay layer.",
 		Description: desc,
-		Parameters:  []ParamSpec{},
+		Parameters:  []ParamSpec{invalidGeometryParam},
 		build: func(p params) (nodeFunc, error) {
-			return func(ctx context.Context, nc *nodeCtx) error {
+			mode := invalidMode(p)
+			return logInvalid(func(ctx context.Context, nc *nodeCtx) error {
 				if nc.inputCount() != 2 {
 					return errors.New("needs exactly two inputs")
 				}
@@ -271,10 +292,18 @@ func (e *Engine) overlayNode(typ, desc string, op func(a, b geom.Geometry) (geom
 
 				var u unionFolder
 				var al crsAligner
+				seen := 0
 				if err := nc.eachBatch(ctx, 1, func(b []Feature) error {
 					for _, f := range b {
-						g, err := al.align(f)
+						seen++
+						g, keep, err := nc.checkFeature(mode, "overlay feature", seen, f)
 						if err != nil {
+							return err
+						}
+						if !keep {
+							continue
+						}
+						if g, err = al.align(withGeometry(f, g)); err != nil {
 							return err
 						}
 						if err := u.add(g); err != nil {
@@ -294,6 +323,14 @@ func (e *Engine) overlayNode(typ, desc string, op func(a, b geom.Geometry) (geom
 				process := func(b []Feature) error {
 					for _, f := range b {
 						n++
+						checked, keep, err := nc.checkFeature(mode, "feature", n, f)
+						if err != nil {
+							return err
+						}
+						if !keep {
+							continue
+						}
+						f = withGeometry(f, checked)
 						m, ok := masks[f.CRS]
 						if !ok {
 							t, err := (&transformerCache{to: f.CRS}).get(al.crs)
@@ -315,7 +352,7 @@ func (e *Engine) overlayNode(typ, desc string, op func(a, b geom.Geometry) (geom
 						default:
 							var err error
 							if g, err = op(f.Geometry, m); err != nil {
-								return fmt.Errorf("feature %d%s: %v (run geoprocessing.validate_geometry first if the input may hold invalid geometries)", n, idSuffix(f), err)
+								return fmt.Errorf("feature %d%s: %v", n, idSuffix(f), err)
 							}
 						}
 						if g.IsEmpty() {
@@ -340,7 +377,7 @@ func (e *Engine) overlayNode(typ, desc string, op func(a, b geom.Geometry) (geom
 					}
 				}
 				return <-subjErr
-			}, nil
+			}), nil
 		},
 	}
 }

@@ -35,6 +35,9 @@ type nodeState struct {
 	failed  atomic.Bool
 	in, out atomic.Int64
 	status  string
+	// invalidSkipped and invalidRepaired count the invalid geometries the
+	// node left out or repaired (see invalid.go).
+	invalidSkipped, invalidRepaired atomic.Int64
 }
 
 // input is one incoming edge of a node.

@@ -28,17 +28,25 @@ func (e *Engine) geojsonSink() *NodeType {
 		Parameters: []ParamSpec{
 			{Name: "output_path", Type: "string", Required: true, Description: "Path relative to the data folder."},
 			{Name: "pretty", Type: "boolean", Default: false, Description: "Indent the output."},
+			schemaParam,
 		},
-		check: func(p params, add func(string, string, ...any)) { checkPathParam(p, "output_path", add) },
+		check: func(p params, add func(string, string, ...any)) {
+			checkPathParam(p, "output_path", add)
+			checkSchemaParam(p, add)
+		},
 		build: func(p params) (nodeFunc, error) {
+			schema, err := parseSchemaParam(p["schema"])
+			if err != nil {
+				return nil, err
+			}
 			return func(ctx context.Context, nc *nodeCtx) error {
-				return writeGeoJSON(ctx, nc, p.str("output_path"), p.boolean("pretty"))
+				return writeGeoJSON(ctx, nc, p.str("output_path"), p.boolean("pretty"), schema)
 			}, nil
 		},
 	})
 }
 
-func writeGeoJSON(ctx context.Context, nc *nodeCtx, path string, pretty bool) error {
+func writeGeoJSON(ctx context.Context, nc *nodeCtx, path string, pretty bool, schema []Field) error {
 	af, err := nc.r.createData(path)
 	if err != nil {
 		return err
@@ -68,6 +76,13 @@ func writeGeoJSON(ctx context.Context, nc *nodeCtx, path string, pretty bool) er
 				header(code)
 			} else if f.CRS != code {
 				return fmt.Errorf("feature %d is in EPSG:%d, earlier ones in EPSG:%d; add geoprocessing.reproject before the sink", n+1, f.CRS, code)
+			}
+			if len(schema) > 0 {
+				cf, err := coerceFeature(*f, schema)
+				if err != nil {
+					return fmt.Errorf("feature %d%s: %v", n+1, idSuffix(*f), err)
+				}
+				f = &cf
 			}
 			if buf, err = appendGeoJSONFeature(buf[:0], f); err != nil {
 				return fmt.Errorf("feature %d: %v", n+1, err)
@@ -141,14 +156,16 @@ func appendGeoJSONFeature(dst []byte, f *Feature) ([]byte, error) {
 func (e *Engine) geopackageSink() *NodeType {
 	return sinkType(&NodeType{
 		Type:        "data_sink.geopackage",
-		Description: "Writes a feature table into a GeoPackage 1.3 in the data folder (created when missing), with an R-tree spatial index, in one transaction. mode replace rebuilds the table; append adds to it (new attributes become new columns).",
+		Description: "Writes a feature table into a GeoPackage 1.3 in the data folder (created when missing), with an R-tree spatial index, in one transaction. mode replace rebuilds the table; append adds to it (new attributes become new columns). Column types hold every value written (see schema); appending a value an existing column cannot hold fails the run.",
 		Parameters: []ParamSpec{
 			{Name: "output_path", Type: "string", Required: true, Description: "Path relative to the data folder."},
 			{Name: "table_name", Type: "string", Required: true, Description: "Table (layer) name."},
 			{Name: "mode", Type: "string", Default: "replace", Enum: []string{"replace", "append"}, Description: "Replace the table or append to it."},
+			schemaParam,
 		},
 		check: func(p params, add func(string, string, ...any)) {
 			checkPathParam(p, "output_path", add)
+			checkSchemaParam(p, add)
 			if p.has("table_name") {
 				if err := checkTableName(p.str("table_name")); err != nil {
 					add("table_name", "%v", err)
@@ -156,8 +173,12 @@ func (e *Engine) geopackageSink() *NodeType {
 			}
 		},
 		build: func(p params) (nodeFunc, error) {
+			schema, err := parseSchemaParam(p["schema"])
+			if err != nil {
+				return nil, err
+			}
 			return func(ctx context.Context, nc *nodeCtx) error {
-				w, err := nc.r.newGPKGWriter(ctx, p.str("output_path"), p.str("table_name"), p.str("mode"))
+				w, err := nc.r.newGPKGWriter(ctx, p.str("output_path"), p.str("table_name"), p.str("mode"), schema)
 				if err != nil {
 					return err
 				}

@@ -104,7 +104,7 @@ func (e *Engine) reprojectNode() *NodeType {
 }
 
 func (e *Engine) simplifyNode() *NodeType {
-	return oneInput(&NodeType{
+	return withInvalidParam(oneInput(&NodeType{
 		Type:        "geoprocessing.simplify",
 		Description: "Simplifies lines and polygon rings with the Ramer-Douglas-Peucker algorithm. With preserve_topology (the default) a feature whose simplified geometry would be invalid or collapse keeps its original geometry.",
 		Parameters: []ParamSpec{
@@ -120,7 +120,7 @@ func (e *Engine) simplifyNode() *NodeType {
 			tol := p.num("tolerance")
 			keep := p.boolean("preserve_topology")
 			kept := 0
-			fn := mapFeatures(func(nc *nodeCtx, f Feature) (Feature, bool, error) {
+			fn := mapFeatures(guardGeometry(invalidMode(p), func(nc *nodeCtx, f Feature) (Feature, bool, error) {
 				if keep {
 					g, err := f.Geometry.Simplify(tol)
 					if err != nil || (g.IsEmpty() && !f.Geometry.IsEmpty()) {
@@ -134,21 +134,21 @@ func (e *Engine) simplifyNode() *NodeType {
 					return f, false, err
 				}
 				return withGeometry(f, g), true, nil
-			})
-			return func(ctx context.Context, nc *nodeCtx) error {
+			}))
+			return logInvalid(func(ctx context.Context, nc *nodeCtx) error {
 				kept = 0
 				err := fn(ctx, nc)
 				if kept > 0 {
 					nc.log("info", "%d geometries kept unsimplified to preserve topology", kept)
 				}
 				return err
-			}, nil
+			}), nil
 		},
-	})
+	}))
 }
 
 func (e *Engine) bufferNode() *NodeType {
-	return oneInput(&NodeType{
+	return withInvalidParam(oneInput(&NodeType{
 		Type:        "geoprocessing.buffer",
 		Description: "Replaces each geometry by the area within distance of it (round joins and caps). Distance is in CRS units (degrees for EPSG:4326: reproject to a metric CRS first); a negative distance shrinks polygons.",
 		Parameters: []ParamSpec{
@@ -165,19 +165,19 @@ func (e *Engine) bufferNode() *NodeType {
 			if segs < 1 {
 				segs = 8
 			}
-			return mapFeatures(func(_ *nodeCtx, f Feature) (Feature, bool, error) {
+			return logInvalid(mapFeatures(guardGeometry(invalidMode(p), func(_ *nodeCtx, f Feature) (Feature, bool, error) {
 				g, err := bufferGeometry(f.Geometry, d, segs)
 				if err != nil {
 					return f, false, err
 				}
 				return withGeometry(f, g), true, nil
-			}), nil
+			}))), nil
 		},
-	})
+	}))
 }
 
 func (e *Engine) clipNode() *NodeType {
-	return oneInput(&NodeType{
+	return withInvalidParam(oneInput(&NodeType{
 		Type:        "geoprocessing.clip",
 		Description: "Keeps the part of each geometry inside a rectangle or a polygon; features entirely outside are dropped.",
 		Parameters: []ParamSpec{
@@ -206,7 +206,7 @@ func (e *Engine) clipNode() *NodeType {
 			}
 			clipCRS := p.crsCode("crs")
 			perCRS := map[int]geom.Geometry{}
-			return mapFeatures(func(_ *nodeCtx, f Feature) (Feature, bool, error) {
+			return logInvalid(mapFeatures(guardGeometry(invalidMode(p), func(_ *nodeCtx, f Feature) (Feature, bool, error) {
 				c, ok := perCRS[f.CRS]
 				if !ok {
 					c = clip
@@ -239,9 +239,9 @@ func (e *Engine) clipNode() *NodeType {
 					return f, false, nil
 				}
 				return withGeometry(f, g), true, nil
-			}), nil
+			}))), nil
 		},
-	})
+	}))
 }
 
 // densify adds vertices to a clip shape before it is transformed, so that
@@ -318,22 +318,22 @@ func (e *Engine) filterNode() *NodeType {
 }
 
 func (e *Engine) centroidNode() *NodeType {
-	return oneInput(&NodeType{
+	return withInvalidParam(oneInput(&NodeType{
 		Type:        "geoprocessing.centroid",
 		Description: "Replaces each geometry by its centroid (of the highest-dimension parts).",
 		Parameters:  []ParamSpec{},
 		build: func(p params) (nodeFunc, error) {
-			return mapFeatures(func(_ *nodeCtx, f Feature) (Feature, bool, error) {
+			return logInvalid(mapFeatures(guardGeometry(invalidMode(p), func(_ *nodeCtx, f Feature) (Feature, bool, error) {
 				return withGeometry(f, f.Geometry.Centroid().AsGeometry()), true, nil
-			}), nil
+			}))), nil
 		},
-	})
+	}))
 }
 
 func (e *Engine) validateNode() *NodeType {
 	return oneInput(&NodeType{
 		Type:        "geoprocessing.validate_geometry",
-		Description: "Checks every geometry against the OGC simple-feature rules. action drop removes invalid features, fail stops the node at the first one, repair fixes them (self-intersecting rings are split and filled by the even-odd rule; overlapping multipolygon parts are merged).",
+		Description: "Checks every geometry against the OGC simple-feature rules. action drop removes invalid features, fail stops the node at the first one, repair fixes them as PostGIS's ST_MakeValid does (rings are split at their self-intersections and the area rebuilt by the even-odd rule, so overlapping multipolygon parts leave out their overlap; collapsed spikes are dropped).",
 		Parameters: []ParamSpec{
 			{Name: "action", Type: "string", Default: "repair", Enum: []string{"drop", "fail", "repair"}, Description: "What to do with an invalid geometry."},
 		},
