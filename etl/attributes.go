@@ -6,145 +6,10 @@ import (
 	"fmt"
 	"math"
 	"sort"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/expr-lang/expr/vm"
 )
-
-// castValue converts an attribute value to a field type, or says why it
-// cannot without changing the value (10.5 is not an integer; "A949" is
-// not a number). nil stays nil.
-func castValue(v any, t FieldType) (any, error) {
-	if v == nil {
-		return nil, nil
-	}
-	switch t {
-	case FieldInteger:
-		switch x := v.(type) {
-		case int64:
-			return x, nil
-		case float64:
-			if x == math.Trunc(x) && x >= -(1<<63) && x < 1<<63 {
-				return int64(x), nil
-			}
-		case bool:
-			if x {
-				return int64(1), nil
-			}
-			return int64(0), nil
-		case string:
-			if i, err := strconv.ParseInt(strings.TrimSpace(x), 10, 64); err == nil {
-				return i, nil
-			}
-		}
-	case FieldReal:
-		switch x := v.(type) {
-		case float64:
-			return x, nil
-		case int64:
-			if f := float64(x); int64(f) == x && math.Abs(f) < 1<<63 {
-				return f, nil
-			}
-			return nil, fmt.Errorf("%d cannot be held exactly by a real", x)
-		case string:
-			if f, err := strconv.ParseFloat(strings.TrimSpace(x), 64); err == nil && !math.IsInf(f, 0) && !math.IsNaN(f) {
-				return f, nil
-			}
-		}
-	case FieldText:
-		switch x := v.(type) {
-		case string:
-			return x, nil
-		case []byte:
-			return nil, errors.New("binary value cannot be cast to text")
-		}
-		return formatValue(v), nil
-	case FieldBoolean:
-		switch x := v.(type) {
-		case bool:
-			return x, nil
-		case int64:
-			if x == 0 || x == 1 {
-				return x == 1, nil
-			}
-		case float64:
-			if x == 0 || x == 1 {
-				return x == 1, nil
-			}
-		case string:
-			switch strings.ToLower(strings.TrimSpace(x)) {
-			case "true", "t", "yes", "y", "1":
-				return true, nil
-			case "false", "f", "no", "n", "0":
-				return false, nil
-			}
-		}
-	case FieldDate:
-		if s, ok := v.(string); ok {
-			s = strings.TrimSpace(s)
-			if d, err := time.Parse("2006-01-02", s); err == nil {
-				return d.Format("2006-01-02"), nil
-			}
-			for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02 15:04:05"} {
-				if d, err := time.Parse(layout, s); err == nil && d.Hour() == 0 && d.Minute() == 0 && d.Second() == 0 && d.Nanosecond() == 0 {
-					return d.Format("2006-01-02"), nil
-				}
-			}
-		}
-	case FieldDateTime:
-		if s, ok := v.(string); ok {
-			s = strings.TrimSpace(s)
-			for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999", "2006-01-02 15:04:05.999999999", "2006-01-02"} {
-				if _, err := time.Parse(layout, s); err == nil {
-					return s, nil
-				}
-			}
-		}
-	case FieldJSON:
-		switch x := v.(type) {
-		case map[string]any, []any:
-			return x, nil
-		case string:
-			var out any
-			if err := unmarshalJSON([]byte(x), &out); err == nil {
-				return normalizeNested(out), nil
-			}
-		case []byte:
-		default:
-			return x, nil
-		}
-	case FieldBinary:
-		switch x := v.(type) {
-		case []byte:
-			return x, nil
-		case string:
-			return []byte(x), nil
-		}
-	default:
-		return nil, fmt.Errorf("unknown type %q", t)
-	}
-	return nil, fmt.Errorf("%s cannot be cast to %s", describeValue(v), t)
-}
-
-// describeValue names a value in messages without flooding them.
-func describeValue(v any) string {
-	switch x := v.(type) {
-	case string:
-		if len(x) > 40 {
-			x = x[:40] + "..."
-		}
-		return strconv.Quote(x)
-	case []byte:
-		return fmt.Sprintf("binary value (%d bytes)", len(x))
-	case map[string]any:
-		return "a JSON object"
-	case []any:
-		return "a JSON array"
-	}
-	return formatValue(v)
-}
 
 func parseFieldType(s string) (FieldType, error) {
 	if t := FieldType(s); t.valid() {
@@ -314,7 +179,7 @@ func (e *Engine) castNode() *NodeType {
 				props := make(Properties, len(f.Props))
 				for i, kv := range f.Props {
 					if t, ok := types[kv.Key]; ok {
-						v, err := castValue(kv.Value, t)
+						v, err := coerceValue(kv.Value, t)
 						if err != nil {
 							return f, false, fmt.Errorf("attribute %q: %v", kv.Key, err)
 						}
@@ -367,7 +232,7 @@ func (e *Engine) calculateNode() *NodeType {
 				if err != nil {
 					return f, false, fmt.Errorf("expression: %v", err)
 				}
-				v, err := castValue(normalizeExprResult(out), typ)
+				v, err := coerceValue(normalizeExprResult(out), typ)
 				if err != nil {
 					return f, false, fmt.Errorf("expression result for %q: %v", field, err)
 				}

@@ -1001,7 +1001,9 @@ func dbfLayout(fields []Field, widths map[string]int) ([]dbfColumn, []string, er
 		case FieldReal:
 			c.typ, c.length, c.decimals = 'N', 24, 15
 		case FieldBoolean:
-			c.typ, c.length = 'L', 1
+			// GDAL reads a dBASE logical field as text ("T"), and itself
+			// writes booleans as one-digit integers; do as it does.
+			c.typ, c.length = 'N', 1
 		case FieldDate:
 			c.typ, c.length = 'D', 8
 		case FieldBinary:
@@ -1024,10 +1026,6 @@ func dbfLayout(fields []Field, widths map[string]int) ([]dbfColumn, []string, er
 // column's type).
 func dbfCell(c *dbfColumn, v any) (string, error) {
 	if v == nil {
-		switch c.typ {
-		case 'L':
-			return "?", nil
-		}
 		return "", nil
 	}
 	switch c.src.Type {
@@ -1045,9 +1043,9 @@ func dbfCell(c *dbfColumn, v any) (string, error) {
 		return s, nil
 	case FieldBoolean:
 		if v.(bool) {
-			return "T", nil
+			return "1", nil
 		}
-		return "F", nil
+		return "0", nil
 	case FieldDate:
 		t, err := time.Parse("2006-01-02", v.(string))
 		if err != nil {

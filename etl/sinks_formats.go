@@ -3,7 +3,6 @@ package etl
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"path"
 	"sort"
@@ -33,22 +32,14 @@ type collectedFeatures struct {
 	wkbTypes  map[string]bool           // GeoParquet spellings ("Point Z")
 }
 
-// collectForSink reads every input feature into a spool. With a declared
-// schema each value is cast to its field's type (failing loudly, naming
-// the feature) and attributes outside the schema are left out with a
-// warning; without one the types are widened over all values.
+// collectForSink reads every input feature into a spool. Attributes the
+// declared schema names are converted to their types (failing loudly,
+// naming the feature); the others get the narrowest type holding all of
+// their values.
 func collectForSink(ctx context.Context, nc *nodeCtx, declared []Field) (*collectedFeatures, error) {
 	c := &collectedFeatures{sp: newSpool(), types: map[geom.GeometryType]bool{}, cts: map[geom.CoordinatesType]bool{},
 		widths: map[string]int{}, firstType: map[geom.GeometryType]int{}, wkbTypes: map[string]bool{}}
 	var sb SchemaBuilder
-	var declType map[string]FieldType
-	if declared != nil {
-		declType = make(map[string]FieldType, len(declared))
-		for _, f := range declared {
-			declType[f.Name] = f.Type
-		}
-	}
-	left := map[string]bool{}
 	err := nc.eachBatchAll(ctx, func(b []Feature) error {
 		out := b
 		if declared != nil {
@@ -63,25 +54,13 @@ func collectForSink(ctx context.Context, nc *nodeCtx, declared []Field) (*collec
 				return fmt.Errorf("feature %d%s is in %s, earlier ones in %s; add geoprocessing.reproject before the sink", c.n, idSuffix(f), crsName(f.CRS), crsName(c.crs))
 			}
 			if declared != nil {
-				props := make(Properties, len(declared))
-				for j, d := range declared {
-					v, _ := f.Props.Get(d.Name)
-					cv, err := castValue(v, d.Type)
-					if err != nil {
-						return fmt.Errorf("feature %d%s: attribute %q does not fit the schema: %v", c.n, idSuffix(f), d.Name, err)
-					}
-					props[j] = Property{Key: d.Name, Value: cv}
+				var err error
+				if f, err = coerceFeature(f, declared); err != nil {
+					return fmt.Errorf("feature %d%s: %v", c.n, idSuffix(f), err)
 				}
-				for _, kv := range f.Props {
-					if _, ok := declType[kv.Key]; !ok {
-						left[kv.Key] = true
-					}
-				}
-				f.Props = props
 				out[i] = f
-			} else {
-				sb.Add(f.Props)
 			}
+			sb.Add(f.Props)
 			for _, kv := range f.Props {
 				if w := valueWidth(kv.Value); w > c.widths[kv.Key] {
 					c.widths[kv.Key] = w
@@ -109,18 +88,17 @@ func collectForSink(ctx context.Context, nc *nodeCtx, declared []Field) (*collec
 		c.sp.close()
 		return nil, err
 	}
-	if declared != nil {
-		c.fields = declared
-		if len(left) > 0 {
-			names := make([]string, 0, len(left))
-			for k := range left {
-				names = append(names, k)
+	c.fields = sb.Fields()
+	for _, d := range declared {
+		found := false
+		for i := range c.fields {
+			if c.fields[i].Name == d.Name {
+				c.fields[i].Type, found = d.Type, true
 			}
-			sort.Strings(names)
-			nc.log("warn", "attributes not in the schema were left out: %s", strings.Join(names, ", "))
 		}
-	} else {
-		c.fields = sb.Fields()
+		if !found {
+			c.fields = append(c.fields, d)
+		}
 	}
 	return c, nil
 }
@@ -131,7 +109,7 @@ func (c *collectedFeatures) widen(f *Feature) error {
 	props := make(Properties, 0, len(c.fields))
 	for _, fd := range c.fields {
 		v, _ := f.Props.Get(fd.Name)
-		cv, err := castValue(v, fd.Type)
+		cv, err := coerceValue(v, fd.Type)
 		if err != nil {
 			return fmt.Errorf("attribute %q: %v", fd.Name, err)
 		}
@@ -188,23 +166,11 @@ func (c *collectedFeatures) oneDimension(format string) (geom.CoordinatesType, e
 	return geom.DimXY, nil
 }
 
-func schemaParamSpec() ParamSpec {
-	return ParamSpec{Name: "schema", Type: "json", Description: "Optional column list [{\"name\", \"type\"}] with type integer, real, text, boolean, date, datetime, json or binary; values are converted to it (failing on values that do not fit). Default: each field's type from all values written (integers and reals widen to real, other mixes to text)."}
-}
-
-func checkSchemaParam(p params, add func(string, string, ...any)) {
-	if p.has("schema") {
-		if _, err := schemaFromParams(p); err != nil {
-			add("schema", "%v", err)
-		}
-	}
-}
-
 func schemaFromParams(p params) ([]Field, error) {
 	if !p.has("schema") {
 		return nil, nil
 	}
-	return parseSchemaParam(p["schema"].(json.RawMessage))
+	return parseSchemaParam(p["schema"])
 }
 
 func fileSinkType(typ, desc string, build func(p params, declared []Field) nodeFunc) *NodeType {
@@ -213,7 +179,7 @@ func fileSinkType(typ, desc string, build func(p params, declared []Field) nodeF
 		Description: desc,
 		Parameters: []ParamSpec{
 			{Name: "output_path", Type: "string", Required: true, Description: "Path relative to the data folder."},
-			schemaParamSpec(),
+			schemaParam,
 		},
 		check: func(p params, add func(string, string, ...any)) {
 			checkPathParam(p, "output_path", add)
