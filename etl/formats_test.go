@@ -337,7 +337,7 @@ func TestFormats_KMLAndGPXWrittenByGDALAreRead(t *testing.T) {
 {"type":"Feature","properties":{"name":"Zwei","ele":2},"geometry":{"type":"MultiPoint","coordinates":[[7,46],[8,47]]}}]}`
 	cases := []struct {
 		name, fixture, file, nameKey, gpxType string
-		args                                 []string
+		args                                  []string
 	}{
 		{"KML", kml, "g.kml", "Name", "", []string{"-f", "KML"}},
 		{"GPX waypoints", waypoints, "w.gpx", "name", "waypoint", []string{"-f", "GPX"}},
