@@ -66,7 +66,7 @@ func BenchmarkPipeline_ShapefileReprojectGeoParquet(b *testing.B) {
 }
 
 func benchShapefilePipeline(b *testing.B, sink string) {
-	if _, err := crs.Lookup(2056); err != nil {
+	if _, err := crs.Lookup(25832); err != nil {
 		b.Skipf("EPSG:2056 is not supported yet: %v", err)
 	}
 	dir := b.TempDir()
@@ -99,7 +99,7 @@ func benchShapefilePipeline(b *testing.B, sink string) {
 	  {"id":"out","type":"data_sink.shapefile","parameters":{"output_path":"swiss.shp"}}],"edges":[{"from":"src","to":"out"}]}`)
 	def := `{"nodes":[
 	  {"id":"src","type":"data_source.file","parameters":{"file_path":"swiss.shp"}},
-	  {"id":"rp","type":"geoprocessing.reproject","parameters":{"target_crs":"EPSG:2056"}},
+	  {"id":"rp","type":"geoprocessing.reproject","parameters":{"target_crs":"EPSG:25832"}},
 	  {"id":"out","type":` + sink + `}],
 	 "edges":[{"from":"src","to":"rp"},{"from":"rp","to":"out"}]}`
 	b.ResetTimer()
