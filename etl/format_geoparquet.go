@@ -416,30 +416,6 @@ func geoParquetMetadata(types map[string]bool, bbox *[4]float64, code int) ([]by
 		Columns: map[string]geoColumnMetadata{geoParquetGeometryColumn: col}})
 }
 
-// projJSON describes a CRS as PROJJSON. Without PROJ the engine cannot
-// spell out the full definition, so it writes the CRS's type, name and
-// EPSG id, which readers that resolve ids (PROJ-based tools, DuckDB)
-// turn into the full definition.
-func projJSON(code int) (json.RawMessage, error) {
-	c, err := crs.Lookup(code)
-	if err != nil {
-		return nil, err
-	}
-	if code <= 0 || code >= 1_000_000 {
-		return nil, fmt.Errorf("%s has no EPSG code, and GeoParquet output needs one to name the CRS", c)
-	}
-	typ := "ProjectedCRS"
-	if c.Geographic() {
-		typ = "GeographicCRS"
-	}
-	return json.Marshal(map[string]any{
-		"$schema": "https://proj.org/schemas/v0.7/projjson.schema.json",
-		"type":    typ,
-		"name":    c.Name,
-		"id":      map[string]any{"authority": "EPSG", "code": code},
-	})
-}
-
 // wkbTypeName is the GeoParquet geometry_types spelling of a geometry.
 func wkbTypeName(g geom.Geometry) string {
 	n := g.Type().String()
