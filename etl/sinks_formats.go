@@ -106,6 +106,19 @@ func collectForSink(ctx context.Context, nc *nodeCtx, declared []Field) (*collec
 // widen converts each value to its field's derived type (integers in a
 // real field become reals; mixed fields become text).
 func (c *collectedFeatures) widen(f *Feature) error {
+	if len(f.Props) == len(c.fields) {
+		same := true
+		for i, kv := range f.Props {
+			t, ok := valueFieldType(kv.Value)
+			if kv.Key != c.fields[i].Name || (ok && t != c.fields[i].Type) {
+				same = false
+				break
+			}
+		}
+		if same {
+			return nil // already in the schema's order and types
+		}
+	}
 	props := make(Properties, 0, len(c.fields))
 	for _, fd := range c.fields {
 		v, _ := f.Props.Get(fd.Name)
@@ -129,6 +142,11 @@ func valueWidth(v any) int {
 		return len(strconv.FormatInt(x, 10))
 	case []byte:
 		return len(x)
+	case float64:
+		var buf [32]byte
+		return len(strconv.AppendFloat(buf[:0], x, 'f', -1, 64))
+	case bool:
+		return 5
 	}
 	return len(formatValue(v))
 }
