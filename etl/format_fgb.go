@@ -42,6 +42,9 @@ const (
 	fgbBinary
 )
 
+// fgbSizes are the byte sizes of the fixed-size column types.
+var fgbSizes = [...]int{fgbByte: 1, fgbUByte: 1, fgbBool: 1, fgbShort: 2, fgbUShort: 2, fgbInt: 4, fgbUInt: 4, fgbLong: 8, fgbULong: 8, fgbFloat: 4, fgbDouble: 8}
+
 func slot(i int) flatbuffers.VOffsetT { return flatbuffers.VOffsetT(4 + 2*i) }
 
 type fgbTable struct{ flatbuffers.Table }
@@ -62,17 +65,23 @@ func (t fgbTable) table(i int) (fgbTable, bool) {
 	return fgbTable{flatbuffers.Table{Bytes: t.Bytes, Pos: t.Indirect(o + t.Pos)}}, true
 }
 
-// vec returns the start and length of a vector field.
-func (t fgbTable) vec(i int) (flatbuffers.UOffsetT, int) {
+// vec returns the start and length of a vector field of elements of the
+// given size, checked against the buffer before anything is allocated for
+// it (the panic is turned into an error by guard).
+func (t fgbTable) vec(i, elem int) (flatbuffers.UOffsetT, int) {
 	o := flatbuffers.UOffsetT(t.Offset(slot(i)))
 	if o == 0 {
 		return 0, 0
 	}
-	return t.Vector(o), t.VectorLen(o)
+	start, n := t.Vector(o), t.VectorLen(o)
+	if n < 0 || int64(start)+int64(n)*int64(elem) > int64(len(t.Bytes)) {
+		panic("vector out of bounds")
+	}
+	return start, n
 }
 
 func (t fgbTable) tables(i int) []fgbTable {
-	start, n := t.vec(i)
+	start, n := t.vec(i, 4)
 	out := make([]fgbTable, n)
 	for k := range n {
 		p := start + flatbuffers.UOffsetT(4*k)
@@ -82,7 +91,7 @@ func (t fgbTable) tables(i int) []fgbTable {
 }
 
 func (t fgbTable) float64s(i int) []float64 {
-	start, n := t.vec(i)
+	start, n := t.vec(i, 8)
 	if n == 0 {
 		return nil
 	}
@@ -97,7 +106,7 @@ func (t fgbTable) float64s(i int) []float64 {
 }
 
 func (t fgbTable) uint32s(i int) []uint32 {
-	start, n := t.vec(i)
+	start, n := t.vec(i, 4)
 	if int(start)+4*n > len(t.Bytes) {
 		panic("vector out of bounds")
 	}
@@ -109,7 +118,7 @@ func (t fgbTable) uint32s(i int) []uint32 {
 }
 
 func (t fgbTable) bytes(i int) []byte {
-	start, n := t.vec(i)
+	start, n := t.vec(i, 1)
 	if int(start)+n > len(t.Bytes) {
 		panic("vector out of bounds")
 	}
@@ -232,8 +241,17 @@ func readFlatGeobuf(ctx context.Context, rd io.Reader, name string, override int
 		if n > limit {
 			return nil, fmt.Errorf("a block of %d bytes is larger than allowed", n)
 		}
-		buf := make([]byte, n)
-		if _, err := io.ReadFull(br, buf); err != nil {
+		// Read through a limit rather than into make([]byte, n), so that a
+		// corrupt size cannot allocate more than the file holds.
+		if n <= 1<<16 {
+			buf := make([]byte, n)
+			if _, err := io.ReadFull(br, buf); err != nil {
+				return nil, io.ErrUnexpectedEOF
+			}
+			return buf, nil
+		}
+		buf, err := io.ReadAll(io.LimitReader(br, int64(n)))
+		if err != nil || len(buf) != int(n) {
 			return nil, io.ErrUnexpectedEOF
 		}
 		return buf, nil
@@ -263,7 +281,7 @@ func readFlatGeobuf(ctx context.Context, rd io.Reader, name string, override int
 		if n%4096 == 0 && ctx.Err() != nil {
 			return ctx.Err()
 		}
-		fb, err := readSized(1 << 30)
+		fb, err := readSized(256 << 20)
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
@@ -312,9 +330,9 @@ func decodeFGBFeature(buf []byte, h *fgbHeader) (f Feature, err error) {
 		if ci >= len(cols) {
 			return f, fmt.Errorf("property for column %d of %d", ci, len(cols))
 		}
-		need := map[byte]int{fgbByte: 1, fgbUByte: 1, fgbBool: 1, fgbShort: 2, fgbUShort: 2, fgbInt: 4, fgbUInt: 4, fgbLong: 8, fgbULong: 8, fgbFloat: 4, fgbDouble: 8}[cols[ci].typ]
-		if need == 0 {
-			need = 4
+		need := 4 // the length prefix of strings, JSON, date-times and binaries
+		if t := cols[ci].typ; t <= fgbDouble {
+			need = fgbSizes[t]
 		}
 		if len(p) < need {
 			return f, fmt.Errorf("property %q is truncated", cols[ci].name)

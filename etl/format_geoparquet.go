@@ -87,7 +87,14 @@ func geoParquetCRS(raw json.RawMessage) (int, error) {
 	return 0, errors.New("the crs member is not a PROJJSON object with an EPSG id")
 }
 
-func readGeoParquet(ctx context.Context, ra io.ReaderAt, size int64, name string, override int, emit func(Feature) error) error {
+func readGeoParquet(ctx context.Context, ra io.ReaderAt, size int64, name string, override int, emit func(Feature) error) (err error) {
+	// parquet-go trusts parts of the file it reads; a corrupt file must
+	// fail the node, not the process.
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%s is not a readable Parquet file (%v)", name, r)
+		}
+	}()
 	f, err := parquet.OpenFile(ra, size)
 	if err != nil {
 		return fmt.Errorf("%s is not a readable Parquet file: %v", name, err)

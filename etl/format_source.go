@@ -133,6 +133,9 @@ func readShapefileSource(ctx context.Context, e *Engine, nc *nodeCtx, p params, 
 		}
 		nc.log("info", "reading %s", p.str("file_path"))
 	} else {
+		if p.has("url") && !strings.EqualFold(path.Ext(strings.SplitN(p.str("url"), "?", 2)[0]), ".zip") {
+			return fmt.Errorf("a shapefile from a URL must be a .zip holding its .shp, .shx, .dbf and .prj")
+		}
 		sf, err := openSourceFile(ctx, e, nc, p)
 		if err != nil {
 			return err

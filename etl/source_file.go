@@ -38,6 +38,9 @@ func (e *Engine) fileSource() *NodeType {
 			}
 			checkPathParam(p, "file_path", add)
 			checkURLParam(e, p, "url", add)
+			if f := p.str("format"); p.has("content") && f != "" && f != "geojson" && f != "kml" && f != "gpx" {
+				add("format", "%s cannot be given inline as content; use file_path or url", f)
+			}
 		},
 		build: func(p params) (nodeFunc, error) {
 			if !p.has("file_path") && !p.has("url") && !p.has("content") {
