@@ -404,12 +404,22 @@ func readShapefile(ctx context.Context, sp *shapefileParts, crsCode int, emit fu
 		if int64(clen) > remaining {
 			return fmt.Errorf("%s: record %d is longer than the file", sp.name, rec+1)
 		}
-		if cap(content) < clen {
-			content = make([]byte, clen)
-		}
-		content = content[:clen]
-		if _, err := io.ReadFull(shp, content); err != nil {
-			return fmt.Errorf("%s: record %d is truncated", sp.name, rec+1)
+		if clen > 1<<20 {
+			// A large record is read through a limit, so that a corrupt
+			// length cannot allocate more than the file holds.
+			big, err := io.ReadAll(io.LimitReader(shp, int64(clen)))
+			if err != nil || len(big) != clen {
+				return fmt.Errorf("%s: record %d is truncated", sp.name, rec+1)
+			}
+			content = big
+		} else {
+			if cap(content) < clen {
+				content = make([]byte, clen)
+			}
+			content = content[:clen]
+			if _, err := io.ReadFull(shp, content); err != nil {
+				return fmt.Errorf("%s: record %d is truncated", sp.name, rec+1)
+			}
 		}
 		remaining -= int64(8 + clen)
 		rec++
