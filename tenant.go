@@ -21,7 +21,8 @@ type Tenant struct {
 }
 
 // ValidateTenantName checks a tenant name: 1-100 characters of letters,
-// digits, '-', '_' and '.', so it is safe on a command line and in a URL.
+// digits, '-', '_' and '.', not starting with '.', so it is safe on a
+// command line, in a URL and as the name of the tenant's data folder.
 func ValidateTenantName(name string) error {
 	fe := FieldErrors{}
 	if name == "" {
@@ -34,6 +35,9 @@ func ValidateTenantName(name string) error {
 				fe.Add("name", "may only contain letters, digits, '-', '_' and '.'")
 				break
 			}
+		}
+		if name[0] == '.' {
+			fe.Add("name", "must not start with '.'")
 		}
 	}
 	return fe.Err()

@@ -77,7 +77,10 @@ type WorkflowVersion struct {
 // RunRequest is what the scheduler hands to a workflow engine for one
 // execution.
 type RunRequest struct {
-	TenantID    string
+	TenantID string
+	// TenantName names the tenant's data folder and is what connection
+	// grants list; the engine refuses a run without it.
+	TenantName  string
 	ExecutionID string
 	Workflow    *Workflow
 	Parameters  map[string]any // schedule or run-now values; the engine applies the workflow's defaults
@@ -116,6 +119,9 @@ type WorkflowEngine interface {
 	// Validate checks a definition; its *Error names each bad node and
 	// parameter ("nodes[src].parameters.file_path").
 	Validate(definition json.RawMessage) error
+	// ValidateFor is Validate plus what depends on the tenant, such as
+	// the connections granted to it; saving a workflow uses it.
+	ValidateFor(tenantName string, definition json.RawMessage) error
 	// Parameters lists the parameters a definition declares, for checking a
 	// schedule's parameter values.
 	Parameters(definition json.RawMessage) ([]WorkflowParameter, error)

@@ -7,8 +7,6 @@ import (
 	"math"
 	"sort"
 	"strings"
-
-	"github.com/expr-lang/expr/vm"
 )
 
 func parseFieldType(s string) (FieldType, error) {
@@ -195,15 +193,16 @@ func (e *Engine) castNode() *NodeType {
 }
 
 // compileCalc compiles an attributes.calculate expression through the
-// same bounded path as geoprocessing.filter, without its boolean result.
-func compileCalc(src string) (*vm.Program, error) {
-	return compileExpression(src, false)
+// bounded path of geoprocessing.filter (same step and memory budgets),
+// without its boolean result.
+func compileCalc(src string) (*expression, error) {
+	return compileExpression(src)
 }
 
 func (e *Engine) calculateNode() *NodeType {
 	return oneInput(&NodeType{
 		Type: "attributes.calculate",
-		Description: "Sets an attribute to the value of an expression over the feature's attributes (the language of geoprocessing.filter, e.g. population / area_km2 or upper(name)), " +
+		Description: "Sets an attribute to the value of an expression over the feature's attributes (the language and per-feature budgets of geoprocessing.filter, e.g. population / area_km2 or upper(name)), " +
 			"converted to type; an existing attribute is replaced in place, a new one is appended. A result that cannot be converted fails the node, naming the feature.",
 		Parameters: []ParamSpec{
 			{Name: "field", Type: "string", Required: true, Description: "Attribute to set."},
@@ -226,9 +225,11 @@ func (e *Engine) calculateNode() *NodeType {
 				return nil, err
 			}
 			field, typ := p.str("field"), FieldType(p.str("type"))
-			var machine vm.VM
 			return mapFeatures(func(_ *nodeCtx, f Feature) (Feature, bool, error) {
-				out, err := runExpression(&machine, prog, f.Props)
+				out, err := prog.run(f.Props.Map())
+				if errors.Is(err, errBudget) {
+					return f, false, err
+				}
 				if err != nil {
 					return f, false, fmt.Errorf("expression: %v", err)
 				}

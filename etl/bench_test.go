@@ -18,7 +18,9 @@ import (
 // of etl/cmd/etlbench (which also compares with ogr2ogr and measures peak
 // memory on one million points) on 100,000 points.
 func BenchmarkPipeline_GeoJSONReprojectGeoPackage(b *testing.B) {
-	dir := b.TempDir()
+	dataDir := b.TempDir()
+	dir := filepath.Join(dataDir, geoetl.DefaultTenantName)
+	os.Mkdir(dir, 0o755)
 	const n = 100_000
 	f, err := os.Create(filepath.Join(dir, "points.geojson"))
 	if err != nil {
@@ -36,7 +38,7 @@ func BenchmarkPipeline_GeoJSONReprojectGeoPackage(b *testing.B) {
 	w.WriteString("]}")
 	w.Flush()
 	f.Close()
-	e, err := New(Config{DataDir: dir})
+	e, err := New(Config{DataDir: dataDir})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -47,7 +49,7 @@ func BenchmarkPipeline_GeoJSONReprojectGeoPackage(b *testing.B) {
 	 "edges":[{"from":"src","to":"merc"},{"from":"merc","to":"out"}]}`)
 	b.ResetTimer()
 	for range b.N {
-		sum, err := e.Run(context.Background(), geoetl.RunRequest{ExecutionID: "bench", Workflow: &geoetl.Workflow{Definition: def}})
+		sum, err := e.Run(context.Background(), geoetl.RunRequest{ExecutionID: "bench", TenantName: geoetl.DefaultTenantName, Workflow: &geoetl.Workflow{Definition: def}})
 		if err != nil || sum.FeaturesWritten != n {
 			b.Fatalf("%+v %v", sum, err)
 		}
@@ -79,7 +81,9 @@ func benchShapefilePipeline(b *testing.B, sink string) {
 	if err != nil {
 		b.Skipf("%s is not supported: %v", target, err)
 	}
-	dir := b.TempDir()
+	dataDir := b.TempDir()
+	dir := filepath.Join(dataDir, geoetl.DefaultTenantName)
+	os.Mkdir(dir, 0o755)
 	const n = 100_000
 	var w strings.Builder
 	w.WriteString(`{"type":"FeatureCollection","features":[`)
@@ -94,12 +98,12 @@ func benchShapefilePipeline(b *testing.B, sink string) {
 	if err := os.WriteFile(filepath.Join(dir, "swiss.geojson"), []byte(w.String()), 0o644); err != nil {
 		b.Fatal(err)
 	}
-	e, err := New(Config{DataDir: dir})
+	e, err := New(Config{DataDir: dataDir})
 	if err != nil {
 		b.Fatal(err)
 	}
 	run := func(def string) geoetl.RunSummary {
-		sum, err := e.Run(context.Background(), geoetl.RunRequest{ExecutionID: "bench", Workflow: &geoetl.Workflow{Definition: json.RawMessage(def)}})
+		sum, err := e.Run(context.Background(), geoetl.RunRequest{ExecutionID: "bench", TenantName: geoetl.DefaultTenantName, Workflow: &geoetl.Workflow{Definition: json.RawMessage(def)}})
 		if err != nil || sum.FeaturesWritten != n {
 			b.Fatalf("%+v %v", sum, err)
 		}

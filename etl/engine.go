@@ -2,9 +2,10 @@
 // shape, the node catalog (sources, geoprocessing, sinks, control) and the
 // runner that streams features through a workflow's nodes.
 //
-// Every file a workflow reads or writes lies inside Config.DataDir; URL
-// sources go through the netguard policy; PostgreSQL connections are
-// named in configuration, never written into workflows.
+// Every file a workflow reads or writes lies inside its tenant's folder of
+// Config.DataDir; URL sources go through the netguard policy; PostgreSQL
+// connections are named in configuration, never written into workflows,
+// and granted to tenants by name.
 package etl
 
 import (
@@ -15,6 +16,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -25,7 +27,8 @@ import (
 
 // Config configures an Engine.
 type Config struct {
-	// DataDir is the only folder that file sources and sinks use; paths in
+	// DataDir holds one folder per tenant, <DataDir>/<tenant name>/, the
+	// only folder that tenant's file sources and sinks use; paths in
 	// workflows are relative to it.
 	DataDir string
 	// Network is the policy for URL sources (AllowPrivate comes from
@@ -34,6 +37,10 @@ type Config struct {
 	// Connections maps connection names to PostgreSQL URLs (see
 	// ConnectionsFromEnv).
 	Connections map[string]string
+	// ConnectionGrants maps lower-cased connection names to the tenants
+	// that may use them (see ConnectionGrantsFromEnv); a connection
+	// missing here is usable by the default tenant only.
+	ConnectionGrants map[string][]string
 	// MaxDownloadBytes bounds each HTTP response a source reads; default
 	// 256 MiB.
 	MaxDownloadBytes int64
@@ -75,24 +82,14 @@ func New(cfg Config) (*Engine, error) {
 		conns[strings.ToLower(k)] = v
 	}
 	cfg.Connections = conns
+	grants := map[string][]string{}
+	for k, v := range cfg.ConnectionGrants {
+		grants[strings.ToLower(k)] = v
+	}
+	cfg.ConnectionGrants = grants
 	e := &Engine{cfg: cfg, client: cfg.Network.NewClient(netguard.ClientOptions{Timeout: httpTimeout})}
 	e.cat = newCatalog(e.nodeTypes())
 	return e, nil
-}
-
-// ConnectionsFromEnv reads GEOETL_CONNECTION_<NAME>=postgres://... entries
-// (as from os.Environ) into a map keyed by the lower-cased name.
-func ConnectionsFromEnv(environ []string) map[string]string {
-	const prefix = "GEOETL_CONNECTION_"
-	out := map[string]string{}
-	for _, kv := range environ {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok || !strings.HasPrefix(k, prefix) || len(k) == len(prefix) || v == "" {
-			continue
-		}
-		out[strings.ToLower(k[len(prefix):])] = v
-	}
-	return out
 }
 
 // Catalog lists the node types with their parameters, for
@@ -114,6 +111,27 @@ func (e *Engine) Validate(definition json.RawMessage) error {
 		return err
 	}
 	return d.validate(e.cat)
+}
+
+// ValidateFor checks a definition as Validate does, and also that every
+// connection it names is granted to the tenant.
+func (e *Engine) ValidateFor(tenantName string, definition json.RawMessage) error {
+	d, err := ParseDefinition(definition)
+	if err != nil {
+		return err
+	}
+	fe := geoetl.FieldErrors{}
+	if err := d.validate(e.cat); err != nil {
+		f := geoetl.ErrorFields(err)
+		if f == nil {
+			return err
+		}
+		for k, v := range f {
+			fe[k] = append(fe[k], v...)
+		}
+	}
+	e.checkGrants(tenantName, d, fe)
+	return fe.Err()
 }
 
 // Parameters lists the parameters a definition declares, sorted by name.
@@ -176,12 +194,16 @@ func (e *Engine) Run(ctx context.Context, req geoetl.RunRequest) (geoetl.RunSumm
 
 	r := &run{e: e, req: req, rec: rec}
 	byID := map[string]*nodeState{}
-	fe := geoetl.FieldErrors{}
+	fe, denied := geoetl.FieldErrors{}, geoetl.FieldErrors{}
 	for i, n := range d.order() {
 		nt := e.cat.byType[n.Type]
 		key := nodeField(i, n)
 		p := rv.resolveNode(key, n, nt, fe)
 		if len(fe) > 0 {
+			continue
+		}
+		if nt.spec("connection") != nil && p.has("connection") && !e.granted(req.TenantName, p.str("connection")) {
+			denied.Add(key+".parameters.connection", "%s", notGranted(p.str("connection")))
 			continue
 		}
 		fn, err := nt.build(p)
@@ -192,6 +214,13 @@ func (e *Engine) Run(ctx context.Context, req geoetl.RunRequest) (geoetl.RunSumm
 		ns := &nodeState{node: n, typ: nt, fn: fn}
 		r.nodes = append(r.nodes, ns)
 		byID[n.ID] = ns
+	}
+	if err := denied.Err(); err != nil && len(fe) == 0 {
+		rec.Log("error", "", err.Error())
+		return geoetl.RunSummary{}, err
+	}
+	for k, v := range denied {
+		fe[k] = append(fe[k], v...)
 	}
 	if err := fe.Err(); err != nil {
 		ge := err.(*geoetl.Error)
@@ -209,12 +238,13 @@ func (e *Engine) Run(ctx context.Context, req geoetl.RunRequest) (geoetl.RunSumm
 		rec.Log("info", "", "the workflow has no nodes; nothing to do")
 		return geoetl.RunSummary{}, nil
 	}
-	root, err := os.OpenRoot(e.cfg.DataDir)
+	root, err := e.tenantRoot(req.TenantName)
 	if err != nil {
-		return geoetl.RunSummary{}, fmt.Errorf("opening the data folder: %w", err)
+		rec.Log("error", "", err.Error())
+		return geoetl.RunSummary{}, err
 	}
 	defer root.Close()
-	r.root = root
+	r.root, r.dir = root, filepath.Join(e.cfg.DataDir, req.TenantName)
 	r.ctx, r.cancel = context.WithCancelCause(ctx)
 	defer r.cancel(nil)
 

@@ -14,15 +14,16 @@ import (
 // formatSeeds writes the fixtures through the engine's own sinks and
 // returns the files, as seeds for the binary readers.
 func formatSeeds(f *testing.F, sink, out string, extra ...string) [][]byte {
-	dir := f.TempDir()
-	e, err := New(Config{DataDir: dir})
+	dataDir := f.TempDir()
+	dir := filepath.Join(dataDir, geoetl.DefaultTenantName)
+	e, err := New(Config{DataDir: dataDir})
 	if err != nil {
 		f.Fatal(err)
 	}
 	var seeds [][]byte
 	for _, fc := range []string{fixturePoints, fixturePolygons, fixtureMixed} {
 		def := chain(inline("src", fc), node{id: "out", typ: sink, params: map[string]any{"output_path": out}})
-		if _, err := e.Run(context.Background(), geoetl.RunRequest{ExecutionID: "seed", Workflow: &geoetl.Workflow{Definition: json.RawMessage(def)}}); err != nil {
+		if _, err := e.Run(context.Background(), geoetl.RunRequest{ExecutionID: "seed", TenantName: geoetl.DefaultTenantName, Workflow: &geoetl.Workflow{Definition: json.RawMessage(def)}}); err != nil {
 			continue // e.g. mixed kinds in a shapefile
 		}
 		for _, name := range append([]string{out}, extra...) {

@@ -24,8 +24,7 @@ type gpkgWriter struct {
 	ctx      context.Context
 	db       *sql.DB
 	tx       *sql.Tx
-	file     *sqliteFile
-	newFile  bool
+	out      *gpkgOutput
 	r        *run
 	relPath  string
 	table    string
@@ -129,15 +128,15 @@ func (r *run) newGPKGWriter(ctx context.Context, relPath, table, mode string, sc
 	if err := checkTableName(table); err != nil {
 		return nil, fmt.Errorf("table_name %q %v", table, err)
 	}
-	sf, err := r.sqlitePath(relPath, true)
+	// Both modes write a copy beside the output and rename it into place.
+	out, err := r.prepareGPKGOutput(relPath)
 	if err != nil {
 		return nil, err
 	}
-	_, statErr := r.root.Stat(relPath)
-	w := &gpkgWriter{ctx: ctx, file: sf, r: r, relPath: relPath, table: table, geomCol: "geom", mode: mode,
-		newFile: statErr != nil, colByKey: map[string]int{}, usedNames: map[string]bool{}, schema: schema,
+	w := &gpkgWriter{ctx: ctx, out: out, r: r, relPath: relPath, table: table, geomCol: "geom", mode: mode,
+		colByKey: map[string]int{}, usedNames: map[string]bool{}, schema: schema,
 	}
-	db, err := openGPKG(sf.Path, false)
+	db, err := openGPKG(out.file.Path, false)
 	if err != nil {
 		w.abort()
 		return nil, fmt.Errorf("opening GeoPackage %q: %v", relPath, err)
@@ -664,8 +663,12 @@ func (w *gpkgWriter) commit() error {
 	}
 	w.tx = nil
 	err := w.db.Close()
-	w.file.Close()
-	return err
+	w.db = nil
+	if err != nil {
+		w.abort()
+		return err
+	}
+	return w.out.commit(w.r)
 }
 
 func (w *gpkgWriter) finish() error {
@@ -715,7 +718,7 @@ func (w *gpkgWriter) closeStmts() {
 	}
 }
 
-// abort rolls back; a file this writer created is removed again.
+// abort rolls back and removes the copy; the output stays as it was.
 func (w *gpkgWriter) abort() {
 	w.closeStmts()
 	if w.tx != nil {
@@ -726,12 +729,9 @@ func (w *gpkgWriter) abort() {
 		w.db.Close()
 		w.db = nil
 	}
-	if w.file != nil {
-		w.file.Close()
-	}
-	if w.newFile {
-		w.r.root.Remove(w.relPath)
-		w.r.root.Remove(w.relPath + "-journal")
+	if w.out != nil {
+		w.out.remove(w.r)
+		w.out = nil
 	}
 }
 

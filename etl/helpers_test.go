@@ -71,9 +71,11 @@ func (r *recorder) logText() string {
 }
 
 type testEnv struct {
-	t   *testing.T
-	dir string
-	e   *Engine
+	t       *testing.T
+	dataDir string // the engine's data folder
+	dir     string // the tenant's folder in it, where the test's files go
+	tenant  string
+	e       *Engine
 }
 
 func newEnv(t *testing.T, mods ...func(*Config)) *testEnv {
@@ -87,7 +89,18 @@ func newEnv(t *testing.T, mods ...func(*Config)) *testEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &testEnv{t: t, dir: dir, e: e}
+	env := &testEnv{t: t, dataDir: dir, e: e}
+	return env.as(geoetl.DefaultTenantName)
+}
+
+// as returns the environment of another tenant of the same engine.
+func (env *testEnv) as(tenant string) *testEnv {
+	other := *env
+	other.tenant, other.dir = tenant, filepath.Join(env.dataDir, tenant)
+	if err := os.MkdirAll(other.dir, tenantFolderPerm); err != nil {
+		env.t.Fatal(err)
+	}
+	return &other
 }
 
 func allowPrivate(c *Config) { c.Network = netguard.Policy{AllowPrivate: true} }
@@ -128,7 +141,7 @@ func (env *testEnv) runCtx(ctx context.Context, def string, values map[string]an
 
 func (env *testEnv) runWith(ctx context.Context, rec *recorder, def string, values map[string]any) (geoetl.RunSummary, error, *recorder) {
 	sum, err := env.e.Run(ctx, geoetl.RunRequest{
-		TenantID: "t", ExecutionID: "exec-1",
+		TenantID: "t-" + env.tenant, TenantName: env.tenant, ExecutionID: "exec-1",
 		Workflow:    &geoetl.Workflow{ID: "w", Name: "test", Definition: json.RawMessage(def)},
 		Parameters:  values,
 		ScheduledAt: time.Date(2026, 3, 29, 2, 0, 0, 0, time.UTC),

@@ -3,17 +3,74 @@ package etl
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"time"
+
+	geoetl "github.com/geoetl/geoetl"
 )
 
+// Every tenant has its own folder, <data dir>/<tenant name>/, opened as an
+// os.Root for each run: a workflow's paths are relative to it and cannot
+// name anything outside it. Inside it only plain files are read or
+// written: symbolic links, hard links (a second name of a file that may
+// live outside the folder), devices, FIFOs and sockets are refused, so
+// that no file outside the tenant's folder can be read or changed through
+// one.
+
+// tenantFolderPerm keeps a tenant's files from other local users.
+const tenantFolderPerm = 0o750
+
+// checkTenantFolder reports whether a tenant name can name its data
+// folder. Tenant names are letters, digits, '-', '_' and '.'; a name that
+// starts with '.' ("..", ".") would leave the data folder or hide among
+// the engine's own files, and is refused.
+func checkTenantFolder(name string) error {
+	if name == "" {
+		return errors.New("the run has no tenant name, so it has no data folder")
+	}
+	if err := geoetl.ValidateTenantName(name); err != nil || strings.HasPrefix(name, ".") {
+		return fmt.Errorf("tenant name %q cannot name a data folder", name)
+	}
+	return nil
+}
+
+// tenantRoot opens the data folder of a tenant, creating it on first use.
+func (e *Engine) tenantRoot(name string) (*os.Root, error) {
+	if err := checkTenantFolder(name); err != nil {
+		return nil, err
+	}
+	base, err := os.OpenRoot(e.cfg.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("opening the data folder: %w", err)
+	}
+	defer base.Close()
+	st, err := base.Lstat(name)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if err := base.Mkdir(name, tenantFolderPerm); err != nil && !errors.Is(err, fs.ErrExist) {
+			return nil, fmt.Errorf("creating the data folder of tenant %q: %w", name, err)
+		}
+	case err != nil:
+		return nil, fmt.Errorf("the data folder of tenant %q: %w", name, err)
+	case !st.IsDir():
+		// A symbolic link here could lead into another tenant's folder.
+		return nil, fmt.Errorf("the data folder of tenant %q is not a plain folder", name)
+	}
+	root, err := base.OpenRoot(name)
+	if err != nil {
+		return nil, fmt.Errorf("opening the data folder of tenant %q: %w", name, err)
+	}
+	return root, nil
+}
+
 // checkRelPath enforces the form of a data-folder path: relative, no ".."
-// element, no NUL. The os.Root used to open it also refuses symbolic links
-// that lead outside the folder.
+// element, no NUL.
 func checkRelPath(p string) error {
 	switch {
 	case strings.TrimSpace(p) == "":
@@ -34,23 +91,97 @@ func checkRelPath(p string) error {
 	return nil
 }
 
-// openData opens a file of the data folder for reading.
-func (r *run) openData(p string) (*os.File, error) {
+// cleanRel checks a workflow path and returns it in the OS form.
+func cleanRel(p string) (string, error) {
 	if err := checkRelPath(p); err != nil {
-		return nil, fmt.Errorf("path %q %w", p, err)
+		return "", fmt.Errorf("path %q %w", p, err)
 	}
-	f, err := r.root.Open(filepath.FromSlash(p))
+	return filepath.FromSlash(path.Clean(filepath.ToSlash(p))), nil
+}
+
+// lstatPlain walks p element by element, refusing symbolic links on the
+// way, and returns what the last element is (fs.ErrNotExist when it is
+// missing). It does not judge the last element: see checkPlainFile.
+func lstatPlain(root *os.Root, p string) (fs.FileInfo, error) {
+	parts := strings.Split(filepath.ToSlash(p), "/")
+	for i := range parts {
+		sub := filepath.FromSlash(strings.Join(parts[:i+1], "/"))
+		st, err := root.Lstat(sub)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, notExistErr(filepath.ToSlash(p))
+		}
+		if err != nil {
+			return nil, dataErr(filepath.ToSlash(sub), err)
+		}
+		if i < len(parts)-1 {
+			if st.Mode()&fs.ModeSymlink != 0 {
+				return nil, fmt.Errorf("%q is a symbolic link; only plain folders and files are used", filepath.ToSlash(sub))
+			}
+			if !st.IsDir() {
+				return nil, fmt.Errorf("%q is not a folder", filepath.ToSlash(sub))
+			}
+			continue
+		}
+		return st, nil
+	}
+	return nil, fs.ErrNotExist
+}
+
+// checkPlainFile refuses anything but a regular file with a single name.
+func checkPlainFile(p string, fi fs.FileInfo) error {
+	p = filepath.ToSlash(p)
+	m := fi.Mode()
+	switch {
+	case m&fs.ModeSymlink != 0:
+		return fmt.Errorf("%q is a symbolic link; only plain files are read or written", p)
+	case m.IsDir():
+		return fmt.Errorf("%q is a folder, not a file", p)
+	case m&fs.ModeNamedPipe != 0:
+		return fmt.Errorf("%q is a FIFO; only plain files are read or written", p)
+	case m&fs.ModeSocket != 0:
+		return fmt.Errorf("%q is a socket; only plain files are read or written", p)
+	case m&fs.ModeDevice != 0 || m&fs.ModeCharDevice != 0:
+		return fmt.Errorf("%q is a device; only plain files are read or written", p)
+	case !m.IsRegular():
+		return fmt.Errorf("%q is not a plain file", p)
+	case linkCount(fi) > 1:
+		return fmt.Errorf("%q has %d hard links; files with other names are refused, as they may be shared with files outside the data folder", p, linkCount(fi))
+	}
+	return nil
+}
+
+// openData opens a plain file of the tenant's folder for reading.
+func (r *run) openData(p string) (*os.File, error) {
+	osp, err := cleanRel(p)
 	if err != nil {
-		return nil, dataErr(p, err)
+		return nil, err
 	}
+	return openPlain(r.root, osp)
+}
+
+func openPlain(root *os.Root, osp string) (*os.File, error) {
+	fi, err := lstatPlain(root, osp)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkPlainFile(osp, fi); err != nil {
+		return nil, err
+	}
+	f, err := root.OpenFile(osp, os.O_RDONLY|openNoBlock, 0)
+	if err != nil {
+		return nil, dataErr(filepath.ToSlash(osp), err)
+	}
+	// The checks above looked at the name; this looks at what was opened,
+	// in case the name changed in between.
 	st, err := f.Stat()
+	if err == nil && !os.SameFile(fi, st) {
+		err = fmt.Errorf("%q changed while it was opened", filepath.ToSlash(osp))
+	} else if err == nil {
+		err = checkPlainFile(osp, st)
+	}
 	if err != nil {
 		f.Close()
-		return nil, dataErr(p, err)
-	}
-	if st.IsDir() {
-		f.Close()
-		return nil, fmt.Errorf("%q is a folder, not a file", p)
+		return nil, err
 	}
 	return f, nil
 }
@@ -60,7 +191,7 @@ func (r *run) openData(p string) (*os.File, error) {
 func dataErr(p string, err error) error {
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return fmt.Errorf("%q does not exist in the data folder", p)
+		return notExistErr(p)
 	case errors.Is(err, fs.ErrPermission):
 		return fmt.Errorf("%q: permission denied", p)
 	case strings.Contains(err.Error(), "escapes") || strings.Contains(err.Error(), "path escapes from parent"):
@@ -70,12 +201,93 @@ func dataErr(p string, err error) error {
 	if errors.As(err, &pe) {
 		return fmt.Errorf("%q: %v", p, pe.Err)
 	}
+	var le *os.LinkError
+	if errors.As(err, &le) {
+		return fmt.Errorf("%q: %v", p, le.Err)
+	}
 	return fmt.Errorf("%q: %v", p, err)
 }
 
-// atomicFile is an output file written under a temporary name and renamed
-// into place on commit, so readers never see half a file and a failed run
-// leaves the previous output as it was.
+// notExistErr names a missing path and is still fs.ErrNotExist.
+type notExistErr string
+
+func (e notExistErr) Error() string {
+	return fmt.Sprintf("%q does not exist in the data folder", string(e))
+}
+func (e notExistErr) Unwrap() error { return fs.ErrNotExist }
+
+// prepareOutput makes the folder of an output path and checks that what
+// the path names now, if anything, may be replaced.
+func (r *run) prepareOutput(osp string) (exists bool, err error) {
+	if dir := filepath.Dir(osp); dir != "." {
+		if _, err := lstatPlain(r.root, dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return false, err
+		}
+		if err := r.root.MkdirAll(dir, 0o755); err != nil {
+			return false, dataErr(filepath.ToSlash(dir), err)
+		}
+	}
+	r.removeStaleTemps(osp)
+	fi, err := lstatPlain(r.root, osp)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if err := checkPlainFile(osp, fi); err != nil {
+		return true, fmt.Errorf("refusing to replace it: %w", err)
+	}
+	return true, nil
+}
+
+// staleTempAge is how old a temporary output file must be before a later
+// run for the same output removes it: a run that died (a worker killed at
+// its memory limit) cannot remove its own, and a run still writing one
+// keeps it recent.
+const staleTempAge = 24 * time.Hour
+
+// removeStaleTemps removes the temporary files of runs that died while
+// writing dest.
+func (r *run) removeStaleTemps(dest string) {
+	dir, base := filepath.Dir(dest), filepath.Base(dest)
+	d, err := r.root.Open(dir)
+	if err != nil {
+		return
+	}
+	names, _ := d.Readdirnames(-1)
+	d.Close()
+	prefix := "." + base + "."
+	for _, n := range names {
+		if !strings.HasPrefix(n, prefix) || !isTempName(strings.TrimPrefix(n, prefix)) {
+			continue
+		}
+		p := filepath.Join(dir, n)
+		if st, err := r.root.Lstat(p); err == nil && st.Mode().IsRegular() && time.Since(st.ModTime()) > staleTempAge {
+			r.root.Remove(p)
+		}
+	}
+}
+
+// isTempName reports whether rest (a name after ".<base>.") is that of a
+// temporary file made by tempName, or of SQLite's files beside one.
+func isTempName(rest string) bool {
+	for _, side := range []string{"", "-journal", "-wal", "-shm"} {
+		if r, ok := strings.CutSuffix(rest, ".tmp"+side); ok && r != "" && !strings.ContainsAny(r, "./") {
+			return true
+		}
+	}
+	return false
+}
+
+// tempName is the name of a temporary file beside dest.
+func tempName(dest string) string {
+	return filepath.Join(filepath.Dir(dest), "."+filepath.Base(dest)+"."+randomSuffix()+".tmp")
+}
+
+// atomicFile is an output file written under a temporary name in the same
+// folder and renamed into place on commit, so readers never see half a
+// file and a failed run leaves the previous output as it was.
 type atomicFile struct {
 	*os.File
 	r         *run
@@ -83,24 +295,19 @@ type atomicFile struct {
 }
 
 func (r *run) createData(p string) (*atomicFile, error) {
-	if err := checkRelPath(p); err != nil {
-		return nil, fmt.Errorf("path %q %w", p, err)
+	osp, err := cleanRel(p)
+	if err != nil {
+		return nil, err
 	}
-	p = filepath.FromSlash(path.Clean(filepath.ToSlash(p)))
-	if dir := filepath.Dir(p); dir != "." {
-		if err := r.root.MkdirAll(dir, 0o755); err != nil {
-			return nil, dataErr(filepath.ToSlash(dir), err)
-		}
+	if _, err := r.prepareOutput(osp); err != nil {
+		return nil, err
 	}
-	if st, err := r.root.Lstat(p); err == nil && st.Mode()&fs.ModeSymlink != 0 {
-		return nil, fmt.Errorf("%q is a symbolic link; refusing to replace it", filepath.ToSlash(p))
-	}
-	tmp := filepath.Join(filepath.Dir(p), "."+filepath.Base(p)+"."+randomSuffix()+".tmp")
+	tmp := tempName(osp)
 	f, err := r.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
-		return nil, dataErr(filepath.ToSlash(p), err)
+		return nil, dataErr(filepath.ToSlash(osp), err)
 	}
-	return &atomicFile{File: f, r: r, tmp: tmp, dest: p}, nil
+	return &atomicFile{File: f, r: r, tmp: tmp, dest: osp}, nil
 }
 
 func (a *atomicFile) commit() error {
@@ -112,9 +319,9 @@ func (a *atomicFile) commit() error {
 		a.r.root.Remove(a.tmp)
 		return err
 	}
-	if err := a.r.root.Rename(a.tmp, a.dest); err != nil {
+	if err := a.r.renameIntoPlace(a.tmp, a.dest); err != nil {
 		a.r.root.Remove(a.tmp)
-		return dataErr(filepath.ToSlash(a.dest), err)
+		return err
 	}
 	return nil
 }
@@ -124,12 +331,34 @@ func (a *atomicFile) abort() {
 	a.r.root.Remove(a.tmp)
 }
 
+// renameIntoPlace replaces dest by the finished temporary file tmp, after
+// checking again that dest is still a plain file or missing, and makes the
+// rename durable.
+func (r *run) renameIntoPlace(tmp, dest string) error {
+	fi, err := lstatPlain(r.root, dest)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	if err == nil {
+		if err := checkPlainFile(dest, fi); err != nil {
+			return fmt.Errorf("refusing to replace it: %w", err)
+		}
+	}
+	if err := r.root.Rename(tmp, dest); err != nil {
+		return dataErr(filepath.ToSlash(dest), err)
+	}
+	if d, err := r.root.Open(filepath.Dir(dest)); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
 // sqliteFile gives SQLite a path to a data-folder file that cannot lead
 // outside the folder. SQLite opens files by name, so on Linux the parent
 // folder is opened through the os.Root and the database is named relative
-// to that open folder (/proc/self/fd/N/name); the last element is checked
-// not to be a symbolic link. Elsewhere the checked path is joined to the
-// data folder.
+// to that open folder (/proc/self/fd/N/name). Elsewhere the checked path
+// is joined to the tenant's folder.
 type sqliteFile struct {
 	Path string
 	dir  *os.File
@@ -141,34 +370,115 @@ func (s *sqliteFile) Close() {
 	}
 }
 
-func (r *run) sqlitePath(p string, create bool) (*sqliteFile, error) {
-	if err := checkRelPath(p); err != nil {
-		return nil, fmt.Errorf("path %q %w", p, err)
-	}
-	p = filepath.FromSlash(path.Clean(filepath.ToSlash(p)))
-	dir, base := filepath.Dir(p), filepath.Base(p)
-	if create && dir != "." {
-		if err := r.root.MkdirAll(dir, 0o755); err != nil {
-			return nil, dataErr(filepath.ToSlash(dir), err)
-		}
-	}
-	st, err := r.root.Lstat(p)
-	switch {
-	case err == nil && st.Mode()&fs.ModeSymlink != 0:
-		return nil, fmt.Errorf("%q is a symbolic link; GeoPackages are opened only as plain files", filepath.ToSlash(p))
-	case err == nil && st.IsDir():
-		return nil, fmt.Errorf("%q is a folder, not a file", filepath.ToSlash(p))
-	case err != nil && !errors.Is(err, fs.ErrNotExist):
-		return nil, dataErr(filepath.ToSlash(p), err)
-	case err != nil && !create:
-		return nil, dataErr(filepath.ToSlash(p), err)
-	}
+// sqlitePath names a checked file of the tenant's folder for SQLite.
+func (r *run) sqlitePath(osp string) (*sqliteFile, error) {
+	dir, base := filepath.Dir(osp), filepath.Base(osp)
 	if runtime.GOOS != "linux" {
-		return &sqliteFile{Path: filepath.Join(r.e.cfg.DataDir, p)}, nil
+		return &sqliteFile{Path: filepath.Join(r.dir, osp)}, nil
 	}
 	d, err := r.root.Open(dir)
 	if err != nil {
 		return nil, dataErr(filepath.ToSlash(dir), err)
 	}
 	return &sqliteFile{Path: fmt.Sprintf("/proc/self/fd/%d/%s", d.Fd(), base), dir: d}, nil
+}
+
+// sqliteSource names a GeoPackage to read: a plain file with one name.
+func (r *run) sqliteSource(p string) (*sqliteFile, error) {
+	osp, err := cleanRel(p)
+	if err != nil {
+		return nil, err
+	}
+	// SQLite reopens the name; no workflow can make links, so only
+	// someone with access to the server could swap it in between.
+	f, err := openPlain(r.root, osp)
+	if err != nil {
+		return nil, err
+	}
+	f.Close()
+	return r.sqlitePath(osp)
+}
+
+// gpkgOutput is the temporary copy that a GeoPackage sink writes into and
+// renames over its output once the run succeeds: the output is never
+// changed in place, so a hard link to it could not carry a change out of
+// the folder even if one got past the checks.
+type gpkgOutput struct {
+	tmp, dest string
+	file      *sqliteFile
+}
+
+// prepareGPKGOutput copies the existing GeoPackage, if any, to a
+// temporary file beside it, and names that copy for SQLite.
+func (r *run) prepareGPKGOutput(p string) (*gpkgOutput, error) {
+	osp, err := cleanRel(p)
+	if err != nil {
+		return nil, err
+	}
+	exists, err := r.prepareOutput(osp)
+	if err != nil {
+		return nil, err
+	}
+	var src *os.File
+	if exists {
+		for _, side := range []string{"-wal", "-journal"} {
+			if st, err := r.root.Lstat(osp + side); err == nil && st.Size() > 0 {
+				return nil, fmt.Errorf("%q has an unfinished SQLite %s file; open it once with SQLite or ogrinfo to finish that write", filepath.ToSlash(osp), strings.TrimPrefix(side, "-"))
+			}
+		}
+		if src, err = openPlain(r.root, osp); err != nil {
+			return nil, err
+		}
+		defer src.Close()
+	}
+	tmp := tempName(osp)
+	out, err := r.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return nil, dataErr(filepath.ToSlash(osp), err)
+	}
+	g := &gpkgOutput{tmp: tmp, dest: osp}
+	if src != nil {
+		if _, err := io.Copy(out, src); err != nil {
+			out.Close()
+			g.remove(r)
+			return nil, fmt.Errorf("copying %q: %v", filepath.ToSlash(osp), err)
+		}
+	}
+	if err := out.Close(); err != nil {
+		g.remove(r)
+		return nil, dataErr(filepath.ToSlash(osp), err)
+	}
+	if g.file, err = r.sqlitePath(tmp); err != nil {
+		g.remove(r)
+		return nil, err
+	}
+	return g, nil
+}
+
+// commit makes the finished copy durable and renames it over the output.
+// SQLite must have closed it.
+func (g *gpkgOutput) commit(r *run) error {
+	g.file.Close()
+	f, err := r.root.OpenFile(g.tmp, os.O_RDWR, 0)
+	if err == nil {
+		err = f.Sync()
+		f.Close()
+	}
+	if err == nil {
+		err = r.renameIntoPlace(g.tmp, g.dest)
+	}
+	if err != nil {
+		g.remove(r)
+	}
+	return err
+}
+
+// remove deletes the temporary copy and whatever SQLite left beside it.
+func (g *gpkgOutput) remove(r *run) {
+	if g.file != nil {
+		g.file.Close()
+	}
+	for _, side := range []string{"", "-journal", "-wal", "-shm"} {
+		r.root.Remove(g.tmp + side)
+	}
 }

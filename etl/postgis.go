@@ -22,7 +22,10 @@ import (
 // source's own query and filter, which run in a read-only transaction with
 // their {{...}} templates bound as parameters.
 
-func (e *Engine) connect(ctx context.Context, name string) (*pgx.Conn, error) {
+func (e *Engine) connect(ctx context.Context, nc *nodeCtx, name string) (*pgx.Conn, error) {
+	if !e.granted(nc.r.req.TenantName, name) {
+		return nil, errors.New(notGranted(name))
+	}
 	u, ok := e.cfg.Connections[strings.ToLower(name)]
 	if !ok {
 		return nil, fmt.Errorf("no connection named %q is configured (set GEOETL_CONNECTION_%s=postgres://...)", name, strings.ToUpper(name))
@@ -100,7 +103,7 @@ func (e *Engine) postgisSource() *NodeType {
 }
 
 func (e *Engine) readPostGIS(ctx context.Context, nc *nodeCtx, p params) error {
-	conn, err := e.connect(ctx, p.str("connection"))
+	conn, err := e.connect(ctx, nc, p.str("connection"))
 	if err != nil {
 		return err
 	}
@@ -294,7 +297,7 @@ func pgParam(v any, typ string) any {
 }
 
 func (e *Engine) writePostGIS(ctx context.Context, nc *nodeCtx, p params) error {
-	conn, err := e.connect(ctx, p.str("connection"))
+	conn, err := e.connect(ctx, nc, p.str("connection"))
 	if err != nil {
 		return err
 	}

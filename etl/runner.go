@@ -231,7 +231,8 @@ type run struct {
 	e       *Engine
 	req     geoetl.RunRequest
 	rec     geoetl.RunRecorder
-	root    *os.Root
+	root    *os.Root // the tenant's data folder
+	dir     string   // its path, for SQLite outside Linux
 	ctx     context.Context
 	cancel  context.CancelCauseFunc
 	nodes   []*nodeState

@@ -8,6 +8,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	geoetl "github.com/geoetl/geoetl"
 )
 
 // The bundled sample: 24 European cities with their population, so a new
@@ -17,7 +19,7 @@ import (
 var sampleCities []byte
 
 // SampleDataPath is where InstallSampleData puts the sample, relative to
-// the data folder.
+// the default tenant's data folder.
 const SampleDataPath = "samples/european_cities.geojson"
 
 // SampleWorkflow returns the name and definition of the workflow seeded on
@@ -49,16 +51,23 @@ func SampleWorkflow() (name string, definition json.RawMessage) {
 }`)
 }
 
-// InstallSampleData writes the bundled sample GeoJSON into the data
-// folder unless a file is already there.
+// InstallSampleData writes the bundled sample GeoJSON into the default
+// tenant's folder of the data folder unless a file is already there.
 func InstallSampleData(dataDir string) error {
+	return InstallSampleDataFor(dataDir, geoetl.DefaultTenantName)
+}
+
+// InstallSampleDataFor writes the bundled sample GeoJSON into a tenant's
+// folder of the data folder unless a file is already there.
+func InstallSampleDataFor(dataDir, tenantName string) error {
 	if dataDir == "" {
 		return errors.New("etl: a data folder is required")
 	}
 	if err := os.MkdirAll(dataDir, 0o755); err != nil {
 		return fmt.Errorf("etl: data folder: %w", err)
 	}
-	root, err := os.OpenRoot(dataDir)
+	e := &Engine{cfg: Config{DataDir: dataDir}}
+	root, err := e.tenantRoot(tenantName)
 	if err != nil {
 		return fmt.Errorf("etl: data folder: %w", err)
 	}

@@ -9,7 +9,7 @@ import (
 
 func TestSampleWorkflow_RunsEndToEndAndOpensInGDAL(t *testing.T) {
 	env := newEnv(t)
-	if err := InstallSampleData(env.dir); err != nil {
+	if err := InstallSampleData(env.dataDir); err != nil {
 		t.Fatal(err)
 	}
 	name, def := SampleWorkflow()
@@ -42,7 +42,7 @@ func TestSampleWorkflow_RunsEndToEndAndOpensInGDAL(t *testing.T) {
 
 func TestInstallSampleData_KeepsAnExistingFile(t *testing.T) {
 	dir := t.TempDir()
-	p := filepath.Join(dir, SampleDataPath)
+	p := filepath.Join(dir, "default", SampleDataPath)
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +59,7 @@ func TestInstallSampleData_KeepsAnExistingFile(t *testing.T) {
 	if err := InstallSampleData(fresh); err != nil {
 		t.Fatal(err)
 	}
-	if b, err := os.ReadFile(filepath.Join(fresh, SampleDataPath)); err != nil || !strings.Contains(string(b), "Berlin") {
+	if b, err := os.ReadFile(filepath.Join(fresh, "default", SampleDataPath)); err != nil || !strings.Contains(string(b), "Berlin") {
 		t.Errorf("sample not written: %v", err)
 	}
 }

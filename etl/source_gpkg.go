@@ -35,7 +35,7 @@ func (e *Engine) gpkgSource() *NodeType {
 }
 
 func readGPKG(ctx context.Context, nc *nodeCtx, relPath, table string, p params) error {
-	sf, err := nc.r.sqlitePath(relPath, false)
+	sf, err := nc.r.sqliteSource(relPath)
 	if err != nil {
 		return err
 	}

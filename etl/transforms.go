@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/expr-lang/expr"
-	"github.com/expr-lang/expr/vm"
 	"github.com/peterstace/simplefeatures/geom"
 
 	"github.com/geoetl/geoetl/etl/crs"
@@ -256,57 +254,30 @@ func densify(g geom.Geometry) geom.Geometry {
 	return g.Densify(step)
 }
 
-// compileFilter compiles a boolean attribute expression.
-func compileFilter(src string) (*vm.Program, error) { return compileExpression(src, true) }
-
-// compileExpression compiles an attribute expression (for filters and
-// attributes.calculate). Only the feature's properties are visible to it
-// (plus expr's pure built-in functions).
-func compileExpression(src string, asBool bool) (*vm.Program, error) {
-	opts := []expr.Option{expr.Env(map[string]any{}), expr.AllowUndefinedVariables(),
-		expr.DisableBuiltin("now"), expr.MaxNodes(5000)}
-	if asBool {
-		opts = append(opts, expr.AsBool())
-	}
-	prog, err := expr.Compile(src, opts...)
-	if err != nil {
-		msg := err.Error()
-		if i := strings.Index(msg, "\n"); i > 0 {
-			msg = msg[:i]
-		}
-		return nil, fmt.Errorf("invalid expression: %s", msg)
-	}
-	return prog, nil
-}
-
-// runExpression evaluates a compiled expression over a feature's
-// attributes.
-func runExpression(machine *vm.VM, prog *vm.Program, props Properties) (any, error) {
-	return machine.Run(prog, props.Map())
-}
-
 func (e *Engine) filterNode() *NodeType {
 	return oneInput(&NodeType{
 		Type:        "geoprocessing.filter",
-		Description: "Keeps the features whose attributes satisfy an expression, e.g. kind == \"a\" && id > 10 (expr language: ==, !=, <, >, and/&&, or/||, not, in, matches, contains, startsWith, lower(), len(), ...). A missing attribute is nil.",
+		Description: "Keeps the features whose attributes satisfy an expression, e.g. kind == \"a\" && id > 10 (expr language: ==, !=, <, >, and/&&, or/||, not, in, matches, contains, startsWith, lower(), len(), ...). A missing attribute is nil. Each feature's evaluation has a budget of 1,000,000 steps and 16 MiB; going over it fails the node.",
 		Parameters: []ParamSpec{
 			{Name: "expression", Type: "string", Required: true, Description: "Boolean expression over the feature's attributes."},
 		},
 		check: func(p params, add func(string, string, ...any)) {
 			if p.has("expression") {
-				if _, err := compileFilter(p.str("expression")); err != nil {
+				if _, err := compileExpression(p.str("expression"), expr.AsBool()); err != nil {
 					add("expression", "%v", err)
 				}
 			}
 		},
 		build: func(p params) (nodeFunc, error) {
-			prog, err := compileFilter(p.str("expression"))
+			x, err := compileExpression(p.str("expression"), expr.AsBool())
 			if err != nil {
 				return nil, err
 			}
-			var machine vm.VM
 			return mapFeatures(func(_ *nodeCtx, f Feature) (Feature, bool, error) {
-				out, err := runExpression(&machine, prog, f.Props)
+				out, err := x.run(f.Props.Map())
+				if errors.Is(err, errBudget) {
+					return f, false, err
+				}
 				if err != nil {
 					return f, false, fmt.Errorf("expression: %v", err)
 				}

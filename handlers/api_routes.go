@@ -138,7 +138,7 @@ func apiRoutes() []apiRoute {
 		{Method: http.MethodGet, Path: P + "/workflows/catalog", Role: V, Handle: (*Server).handleWorkflowCatalog, Tag: "workflows",
 			Summary: "The node types a definition may use, with their parameters.", Status: 200, Result: "Catalog", Errors: []int{503}},
 		{Method: http.MethodPost, Path: P + "/workflows/validate", Role: V, Handle: (*Server).handleValidateWorkflow, Tag: "workflows",
-			Summary: "Validate a definition without storing it; 400 names each bad node and parameter.",
+			Summary: "Validate a definition for the caller's tenant without storing it; 400 names each bad node and parameter, such as a file path outside the tenant's data folder, a connection not granted to the tenant (connection \"X\" is not granted to this tenant) or an expression over its budget.",
 			Body:    "WorkflowInput", Status: 200, Result: "ValidationResult"},
 		{Method: http.MethodGet, Path: P + "/workflows/{id}", Role: V, Handle: (*Server).handleGetWorkflow, Tag: "workflows",
 			Summary: "One workflow.", Status: 200, Result: "Workflow"},

@@ -53,7 +53,8 @@ func newBrowserEnv(t *testing.T) *browserEnv {
 	}
 	store := dbtest.SQLite(t)
 	dataDir := t.TempDir()
-	if err := etl.InstallSampleData(dataDir); err != nil {
+	// The console's tenant is acme (see newConsoleEnvWith).
+	if err := etl.InstallSampleDataFor(dataDir, "acme"); err != nil {
 		t.Fatal(err)
 	}
 	eng, err := etl.New(etl.Config{DataDir: dataDir})

@@ -74,6 +74,8 @@ func (e *testEngine) Validate(def json.RawMessage) error {
 	return json.Unmarshal(def, &d)
 }
 
+func (e *testEngine) ValidateFor(_ string, def json.RawMessage) error { return e.Validate(def) }
+
 func (e *testEngine) Parameters(json.RawMessage) ([]geoetl.WorkflowParameter, error) { return nil, nil }
 
 func (e *testEngine) Run(ctx context.Context, req geoetl.RunRequest) (geoetl.RunSummary, error) {

@@ -82,8 +82,13 @@ func (s *Scheduler) runWorkflow(ctx context.Context, j *job, rec *recorder) (sum
 	if params == nil {
 		params = map[string]any{}
 	}
+	tenantName, err := s.tenantName(ctx, j.exec.TenantID)
+	if err != nil {
+		return geoetl.RunSummary{}, err
+	}
 	return s.cfg.Engine.Run(ctx, geoetl.RunRequest{
 		TenantID:    j.exec.TenantID,
+		TenantName:  tenantName,
 		ExecutionID: j.exec.ID,
 		Workflow:    j.workflow,
 		Parameters:  params,

@@ -87,6 +87,8 @@ type Scheduler struct {
 	workers   sync.WaitGroup
 	started   bool
 	onSleep   func() // called when the dispatcher goes to sleep (tests and benchmarks)
+
+	tenantNames sync.Map // tenant id -> name, for RunRequest.TenantName
 }
 
 // New checks cfg and returns a scheduler; Start runs it.

@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/geoetl/geoetl"
 	"github.com/geoetl/geoetl/notify"
@@ -12,6 +13,18 @@ import (
 func (s *Service) CreateTenant(ctx context.Context, name string) (*geoetl.Tenant, error) {
 	if err := geoetl.ValidateTenantName(name); err != nil {
 		return nil, err
+	}
+	// A tenant's name is its data folder's name: two names that differ
+	// only in case would share one folder on a case-insensitive file
+	// system.
+	all, err := s.Store.ListTenants(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, o := range all {
+		if strings.EqualFold(o.Name, name) && o.Name != name {
+			return nil, &geoetl.Error{Code: geoetl.ECONFLICT, Message: fmt.Sprintf("tenant %q already exists; names that differ only in case would share a data folder", o.Name)}
+		}
 	}
 	// The webhook secret is made with the tenant, so two instances can
 	// never race to create different first secrets later.

@@ -90,7 +90,7 @@ func (s *Service) CreateWorkflow(ctx context.Context, p geoetl.Principal, in Wor
 	if in.Description != nil {
 		w.Description = *in.Description
 	}
-	if err := s.validateWorkflow(w); err != nil {
+	if err := s.validateWorkflow(ctx, p, w, true); err != nil {
 		return nil, err
 	}
 	if err := s.Store.CreateWorkflow(ctx, w); err != nil {
@@ -126,7 +126,9 @@ func (s *Service) UpdateWorkflow(ctx context.Context, p geoetl.Principal, id str
 	if in.Definition != nil {
 		probe.Definition = in.Definition
 	}
-	if err := s.validateWorkflow(&probe); err != nil {
+	// A rename keeps the saved definition; only a new one is checked
+	// against the tenant's grants (a run checks them again).
+	if err := s.validateWorkflow(ctx, p, &probe, in.Definition != nil); err != nil {
 		return nil, err
 	}
 	upd := geoetl.WorkflowUpdate{Name: in.Name, Description: in.Description, ExpectedVersion: in.ExpectedVersion}
@@ -222,7 +224,7 @@ func (s *Service) ValidateDefinition(ctx context.Context, p geoetl.Principal, de
 		return nil, err
 	}
 	w := &geoetl.Workflow{Name: "validate", Definition: def}
-	if err := s.validateWorkflow(w); err != nil {
+	if err := s.validateWorkflow(ctx, p, w, true); err != nil {
 		return nil, err
 	}
 	if s.Engine == nil {
@@ -285,7 +287,9 @@ func (s *Service) RunWorkflow(ctx context.Context, p geoetl.Principal, id string
 	return e, nil
 }
 
-func (s *Service) validateWorkflow(w *geoetl.Workflow) error {
+// validateWorkflow checks a workflow; with forTenant, the definition is
+// also checked against what the principal's tenant may use.
+func (s *Service) validateWorkflow(ctx context.Context, p geoetl.Principal, w *geoetl.Workflow, forTenant bool) error {
 	fe := geoetl.FieldErrors{}
 	if err := w.Validate(); err != nil {
 		for k, v := range geoetl.ErrorFields(err) {
@@ -298,7 +302,17 @@ func (s *Service) validateWorkflow(w *geoetl.Workflow) error {
 		}
 	}
 	if _, bad := fe["definition"]; !bad && s.Engine != nil {
-		if err := s.Engine.Validate(w.Definition); err != nil {
+		var err error
+		if forTenant {
+			var t *geoetl.Tenant
+			if t, err = s.Store.FindTenantByID(ctx, p.TenantID); err != nil {
+				return err
+			}
+			err = s.Engine.ValidateFor(t.Name, w.Definition)
+		} else {
+			err = s.Engine.Validate(w.Definition)
+		}
+		if err != nil {
 			f := geoetl.ErrorFields(err)
 			if f == nil {
 				fe.Add("definition", "%s", err.Error())

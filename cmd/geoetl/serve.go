@@ -65,8 +65,12 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, env 
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return fmt.Errorf("--data-dir: %w", err)
 	}
+	if err := etl.UpgradeDataLayout(cfg.DataDir, logger); err != nil {
+		return fmt.Errorf("--data-dir: %w", err)
+	}
 	policy := netguard.Policy{AllowPrivate: cfg.AllowPrivateURLs}
-	engine, err := etl.New(etl.Config{DataDir: cfg.DataDir, Network: policy, Connections: etl.ConnectionsFromEnv(os.Environ()), Logger: logger})
+	engine, err := etl.New(etl.Config{DataDir: cfg.DataDir, Network: policy, Logger: logger,
+		Connections: etl.ConnectionsFromEnv(os.Environ()), ConnectionGrants: etl.ConnectionGrantsFromEnv(os.Environ())})
 	if err != nil {
 		return err
 	}

@@ -11,8 +11,10 @@ package dbtest
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -25,6 +27,8 @@ import (
 	"github.com/geoetl/geoetl"
 	"github.com/geoetl/geoetl/db"
 	"github.com/geoetl/geoetl/db/migrations"
+
+	_ "modernc.org/sqlite" // the "sqlite" driver, for VACUUM INTO
 )
 
 // DefaultPostgresURL is the server tests use when GEOETL_TEST_POSTGRES_URL
@@ -57,12 +61,25 @@ func SQLiteWith(t testing.TB, opts db.Options) geoetl.Store {
 // that open a second store on the same file.
 func SQLiteURL(t testing.TB, opts db.Options) (geoetl.Store, string) {
 	t.Helper()
-	u := "sqlite:" + filepath.Join(t.TempDir(), "geoetl.db")
-	ctx := context.Background()
-	if err := db.MigrateUp(ctx, u); err != nil {
-		t.Fatalf("dbtest: migrate %s: %v", u, err)
-	}
+	u := MigratedSQLiteURL(t)
 	return mustOpen(t, u, opts), u
+}
+
+// MigratedSQLiteURL returns the URL of a new SQLite file under t.TempDir()
+// with every migration applied. The file is a copy of a template migrated
+// once per migration set, which is much faster than running the migrations
+// for each test.
+func MigratedSQLiteURL(t testing.TB) string {
+	t.Helper()
+	tmpl, err := sqliteTemplate()
+	if err != nil {
+		t.Fatalf("dbtest: SQLite template: %v", err)
+	}
+	dst := filepath.Join(t.TempDir(), "geoetl.db")
+	if err := copyFile(tmpl, dst); err != nil {
+		t.Fatalf("dbtest: copy SQLite template: %v", err)
+	}
+	return "sqlite:" + dst
 }
 
 // Postgres returns a migrated store on a new database of the test server,
@@ -254,4 +271,78 @@ func template(t testing.TB) (string, error) {
 	}
 	tmplOnce.name = name
 	return name, nil
+}
+
+var sqliteTmpl struct {
+	sync.Mutex
+	path string
+}
+
+// sqliteTemplate returns the path of a migrated SQLite file for the current
+// migration set, building it once per machine: it is kept in the system's
+// temporary folder under the migrations' checksum, so a changed migration
+// gets a new template and an old one is never reused. It is built under a
+// private name and renamed into place, so test processes running in
+// parallel never see half a file.
+func sqliteTemplate() (string, error) {
+	sqliteTmpl.Lock()
+	defer sqliteTmpl.Unlock()
+	if sqliteTmpl.path != "" {
+		return sqliteTmpl.path, nil
+	}
+	dir := filepath.Join(os.TempDir(), "geoetl-dbtest")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, "sqlite-"+migrations.Checksum()[:16]+".db")
+	if _, err := os.Stat(path); err == nil {
+		sqliteTmpl.path = path
+		return path, nil
+	}
+	work, err := os.MkdirTemp(dir, "build-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(work)
+	migrated := filepath.Join(work, "migrated.db")
+	ctx := context.Background()
+	if err := db.MigrateUp(ctx, "sqlite:"+migrated); err != nil {
+		return "", fmt.Errorf("migrate: %w", err)
+	}
+	// VACUUM INTO writes one self-contained file, with nothing left in a
+	// write-ahead log beside it, so a plain file copy is a whole database.
+	packed := filepath.Join(work, "template.db")
+	sdb, err := sql.Open("sqlite", migrated)
+	if err != nil {
+		return "", err
+	}
+	_, err = sdb.ExecContext(ctx, "VACUUM INTO ?", packed)
+	if cerr := sdb.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return "", fmt.Errorf("vacuum into template: %w", err)
+	}
+	if err := os.Rename(packed, path); err != nil {
+		return "", err
+	}
+	sqliteTmpl.path = path
+	return path, nil
+}
+
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
 }

@@ -34,7 +34,7 @@ import (
 
 func main() {
 	n := flag.Int("n", 1_000_000, "number of points")
-	dir := flag.String("dir", filepath.Join(os.TempDir(), "etlbench"), "work folder (the data folder of the runs)")
+	dir := flag.String("dir", filepath.Join(os.TempDir(), "etlbench"), "work folder: the tenant folder of the runs, named after the tenant, in the data folder that holds it")
 	runs := flag.Int("runs", 3, "runs per tool")
 	once := flag.String("once", "", "internal: do one engine run of this scenario in this process")
 	scenarios := flag.String("scenario", "gpkg,fgb,parquet", "comma-separated scenarios: gpkg, fgb, parquet")
@@ -160,7 +160,7 @@ func generateShapefile(dir string, n int) error {
 	if err := generate(filepath.Join(dir, swissIn), n, true); err != nil {
 		return err
 	}
-	e, err := etl.New(etl.Config{DataDir: dir})
+	e, err := etl.New(etl.Config{DataDir: filepath.Dir(dir)})
 	if err != nil {
 		return err
 	}
@@ -168,7 +168,7 @@ func generateShapefile(dir string, n int) error {
 	  {"id":"src","type":"data_source.file","parameters":{"file_path":"` + swissIn + `"}},
 	  {"id":"out","type":"data_sink.shapefile","parameters":{"output_path":"` + shpInput + `"}}],
 	 "edges":[{"from":"src","to":"out"}]}`)
-	if _, err := e.Run(context.Background(), geoetl.RunRequest{ExecutionID: "generate", Workflow: &geoetl.Workflow{Definition: def}}); err != nil {
+	if _, err := e.Run(context.Background(), geoetl.RunRequest{ExecutionID: "generate", TenantName: filepath.Base(dir), Workflow: &geoetl.Workflow{Definition: def}}); err != nil {
 		return err
 	}
 	return os.WriteFile(marker, []byte(strconv.Itoa(n)), 0o644)
@@ -251,11 +251,11 @@ func runOnce(dir, name, target string) error {
 	if err != nil {
 		return err
 	}
-	e, err := etl.New(etl.Config{DataDir: dir})
+	e, err := etl.New(etl.Config{DataDir: filepath.Dir(dir)})
 	if err != nil {
 		return err
 	}
-	sum, err := e.Run(context.Background(), geoetl.RunRequest{ExecutionID: "bench", Workflow: &geoetl.Workflow{Definition: json.RawMessage(sc.engine)}})
+	sum, err := e.Run(context.Background(), geoetl.RunRequest{ExecutionID: "bench", TenantName: filepath.Base(dir), Workflow: &geoetl.Workflow{Definition: json.RawMessage(sc.engine)}})
 	if err != nil {
 		return err
 	}
