@@ -210,6 +210,58 @@ var projJSONMethods = map[string]struct {
 		"false_easting":       {"False easting", 8806, "length"},
 		"false_northing":      {"False northing", 8807, "length"},
 	}},
+	"Lambert_Conformal_Conic_1SP": {"Lambert Conic Conformal (1SP)", 9801, map[string]projJSONParam{
+		"latitude_of_origin": {"Latitude of natural origin", 8801, "angle"},
+		"central_meridian":   {"Longitude of natural origin", 8802, "angle"},
+		"scale_factor":       {"Scale factor at natural origin", 8805, "scale"},
+		"false_easting":      {"False easting", 8806, "length"},
+		"false_northing":     {"False northing", 8807, "length"},
+	}},
+	"Albers_Conic_Equal_Area": {"Albers Equal Area", 9822, map[string]projJSONParam{
+		"latitude_of_center":  {"Latitude of false origin", 8821, "angle"},
+		"longitude_of_center": {"Longitude of false origin", 8822, "angle"},
+		"standard_parallel_1": {"Latitude of 1st standard parallel", 8823, "angle"},
+		"standard_parallel_2": {"Latitude of 2nd standard parallel", 8824, "angle"},
+		"false_easting":       {"Easting at false origin", 8826, "length"},
+		"false_northing":      {"Northing at false origin", 8827, "length"},
+	}},
+	"Oblique_Stereographic": {"Oblique Stereographic", 9809, map[string]projJSONParam{
+		"latitude_of_origin": {"Latitude of natural origin", 8801, "angle"},
+		"central_meridian":   {"Longitude of natural origin", 8802, "angle"},
+		"scale_factor":       {"Scale factor at natural origin", 8805, "scale"},
+		"false_easting":      {"False easting", 8806, "length"},
+		"false_northing":     {"False northing", 8807, "length"},
+	}},
+	"Cassini_Soldner": {"Cassini-Soldner", 9806, map[string]projJSONParam{
+		"latitude_of_origin": {"Latitude of natural origin", 8801, "angle"},
+		"central_meridian":   {"Longitude of natural origin", 8802, "angle"},
+		"false_easting":      {"False easting", 8806, "length"},
+		"false_northing":     {"False northing", 8807, "length"},
+	}},
+	"Hotine_Oblique_Mercator_Azimuth_Center": {"Hotine Oblique Mercator (variant B)", 9815, map[string]projJSONParam{
+		"latitude_of_center":   {"Latitude of projection centre", 8811, "angle"},
+		"longitude_of_center":  {"Longitude of projection centre", 8812, "angle"},
+		"azimuth":              {"Azimuth of initial line", 8813, "angle"},
+		"rectified_grid_angle": {"Angle from Rectified to Skew Grid", 8814, "angle"},
+		"scale_factor":         {"Scale factor on initial line", 8815, "scale"},
+		"false_easting":        {"Easting at projection centre", 8816, "length"},
+		"false_northing":       {"Northing at projection centre", 8817, "length"},
+	}},
+	"Hotine_Oblique_Mercator": {"Hotine Oblique Mercator (variant A)", 9812, map[string]projJSONParam{
+		"latitude_of_center":   {"Latitude of projection centre", 8811, "angle"},
+		"longitude_of_center":  {"Longitude of projection centre", 8812, "angle"},
+		"azimuth":              {"Azimuth of initial line", 8813, "angle"},
+		"rectified_grid_angle": {"Angle from Rectified to Skew Grid", 8814, "angle"},
+		"scale_factor":         {"Scale factor on initial line", 8815, "scale"},
+		"false_easting":        {"False easting", 8806, "length"},
+		"false_northing":       {"False northing", 8807, "length"},
+	}},
+	"Mercator_2SP": {"Mercator (variant B)", 9805, map[string]projJSONParam{
+		"standard_parallel_1": {"Latitude of 1st standard parallel", 8823, "angle"},
+		"central_meridian":    {"Longitude of natural origin", 8802, "angle"},
+		"false_easting":       {"False easting", 8806, "length"},
+		"false_northing":      {"False northing", 8807, "length"},
+	}},
 	"Mercator_1SP": {"Mercator (variant A)", 9804, map[string]projJSONParam{
 		"latitude_of_origin": {"Latitude of natural origin", 8801, "angle"},
 		"central_meridian":   {"Longitude of natural origin", 8802, "angle"},
@@ -275,7 +327,9 @@ func geographicProjJSON(g *wktNode) (map[string]any, error) {
 }
 
 // wkt1ToProjJSON converts the WKT 1 of etl/crs to PROJJSON.
-func wkt1ToProjJSON(wkt string, code int) (map[string]any, error) {
+// swapped says that the system's EPSG axes are northing, easting, which
+// WKT 1 as GDAL writes it leaves out.
+func wkt1ToProjJSON(wkt string, code int, swapped bool) (map[string]any, error) {
 	root, err := parseWKT1(wkt)
 	if err != nil {
 		return nil, err
@@ -331,13 +385,20 @@ func wkt1ToProjJSON(wkt string, code int) (map[string]any, error) {
 			map[string]any{"name": "Easting", "abbreviation": "E", "direction": "east", "unit": length},
 			map[string]any{"name": "Northing", "abbreviation": "N", "direction": "north", "unit": length},
 		}
+		if ax := root.children("AXIS"); len(ax) == 2 {
+			axes = nil
+			for _, a := range ax {
+				dir := strings.ToLower(fmt.Sprint(a.args[len(a.args)-1]))
+				abbr := map[string]string{"east": "E", "north": "N", "west": "W", "south": "S"}[dir]
+				axes = append(axes, map[string]any{"name": a.name(), "abbreviation": abbr, "direction": dir, "unit": length})
+			}
+		}
 		switch {
 		case code == 3857:
 			axes[0].(map[string]any)["abbreviation"] = "X"
 			axes[1].(map[string]any)["abbreviation"] = "Y"
-		case northingFirst[code]:
-			// WKT 1 as GDAL writes it leaves these axes out; EPSG has them
-			// northing first (GeoParquet's WKB stays easting first).
+		case swapped && len(root.children("AXIS")) == 0:
+			// GeoParquet's WKB stays easting first whatever the axes say.
 			axes = []any{
 				map[string]any{"name": "Northing", "abbreviation": "Y", "direction": "north", "unit": length},
 				map[string]any{"name": "Easting", "abbreviation": "X", "direction": "east", "unit": length},
@@ -363,7 +424,13 @@ func projJSON(code int) (json.RawMessage, error) {
 	if err != nil {
 		return nil, err
 	}
-	pj, err := wkt1ToProjJSON(c.WKT, code)
+	swapped := northingFirst[code]
+	// etl/crs knows the axis order of every system it defines from PROJ's
+	// database; ask it when it can say.
+	if a, ok := any(c).(interface{ AxisSwapped() bool }); ok {
+		swapped = a.AxisSwapped()
+	}
+	pj, err := wkt1ToProjJSON(c.WKT, code, swapped)
 	if err != nil {
 		return nil, fmt.Errorf("%s cannot be written to GeoParquet: %v", c, err)
 	}
