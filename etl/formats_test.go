@@ -473,3 +473,19 @@ func sortedKeys(m map[string]any) []string {
 	sort.Strings(out)
 	return out
 }
+
+// TestShapefileToGeoPackage_AsOgr2ogr converts a GDAL-written shapefile in
+// CP1252 to GeoPackage with the engine and with ogr2ogr, and compares what
+// GDAL reads from both, value by value and coordinate by coordinate.
+func TestShapefileToGeoPackage_AsOgr2ogr(t *testing.T) {
+	env := newEnv(t)
+	env.write("fixture.geojson", fixturePoints)
+	ogr := gdalTool(t, "ogr2ogr")
+	runTool(t, ogr, "-f", "ESRI Shapefile", "-lco", "ENCODING=CP1252", "-t_srs", "EPSG:2154", env.path("county.shp"), env.path("fixture.geojson"))
+	runTool(t, ogr, "-f", "GPKG", env.path("ogr.gpkg"), env.path("county.shp"))
+	env.mustRun(chain(src("county.shp"), node{id: "out", typ: "data_sink.geopackage", params: map[string]any{"output_path": "ours.gpkg", "table_name": "county"}}))
+	compareFeatures(t, env.gdalToGeoJSON(t, "ogr.gpkg"), env.gdalToGeoJSON(t, "ours.gpkg"), nil)
+	if info := ogrinfo(t, env.path("ours.gpkg")); !strings.Contains(info, `ID["EPSG",2154]`) {
+		t.Errorf("the GeoPackage is not in EPSG:2154:\n%s", info)
+	}
+}
