@@ -107,6 +107,9 @@ type Execution struct {
 	CancelRequested bool            `json:"cancelRequested,omitempty"`
 	CreatedAt       time.Time       `json:"createdAt"`
 	CreatedBy       string          `json:"createdBy,omitempty"`
+	// WaitReason says why a due pending execution has not started yet,
+	// such as its tenant's limit of concurrent runs; nil otherwise.
+	WaitReason *string `json:"waitReason"`
 }
 
 // ExecutionFilter selects executions of one tenant, newest first.

@@ -54,6 +54,10 @@ type UserStore interface {
 	// FindUserByLogin finds a user by name or, case-insensitively, email.
 	FindUserByLogin(ctx context.Context, login string) (*User, error)
 	ListUsers(ctx context.Context, tenantID string) ([]*User, error)
+	// UpdateUser applies upd. A new password hash or disabling the user
+	// ends, in the same transaction, every session of the user except
+	// upd.KeepSession, so credentials that changed cannot be used through
+	// an old session, and enabling the user again brings none back.
 	UpdateUser(ctx context.Context, tenantID, id string, upd UserUpdate) (*User, error)
 	DeleteUser(ctx context.Context, tenantID, id string) error
 	CountUsers(ctx context.Context) (int, error)
@@ -65,6 +69,9 @@ type UserUpdate struct {
 	Role         *Role
 	PasswordHash *string
 	Disabled     *bool
+	// KeepSession is the id hash of a session that survives a password
+	// change (the user's own, when they change their own password).
+	KeepSession string
 }
 
 // TokenStore keeps API tokens (hashed).
@@ -111,6 +118,14 @@ type ScheduleStore interface {
 	// tenant; ENOTFOUND (field workflowId) when the workflow is not the
 	// tenant's.
 	CreateSchedule(ctx context.Context, s *Schedule) error
+	// CreateScheduleCapped is CreateSchedule refusing, with OverLimit
+	// (LimitMaxSchedules), a schedule that would give the tenant more than
+	// max schedules (no limit when max <= 0). The count and the insert are
+	// one transaction that concurrent creations of the tenant take turns
+	// at, so they never together go over max.
+	CreateScheduleCapped(ctx context.Context, s *Schedule, max int) error
+	// CountSchedules counts the tenant's schedules, whatever their status.
+	CountSchedules(ctx context.Context, tenantID string) (int, error)
 	FindScheduleByID(ctx context.Context, tenantID, id string) (*Schedule, error)
 	FindScheduleByName(ctx context.Context, tenantID, name string) (*Schedule, error)
 	// FindSchedules returns one page, the total matching the filter, and
@@ -146,6 +161,9 @@ type ExecutionStore interface {
 	// ExecutionStats aggregates one tenant's executions (of one schedule if
 	// scheduleID is set) whose scheduledAt is at or after since.
 	ExecutionStats(ctx context.Context, tenantID, scheduleID string, since time.Time) (*ExecutionStats, error)
+	// CountTenantRuns counts the tenant's executions that hold one of its
+	// run slots: running, or pending and claimed by an instance.
+	CountTenantRuns(ctx context.Context, tenantID string) (int, error)
 }
 
 // ExecutionStats are counts and durations over a set of executions.
@@ -202,9 +220,10 @@ type SchedulerStore interface {
 	NextWakeAt(ctx context.Context) (*time.Time, error)
 	// NextWakeAtExcept is NextWakeAt leaving out the pending executions
 	// that wait for a slot of one of the schedules in waiting (every
-	// trigger but retries and forced run-nows), so that rows which cannot
-	// start yet do not wake the scheduler over and over.
-	NextWakeAtExcept(ctx context.Context, waiting []string) (*time.Time, error)
+	// trigger but retries and forced run-nows) or for a run slot of one of
+	// the tenants in tenants (every row of the tenant), so that rows which
+	// cannot start yet do not wake the scheduler over and over.
+	NextWakeAtExcept(ctx context.Context, waiting, tenants []string) (*time.Time, error)
 	// CountDueSchedules counts the enabled, active schedules whose
 	// next_run_at is at or before until, up to limit (a bounded index
 	// range count), so the scheduler can tell a large set falling due
@@ -255,7 +274,14 @@ type ClaimTx interface {
 	// DuePendingExcept is DuePending leaving out the rows that wait for a
 	// slot of one of the schedules in waiting (see NextWakeAtExcept), so
 	// they neither crowd out other due rows nor get read again and again.
-	DuePendingExcept(until time.Time, limit int, waiting []string) ([]*Execution, error)
+	DuePendingExcept(until time.Time, limit int, waiting, tenants []string) ([]*Execution, error)
+	// TenantRuns counts, for each tenant id, its executions that hold a
+	// run slot (running, or pending and claimed by an instance). It locks
+	// the tenants' rows until the transaction ends (on PostgreSQL, in id
+	// order, waiting for other holders), so claimers starting runs of one
+	// tenant take turns and none goes over the tenant's limit. Call it
+	// after every other locking read of the transaction.
+	TenantRuns(tenantIDs []string) (map[string]int, error)
 	// FindSchedules returns the schedules of any tenant by id, locked (on
 	// PostgreSQL FOR UPDATE, in id order) until the transaction ends, so
 	// that claimers deciding about the same schedule's slots take turns;

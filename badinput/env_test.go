@@ -62,6 +62,11 @@ func newEnv(t testing.TB, store geoetl.Store) *env {
 			t.Fatal(err)
 		}
 	}
+	// A user of the other tenant, whose name and email must not be
+	// discoverable from this one.
+	if _, err := svc.CreateUserAsSystem(ctx, &geoetl.User{TenantID: e.other.ID, Name: "bystander-user", Email: "bystander@example.org", Role: geoetl.RoleViewer}, "long enough pw"); err != nil {
+		t.Fatal(err)
+	}
 	_, otherTok, err := svc.CreateTokenAsSystem(ctx, e.other.ID, "other", geoetl.RoleAdmin)
 	if err != nil {
 		t.Fatal(err)

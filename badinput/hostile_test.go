@@ -36,6 +36,16 @@ var refusedBodies = []struct {
 	{"ArrayInsteadOfObject", []byte(`[{"name":"a"}]`), 0},
 	{"NumberInsteadOfObject", []byte(`1e400`), 0},
 	{"TwoDocuments", []byte(`{"reason":"a"}{"reason":"b"}`), 0},
+	// A key given twice: decoders differ on which one wins.
+	{"DuplicateKeys", []byte(`{"name":"a","name":"b","reason":"a","reason":"b","cronExpression":"@daily","cronExpression":"@hourly","password":"long enough pw","password":"another one!"}`), 0},
+	{"DuplicateNestedKeys", []byte(`{"parameterValues":{"x":{"y":1,"y":2}},"notificationConfig":{"notifyOnFailure":true,"notifyOnFailure":false},"definition":{"nodes":[],"nodes":[]}}`), 0},
+}
+
+// privateHostSpellings are hosts that resolvers or browsers read as a
+// loopback or private address; saving a URL with one is refused.
+var privateHostSpellings = []string{
+	"LOCALHOST", "localhost.", "Api.LocalHost.", "2130706433", "127.1", "0x7f.1", "0177.0.0.1", "017700000001",
+	"[::ffff:127.0.0.1]", "[::ffff:7f00:1]", "0", "10.1", "0xa9fea9fe", "１２７.０.０.１", "localhost.localdomain",
 }
 
 // fieldAttacks are objects with one hostile field, per body kind; each
@@ -64,7 +74,16 @@ var fieldAttacks = map[string][]string{
 		`{"name":"x","definition":{"nodes":[{"id":"s","type":"no.such.node"}]}}`,
 		`{"name":"x","definition":{"nodes":[{"id":"a","type":"control.wait","parameters":{"seconds":1}}],"edges":[{"from":"a","to":"a"}]}}`,
 	},
+	"user": {
+		// Taken in the other tenant: the same neutral 409 as in this one.
+		`{"name":"bystander-user","role":"viewer","password":"long enough pw"}`,
+		`{"name":"fresh-name","email":"BYSTANDER@example.org","role":"viewer","password":"long enough pw"}`,
+		`{"name":"bad\u0000name","role":"viewer","password":"long enough pw"}`,
+	},
 	"cron": {
+		`{"cronExpression":"0 0 1,2W * *"}`,
+		`{"cronExpression":"0 0 L-2W,1 * *"}`,
+		`{"cronExpression":"0 0 1 */13 *"}`,
 		`{"cronExpression":"0 0 30 2 *"}`,
 		`{"cronExpression":"* * * * * * * * *"}`,
 		`{"cronExpression":"\u0000\u0001\u0002"}`,
@@ -110,13 +129,18 @@ func TestHostileInput_EveryRouteRefusesAndChangesNothing(t *testing.T) {
 						e.refused(t, r, e.fill(r.path), tok, b.body, b.want, b.name)
 						sent++
 					}
-					for _, attack := range fieldAttacks[bodyKind(r)] {
+					for _, attack := range append(fieldAttacks[bodyKind(r)], hostAttacks(bodyKind(r))...) {
 						body := strings.NewReplacer("%WF%", e.workflow, "%OTHER%", e.other.ID).Replace(attack)
 						e.refused(t, r, e.fill(r.path), tok, []byte(body), 0, "field attack "+trim(body))
 						sent++
 					}
 				}
 				for _, q := range r.query {
+					// Unencoded: Go's parser drops a pair with a semicolon,
+					// which must not read as the parameter left out.
+					e.refused(t, r, e.fill(r.path)+"?"+q.name+"=name;DROP%20TABLE%20schedules", tok, bodyFor(r), http.StatusBadRequest,
+						fmt.Sprintf("query %s with a raw semicolon", q.name))
+					sent++
 					for _, v := range hostileQueryValues(q) {
 						e.refused(t, r, e.fill(r.path)+"?"+q.name+"="+url.QueryEscape(v), tok, bodyFor(r), 0,
 							fmt.Sprintf("query %s=%q", q.name, trim(v)))
@@ -230,9 +254,29 @@ func hostileQueryValues(p param) []string {
 	return nil
 }
 
+// hostAttacks puts each private host spelling into every URL field of a
+// body kind.
+func hostAttacks(kind string) []string {
+	var out []string
+	for _, h := range privateHostSpellings {
+		switch kind {
+		case "schedule":
+			out = append(out,
+				`{"name":"x","workflowId":"%WF%","cronExpression":"0 2 * * *","notificationConfig":{"webhookUrls":["http://`+h+`/hook"]}}`,
+				`{"name":"x","workflowId":"%WF%","cronExpression":"0 2 * * *","notificationConfig":{"slackWebhookUrl":"https://`+h+`/services/x"}}`,
+				`{"name":"x","workflowId":"%WF%","cronExpression":"0 2 * * *","notificationConfig":{"teamsWebhookUrl":"https://`+h+`:8443/x"}}`)
+		case "workflow":
+			out = append(out, `{"name":"x","definition":{"nodes":[{"id":"s","type":"data_source.file","parameters":{"url":"http://`+h+`/data.geojson"}}]}}`)
+		}
+	}
+	return out
+}
+
 // bodyKind names the body a route takes, for its field attacks.
 func bodyKind(r route) string {
 	switch {
+	case r.path == "/admin/api/geoetl/users" || r.path == "/admin/api/geoetl/users/{id}":
+		return "user"
 	case strings.HasSuffix(r.path, "/cron/preview"):
 		return "cron"
 	case r.path == "/admin/api/geoetl/schedules" || r.path == "/admin/api/geoetl/schedules/{id}":

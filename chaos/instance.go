@@ -81,7 +81,7 @@ func (in *Instance) Start(ctx context.Context) error {
 		cmd = exec.Command(in.Wrap[0], append(append(in.Wrap[1:len(in.Wrap):len(in.Wrap)], in.Bin), args...)...)
 	}
 	cmd.Dir = in.Dir
-	cmd.Env = append(append(os.Environ(), "GEOETL_ADMIN_PASSWORD="+AdminPassword), in.Env...)
+	cmd.Env = append(append(append(singleTenantLimits(), os.Environ()...), "GEOETL_ADMIN_PASSWORD="+AdminPassword), in.Env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		in.mu.Unlock()
@@ -325,4 +325,12 @@ func (in *Instance) Starts() int {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	return in.starts
+}
+
+// singleTenantLimits raises the per-tenant quotas, which share a server
+// between tenants, for the harnesses: they drive one tenant with
+// thousands of every-second schedules. The environment of the test and
+// the instance's Env still win.
+func singleTenantLimits() []string {
+	return []string{"GEOETL_TENANT_MAX_RUNS=1000000", "GEOETL_TENANT_MAX_SCHEDULES=1000000"}
 }

@@ -80,3 +80,22 @@ func BenchmarkParse(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkNextN_SparseExpressionInADSTZone is the costliest search a
+// valid expression asks for: occurrences decades apart (2044, 2072, 2112,
+// ...) in a zone with two offset changes a year, 100 of them as the
+// preview's largest count.
+func BenchmarkNextN_SparseExpressionInADSTZone(b *testing.B) {
+	e, err := Parse("0 0 29 2 MON")
+	if err != nil {
+		b.Fatal(err)
+	}
+	loc, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		b.Fatal(err)
+	}
+	from := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for b.Loop() {
+		e.NextN(from, loc, 100)
+	}
+}

@@ -30,7 +30,7 @@ type Expression struct {
 	domBits        uint32
 	domLastOff     uint32
 	domNearest     uint32
-	domLastWeekday bool
+	domLastNearest uint32
 
 	// Day-of-week: dowAll for * or ?, dowBits for plain weekdays (0 is
 	// Sunday), nL as bit n of dowLast, n#k as bit k of dowNth[n].
@@ -41,16 +41,20 @@ type Expression struct {
 	dowNth   [7]uint8
 }
 
-// searchDays is how far ahead Next and NextN look for an occurrence: five
-// years and the most leap days they can contain.
-const searchDays = 5*365 + 2
+// searchDays is how far ahead Next and NextN look for an occurrence: one
+// whole Gregorian cycle of 400 years. The calendar repeats after it (and
+// 146,097 days are a whole number of weeks), so an expression that Parse
+// accepts, whose days occur in some year, has an occurrence in every span
+// this long; a sparse one can wait decades ("0 0 29 2 MON": 2044, 2072,
+// 2112).
+const searchDays = 146097
 
 // Next returns the first occurrence strictly after from, as a UTC time,
 // computed in loc (nil means UTC) under the daylight-saving rules of the
-// package documentation. It returns the zero Time when there is none in the
-// five years after from, which only very sparse expressions such as
-// "0 0 29 2 MON" can hit. Occurrences are only sought in the years 1 to
-// 9999.
+// package documentation. Every expression that Parse accepts has a next
+// occurrence, however far ahead ("5 5 5 5 5" from 2017-05-05 fires in 2023);
+// Next returns the zero Time only past the year 9999, where occurrences are
+// no longer sought.
 func (e *Expression) Next(from time.Time, loc *time.Location) time.Time {
 	start, limit, ok := searchWindow(from)
 	if !ok {
@@ -142,8 +146,7 @@ var (
 )
 
 // searchWindow returns the first whole second after from and the last one
-// Next looks at, 1,827 days (five years, however many leap days they hold)
-// later.
+// Next looks at, a 400-year cycle later.
 func searchWindow(from time.Time) (start, limit int64, ok bool) {
 	if from.Unix() >= maxInstant {
 		return 0, 0, false

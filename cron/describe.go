@@ -138,7 +138,14 @@ func (e *Expression) describeDom() string {
 				parts = append(parts, fmt.Sprintf("the day %d days before the last day", it.lo))
 			}
 		case itemLastWeekday:
-			parts = append(parts, "the last weekday")
+			switch it.lo {
+			case 0:
+				parts = append(parts, "the last weekday")
+			case 1:
+				parts = append(parts, "the weekday nearest the day before the last day")
+			default:
+				parts = append(parts, fmt.Sprintf("the weekday nearest the day %d days before the last day", it.lo))
+			}
 		case itemNearest:
 			parts = append(parts, fmt.Sprintf("the weekday nearest day %d", it.lo))
 		}

@@ -26,8 +26,9 @@
 //	             across the wrap of a reversed range
 //	5/15         every 15th value from 5 to the field's maximum
 //
-// A step must be at least 1 and at most the width of the field (59 for
-// minutes). Months and weekdays may be written as three-letter English names
+// A step must be at least 1 and at most the field's maximum (59 for
+// minutes, 12 for months: "*/12" in the month field is January only), as in
+// Cronos. Months and weekdays may be written as three-letter English names
 // (JAN-DEC, SUN-SAT); names and the letters below are case-insensitive.
 // Day-of-week 0 and 7 are both Sunday.
 //
@@ -39,6 +40,7 @@
 //	       month: 1W on a Saturday is Monday the 3rd, 31W on a Sunday is
 //	       Friday the 29th; a month without the day has no match
 //	LW     the last weekday of the month
+//	L-2W   the weekday nearest two days before the last day (L-0W is LW)
 //
 // Day-of-week also accepts:
 //
@@ -46,7 +48,9 @@
 //	6#3 or SAT#3   the third Saturday of the month (#1 to #5; #5 fires only
 //	               in months that have a fifth one)
 //
-// These may be mixed with plain values in a list ("1,L", "MON,5L").
+// These may be mixed with plain values in a list ("1,L", "MON,5L"), except
+// the W forms: as in Cronos and Quartz, the nearest weekday is defined for
+// a single day, so "1,15W" is refused.
 //
 // Macros (case-insensitive) stand for whole expressions: @every_second
 // (* * * * * *), @every_minute (* * * * *), @hourly (0 * * * *), @daily and
@@ -108,11 +112,12 @@
 //
 // # Searching
 //
-// Next searches five years ahead and returns the zero Time when nothing
-// fires in that span. Every valid expression fires at least once in 28
-// years, but a very sparse one such as "0 0 29 2 MON" (2044, 2072, ...) can
-// go longer than five; Between searches its whole range instead.
-// Occurrences are only sought in the years 1 to 9999. The search steps
+// Next searches up to one Gregorian cycle (400 years) ahead, which is
+// exhaustive: the calendar repeats after it, and Parse refuses expressions
+// whose days never occur. So a valid expression always has a next
+// occurrence, even a sparse one such as "0 0 29 2 MON" (2044, 2072, then
+// 2112: the gap can exceed the 28-year cycle across a century year that is
+// not a leap year). Occurrences are only sought in the years 1 to 9999. The search steps
 // field by field over precomputed bit sets and one constant-offset stretch
 // of the zone at a time, so it costs well under a microsecond for typical
 // expressions.

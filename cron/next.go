@@ -249,15 +249,10 @@ func (e *Expression) domMask(dim, wd1 int) uint32 {
 	for near := e.domNearest & full; near != 0; near &= near - 1 {
 		m |= 1 << uint(nearestWeekday(bits.TrailingZeros32(near), dim, wd1))
 	}
-	if e.domLastWeekday {
-		d := dim
-		switch (wd1 + dim - 1) % 7 {
-		case 6:
-			d--
-		case 0:
-			d -= 2
+	for offs := e.domLastNearest; offs != 0; offs &= offs - 1 {
+		if d := dim - bits.TrailingZeros32(offs); d >= 1 {
+			m |= 1 << uint(nearestWeekday(d, dim, wd1))
 		}
-		m |= 1 << uint(d)
 	}
 	return m
 }

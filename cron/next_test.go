@@ -1,6 +1,7 @@
 package cron
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -177,17 +178,23 @@ func TestNext_NilLocationIsUTC(t *testing.T) {
 	}
 }
 
-func TestNext_ZeroWhenNothingInFiveYears(t *testing.T) {
-	// 29 February is a Monday in 2016 and 2044, and in no year between.
+func TestNext_FindsOccurrencesDecadesAhead(t *testing.T) {
+	// 29 February is a Monday in 2016, 2044, 2072 and then 2112: 2100 is
+	// not a leap year, so the gap exceeds the 28-year cycle.
 	e := mustParse(t, "0 0 29 2 MON")
-	if got := e.Next(utc(t, "2026-01-01T00:00:00Z"), time.UTC); !got.IsZero() {
-		t.Errorf("Next from 2026 = %v, want the zero Time", got)
+	got := e.NextN(utc(t, "2026-01-01T00:00:00Z"), time.UTC, 3)
+	want := []time.Time{utc(t, "2044-02-29T00:00:00Z"), utc(t, "2072-02-29T00:00:00Z"), utc(t, "2112-02-29T00:00:00Z")}
+	if !slices.Equal(got, want) {
+		t.Errorf("NextN from 2026 = %v, want %v", got, want)
 	}
-	if got, want := e.Next(utc(t, "2040-01-01T00:00:00Z"), time.UTC), utc(t, "2044-02-29T00:00:00Z"); !got.Equal(want) {
-		t.Errorf("Next from 2040 = %v, want %v", got, want)
+	// 5 May on a Friday: 2017, then 2023.
+	if got, want := mustParse(t, "5 5 5 5 5").Next(utc(t, "2017-05-05T05:05:00Z"), time.UTC), utc(t, "2023-05-05T05:05:00Z"); !got.Equal(want) {
+		t.Errorf("Next = %v, want %v", got, want)
 	}
-	if got := e.NextN(utc(t, "2026-01-01T00:00:00Z"), time.UTC, 3); len(got) != 0 {
-		t.Errorf("NextN from 2026 = %v, want none", got)
+	// The 31st on a Sunday in December of a leap year, with a zone.
+	ny, _ := time.LoadLocation("America/New_York")
+	if got := mustParse(t, "0 0 31 12 SUN").Next(utc(t, "2026-01-01T00:00:00Z"), ny); got.IsZero() || got.In(ny).Weekday() != time.Sunday {
+		t.Errorf("Next = %v, want a Sunday the 31st of December", got)
 	}
 }
 

@@ -192,9 +192,22 @@ func domHas(f fieldSpec, c time.Time) bool {
 				return true
 			}
 		case itemLastWeekday:
-			// A weekday with no weekday after it in the month.
-			if isWeekday(c, d) && !slices.ContainsFunc(seq(d+1, dim), func(x int) bool { return isWeekday(c, x) }) {
-				return true
+			if it.lo == 0 {
+				// A weekday with no weekday after it in the month.
+				if isWeekday(c, d) && !slices.ContainsFunc(seq(d+1, dim), func(x int) bool { return isWeekday(c, x) }) {
+					return true
+				}
+				break
+			}
+			// The weekday of the month closest to lo days before the
+			// last day, if that day exists.
+			if target := dim - it.lo; target >= 1 && isWeekday(c, d) {
+				closer := slices.ContainsFunc(seq(1, dim), func(x int) bool {
+					return isWeekday(c, x) && abs(x-target) < abs(d-target)
+				})
+				if !closer {
+					return true
+				}
 			}
 		case itemNearest:
 			// The weekday of the month closest to day lo, if that day
@@ -470,9 +483,9 @@ func randomExpression(rng *rand.Rand, loc *time.Location, at int64) string {
 	case 1:
 		dom = strconv.Itoa(d2)
 	case 2:
-		dom = pick("L", "L-"+num(0, 5), "LW", strconv.Itoa(d1)+"W", strconv.Itoa(d2)+"W", "1W", "31W")
+		dom = pick("L", "L-"+num(0, 5), "LW", "L-"+num(0, 5)+"W", strconv.Itoa(d1)+"W", strconv.Itoa(d2)+"W", "1W", "31W")
 	case 3:
-		dom = strconv.Itoa(d1) + "," + strconv.Itoa(d2) + "," + pick("L", "15W", "1")
+		dom = strconv.Itoa(d1) + "," + strconv.Itoa(d2) + "," + pick("L", "L-2", "1")
 	case 4:
 		dom = "*/" + num(2, 5)
 	case 5:
@@ -516,7 +529,7 @@ func randomExpression(rng *rand.Rand, loc *time.Location, at int64) string {
 func TestDayMasks_AgreeWithDefinitions(t *testing.T) {
 	doms := []string{"*", "1", "15", "31", "L", "LW", "1,L", "10-20/3", "25-5", "*/7"}
 	for n := 0; n <= 30; n++ {
-		doms = append(doms, "L-"+strconv.Itoa(n))
+		doms = append(doms, "L-"+strconv.Itoa(n), "L-"+strconv.Itoa(n)+"W")
 	}
 	for d := 1; d <= 31; d++ {
 		doms = append(doms, strconv.Itoa(d)+"W")

@@ -67,7 +67,7 @@ const (
 	itemFrom                        // a/step: from a to the field's maximum
 	itemLast                        // L (day-of-month)
 	itemLastOffset                  // L-n (day-of-month)
-	itemLastWeekday                 // LW (day-of-month)
+	itemLastWeekday                 // LW or L-nW (day-of-month)
 	itemNearest                     // nW (day-of-month)
 	itemDowLast                     // nL (day-of-week)
 	itemDowNth                      // n#k (day-of-week)
@@ -75,7 +75,8 @@ const (
 
 // item is one parsed element. lo and hi are the values (for itemNearest,
 // itemDowLast and itemDowNth lo is the day; for itemDowNth hi is the
-// ordinal; for itemLastOffset lo is n), step is 1 unless given.
+// ordinal; for itemLastOffset and itemLastWeekday lo is n, 0 for LW), step
+// is 1 unless given.
 type item struct {
 	kind   itemKind
 	lo, hi int
@@ -152,10 +153,16 @@ func Parse(expr string) (*Expression, error) {
 
 func parseField(k fieldKind, text string) (fieldSpec, error) {
 	f := fieldSpec{text: text}
-	for _, tok := range strings.Split(text, ",") {
+	toks := strings.Split(text, ",")
+	for _, tok := range toks {
 		it, err := parseItem(k, tok)
 		if err != nil {
 			return f, &ParseError{k.String(), err.Error()}
+		}
+		// As in Cronos and Quartz: the nearest weekday is defined for one
+		// day, and a list of them would be read differently by each.
+		if len(toks) > 1 && (it.kind == itemNearest || it.kind == itemLastWeekday) {
+			return f, &ParseError{k.String(), fmt.Sprintf("%q: W (nearest weekday) cannot be used in a list; give it alone, e.g. 15W", tok)}
 		}
 		f.items = append(f.items, it)
 		f.bits |= it.valueBits(k)
@@ -191,8 +198,10 @@ func parseItem(k fieldKind, tok string) (item, error) {
 		if stepText == "" || !ok && !allDigits(stepText) {
 			return item{}, fmt.Errorf("step %q in %q is not a number", stepText, tok)
 		}
-		if !ok || n < 1 || n > max-min {
-			return item{}, fmt.Errorf("step %s is out of range 1-%d", stepText, max-min)
+		// Up to the field's maximum, as Cronos allows: */12 in the month
+		// field is January only, */31 in day-of-month the 1st only.
+		if !ok || n < 1 || n > max {
+			return item{}, fmt.Errorf("step %s is out of range 1-%d", stepText, max)
 		}
 		step = n
 	}
@@ -260,12 +269,17 @@ func parseDomSpecial(up, tok string) (item, bool, error) {
 	case up == "LW":
 		return item{kind: itemLastWeekday, step: 1}, true, nil
 	case strings.HasPrefix(up, "L-"):
-		n, ok := parseNumber(up[2:])
-		if !ok && !allDigits(up[2:]) || up[2:] == "" {
+		// L-nW is the weekday nearest to n days before the last day.
+		off, nearest := strings.CutSuffix(up[2:], "W")
+		n, ok := parseNumber(off)
+		if !ok && !allDigits(off) || off == "" {
 			return item{}, true, fmt.Errorf("%q: the offset after L- must be a number", tok)
 		}
 		if !ok || n > 30 {
-			return item{}, true, fmt.Errorf("%q: offset %s is out of range 0-30", tok, up[2:])
+			return item{}, true, fmt.Errorf("%q: offset %s is out of range 0-30", tok, off)
+		}
+		if nearest {
+			return item{kind: itemLastWeekday, lo: n, step: 1}, true, nil
 		}
 		return item{kind: itemLastOffset, lo: n, step: 1}, true, nil
 	case strings.HasSuffix(up, "W"):
@@ -435,7 +449,7 @@ func (e *Expression) compile() {
 		case itemLastOffset:
 			e.domLastOff |= 1 << uint(it.lo)
 		case itemLastWeekday:
-			e.domLastWeekday = true
+			e.domLastNearest |= 1 << uint(it.lo)
 		case itemNearest:
 			e.domNearest |= 1 << uint(it.lo)
 		}
@@ -451,7 +465,7 @@ func (e *Expression) compile() {
 			e.dowNth[it.lo] |= 1 << uint(it.hi)
 		}
 	}
-	e.domPlain = e.domLastOff == 0 && !e.domLastWeekday && e.domNearest == 0
+	e.domPlain = e.domLastOff == 0 && e.domLastNearest == 0 && e.domNearest == 0
 	e.dowPlain = e.dowLast == 0 && e.dowNth == [7]uint8{}
 	e.everyDay = e.domAll && e.dowAll && e.month == 0x1ffe
 	// Every field has a value, so some time of day always matches.

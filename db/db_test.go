@@ -78,7 +78,7 @@ func TestMigrate_UpStatusDownOnSQLite(t *testing.T) {
 		t.Fatalf("second up: %v\n%s", err, out.String())
 	}
 	out.Reset()
-	if err := db.Migrate(ctx, u, "down", &out); err != nil || !strings.Contains(out.String(), "rolled back 00006_schedule_list_generation.sql") {
+	if err := db.Migrate(ctx, u, "down", &out); err != nil || !strings.Contains(out.String(), "rolled back 00008_tenant_quotas.sql") {
 		t.Fatalf("down: %v\n%s", err, out.String())
 	}
 	if err := db.Migrate(ctx, u, "sideways", &out); err == nil {
@@ -188,9 +188,12 @@ func TestMigrate_ListCountsStartFromExistingSchedules(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// Down to before 00006 (later migrations first), then up again.
 	var out bytes.Buffer
-	if err := db.Migrate(ctx, u, "down", &out); err != nil || !strings.Contains(out.String(), "00006") {
-		t.Fatalf("down: %v\n%s", err, out.String())
+	for i := 0; !strings.Contains(out.String(), "rolled back 00006"); i++ {
+		if err := db.Migrate(ctx, u, "down", &out); err != nil || i == 10 {
+			t.Fatalf("down: %v\n%s", err, out.String())
+		}
 	}
 	if err := db.Migrate(ctx, u, "up", &out); err != nil {
 		t.Fatal(err)

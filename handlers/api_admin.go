@@ -6,6 +6,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/geoetl/geoetl"
+	"github.com/geoetl/geoetl/service"
 )
 
 // handleListUsers is GET /users.
@@ -44,7 +45,11 @@ func (s *Server) handleCreateUser(c echo.Context) error {
 	if password != nil {
 		pw = *password
 	}
+	if err := s.checkNameProbe(c); err != nil {
+		return err
+	}
 	u, err = s.svc.CreateUser(c.Request().Context(), principal(c), u, pw)
+	s.countNameProbe(c, err)
 	if err != nil {
 		return err
 	}
@@ -74,15 +79,65 @@ func (s *Server) handleUpdateUser(c echo.Context) error {
 		upd.Role = &role
 	}
 	upd.Disabled = o.Bool("disabled")
-	password := o.String("password")
+	password, current := o.String("password"), o.String("currentPassword")
 	if err := o.Err(); err != nil {
 		return err
 	}
-	u, err := s.svc.UpdateUser(c.Request().Context(), principal(c), c.Param("id"), upd, password)
+	var pw *service.PasswordChange
+	if password != nil {
+		pw = &service.PasswordChange{New: *password, Current: current}
+		if sess := session(c); sess != nil {
+			pw.KeepSession = sess.IDHash
+		}
+	}
+	if err := s.checkPasswordGuess(c); err != nil {
+		return err
+	}
+	if err := s.checkNameProbe(c); err != nil {
+		return err
+	}
+	u, err := s.svc.UpdateUser(c.Request().Context(), principal(c), c.Param("id"), upd, pw)
+	s.countPasswordGuess(c, err)
+	s.countNameProbe(c, err)
 	if err != nil {
 		return err
 	}
 	return writeJSON(c, http.StatusOK, u)
+}
+
+// handleChangeOwnPassword is PUT /me/password.
+func (s *Server) handleChangeOwnPassword(c echo.Context) error {
+	if principal(c).UserID == "" {
+		return s.svc.ChangeOwnPassword(c.Request().Context(), principal(c), "", "", "")
+	}
+	o, _, err := readObject(c, false)
+	if err != nil {
+		return err
+	}
+	current, password := o.String("currentPassword"), o.String("password")
+	if password == nil {
+		o.Fail("password", "is required")
+	}
+	if err := o.Err(); err != nil {
+		return err
+	}
+	if err := s.checkPasswordGuess(c); err != nil {
+		return err
+	}
+	keep := ""
+	if sess := session(c); sess != nil {
+		keep = sess.IDHash
+	}
+	cur := ""
+	if current != nil {
+		cur = *current
+	}
+	err = s.svc.ChangeOwnPassword(c.Request().Context(), principal(c), cur, *password, keep)
+	s.countPasswordGuess(c, err)
+	if err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
 }
 
 // handleDeleteUser is DELETE /users/{id}.

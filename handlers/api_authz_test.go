@@ -106,6 +106,8 @@ func matrixBody(r apiRoute, own fixture) any {
 		return map[string]any{"role": "editor"}
 	case "POST /tokens":
 		return map[string]any{"name": "new", "role": "viewer"}
+	case "PUT /me/password":
+		return map[string]any{"currentPassword": "long enough pw", "password": "another long one"}
 	}
 	return nil
 }
@@ -161,6 +163,10 @@ func TestAuthorizationMatrix(t *testing.T) {
 							want = http.StatusForbidden
 						case tenant == "other":
 							want = http.StatusNotFound
+						case r.Method+" "+strings.TrimPrefix(r.Path, APIPrefix) == "PUT /me/password":
+							// Only a signed-in user has a password; these are
+							// tokens (TestChangeOwnPassword covers sessions).
+							want = http.StatusForbidden
 						default:
 							want = r.Status
 						}
@@ -217,7 +223,8 @@ func TestRouteRoles_FollowTheContract(t *testing.T) {
 		switch {
 		case strings.HasPrefix(p, "/users") || strings.HasPrefix(p, "/tokens") || strings.HasPrefix(p, "/settings"):
 			want = geoetl.RoleAdmin
-		case r.Method == http.MethodGet || changesNothing[r.Method+" "+p]:
+		case r.Method == http.MethodGet || changesNothing[r.Method+" "+p] || p == "/me/password":
+			// Reading, and changing one's own password.
 			want = geoetl.RoleViewer
 		default:
 			want = geoetl.RoleEditor

@@ -168,8 +168,14 @@ func apiRoutes() []apiRoute {
 				queryParam{Name: "objectId", Schema: uuidSchema(), Doc: "Only entries about this object."},
 				queryParam{Name: "action", Schema: strSchema(), Doc: "Only this action, e.g. schedule.pause."}),
 			Status: 200, Result: "AuditList"},
+		{Method: http.MethodGet, Path: P + "/tenant/limits", Role: V, Handle: (*Server).handleTenantLimits, Tag: "tenant",
+			Summary: "The per-tenant limits in force (concurrent runs, schedules, shortest interval) and the tenant's use of each. Going over one answers 403 with the limit's name at the start of detail.",
+			Status:  200, Result: "TenantLimits"},
 		{Method: http.MethodGet, Path: P + "/me", Role: V, Handle: (*Server).handleMe, Tag: "tenant",
 			Summary: "Who the credentials belong to: tenant, actor and role.", Status: 200, Result: "Me"},
+		{Method: http.MethodPut, Path: P + "/me/password", Role: V, Handle: (*Server).handleChangeOwnPassword, Tag: "tenant",
+			Summary: "Change your own password, giving the current one; your other sessions end (signed-in users only, not tokens).",
+			Body:    "PasswordChange", Status: 204, Errors: []int{429}},
 
 		// Administration (admin role).
 		{Method: http.MethodGet, Path: P + "/users", Role: A, Handle: (*Server).handleListUsers, Tag: "admin",
@@ -179,7 +185,7 @@ func apiRoutes() []apiRoute {
 		{Method: http.MethodGet, Path: P + "/users/{id}", Role: A, Handle: (*Server).handleGetUser, Tag: "admin",
 			Summary: "One user.", Status: 200, Result: "User"},
 		{Method: http.MethodPut, Path: P + "/users/{id}", Role: A, Handle: (*Server).handleUpdateUser, Tag: "admin",
-			Summary: "Change a user's email, role, password or disabled flag (not your own role or flag).",
+			Summary: "Change a user's email, role, password or disabled flag (not your own role or flag; your own password needs currentPassword). A new password or disabling ends the user's other sessions.",
 			Body:    "UserUpdate", Status: 200, Result: "User", Errors: []int{409}},
 		{Method: http.MethodDelete, Path: P + "/users/{id}", Role: A, Handle: (*Server).handleDeleteUser, Tag: "admin",
 			Summary: "Remove a user (not yourself).", Status: 204, Errors: []int{409}},

@@ -81,6 +81,15 @@ func (s *Server) handleListAudit(c echo.Context) error {
 	return writeList(c, items, total, next)
 }
 
+// handleTenantLimits is GET /tenant/limits.
+func (s *Server) handleTenantLimits(c echo.Context) error {
+	limits, err := s.svc.TenantLimits(c.Request().Context(), principal(c))
+	if err != nil {
+		return err
+	}
+	return writeJSON(c, http.StatusOK, map[string]any{"limits": limits})
+}
+
 // meAnswer says who the credentials belong to.
 type meAnswer struct {
 	TenantID string      `json:"tenantId"`

@@ -117,7 +117,8 @@ func (s *Server) csrfMiddleware() echo.MiddlewareFunc {
 		},
 		TokenLookup:    "header:X-CSRF-Token,form:csrf",
 		ContextKey:     CSRFContextKey,
-		CookieName:     "geoetl_csrf",
+		CookieName:     csrfCookie,
+		CookieMaxAge:   csrfCookieMaxAge,
 		CookiePath:     "/",
 		CookieHTTPOnly: true,
 		CookieSecure:   s.cfg.SecureCookies,
@@ -127,6 +128,12 @@ func (s *Server) csrfMiddleware() echo.MiddlewareFunc {
 		},
 	})
 }
+
+// csrfCookie holds the CSRF token; sign-in replaces it.
+const (
+	csrfCookie       = "geoetl_csrf"
+	csrfCookieMaxAge = 86400 // echo's default
+)
 
 // CSRFContextKey is where the CSRF token for forms is kept in the echo
 // context; pages put it in forms and in hx-headers.

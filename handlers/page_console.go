@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/a-h/templ"
@@ -12,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/geoetl/geoetl"
+	"github.com/geoetl/geoetl/service"
 	"github.com/geoetl/geoetl/views"
 )
 
@@ -25,12 +27,14 @@ func init() {
 func (s *Server) registerConsoleRoutes() {
 	e := s.Echo
 	s.registerStaticRoutes()
-	e.GET("/login", s.pageLoginPage)
-	e.POST("/login", s.pageLogin)
+	// The destination after sign-in is checked by safeNext, which drops a
+	// bad one rather than refusing the sign-in.
+	e.GET("/login", s.pageLoginPage, checkFormTextExcept("next"))
+	e.POST("/login", s.pageLogin, checkFormTextExcept("next"))
 	e.GET("/logout", s.pageLogoutPage)
 	e.POST("/logout", s.pageLogout)
 
-	g := e.Group("", s.requireAuth)
+	g := e.Group("", s.requireAuth, checkFormTextExcept())
 	g.GET("/", s.pageDashboard)
 	g.GET("/geoetl/cron/preview", s.pageCronPreview)
 	g.GET("/geoetl/events", s.pageEvents)
@@ -65,6 +69,9 @@ func (s *Server) registerConsoleRoutes() {
 
 	g.GET("/geoetl/audit", s.pageAuditPage)
 
+	g.GET("/geoetl/account", s.pageAccountPage)
+	g.POST("/geoetl/account/password", s.pageAccountPassword)
+
 	g.GET("/geoetl/settings", s.pageSettingsPage)
 	g.POST("/geoetl/settings/users", s.pageUserCreate)
 	g.POST("/geoetl/settings/users/:id/role", s.pageUserRole)
@@ -72,6 +79,43 @@ func (s *Server) registerConsoleRoutes() {
 	g.POST("/geoetl/settings/tokens", s.pageTokenCreate)
 	g.POST("/geoetl/settings/tokens/:id/revoke", s.pageTokenRevoke)
 	g.POST("/geoetl/settings/webhook-secret/rotate", s.pageSecretRotate)
+}
+
+// checkFormTextExcept refuses console requests whose form fields or query
+// parameters are not text the stores can keep, with the same check (and
+// message) as the API's query parameters and bodies: not UTF-8, or
+// holding NUL. Without it a form could store what the API refuses. The
+// fields named in skip are left to their handler.
+func checkFormTextExcept(skip ...string) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if err := checkFormText(c, skip); err != nil {
+				return err
+			}
+			return next(c)
+		}
+	}
+}
+
+func checkFormText(c echo.Context, skip []string) error {
+	r := c.Request()
+	if err := r.ParseForm(); err != nil {
+		return geoetl.Errorf(geoetl.EINVALID, "The form could not be read.")
+	}
+	for name, values := range r.Form {
+		if slices.Contains(skip, name) {
+			continue
+		}
+		if err := service.CheckText("form field", name); err != nil {
+			return err
+		}
+		for _, v := range values {
+			if err := service.CheckText(name, v); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // consoleCSP allows only this origin's scripts, styles and connections:

@@ -1,83 +1,21 @@
 package handlers
 
 import (
+	"fmt"
 	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
-	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
-	"golang.org/x/time/rate"
 
 	"github.com/geoetl/geoetl"
 	"github.com/geoetl/geoetl/service"
 	"github.com/geoetl/geoetl/views"
 )
-
-// Sign-in attempts allowed: per login name (guessing one user's password)
-// and per client address (trying many users). The address limit is looser
-// because users behind one proxy or NAT share an address. The address is
-// the connection's peer, never X-Forwarded-For, which a client can forge
-// (echo's RealIP trusts it when no IP extractor is configured).
-var (
-	loginPerName = limit{every: 12 * time.Second, burst: 5} // 5 at once, then 5 a minute
-	loginPerIP   = limit{every: 3 * time.Second, burst: 20} // 20 at once, then 20 a minute
-)
-
-type limit struct {
-	every time.Duration
-	burst int
-}
-
-// limiter keeps one token bucket per key, forgetting idle ones.
-type limiter struct {
-	mu      sync.Mutex
-	l       limit
-	buckets map[string]*bucket
-	swept   time.Time
-}
-
-type bucket struct {
-	lim  *rate.Limiter
-	last time.Time
-}
-
-func newLimiter(l limit) *limiter { return &limiter{l: l, buckets: map[string]*bucket{}} }
-
-// allow takes one attempt from key's bucket at now.
-func (lm *limiter) allow(key string, now time.Time) bool {
-	lm.mu.Lock()
-	defer lm.mu.Unlock()
-	if now.Sub(lm.swept) > 10*time.Minute {
-		for k, b := range lm.buckets {
-			if now.Sub(b.last) > 10*time.Minute {
-				delete(lm.buckets, k)
-			}
-		}
-		lm.swept = now
-	}
-	b := lm.buckets[key]
-	if b == nil {
-		b = &bucket{lim: rate.NewLimiter(rate.Every(lm.l.every), lm.l.burst)}
-		lm.buckets[key] = b
-	}
-	b.last = now
-	return b.lim.AllowN(now, 1)
-}
-
-// loginLimiters holds each Server's limiters; Server is shared with the
-// API's files, so the console keeps its state beside it rather than in it.
-var loginLimiters sync.Map // *Server → *loginLimits
-
-type loginLimits struct{ byName, byIP *limiter }
-
-func (s *Server) loginLimits() *loginLimits {
-	if l, ok := loginLimiters.Load(s); ok {
-		return l.(*loginLimits)
-	}
-	l, _ := loginLimiters.LoadOrStore(s, &loginLimits{newLimiter(loginPerName), newLimiter(loginPerIP)})
-	return l.(*loginLimits)
-}
 
 // pageLoginPage is GET /login.
 func (s *Server) pageLoginPage(c echo.Context) error {
@@ -99,22 +37,37 @@ func (s *Server) pageLogin(c echo.Context) error {
 	fail := func(status int, msg string) error {
 		return s.render(c, status, p, views.LoginMain(p, views.LoginData{Login: login, Next: next, Error: msg}))
 	}
-	now := time.Now()
-	ip := echo.ExtractIPDirect()(c.Request())
-	lim := s.loginLimits()
-	if !lim.byIP.allow(ip, now) || !lim.byName.allow(strings.ToLower(login), now) {
-		c.Response().Header().Set("Retry-After", "60")
-		return fail(http.StatusTooManyRequests, "Too many sign-in attempts. Wait a minute, then try again.")
+	ctx := c.Request().Context()
+	now := s.svc.Clock.Now()
+	addr := clientAddr(c)
+	account, err := s.svc.LoginAccount(ctx, login)
+	if err != nil {
+		return err
 	}
-	id, sess, _, err := s.svc.Login(c.Request().Context(), login, c.FormValue("password"))
+	lim := s.signinLimits()
+	if wait := lim.wait(account, addr, now); wait > 0 {
+		secs := int((wait + time.Second - 1) / time.Second)
+		c.Response().Header().Set("Retry-After", strconv.Itoa(secs))
+		return fail(http.StatusTooManyRequests, fmt.Sprintf("Too many failed sign-in attempts. Wait %d s, then try again.", secs))
+	}
+	id, sess, _, err := s.svc.Login(ctx, login, c.FormValue("password"))
 	if geoetl.ErrorCode(err) == geoetl.EUNAUTHORIZED {
+		lim.fail(account, addr, now)
 		return fail(http.StatusUnauthorized, service.ErrBadLogin.Message)
 	} else if err != nil {
 		return err
 	}
+	lim.succeed(account, addr)
 	c.SetCookie(&http.Cookie{
 		Name: SessionCookie, Value: id, Path: "/", Expires: sess.ExpiresAt,
 		HttpOnly: true, Secure: s.cfg.SecureCookies, SameSite: http.SameSiteLaxMode,
+	})
+	// A new CSRF token with the new session, so a token planted or seen
+	// before sign-in is worth nothing after it.
+	c.SetCookie(&http.Cookie{
+		Name: csrfCookie, Value: service.NewCSRFToken(), Path: "/",
+		HttpOnly: true, Secure: s.cfg.SecureCookies, SameSite: http.SameSiteStrictMode,
+		MaxAge: csrfCookieMaxAge,
 	})
 	return c.Redirect(http.StatusSeeOther, next)
 }
@@ -143,9 +96,36 @@ func (s *Server) pageLogout(c echo.Context) error {
 
 // safeNext keeps a post-login destination only when it is a path on this
 // site, so the sign-in page cannot be used to send users elsewhere.
+// Browsers drop TAB, CR and LF from URLs and read a backslash as a slash,
+// so "/\t/evil.example" or "/\\evil.example" would become "//evil.example",
+// another site: anything with a control character or a backslash is
+// refused outright rather than cleaned.
 func safeNext(next string) string {
-	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") || strings.ContainsAny(next, "\r\n") {
+	if !sameSitePath(next) {
+		return "/"
+	}
+	// Also once decoded: a server or proxy on the way may decode it, and
+	// "/%09/evil.example" means nothing good on this site either.
+	if dec, err := url.PathUnescape(next); err != nil || !sameSitePath(strings.ReplaceAll(dec, " ", "%20")) {
+		return "/"
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || !strings.HasPrefix(u.Path, "/") || strings.HasPrefix(u.Path, "//") {
 		return "/"
 	}
 	return next
+}
+
+// sameSitePath reports whether p is a path that no browser can read as
+// another origin.
+func sameSitePath(p string) bool {
+	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || len(p) > 2000 {
+		return false
+	}
+	for _, r := range p {
+		if r < 0x20 || r == 0x7f || r == '\\' || r == utf8.RuneError || unicode.IsSpace(r) || unicode.Is(unicode.Cf, r) {
+			return false
+		}
+	}
+	return true
 }

@@ -5,7 +5,6 @@ import (
 	"net/url"
 	"strings"
 	"testing"
-	"time"
 )
 
 // sessionCookie returns the session cookie a response sets, or nil.
@@ -60,52 +59,6 @@ func TestLogin_WrongPasswordSaysSoAndKeepsTheName(t *testing.T) {
 		}
 	}
 	b.get("/", nil).want(http.StatusSeeOther)
-}
-
-// TestLogin_RateLimitedPerNameAndAddress checks that guessing stops: after
-// the burst for one name even the right password is refused with a clear
-// message, and other names are still allowed until the address's own
-// limit is reached.
-func TestLogin_RateLimitedPerNameAndAddress(t *testing.T) {
-	env := newConsoleEnv(t)
-	b := env.browser()
-	for i := 0; i < loginPerName.burst; i++ {
-		b.post("/login", url.Values{"login": {"admin"}, "password": {"guess"}}, nil).want(http.StatusUnauthorized)
-	}
-	res := b.post("/login", url.Values{"login": {"admin"}, "password": {consolePassword}}, nil).want(http.StatusTooManyRequests)
-	res.has("Too many sign-in attempts")
-	if res.Header.Get("Retry-After") == "" {
-		t.Error("no Retry-After")
-	}
-	// Another name from the same address still gets through…
-	b.post("/login", url.Values{"login": {"editor"}, "password": {consolePassword}}, nil).want(http.StatusSeeOther)
-	// …until the address has used its own allowance (every attempt
-	// counts against it, refused ones too).
-	for i := loginPerName.burst + 2; i < loginPerIP.burst; i++ {
-		b.post("/login", url.Values{"login": {"admin"}, "password": {"guess"}}, nil).want(http.StatusTooManyRequests)
-	}
-	b.post("/login", url.Values{"login": {"viewer"}, "password": {consolePassword}}, nil).want(http.StatusTooManyRequests)
-	// A forged X-Forwarded-For does not buy a fresh allowance.
-	b.post("/login", url.Values{"login": {"viewer"}, "password": {consolePassword}}, http.Header{"X-Forwarded-For": {"203.0.113.9"}}).want(http.StatusTooManyRequests)
-}
-
-// TestLimiter_RefillsOverTime pins the token bucket: a burst, then one
-// attempt per interval.
-func TestLimiter_RefillsOverTime(t *testing.T) {
-	lm := newLimiter(limit{every: 10 * time.Second, burst: 2})
-	t0 := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
-	steps := []struct {
-		at   time.Duration
-		want bool
-	}{{0, true}, {0, true}, {time.Second, false}, {10 * time.Second, true}, {11 * time.Second, false}, {40 * time.Second, true}}
-	for i, s := range steps {
-		if got := lm.allow("k", t0.Add(s.at)); got != s.want {
-			t.Errorf("step %d at +%v: allow = %v, want %v", i, s.at, got, s.want)
-		}
-	}
-	if !lm.allow("other", t0) {
-		t.Error("keys share a bucket")
-	}
 }
 
 // TestLogin_NextStaysOnThisSite checks that the post-login destination

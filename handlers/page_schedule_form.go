@@ -181,6 +181,11 @@ func (s *Server) formError(c echo.Context, id string, version int, f views.Sched
 		fields := geoetl.ErrorFields(err)
 		return s.formFailed(c, id, version, f, fields, geoetl.ErrorMessage(err))
 	}
+	if geoetl.IsOverLimit(err) {
+		// A tenant quota: next to the field it is about, if any, and at
+		// the top in any case, since it names the limit.
+		return s.formFailed(c, id, version, f, geoetl.ErrorFields(err), geoetl.ErrorMessage(err))
+	}
 	return err
 }
 
@@ -394,8 +399,7 @@ func typedParams(texts map[string]string, types map[string]string, fe geoetl.Fie
 		}
 		switch {
 		case !declared:
-			var v any
-			if json.Unmarshal([]byte(text), &v) == nil {
+			if v, ok := formJSONValue(text, field, fe); ok {
 				out[name] = v
 			} else {
 				out[name] = text
@@ -424,8 +428,7 @@ func typedParams(texts map[string]string, types map[string]string, fe geoetl.Fie
 		case typ == "string" || typ == "date" || typ == "datetime" || typ == "":
 			out[name] = text
 		default:
-			var v any
-			if json.Unmarshal([]byte(text), &v) == nil {
+			if v, ok := formJSONValue(text, field, fe); ok {
 				out[name] = v
 			} else {
 				out[name] = text
@@ -433,6 +436,22 @@ func typedParams(texts map[string]string, types map[string]string, fe geoetl.Fie
 		}
 	}
 	return out
+}
+
+// formJSONValue reads a parameter typed as JSON in the form, with the
+// checks the API makes on JSON bodies (a key given twice is refused, as
+// the API refuses it); ok is false when text is not JSON at all.
+func formJSONValue(text, field string, fe geoetl.FieldErrors) (any, bool) {
+	var v any
+	if json.Unmarshal([]byte(text), &v) != nil {
+		return nil, false
+	}
+	for k, msgs := range geoetl.ErrorFields(service.CheckJSONText([]byte(text))) {
+		for _, m := range msgs {
+			fe.Add(field, "%s %s", k, m)
+		}
+	}
+	return v, true
 }
 
 func splitList(s, sep string) []string {

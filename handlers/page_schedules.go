@@ -45,10 +45,16 @@ func (s *Server) pageSchedulesPage(c echo.Context) error {
 		d.Rows = append(d.Rows, scheduleRow(sc, names[sc.WorkflowID]))
 	}
 	d.StreamURL = s.streamURL(url.Values{})
-	if hxTarget(c) == "schedule-results" {
-		return s.renderHTML(c, http.StatusOK, views.ScheduleResults(pg, d), views.FlashOOB(pg.Flash))
+	// A bad filter is a 400 like in the API, with the page still usable;
+	// htmx swaps only 2xx answers, so it gets the message with a 200.
+	status := http.StatusOK
+	if d.Errors != nil && !isHTMX(c) {
+		status = http.StatusBadRequest
 	}
-	return s.render(c, http.StatusOK, pg, views.SchedulesMain(pg, d))
+	if hxTarget(c) == "schedule-results" {
+		return s.renderHTML(c, status, views.ScheduleResults(pg, d), views.FlashOOB(pg.Flash))
+	}
+	return s.render(c, status, pg, views.SchedulesMain(pg, d))
 }
 
 // allWorkflows returns the tenant's workflows for pickers and names (the

@@ -44,7 +44,10 @@ func TestSchedulesList_SearchFiltersSortAndPaging(t *testing.T) {
 	b.get("/geoetl/schedules?q=harbour", nil).want(http.StatusOK).has("Harbour hourly", "Harbour paused").lacks("Bulk 01")
 	b.get("/geoetl/schedules?status=paused", nil).want(http.StatusOK).has("Harbour paused", "maintenance", "b-paused").lacks("Harbour hourly")
 	b.get("/geoetl/schedules?workflowId="+bw.ID, nil).want(http.StatusOK).has("Harbour hourly").lacks("Bulk 01")
-	b.get("/geoetl/schedules?status=sleeping", nil).want(http.StatusOK).has("status: must be one of")
+	// A bad filter is a 400 as in the API; the page still shows, with the
+	// message (and htmx, which swaps only 2xx, gets it with a 200).
+	b.get("/geoetl/schedules?status=sleeping", nil).want(http.StatusBadRequest).has("status: must be one of")
+	b.get("/geoetl/schedules?status=sleeping", htmx("schedule-results")).want(http.StatusOK).has("status: must be one of")
 
 	// "Ordered Z" fires about 10 minutes from now, "Ordered A" about 30:
 	// by name A comes first, by next run Z.

@@ -2,11 +2,14 @@ package handlers
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/geoetl/geoetl"
+	"github.com/geoetl/geoetl/service"
 	"github.com/geoetl/geoetl/views"
 )
 
@@ -49,6 +52,11 @@ func (s *Server) renderSettings(c echo.Context, status int, d views.SettingsData
 			d.SecretNote = "The webhook secret cannot be read: " + geoetl.ErrorMessage(err)
 		}
 	}
+	limits, err := s.svc.TenantLimits(ctx, p)
+	if err != nil {
+		return err
+	}
+	d.Limits = limitRows(limits)
 	if d.UserForm.Role == "" {
 		d.UserForm.Role = string(geoetl.RoleViewer)
 	}
@@ -71,14 +79,18 @@ func formStatus(c echo.Context) int {
 func (s *Server) pageUserCreate(c echo.Context) error {
 	uf := views.UserForm{Name: strings.TrimSpace(c.FormValue("name")), Email: strings.TrimSpace(c.FormValue("email")), Role: c.FormValue("role")}
 	u := &geoetl.User{Name: uf.Name, Email: uf.Email, Role: geoetl.Role(uf.Role)}
+	if err := s.checkNameProbe(c); err != nil {
+		return err
+	}
 	_, err := s.svc.CreateUser(c.Request().Context(), principal(c), u, c.FormValue("password"))
+	s.countNameProbe(c, err)
 	switch geoetl.ErrorCode(err) {
 	case "":
 		return s.renderSettings(c, http.StatusOK, views.SettingsData{Message: "Added the user " + uf.Name + "."})
 	case geoetl.EINVALID:
 		uf.Errors = geoetl.ErrorFields(err)
 	case geoetl.ECONFLICT:
-		uf.Errors = map[string][]string{"name": {"this name or email is taken"}}
+		uf.Errors = map[string][]string{"name": {"this name or email cannot be used; names and emails are unique across all tenants"}}
 	default:
 		return err
 	}
@@ -150,4 +162,56 @@ func (s *Server) pageSecretRotate(c echo.Context) error {
 		return err
 	}
 	return s.renderSettings(c, http.StatusOK, views.SettingsData{Message: "Rotated the webhook secret. The previous one keeps signing alongside it for a while."})
+}
+
+// pageAccountPage is GET /geoetl/account: the signed-in user's password.
+func (s *Server) pageAccountPage(c echo.Context) error {
+	p := s.page(c, "Account", "account")
+	return s.render(c, http.StatusOK, p, views.AccountMain(p, views.AccountData{}))
+}
+
+// pageAccountPassword is POST /geoetl/account/password: the user changes
+// their own password, giving the current one, as PUT /me/password.
+func (s *Server) pageAccountPassword(c echo.Context) error {
+	p := s.page(c, "Account", "account")
+	if err := s.checkPasswordGuess(c); err != nil {
+		return err
+	}
+	keep := ""
+	if sess := session(c); sess != nil {
+		keep = sess.IDHash
+	}
+	err := s.svc.ChangeOwnPassword(c.Request().Context(), principal(c), c.FormValue("currentPassword"), c.FormValue("password"), keep)
+	s.countPasswordGuess(c, err)
+	switch geoetl.ErrorCode(err) {
+	case "":
+		return s.render(c, http.StatusOK, p, views.AccountMain(p, views.AccountData{Done: true}))
+	case geoetl.EINVALID:
+		return s.render(c, formStatus(c), p, views.AccountMain(p, views.AccountData{Errors: geoetl.ErrorFields(err)}))
+	}
+	return err
+}
+
+// limitRows words the limits for the settings page.
+func limitRows(limits []service.Limit) []views.LimitRow {
+	out := make([]views.LimitRow, 0, len(limits))
+	for _, l := range limits {
+		r := views.LimitRow{Name: l.Name, Limit: "none", Used: "—", Description: l.Description}
+		if l.Limit != nil {
+			switch l.Unit {
+			case "seconds":
+				r.Limit = time.Duration(*l.Limit * float64(time.Second)).String()
+			default:
+				r.Limit = strconv.FormatFloat(*l.Limit, 'f', -1, 64) + " " + l.Unit
+			}
+		}
+		if l.Used != nil {
+			r.Used = strconv.Itoa(*l.Used) + " " + l.Unit
+			if l.Name == geoetl.LimitMaxRuns {
+				r.Used += " now"
+			}
+		}
+		out = append(out, r)
+	}
+	return out
 }

@@ -7,11 +7,14 @@ package handlers
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
@@ -85,6 +88,7 @@ func New(svc *service.Service, cfg Config) *Server {
 	}))
 	e.Use(s.observe)
 	e.Use(s.bodyLimit)
+	e.Use(checkQueryString)
 	e.Use(s.securityHeaders)
 	e.Use(s.authenticate)
 	e.Use(s.rateLimitMiddleware())
@@ -132,17 +136,95 @@ func (s *Server) handleReadyz(c echo.Context) error {
 
 // bodyLimit refuses bodies over MaxBodyBytes with 413, both when the
 // length is declared and when a chunked body runs over.
+//
+// A client that sends its whole body without waiting for an answer (no
+// "Expect: 100-continue": Go, Python and most SDKs) is still writing when
+// the 413 goes out. Closing the connection then, with its data unread,
+// makes the kernel answer with a reset, which can destroy the 413 before
+// the client reads it: the client sees "connection reset by peer". So,
+// as nginx does, the server lingers: after the answer it reads and
+// discards what is still coming, within a time and byte limit, and only
+// then closes.
 func (s *Server) bodyLimit(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := c.Request()
 		if r.ContentLength > MaxBodyBytes {
-			return geoetl.Errorf(geoetl.ETOOLARGE, "The request body is larger than 1 MiB.")
+			return s.refuseTooLarge(c, r.Body, geoetl.Errorf(geoetl.ETOOLARGE, "The request body is larger than 1 MiB."))
 		}
-		if r.Body != nil {
-			r.Body = http.MaxBytesReader(c.Response(), r.Body, MaxBodyBytes)
+		if r.Body == nil || r.Body == http.NoBody {
+			return next(c)
 		}
-		return next(c)
+		raw := r.Body
+		r.Body = http.MaxBytesReader(c.Response(), raw, MaxBodyBytes)
+		err := next(c)
+		if err != nil && !c.Response().Committed && (asMaxBytesError(err) || geoetl.ErrorCode(err) == geoetl.ETOOLARGE) {
+			return s.refuseTooLarge(c, raw, err)
+		}
+		return err
 	}
+}
+
+// checkQueryString refuses a query string that Go's parser only partly
+// understands. url.Values silently drops a pair it cannot read (one with a
+// semicolon, which Go no longer takes as a separator, or a bad escape), so
+// "sort=name;DROP…" used to read as no sort at all and answer 200.
+func checkQueryString(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		raw := c.Request().URL.RawQuery
+		if _, err := url.ParseQuery(raw); err == nil {
+			return next(c)
+		}
+		for _, pair := range strings.Split(raw, "&") {
+			key, _, _ := strings.Cut(pair, "=")
+			if _, err := url.ParseQuery(pair); err == nil {
+				continue
+			}
+			name, err := url.QueryUnescape(strings.SplitN(key, ";", 2)[0])
+			if err != nil || name == "" || !utf8.ValidString(name) || len(name) > 100 {
+				name = "query"
+			}
+			return fieldError(name, "cannot be read: use & between parameters and percent-encode ; and %")
+		}
+		return fieldError("query", "cannot be read")
+	}
+}
+
+// Lingering after a 413: how long to keep reading, how long to wait for
+// each read, and how much to read at most.
+var (
+	lingerTime    = 30 * time.Second
+	lingerTimeout = 5 * time.Second
+	lingerBytes   = int64(64 << 20)
+)
+
+// refuseTooLarge answers err (a 413), then drains body as described at
+// bodyLimit and closes the connection.
+func (s *Server) refuseTooLarge(c echo.Context, body io.ReadCloser, err error) error {
+	rc := http.NewResponseController(c.Response())
+	// Reading the body after answering needs full duplex on HTTP/1; HTTP/2
+	// streams have it anyway and refuse the call.
+	_ = rc.EnableFullDuplex()
+	c.Response().Header().Set(echo.HeaderConnection, "close")
+	c.Error(err)
+	_ = rc.Flush()
+	if body == nil || body == http.NoBody {
+		return nil
+	}
+	deadline := time.Now().Add(lingerTime)
+	buf := make([]byte, 32<<10)
+	for read := int64(0); read < lingerBytes; {
+		next := time.Now().Add(lingerTimeout)
+		if next.After(deadline) {
+			next = deadline
+		}
+		_ = rc.SetReadDeadline(next)
+		n, rerr := body.Read(buf)
+		read += int64(n)
+		if rerr != nil || time.Now().After(deadline) {
+			break
+		}
+	}
+	return nil
 }
 
 func (s *Server) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {

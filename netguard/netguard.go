@@ -12,8 +12,12 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
+
+	"golang.org/x/net/idna"
 )
 
 // ErrForbiddenAddress is returned (wrapped) when a connection would reach an
@@ -70,8 +74,15 @@ func (p Policy) CheckAddr(addr netip.Addr) error {
 }
 
 // CheckURL is the check that can be done when a URL is saved: the scheme,
-// and the host when it is a literal IP address or "localhost". Names are
-// checked again on the resolved address when a request is made.
+// and the host when it is a literal IP address or a loopback name. Names
+// are checked again on the resolved address when a request is made.
+//
+// The host is read the way resolvers and browsers read it, so spellings
+// of a private address are refused as the address itself: any case, a
+// trailing dot ("LOCALHOST.", "localhost."), IDNA full-width forms, and
+// the numeric IPv4 forms of inet_aton and the WHATWG URL standard
+// ("2130706433", "127.1", "0x7f.1", "0177.0.0.1"); IPv4-mapped IPv6
+// ("[::ffff:127.0.0.1]") is unmapped.
 func (p Policy) CheckURL(raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -87,13 +98,113 @@ func (p Policy) CheckURL(raw string) error {
 	if p.AllowPrivate {
 		return nil
 	}
-	if host == "localhost" || len(host) > 10 && host[len(host)-10:] == ".localhost" {
-		return fmt.Errorf("%w: %s is a loopback host name (see --allow-private-urls)", ErrForbiddenAddress, host)
+	addr, name, err := NormalizeHost(host)
+	if err != nil {
+		return err
 	}
-	if addr, err := netip.ParseAddr(host); err == nil {
+	if addr.IsValid() {
 		return p.CheckAddr(addr)
 	}
+	if isLoopbackName(name) {
+		return fmt.Errorf("%w: %s is a loopback host name (see --allow-private-urls)", ErrForbiddenAddress, host)
+	}
 	return nil
+}
+
+// NormalizeHost reads a URL's host as a resolver would: an IP address
+// (in any notation the C library or a browser accepts), or else a host
+// name in lower-case ASCII without its trailing dot.
+func NormalizeHost(host string) (netip.Addr, string, error) {
+	if a, err := netip.ParseAddr(host); err == nil {
+		return a.WithZone("").Unmap(), "", nil
+	}
+	name := strings.ToLower(host)
+	if ascii, err := idna.Lookup.ToASCII(name); err == nil {
+		name = ascii
+	}
+	name = strings.TrimRight(name, ".")
+	if a, err := netip.ParseAddr(name); err == nil {
+		return a.WithZone("").Unmap(), "", nil
+	}
+	labels := strings.Split(name, ".")
+	if last := labels[len(labels)-1]; last != "" && isNumericLabel(last) {
+		// The WHATWG URL standard reads a host whose last label is a
+		// number as IPv4, as inet_aton does; if that fails, the URL is
+		// invalid (a browser would refuse it).
+		a, ok := parseInetAton(labels)
+		if !ok {
+			return netip.Addr{}, "", fmt.Errorf("host %q is not a valid IPv4 address", host)
+		}
+		return a, "", nil
+	}
+	return netip.Addr{}, name, nil
+}
+
+func isLoopbackName(name string) bool {
+	switch name {
+	case "localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback", "localhost6", "localhost6.localdomain6":
+		return true
+	}
+	return strings.HasSuffix(name, ".localhost")
+}
+
+// isNumericLabel reports whether a label is a number in inet_aton's
+// notations: decimal, octal (leading 0) or hexadecimal (0x).
+func isNumericLabel(l string) bool {
+	_, ok := parseAtonPart(l)
+	if ok {
+		return true
+	}
+	// Digits only but too large still means "meant as a number".
+	return strings.TrimLeft(l, "0123456789") == "" || (strings.HasPrefix(l, "0x") && strings.TrimLeft(l[2:], "0123456789abcdef") == "")
+}
+
+func parseAtonPart(l string) (uint64, bool) {
+	base := 10
+	switch {
+	case strings.HasPrefix(l, "0x"):
+		base, l = 16, l[2:]
+		if l == "" {
+			return 0, true // "0x" is 0 in the URL standard
+		}
+	case len(l) > 1 && l[0] == '0':
+		base, l = 8, l[1:]
+	}
+	if l == "" {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(l, base, 64)
+	return n, err == nil
+}
+
+// parseInetAton reads 1 to 4 numeric parts: a.b.c.d, a.b.c (c is 16
+// bits), a.b (b is 24 bits) or a (32 bits).
+func parseInetAton(labels []string) (netip.Addr, bool) {
+	if len(labels) > 4 {
+		return netip.Addr{}, false
+	}
+	parts := make([]uint64, len(labels))
+	for i, l := range labels {
+		n, ok := parseAtonPart(l)
+		if !ok {
+			return netip.Addr{}, false
+		}
+		parts[i] = n
+	}
+	for _, n := range parts[:len(parts)-1] {
+		if n > 255 {
+			return netip.Addr{}, false
+		}
+	}
+	last := parts[len(parts)-1]
+	if last >= 1<<(8*(5-len(parts))) {
+		return netip.Addr{}, false
+	}
+	v := uint32(last)
+	for i, n := range parts[:len(parts)-1] {
+		v |= uint32(n) << (24 - 8*i)
+	}
+	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}), true
 }
 
 // control runs after DNS resolution and before connect, on every address

@@ -72,3 +72,30 @@ func TestLimitedBody_FailsPastLimit(t *testing.T) {
 		t.Fatalf("past limit: %q %v", b, err)
 	}
 }
+
+// TestCheckURL_RefusesEverySpellingOfAPrivateHost checks the host forms
+// that resolvers and browsers read as loopback or private addresses.
+func TestCheckURL_RefusesEverySpellingOfAPrivateHost(t *testing.T) {
+	deny := Policy{}
+	for _, host := range []string{
+		"LOCALHOST", "localhost.", "LocalHost..", "api.localhost", "API.LOCALHOST.", "localhost.localdomain", "ip6-localhost",
+		"2130706433", "127.1", "127.0.1", "0x7f.1", "0x7F000001", "0177.0.0.1", "017700000001", "0x7f.0.0.1", "127.0.0.1.",
+		"[::ffff:127.0.0.1]", "[::ffff:7f00:1]", "[::1]", "[0:0:0:0:0:0:0:1]", "0", "0.0.0.0", "[::]",
+		"10.1", "167772161", "0xa.0.0.1", "192.168.1", "169.254.169.254", "0xa9fea9fe", "[fe80::1%25eth0]",
+		"１２７.０.０.１", "localhost。", "[64:ff9b::a00:1]",
+	} {
+		if err := deny.CheckURL("http://" + host + "/hook"); !IsForbidden(err) {
+			t.Errorf("CheckURL(http://%s/hook) = %v, want forbidden", host, err)
+		}
+	}
+	for _, host := range []string{"256.1.1.1", "1.2.3.4.5", "127.0.0.0x", "4294967296", "example.0x", "%6c%6fcalhost"} {
+		if err := deny.CheckURL("http://" + host + "/"); err == nil {
+			t.Errorf("CheckURL(http://%s/) accepted an invalid address", host)
+		}
+	}
+	for _, host := range []string{"hooks.slack.com", "HOOKS.SLACK.COM.", "8.8.8.8", "134744072", "1.2.3.com", "127x.example", "localhost.example.com"} {
+		if err := deny.CheckURL("https://" + host + "/x"); err != nil {
+			t.Errorf("CheckURL(https://%s/x) = %v, want nil", host, err)
+		}
+	}
+}

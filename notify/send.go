@@ -209,7 +209,7 @@ func (n *Notifier) record(d *geoetl.Delivery, o outcome, now time.Time) {
 		d.Status, d.LastError, d.NextAttemptAt, d.DeliveredAt = geoetl.DeliverySent, nil, nil, &now
 		return
 	}
-	d.LastError = geoetl.Ptr(n.scrub(o.err.Error(), d))
+	d.LastError = geoetl.Ptr(n.scrub(describeError(o.err), d))
 	if o.retry && d.Attempts < n.cfg.MaxAttempts {
 		wait := o.retryAfter
 		if wait <= 0 {

@@ -211,8 +211,10 @@ func (b *bus) receive(payload string) {
 		b.s.cancelLocal(id, stopRemote)
 	}
 	var freed, touched []string
+	events := make([]geoetl.ExecutionEvent, 0, len(m.E))
 	for _, e := range m.E {
 		ev := geoetl.ExecutionEvent{TenantID: e[0], ExecutionID: e[1], ScheduleID: e[2], Status: geoetl.ExecutionStatus(e[3])}
+		events = append(events, ev)
 		b.s.events.publish(ev)
 		if ev.ScheduleID != "" {
 			touched = append(touched, ev.ScheduleID)
@@ -224,6 +226,7 @@ func (b *bus) receive(payload string) {
 	if len(freed) > 0 {
 		b.s.unblock(freed...)
 	}
+	b.s.tenantsFreed(events)
 	// A contended occurrence may be waiting for exactly this outcome.
 	if len(touched) > 0 && b.s.awaitsOutcome(touched...) {
 		b.s.pokeDecider()

@@ -23,6 +23,9 @@ type claimResult struct {
 	rows     int                     // due rows read, for the claim rate
 	more     bool                    // a batch was full or new rows wait: claim again at once
 	progress bool                    // something was claimed or written
+
+	fullTenants []string // tenants whose runs wait for a run slot (tenantshare.go)
+	gateGen     uint64   // the tenant gate's generation when the claim began
 }
 
 // maxRowsPerClaim bounds the rows one claim transaction writes, so that
@@ -39,6 +42,7 @@ func (s *Scheduler) claim(ctx context.Context) (*claimResult, error) {
 		return &claimResult{dbNow: now, until: s.claimUntil(now)}, nil
 	}
 	blocked := s.blockedList()
+	gen := s.share.generation()
 	var res *claimResult
 	var local time.Time
 	began := time.Now() // real time: the rate is the database's
@@ -47,7 +51,7 @@ func (s *Scheduler) claim(ctx context.Context) (*claimResult, error) {
 		// this local reading: their difference is a lower bound of the
 		// offset, so runs timed with it never start early.
 		local = s.clock.Now()
-		res = &claimResult{dbNow: tx.Now(), byTrig: map[string]int{}}
+		res = &claimResult{dbNow: tx.Now(), byTrig: map[string]int{}, gateGen: gen}
 		return s.claimIn(tx, limit, blocked, local, res)
 	})
 	if err != nil {
@@ -65,7 +69,7 @@ func (s *Scheduler) claimIn(tx geoetl.ClaimTx, limit int, blocked []string, loca
 	now := tx.Now()
 	until := s.claimUntil(now)
 	res.until = until
-	pending, err := tx.DuePendingExcept(until, limit, blocked)
+	pending, err := tx.DuePendingExcept(until, limit, blocked, s.tenantsWaiting())
 	if err != nil {
 		return err
 	}
@@ -88,6 +92,9 @@ func (s *Scheduler) claimIn(tx geoetl.ClaimTx, limit int, blocked []string, loca
 		c.schedules[sc.ID] = sc
 	}
 	if err := c.loadOccupancy(); err != nil {
+		return err
+	}
+	if err := c.loadTenantRuns(pending, due); err != nil {
 		return err
 	}
 	for _, e := range pending {
@@ -118,6 +125,9 @@ type claimCtx struct {
 	schedules map[string]*geoetl.Schedule
 	slots     map[string]*slots
 	workflows map[string]*geoetl.Workflow // by tenant/id; nil when gone
+	// tenantRuns counts the runs holding a slot of each tenant with
+	// candidates, as the claim decides (tenantshare.go).
+	tenantRuns map[string]int
 
 	inserts    []*geoetl.Execution
 	insertJobs []*job // parallel to inserts: the job to run, or nil
@@ -207,7 +217,9 @@ func (c *claimCtx) pending(e *geoetl.Execution) error {
 		return nil
 	}
 	if e.ScheduleID == nil {
-		c.claimRow(e, nil, wf)
+		if !c.tenantWaits(e, false) {
+			c.claimRow(e, nil, wf)
+		}
 		return nil
 	}
 	sc := c.schedules[*e.ScheduleID]
@@ -218,6 +230,9 @@ func (c *claimCtx) pending(e *geoetl.Execution) error {
 	sl := c.slots[sc.ID]
 	switch sl.decide(sc.OverlapPolicy, kindOf(e), e.ID) {
 	case decideStart:
+		if c.tenantWaits(e, false) {
+			return nil
+		}
 		c.claimRow(e, sc, wf)
 		sl.started(e)
 	case decideWait:
@@ -235,6 +250,9 @@ func (c *claimCtx) pending(e *geoetl.Execution) error {
 		c.skipRow(e, geoetl.SkipReasonQueueFull)
 		sl.removeWaiting(e.ID)
 	case decideCancelAndRun:
+		if c.tenantWaits(e, false) {
+			return nil
+		}
 		c.cancelHolders(sl)
 		c.claimRow(e, sc, wf)
 		sl.started(e)
@@ -269,6 +287,8 @@ func (c *claimCtx) schedule(sc *geoetl.Schedule) error {
 			c.insert(e, nil)
 			sl.waits(e)
 			c.res.more = true // a slot may be free: look again at once
+		case c.tenantWaits(e, true):
+			c.insert(e, nil)
 		default:
 			// Whether the slot is taken matters at the occurrence's time,
 			// not now (up to Lookahead before it, when the run holding
@@ -436,6 +456,9 @@ func (s *Scheduler) applyClaim(ctx context.Context, res *claimResult) {
 		s.blocked[id] = struct{}{}
 	}
 	s.mu.Unlock()
+	if s.share.markFull(s.clock.Now(), res.fullTenants, res.gateGen) {
+		s.poke() // a run of a tenant found full ended meanwhile
+	}
 	s.announceDecided(ctx, res.cancels, res.events, res.skipped)
 	if len(res.errored) > 0 {
 		s.scheduleEvents(ctx, res.errored, notify.EventScheduleError)
@@ -465,6 +488,7 @@ func (s *Scheduler) announceDecided(ctx context.Context, cancels []string, event
 	if s.bus != nil && len(events) > 0 {
 		s.bus.publish(ctx, message{Events: events})
 	}
+	s.tenantsFreed(events)
 	if s.m != nil {
 		for _, r := range skipped {
 			s.m.Skipped(r)
@@ -536,6 +560,7 @@ func (s *Scheduler) announce(rs []geoetl.ExecutionResult) {
 		s.cfg.Notifier.Kick()
 	}
 	s.unblock(schedules...)
+	s.tenantsFreed(events)
 	if s.awaitsOutcome(schedules...) {
 		s.pokeDecider()
 	}

@@ -53,6 +53,11 @@ type Config struct {
 	// then only propagates changes and streams events.
 	Dispatch bool
 
+	// TenantMaxRuns bounds the runs of one tenant that hold a slot at once,
+	// over every instance (tenantshare.go); 0 means no limit. A run over
+	// it waits, pending, and is never skipped for it.
+	TenantMaxRuns int
+
 	// Lookahead is how long before an occurrence it is claimed, so that
 	// it starts on time; default 1 s. Changes made later than that before
 	// an occurrence apply from the next one.

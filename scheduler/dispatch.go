@@ -77,7 +77,7 @@ func (s *Scheduler) dispatchOnce(ctx context.Context) (time.Time, error) {
 			break
 		}
 	}
-	next, err := s.store.NextWakeAtExcept(ctx, s.blockedList())
+	next, err := s.store.NextWakeAtExcept(ctx, s.blockedList(), s.tenantsWaiting())
 	if err != nil {
 		return time.Time{}, err
 	}

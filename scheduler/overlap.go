@@ -114,7 +114,7 @@ func (sl *slots) decide(policy geoetl.OverlapPolicy, kind candidateKind, self st
 // runs. queue keeps its queued row (the newer ones are the skipped ones)
 // and run_all runs every missed occurrence.
 func (sl *slots) supersededBy(sc *geoetl.Schedule, e *geoetl.Execution) *geoetl.Execution {
-	if e.Trigger != geoetl.TriggerSchedule || e.Force ||
+	if e.Trigger != geoetl.TriggerSchedule || e.Force || waitedForTenant(e) ||
 		sc.OverlapPolicy == geoetl.OverlapQueue || sc.MisfirePolicy == geoetl.MisfireRunAll {
 		return nil
 	}

@@ -98,7 +98,7 @@ func planSchedule(s *geoetl.Schedule, now time.Time, o planOptions) schedulePlan
 	switch {
 	case next.IsZero():
 		st := geoetl.StatusError
-		p.Status, p.Reason = &st, "the cron expression has no further occurrence within five years"
+		p.Status, p.Reason = &st, "the cron expression has no further occurrence before the year 10000"
 	case s.ExpiresAt != nil && !next.Before(*s.ExpiresAt):
 		// No further run; the expiry chore sets the status.
 	default:

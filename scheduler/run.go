@@ -10,6 +10,7 @@ import (
 
 	"github.com/geoetl/geoetl"
 	"github.com/geoetl/geoetl/notify"
+	"github.com/geoetl/geoetl/redact"
 )
 
 // run starts one due job, runs its workflow and hands the outcome to the
@@ -123,7 +124,8 @@ func (s *Scheduler) finish(j *job, sum geoetl.RunSummary, runErr, cause error, s
 		}
 		e.ErrorMessage, retryable = &msg, stop.retry
 	default:
-		msg := runErr.Error()
+		// Viewers read it: no server addresses, DSNs or paths.
+		msg := redact.SystemText(runErr.Error())
 		if msg == "" {
 			msg = "failed"
 		}
@@ -167,13 +169,17 @@ type recorder struct {
 
 func (r *recorder) Node(n geoetl.NodeRun) {
 	n.ExecutionID = r.executionID
+	if n.Error != nil {
+		msg := redact.SystemText(*n.Error)
+		n.Error = &msg
+	}
 	r.s.writer.node(&n)
 }
 
 func (r *recorder) Log(level, nodeID, message string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.s.writer.log(&geoetl.LogEntry{ExecutionID: r.executionID, At: r.s.dbNow(), Level: level, NodeID: nodeID, Message: message})
+	r.s.writer.log(&geoetl.LogEntry{ExecutionID: r.executionID, At: r.s.dbNow(), Level: level, NodeID: nodeID, Message: redact.SystemText(message)})
 }
 
 // eventOf is the status event of an execution.

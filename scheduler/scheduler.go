@@ -72,6 +72,7 @@ type Scheduler struct {
 	jobs    map[string]*job     // claimed or running here, until their finish is written
 	timers  jobHeap             // claimed jobs waiting for their start
 	blocked map[string]struct{} // schedules whose pending rows wait for a slot
+	share   tenantGate          // tenants whose runs wait for a run slot
 	// deciding are the contended jobs due, for the decider; undecided
 	// counts those the decider left waiting, by schedule.
 	deciding  []*job
@@ -276,6 +277,7 @@ func (s *Scheduler) unblockAll() {
 	s.mu.Lock()
 	clear(s.blocked)
 	s.mu.Unlock()
+	s.share.clear()
 }
 
 // unblock forgets that a schedule's pending rows wait for a slot (one of

@@ -217,6 +217,13 @@ func (w *writer) retry(ctx context.Context, what string, n int, write func(conte
 			return true
 		}
 		if ctx.Err() != nil {
+			if w.interruptedByClose(ctx) {
+				// Close cancelled a routine flush; the final drain
+				// writes the same batch on close's context, and only a
+				// failure there is worth an error.
+				w.s.log.Debug("write interrupted by shutdown; the final drain retries it: "+what, "count", n)
+				return false
+			}
 			w.s.log.Error("giving up: "+what, "count", n, "err", err)
 			return false
 		}
@@ -225,6 +232,14 @@ func (w *writer) retry(ctx context.Context, what string, n int, write func(conte
 			return false
 		}
 	}
+}
+
+// interruptedByClose reports whether ctx is the loop's own context, ended
+// because close began, rather than close's context for the final drain.
+func (w *writer) interruptedByClose(ctx context.Context) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.closing && ctx != w.closeCtx
 }
 
 // dropN returns list without its first n items, in a fresh array so the

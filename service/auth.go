@@ -77,8 +77,40 @@ func (s *Service) Login(ctx context.Context, login, password string) (string, *g
 	if err := s.Store.CreateSession(ctx, sess); err != nil {
 		return "", nil, nil, err
 	}
+	// A password change or disable that committed while the password was
+	// being checked has already ended the user's sessions, but not this
+	// one: look again, and give it up if the credentials moved.
+	if now, err := s.Store.FindUserByID(ctx, u.TenantID, u.ID); err != nil || now.Disabled || now.PasswordHash != u.PasswordHash {
+		_ = s.Store.DeleteSession(ctx, sess.IDHash)
+		if err != nil && !geoetl.IsNotFound(err) {
+			return "", nil, nil, err
+		}
+		return "", nil, nil, ErrBadLogin
+	}
 	return id, sess, u, nil
 }
+
+// LoginAccount names the account a sign-in attempt is for, for counting
+// failed attempts: the user's id when the name or email is known, so both
+// share one count, else the login itself (folded to lower case, as emails
+// match case-insensitively), so unknown names are counted the same way and
+// the count reveals nothing.
+func (s *Service) LoginAccount(ctx context.Context, login string) (string, error) {
+	login = strings.TrimSpace(login)
+	if login == "" || len(login) > 320 {
+		return "login:" + strings.ToLower(login[:min(len(login), 320)]), nil
+	}
+	u, err := s.Store.FindUserByLogin(ctx, login)
+	if geoetl.IsNotFound(err) {
+		return "login:" + strings.ToLower(login), nil
+	} else if err != nil {
+		return "", err
+	}
+	return "user:" + u.ID, nil
+}
+
+// NewCSRFToken returns a fresh random CSRF token.
+func NewCSRFToken() string { return randomSecret(24) }
 
 // Logout ends a session.
 func (s *Service) Logout(ctx context.Context, sessionID string) error {
@@ -205,10 +237,28 @@ func (s *Service) createUser(ctx context.Context, p geoetl.Principal, u *geoetl.
 	now := s.Clock.Now().UTC()
 	u.CreatedAt, u.UpdatedAt = now, now
 	if err := s.Store.CreateUser(ctx, u); err != nil {
-		return nil, err
+		return nil, neutralUserConflict(err)
 	}
 	s.audit(ctx, p, "user.create", "user", u.ID, nil, u)
 	return u, nil
+}
+
+// ErrNameOrEmailTaken refuses a user name or email that is taken. Names
+// and emails are unique across the install, because sign-in names no
+// tenant; the answer is the same whether the holder is in the caller's
+// tenant or another, and does not say which of the two is taken, so it
+// tells no more than that the value cannot be used.
+var ErrNameOrEmailTaken = geoetl.Errorf(geoetl.ECONFLICT, "This name or email cannot be used; choose another.")
+
+// IsNameOrEmailTaken reports whether err is ErrNameOrEmailTaken, which
+// callers count like a failed sign-in (it answers whether a name exists).
+func IsNameOrEmailTaken(err error) bool { return err == ErrNameOrEmailTaken }
+
+func neutralUserConflict(err error) error {
+	if geoetl.IsConflict(err) {
+		return ErrNameOrEmailTaken
+	}
+	return err
 }
 
 // ListUsers lists the tenant's users.
@@ -227,9 +277,27 @@ func (s *Service) GetUser(ctx context.Context, p geoetl.Principal, id string) (*
 	return s.Store.FindUserByID(ctx, p.TenantID, id)
 }
 
+// PasswordChange is a new password given to UpdateUser.
+type PasswordChange struct {
+	New string
+	// Current is required when users change their own password, so a
+	// session left open (or stolen) cannot lock its owner out.
+	Current *string
+	// KeepSession is the id hash of the caller's session, which survives
+	// the change; every other session of the user ends.
+	KeepSession string
+}
+
+// errWrongCurrentPassword answers a self-service password change whose
+// current password is missing or wrong.
+func errWrongCurrentPassword() error {
+	return &geoetl.Error{Code: geoetl.EINVALID, Message: "Validation failed.", Fields: map[string][]string{"currentPassword": {"is not your current password"}}}
+}
+
 // UpdateUser changes a user's role, email, password or disabled flag. An
 // admin cannot demote or disable themselves, so a tenant keeps an admin.
-func (s *Service) UpdateUser(ctx context.Context, p geoetl.Principal, id string, upd geoetl.UserUpdate, password *string) (*geoetl.User, error) {
+// A new password or disabling ends the user's other sessions.
+func (s *Service) UpdateUser(ctx context.Context, p geoetl.Principal, id string, upd geoetl.UserUpdate, pw *PasswordChange) (*geoetl.User, error) {
 	if err := requireRole(p, geoetl.RoleAdmin); err != nil {
 		return nil, err
 	}
@@ -252,26 +320,62 @@ func (s *Service) UpdateUser(ctx context.Context, p geoetl.Principal, id string,
 	if err := fe.Err(); err != nil {
 		return nil, err
 	}
-	if password != nil {
-		if err := geoetl.ValidatePassword(*password); err != nil {
+	before, err := s.Store.FindUserByID(ctx, p.TenantID, id)
+	if err != nil {
+		return nil, err
+	}
+	upd.KeepSession = ""
+	if pw != nil {
+		if err := geoetl.ValidatePassword(pw.New); err != nil {
 			return nil, err
 		}
-		h, err := HashPassword(*password)
+		if id == p.UserID {
+			if pw.Current == nil || bcrypt.CompareHashAndPassword([]byte(before.PasswordHash), []byte(*pw.Current)) != nil {
+				return nil, errWrongCurrentPassword()
+			}
+			upd.KeepSession = pw.KeepSession
+		}
+		h, err := HashPassword(pw.New)
 		if err != nil {
 			return nil, err
 		}
 		upd.PasswordHash = &h
 	}
-	before, err := s.Store.FindUserByID(ctx, p.TenantID, id)
-	if err != nil {
-		return nil, err
-	}
 	u, err := s.Store.UpdateUser(ctx, p.TenantID, id, upd)
 	if err != nil {
-		return nil, err
+		return nil, neutralUserConflict(err)
 	}
 	s.audit(ctx, p, "user.update", "user", id, before, u)
 	return u, nil
+}
+
+// ChangeOwnPassword lets any signed-in user change their password, given
+// the current one. Their other sessions end; keepSession (the id hash of
+// the session making the change) stays. API tokens belong to the tenant,
+// not to a user, and cannot do this.
+func (s *Service) ChangeOwnPassword(ctx context.Context, p geoetl.Principal, current, next, keepSession string) error {
+	if p.UserID == "" {
+		return geoetl.Errorf(geoetl.EFORBIDDEN, "Only a signed-in user can change their password; API tokens belong to the tenant.")
+	}
+	u, err := s.Store.FindUserByID(ctx, p.TenantID, p.UserID)
+	if err != nil {
+		return err
+	}
+	if current == "" || len(current) > 256 || bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(current)) != nil {
+		return errWrongCurrentPassword()
+	}
+	if err := geoetl.ValidatePassword(next); err != nil {
+		return err
+	}
+	h, err := HashPassword(next)
+	if err != nil {
+		return err
+	}
+	if _, err := s.Store.UpdateUser(ctx, p.TenantID, p.UserID, geoetl.UserUpdate{PasswordHash: &h, KeepSession: keepSession}); err != nil {
+		return err
+	}
+	s.audit(ctx, p, "user.password", "user", p.UserID, nil, nil)
+	return nil
 }
 
 // DeleteUser removes a user (not oneself).

@@ -118,7 +118,15 @@ func TestUpdateUser_AdminCannotDemoteOrDisableThemselves(t *testing.T) {
 			t.Fatalf("self-delete: %v", err)
 		}
 		pw := "a new password"
-		if _, err := b.svc.UpdateUser(ctx, self, u.ID, geoetl.UserUpdate{}, &pw); err != nil {
+		if _, err := b.svc.UpdateUser(ctx, self, u.ID, geoetl.UserUpdate{}, &PasswordChange{New: pw}); geoetl.ErrorFields(err)["currentPassword"] == nil {
+			t.Fatalf("own password changed without the current one: %v", err)
+		}
+		wrong := "not it at all"
+		if _, err := b.svc.UpdateUser(ctx, self, u.ID, geoetl.UserUpdate{}, &PasswordChange{New: pw, Current: &wrong}); geoetl.ErrorFields(err)["currentPassword"] == nil {
+			t.Fatalf("own password changed with a wrong current one: %v", err)
+		}
+		cur := "long enough"
+		if _, err := b.svc.UpdateUser(ctx, self, u.ID, geoetl.UserUpdate{}, &PasswordChange{New: pw, Current: &cur}); err != nil {
 			t.Fatal(err)
 		}
 		if _, _, _, err := b.svc.Login(ctx, "root", pw); err != nil {

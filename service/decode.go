@@ -76,7 +76,9 @@ func DecodeSchedule(o *Object) (geoetl.ScheduleUpdate, ScheduleExtras, error) {
 
 // decodeNotificationConfig reads the notification object field by field,
 // so a wrong type is reported as notificationConfig.<field>. Fields left
-// out take their zero value: the object replaces the stored one whole.
+// out take their zero value (the object replaces the stored one whole),
+// except notifyOnFailure: as in the original system, it defaults to true
+// when the object names anyone to notify.
 func decodeNotificationConfig(parent *Object, v json.RawMessage) *geoetl.NotificationConfig {
 	nc := &geoetl.NotificationConfig{EmailAddresses: []string{}, WebhookURLs: []string{}}
 	if v == nil {
@@ -104,6 +106,10 @@ func decodeNotificationConfig(parent *Object, v json.RawMessage) *geoetl.Notific
 	}
 	if p := o.NullableString("teamsWebhookUrl"); p != nil {
 		nc.TeamsWebhookURL = *p
+	}
+	if !o.Has("notifyOnFailure") {
+		nc.NotifyOnFailure = len(nc.EmailAddresses) > 0 || len(nc.WebhookURLs) > 0 ||
+			nc.SlackWebhookURL != nil && *nc.SlackWebhookURL != "" || nc.TeamsWebhookURL != nil && *nc.TeamsWebhookURL != ""
 	}
 	if len(o.fe) > 0 {
 		for k, msgs := range o.fe {

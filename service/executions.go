@@ -142,5 +142,21 @@ func (s *Service) ListAudit(ctx context.Context, p geoetl.Principal, f geoetl.Au
 	}
 	f.TenantID = p.TenantID
 	f.Page = f.Page.Normalize()
-	return s.Store.FindAudit(ctx, f)
+	items, total, next, err := s.Store.FindAudit(ctx, f)
+	if err != nil || p.Role.Allows(geoetl.RoleAdmin) {
+		return items, total, next, err
+	}
+	for _, e := range items {
+		if adminOnlyObjects[e.ObjectType] {
+			// Who did what and when stays visible; the object itself
+			// (a user's email, a token's name) is for admins only, as
+			// the objects' own routes are.
+			e.Before, e.After = nil, nil
+		}
+	}
+	return items, total, next, nil
 }
+
+// adminOnlyObjects are the audited kinds of object that only admins may
+// read through their own routes.
+var adminOnlyObjects = map[string]bool{"user": true, "token": true, "tenant": true}

@@ -11,6 +11,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/go-json-experiment/json/jsontext"
+
 	"github.com/geoetl/geoetl"
 )
 
@@ -269,10 +271,15 @@ func ParseTime(s string) (time.Time, error) {
 // faithfully by both stores: bytes that are not UTF-8, the escape \u0000
 // (PostgreSQL text and jsonb cannot hold NUL) and UTF-16 surrogate escapes
 // that are not a proper pair. Such input is a client error (400), never a
-// database failure (500).
+// database failure (500). A key given twice in one object is refused too,
+// naming the key: decoders disagree on which of the two wins, so the
+// caller's intent is unknown.
 func CheckJSONText(raw []byte) error {
 	if !utf8.Valid(raw) {
 		return invalid("body", "must be UTF-8 text")
+	}
+	if err := checkDuplicateKeys(raw); err != nil {
+		return err
 	}
 	for i := 0; i < len(raw); i++ {
 		if raw[i] != '\\' || i+1 >= len(raw) {
@@ -306,6 +313,25 @@ func CheckJSONText(raw []byte) error {
 		}
 	}
 	return nil
+}
+
+// checkDuplicateKeys refuses an object member name given twice, anywhere
+// in the first JSON value of raw; other syntax errors are left to the
+// decoder that reads the value, which words them.
+func checkDuplicateKeys(raw []byte) error {
+	err := jsontext.NewDecoder(bytes.NewReader(raw)).SkipValue()
+	var se *jsontext.SyntacticError
+	if !errors.As(err, &se) || !errors.Is(se.Err, jsontext.ErrDuplicateName) {
+		return nil
+	}
+	var path []string
+	for tok := range se.JSONPointer.Tokens() {
+		path = append(path, tok)
+	}
+	if len(path) == 0 {
+		return invalid("body", "has a key given twice")
+	}
+	return invalid(strings.Join(path, "."), "is given more than once in the same object")
 }
 
 // hex4 reads four hex digits at raw[at:].

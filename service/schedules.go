@@ -28,11 +28,14 @@ func (s *Service) CreateSchedule(ctx context.Context, p geoetl.Principal, in geo
 	if err := s.checkSchedule(ctx, sc); err != nil {
 		return nil, err
 	}
+	if err := s.checkMinInterval(sc); err != nil {
+		return nil, err
+	}
 	now := s.Clock.Now().UTC()
 	if err := s.scheduleNext(sc, now); err != nil {
 		return nil, err
 	}
-	if err := s.Store.CreateSchedule(ctx, sc); err != nil {
+	if err := s.Store.CreateScheduleCapped(ctx, sc, s.Limits.MaxSchedules); err != nil {
 		return nil, err
 	}
 	s.audit(ctx, p, "schedule.create", "schedule", sc.ID, nil, sc)
@@ -95,6 +98,11 @@ func (s *Service) UpdateSchedule(ctx context.Context, p geoetl.Principal, id str
 		sc.UpdatedBy = p.Actor
 		if err := s.validateSchedule(sc); err != nil {
 			return err
+		}
+		if u.CronExpression != nil || u.Timezone != nil {
+			if err := s.checkMinInterval(sc); err != nil {
+				return err
+			}
 		}
 		if u.ChangesTiming() || before.Status != sc.Status {
 			return s.scheduleNext(sc, now)

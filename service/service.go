@@ -43,6 +43,8 @@ type Service struct {
 	Clock     clock.Clock
 	Network   netguard.Policy
 	Logger    *slog.Logger
+	// Limits are the per-tenant quotas; zero values mean no limit.
+	Limits geoetl.TenantLimits
 }
 
 // New returns a Service; nil Scheduler, Clock and Logger get working

@@ -1626,7 +1626,7 @@ func CronPreview(d CronPreviewData) templ.Component {
 				return templ_7745c5c3_Err
 			}
 			if len(d.Next) == 0 {
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 152, "<small>It does not fire again within five years.</small>")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 152, "<small>It does not fire again before the year 10000.</small>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}

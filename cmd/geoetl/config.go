@@ -29,6 +29,10 @@ type config struct {
 	APIRateLimit     float64
 	LogLevel         string
 	LogFormat        string
+	// Per-tenant quotas (see tenantLimitFlags).
+	TenantMaxRuns      int
+	TenantMaxSchedules int
+	MinInterval        time.Duration
 }
 
 func envMap(environ []string) map[string]string {
@@ -103,6 +107,61 @@ func addServeFlags(fs *flag.FlagSet, cfg *config, env map[string]string) error {
 	}
 	fs.Float64Var(&cfg.APIRateLimit, "api-rate-limit", cfg.APIRateLimit, "API requests per second per caller (burst twice that); 0 turns limiting off (env GEOETL_API_RATE_LIMIT)")
 	fs.DurationVar(&cfg.Retention, "retention", cfg.Retention, "keep finished executions this long; 0 keeps them forever (env GEOETL_RETENTION)")
+	return addTenantLimitFlags(fs, cfg, env)
+}
+
+// Defaults of the per-tenant quotas. Each bounds what one tenant can take
+// from the others, and each can be raised (load tests of a single tenant
+// do):
+//   - concurrent runs: three quarters of --workers (at least 1), so a
+//     tenant with a burst of runs cannot fill every worker while another
+//     tenant's run waits for one; it is counted over every instance, so an
+//     install of several instances may raise it;
+//   - schedules: 10,000, ten times the every-second schedules one instance
+//     keeps within its precision targets, and the most one import takes;
+//   - shortest interval: 1 s, the finest a cron expression can fire at, so
+//     nothing is refused by default; an operator raises it to keep
+//     every-second schedules out.
+const (
+	defaultTenantMaxSchedules = 10000
+	defaultMinInterval        = time.Second
+)
+
+// defaultTenantMaxRuns is the share of the workers one tenant may hold.
+func defaultTenantMaxRuns(workers int) int { return max(1, workers-workers/4) }
+
+func addTenantLimitFlags(fs *flag.FlagSet, cfg *config, env map[string]string) error {
+	var err error
+	if cfg.TenantMaxRuns, err = envInt(env, "GEOETL_TENANT_MAX_RUNS", 0); err != nil {
+		return err
+	}
+	fs.IntVar(&cfg.TenantMaxRuns, "tenant-max-runs", cfg.TenantMaxRuns, "runs of one tenant at once over every instance; more wait (env GEOETL_TENANT_MAX_RUNS; default three quarters of --workers)")
+	if cfg.TenantMaxSchedules, err = envInt(env, "GEOETL_TENANT_MAX_SCHEDULES", defaultTenantMaxSchedules); err != nil {
+		return err
+	}
+	fs.IntVar(&cfg.TenantMaxSchedules, "tenant-max-schedules", cfg.TenantMaxSchedules, "schedules one tenant may have (env GEOETL_TENANT_MAX_SCHEDULES)")
+	if cfg.MinInterval, err = envDuration(env, "GEOETL_MIN_INTERVAL", defaultMinInterval); err != nil {
+		return err
+	}
+	fs.DurationVar(&cfg.MinInterval, "min-interval", cfg.MinInterval, "shortest time between two occurrences of one schedule (env GEOETL_MIN_INTERVAL)")
+	return nil
+}
+
+// validateTenantLimits checks the quotas and fills in the default of
+// --tenant-max-runs, which follows --workers.
+func (c *config) validateTenantLimits() error {
+	if c.TenantMaxRuns == 0 {
+		c.TenantMaxRuns = defaultTenantMaxRuns(c.Workers)
+	}
+	if c.TenantMaxRuns < 1 || c.TenantMaxRuns > 1000000 {
+		return usagef("--tenant-max-runs: must be between 1 and 1000000")
+	}
+	if c.TenantMaxSchedules < 1 || c.TenantMaxSchedules > 10000000 {
+		return usagef("--tenant-max-schedules: must be between 1 and 10000000")
+	}
+	if c.MinInterval < time.Second || c.MinInterval > 366*24*time.Hour {
+		return usagef("--min-interval: must be between 1s and 8784h")
+	}
 	return nil
 }
 
@@ -113,6 +172,9 @@ func (c *config) validate() error {
 	}
 	if c.ShutdownGrace < 0 {
 		return usagef("--shutdown-grace: must not be negative")
+	}
+	if err := c.validateTenantLimits(); err != nil {
+		return err
 	}
 	if c.Retention < 0 {
 		return usagef("--retention: must not be negative")

@@ -49,6 +49,10 @@ func TestCommands_BadInputExitsNonZeroWithOneLine(t *testing.T) {
 		{[]string{"migrate", "sideways"}, 2, "expected up, down or status"},
 		{[]string{"--db", "mysql://x", "migrate", "up"}, 1, "unsupported database URL scheme"},
 		{[]string{"serve", "--workers", "0"}, 2, "--workers"},
+		{[]string{"serve", "--tenant-max-runs", "-1"}, 2, "--tenant-max-runs"},
+		{[]string{"serve", "--tenant-max-schedules", "0"}, 2, "--tenant-max-schedules"},
+		{[]string{"serve", "--min-interval", "500ms"}, 2, "--min-interval"},
+		{[]string{"serve", "--min-interval", "soon"}, 2, "min-interval"},
 		{[]string{"token", "create", "--tenant", "default"}, 2, "required"},
 		{[]string{"user", "create", "--tenant", "x", "--email", "a@b.c", "--role", "boss"}, 2, "--role"},
 	} {
@@ -197,5 +201,34 @@ func TestServe_FirstStartBootstrapsAndStopsCleanlyOnSignal(t *testing.T) {
 	}
 	if strings.Contains(errOut2.String(), "password=") {
 		t.Error("second start printed a new admin password")
+	}
+}
+
+func TestServeConfig_TenantLimitsComeFromFlagsOrEnvironment(t *testing.T) {
+	parse := func(env []string, args ...string) (config, error) {
+		var cfg config
+		e := envMap(env)
+		fs := newFlagSet("serve", &cfg, e)
+		if err := addServeFlags(fs, &cfg, e); err != nil {
+			return cfg, err
+		}
+		if _, err := parseArgs(fs, args); err != nil {
+			return cfg, err
+		}
+		return cfg, cfg.validate()
+	}
+	cfg, err := parse(nil, "--workers", "8")
+	if err != nil || cfg.TenantMaxRuns != 6 || cfg.TenantMaxSchedules != 10000 || cfg.MinInterval != time.Second {
+		t.Fatalf("defaults: %d runs, %d schedules, %s (%v); want 6 (of 8 workers), 10000, 1s", cfg.TenantMaxRuns, cfg.TenantMaxSchedules, cfg.MinInterval, err)
+	}
+	if cfg, err = parse(nil, "--workers", "1"); err != nil || cfg.TenantMaxRuns != 1 {
+		t.Fatalf("one worker: %d runs per tenant (%v), want 1", cfg.TenantMaxRuns, err)
+	}
+	env := []string{"GEOETL_TENANT_MAX_RUNS=500", "GEOETL_TENANT_MAX_SCHEDULES=200000", "GEOETL_MIN_INTERVAL=1m"}
+	if cfg, err = parse(env); err != nil || cfg.TenantMaxRuns != 500 || cfg.TenantMaxSchedules != 200000 || cfg.MinInterval != time.Minute {
+		t.Fatalf("from the environment: %d, %d, %s (%v)", cfg.TenantMaxRuns, cfg.TenantMaxSchedules, cfg.MinInterval, err)
+	}
+	if cfg, err = parse(env, "--tenant-max-runs", "7"); err != nil || cfg.TenantMaxRuns != 7 {
+		t.Fatalf("a flag wins over the environment: %d (%v)", cfg.TenantMaxRuns, err)
 	}
 }

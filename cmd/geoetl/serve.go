@@ -86,11 +86,13 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, env 
 		Store: store, Engine: engine, Notifier: notifier, Clock: clock.Real{}, Logger: logger, Metrics: m,
 		InstanceID: cfg.InstanceID, DatabaseURL: cfg.DB, Workers: cfg.Workers,
 		ShutdownGrace: cfg.ShutdownGrace, Retention: cfg.Retention, Dispatch: !cfg.NoScheduler,
+		TenantMaxRuns: cfg.TenantMaxRuns,
 	})
 	if err != nil {
 		return err
 	}
-	svc := service.New(service.Service{Store: store, Engine: engine, Scheduler: sched, Notifier: notifier, Clock: clock.Real{}, Network: policy, Logger: logger})
+	svc := service.New(service.Service{Store: store, Engine: engine, Scheduler: sched, Notifier: notifier, Clock: clock.Real{}, Network: policy, Logger: logger,
+		Limits: geoetl.TenantLimits{MaxRuns: cfg.TenantMaxRuns, MaxSchedules: cfg.TenantMaxSchedules, MinInterval: cfg.MinInterval}})
 
 	if err := bootstrap(ctx, svc, engine, cfg, env, logger); err != nil {
 		return err

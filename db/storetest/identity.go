@@ -232,6 +232,46 @@ func (s *suite) identity(t *testing.T) {
 		wantCode(t, err, geoetl.ENOTFOUND)
 	})
 
+	t.Run("CredentialChangeEndsOtherSessions", func(t *testing.T) {
+		ten := mustTenant(t, st)
+		u := &geoetl.User{TenantID: ten.ID, Name: unique("max"), Role: geoetl.RoleViewer, PasswordHash: "old"}
+		noErr(t, st.CreateUser(bg, u))
+		other := &geoetl.User{TenantID: ten.ID, Name: unique("nia"), Role: geoetl.RoleViewer}
+		noErr(t, st.CreateUser(bg, other))
+		open := func(uid string) string {
+			se := &geoetl.Session{IDHash: unique("sess"), UserID: uid, TenantID: ten.ID, ExpiresAt: clk.Now().Add(time.Hour)}
+			noErr(t, st.CreateSession(bg, se))
+			return se.IDHash
+		}
+		alive := func(h string) bool {
+			_, err := st.FindSession(bg, h)
+			return err == nil
+		}
+		keep, drop, bystander := open(u.ID), open(u.ID), open(other.ID)
+		// A change of role or email keeps sessions.
+		role := geoetl.RoleEditor
+		_, err := st.UpdateUser(bg, ten.ID, u.ID, geoetl.UserUpdate{Role: &role})
+		noErr(t, err)
+		if !alive(keep) || !alive(drop) {
+			t.Fatal("a role change ended sessions")
+		}
+		hash := "new"
+		_, err = st.UpdateUser(bg, ten.ID, u.ID, geoetl.UserUpdate{PasswordHash: &hash, KeepSession: keep})
+		noErr(t, err)
+		if !alive(keep) || alive(drop) || !alive(bystander) {
+			t.Fatalf("after a password change: kept %v, other %v, another user's %v; want true, false, true", alive(keep), alive(drop), alive(bystander))
+		}
+		later := open(u.ID)
+		yes, no := true, false
+		_, err = st.UpdateUser(bg, ten.ID, u.ID, geoetl.UserUpdate{Disabled: &yes})
+		noErr(t, err)
+		_, err = st.UpdateUser(bg, ten.ID, u.ID, geoetl.UserUpdate{Disabled: &no})
+		noErr(t, err)
+		if alive(keep) || alive(later) || !alive(bystander) {
+			t.Fatal("disabling a user left their sessions, or ended another user's")
+		}
+	})
+
 	t.Run("SessionGoesWithItsUser", func(t *testing.T) {
 		ten := mustTenant(t, st)
 		u := &geoetl.User{TenantID: ten.ID, Name: unique("kim"), Role: geoetl.RoleViewer}

@@ -35,6 +35,7 @@ func Run(t *testing.T, newStore Factory) {
 	t.Run("Deliveries", s.deliveries)
 	t.Run("Audit", s.audit)
 	t.Run("Concurrency", s.concurrency)
+	t.Run("TenantQuotas", s.tenantQuotas)
 }
 
 type suite struct {

@@ -26,22 +26,22 @@ func (s *suite) schedulerClaims(t *testing.T) {
 		other := w.mustExecution(t, w.execution(free, at(4), geoetl.TriggerManual))
 		adhoc := w.mustExecution(t, w.execution(nil, at(3), geoetl.TriggerManual))
 		noErr(t, w.st.Claim(bg, func(tx geoetl.ClaimTx) error {
-			got, err := tx.DuePendingExcept(tx.Now(), 10, []string{busy.ID, "not-a-uuid"})
+			got, err := tx.DuePendingExcept(tx.Now(), 10, []string{busy.ID, "not-a-uuid"}, nil)
 			noErr(t, err)
 			sameIDs(t, "due pending not waiting", execIDs(got), []string{retry.ID, forced.ID, other.ID, adhoc.ID})
-			got, err = tx.DuePendingExcept(tx.Now(), 10, nil)
+			got, err = tx.DuePendingExcept(tx.Now(), 10, nil, nil)
 			noErr(t, err)
 			if len(got) != 7 {
 				t.Fatalf("without waiting schedules got %d rows, want all 7", len(got))
 			}
 			return nil
 		}))
-		wake, err := w.st.NextWakeAtExcept(bg, []string{busy.ID})
+		wake, err := w.st.NextWakeAtExcept(bg, []string{busy.ID}, nil)
 		noErr(t, err)
 		if wake == nil || !wake.Equal(retry.DueAt) {
 			t.Fatalf("NextWakeAtExcept = %v, want the retry's due time %v", wake, retry.DueAt)
 		}
-		wake, err = w.st.NextWakeAtExcept(bg, nil)
+		wake, err = w.st.NextWakeAtExcept(bg, nil, nil)
 		noErr(t, err)
 		if wake == nil || !wake.Equal(at(9)) {
 			t.Fatalf("NextWakeAtExcept(nil) = %v, want the backfill's %v", wake, at(9))

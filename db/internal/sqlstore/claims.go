@@ -145,11 +145,11 @@ func (c *claimTx) UpdateExecutions(execs []*geoetl.Execution) error {
 		}
 		e.ExecutedAt, e.CompletedAt, e.HeartbeatAt, e.DueAt = microp(e.ExecutedAt), microp(e.CompletedAt), microp(e.HeartbeatAt), micro(e.DueAt)
 		args = append(args, []any{id, string(e.Status), nullStr(e.InstanceID), c.s.tp(e.HeartbeatAt), c.s.tp(e.ExecutedAt), c.s.tp(e.CompletedAt),
-			nullInt64(e.DurationMs), nullStr(e.ErrorMessage), e.Skipped, nullStr(e.SkipReason), e.CancelRequested, c.s.t(e.DueAt)})
+			nullInt64(e.DurationMs), nullStr(e.ErrorMessage), e.Skipped, nullStr(e.SkipReason), e.CancelRequested, c.s.t(e.DueAt), nullStr(e.WaitReason)})
 	}
 	_, err := c.tx.ExecBatch(c.ctx, `UPDATE executions SET status = $2, instance_id = $3, heartbeat_at = $4, executed_at = $5,
-		completed_at = $6, duration_ms = $7, error_message = $8, skipped = $9, skip_reason = $10, cancel_requested = $11, due_at = $12
-		WHERE id = $1`, args)
+		completed_at = $6, duration_ms = $7, error_message = $8, skipped = $9, skip_reason = $10, cancel_requested = $11, due_at = $12,
+		wait_reason = $13 WHERE id = $1`, args)
 	return err
 }
 

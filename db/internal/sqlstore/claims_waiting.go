@@ -7,25 +7,27 @@ import (
 	"github.com/geoetl/geoetl"
 )
 
-// waitingRow is the condition, in a query over executions, that a pending
-// row waits for a slot of one of the schedules in parameter n: every row
-// of those schedules except retries and forced run-nows, which start
-// whatever the schedule's occupancy.
+// notWaiting is the condition, in a query over executions, that a pending
+// row does not wait: neither for a slot of one of the schedules in
+// parameter n (every row of those schedules except retries and forced
+// run-nows, which start whatever the schedule's occupancy), nor for a run
+// slot of one of the tenants in parameter n+1 (every row of those tenants).
 func (s *Store) notWaiting(n int) string {
-	return `NOT (schedule_id IS NOT NULL AND ` + s.d.InIDs("schedule_id", n) + ` AND trigger_type <> 'retry' AND forced = FALSE)`
+	return `NOT (schedule_id IS NOT NULL AND ` + s.d.InIDs("schedule_id", n) + ` AND trigger_type <> 'retry' AND forced = FALSE)
+		AND NOT ` + s.d.InIDs("tenant_id", n+1)
 }
 
 // DuePendingExcept is DuePending without the rows that wait for a slot of
-// one of the schedules in waiting.
-func (c *claimTx) DuePendingExcept(until time.Time, limit int, waiting []string) ([]*geoetl.Execution, error) {
-	ids := normIDs(waiting)
-	if len(ids) == 0 {
+// one of the schedules in waiting or for a run slot of one of tenants.
+func (c *claimTx) DuePendingExcept(until time.Time, limit int, waiting, tenants []string) ([]*geoetl.Execution, error) {
+	ids, tids := normIDs(waiting), normIDs(tenants)
+	if len(ids) == 0 && len(tids) == 0 {
 		return c.DuePending(until, limit)
 	}
 	rows, err := c.tx.Query(c.ctx, `SELECT `+executionCols+` FROM executions
 		WHERE status = 'pending' AND instance_id IS NULL AND due_at <= $1 AND `+c.s.notWaiting(3)+`
 		ORDER BY due_at, id LIMIT $2`+c.s.d.LockSkip,
-		c.s.t(until), int64(limit), c.s.d.IDList(ids))
+		c.s.t(until), int64(limit), c.s.d.IDList(ids), c.s.d.IDList(tids))
 	if err != nil {
 		return nil, err
 	}
@@ -33,10 +35,11 @@ func (c *claimTx) DuePendingExcept(until time.Time, limit int, waiting []string)
 }
 
 // NextWakeAtExcept is NextWakeAt without the pending rows that wait for a
-// slot of one of the schedules in waiting.
-func (s *Store) NextWakeAtExcept(ctx context.Context, waiting []string) (*time.Time, error) {
-	ids := normIDs(waiting)
-	if len(ids) == 0 {
+// slot of one of the schedules in waiting or for a run slot of one of
+// tenants.
+func (s *Store) NextWakeAtExcept(ctx context.Context, waiting, tenants []string) (*time.Time, error) {
+	ids, tids := normIDs(waiting), normIDs(tenants)
+	if len(ids) == 0 && len(tids) == 0 {
 		return s.NextWakeAt(ctx)
 	}
 	var out *time.Time
@@ -48,7 +51,7 @@ func (s *Store) NextWakeAtExcept(ctx context.Context, waiting []string) (*time.T
 			return err
 		}
 		err = tx.QueryRow(ctx, `SELECT due_at FROM executions WHERE status = 'pending' AND instance_id IS NULL AND `+s.notWaiting(1)+`
-			ORDER BY due_at LIMIT 1`, s.d.IDList(ids)).Scan(tsp(&b))
+			ORDER BY due_at LIMIT 1`, s.d.IDList(ids), s.d.IDList(tids)).Scan(tsp(&b))
 		if err != nil && !isNoRows(err) {
 			return err
 		}

@@ -12,15 +12,15 @@ import (
 
 const executionCols = `id, tenant_id, schedule_id, workflow_id, workflow_run_id, scheduled_at, due_at, trigger_type, status,
 	executed_at, completed_at, duration_ms, retry_count, retry_of, error_message, skipped, skip_reason, instance_id,
-	parameter_values, summary, forced, heartbeat_at, cancel_requested, created_at, created_by`
+	parameter_values, summary, forced, heartbeat_at, cancel_requested, created_at, created_by, wait_reason`
 
-const executionWidth = 25
+const executionWidth = 26
 
 func executionDest(e *geoetl.Execution) []any {
 	return []any{str(&e.ID), str(&e.TenantID), strp(&e.ScheduleID), str(&e.WorkflowID), &e.WorkflowRunID, ts(&e.ScheduledAt), ts(&e.DueAt),
 		&e.Trigger, &e.Status, tsp(&e.ExecutedAt), tsp(&e.CompletedAt), int64p(&e.DurationMs), &e.RetryCount, strp(&e.RetryOf),
 		strp(&e.ErrorMessage), &e.Skipped, strp(&e.SkipReason), strp(&e.InstanceID), jsonInto(&e.ParameterValues), jsonInto(&e.Summary),
-		&e.Force, tsp(&e.HeartbeatAt), &e.CancelRequested, ts(&e.CreatedAt), &e.CreatedBy}
+		&e.Force, tsp(&e.HeartbeatAt), &e.CancelRequested, ts(&e.CreatedAt), &e.CreatedBy, strp(&e.WaitReason)}
 }
 
 func scanExecution(r Row) (*geoetl.Execution, error) {
@@ -30,6 +30,9 @@ func scanExecution(r Row) (*geoetl.Execution, error) {
 	}
 	if e.ParameterValues == nil {
 		e.ParameterValues = map[string]any{}
+	}
+	if e.Status != geoetl.ExecPending {
+		e.WaitReason = nil // it waits no more (cancelled while waiting, say)
 	}
 	return e, nil
 }
@@ -106,7 +109,7 @@ func (s *Store) prepareExecution(e *geoetl.Execution, now time.Time) ([]any, err
 	}
 	return []any{e.ID, e.TenantID, nullStr(e.ScheduleID), e.WorkflowID, e.WorkflowRunID, s.t(e.ScheduledAt), s.t(e.DueAt), string(e.Trigger), string(e.Status),
 		s.tp(e.ExecutedAt), s.tp(e.CompletedAt), nullInt64(e.DurationMs), int64(e.RetryCount), nullStr(e.RetryOf), nullStr(e.ErrorMessage), e.Skipped,
-		nullStr(e.SkipReason), nullStr(e.InstanceID), params, summary, e.Force, s.tp(e.HeartbeatAt), e.CancelRequested, s.t(e.CreatedAt), e.CreatedBy}, nil
+		nullStr(e.SkipReason), nullStr(e.InstanceID), params, summary, e.Force, s.tp(e.HeartbeatAt), e.CancelRequested, s.t(e.CreatedAt), e.CreatedBy, nullStr(e.WaitReason)}, nil
 }
 
 func occurrenceTaken(e *geoetl.Execution) [2]string {

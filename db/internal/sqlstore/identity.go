@@ -263,7 +263,13 @@ func (s *Store) UpdateUser(ctx context.Context, tenantID, id string, upd geoetl.
 		_, err = tx.Exec(ctx, `UPDATE users SET email = $3, email_lc = $4, role = $5, password_hash = $6, disabled = $7, updated_at = $8
 			WHERE id = $1 AND tenant_id = $2`,
 			uid, tid, u.Email, strings.ToLower(u.Email), string(u.Role), u.PasswordHash, u.Disabled, s.t(u.UpdatedAt))
-		return s.uniqueConflict(err, userConflict(u.Name, u.Email)...)
+		if err != nil {
+			return s.uniqueConflict(err, userConflict(u.Name, u.Email)...)
+		}
+		if upd.PasswordHash != nil || upd.Disabled != nil && *upd.Disabled {
+			_, err = tx.Exec(ctx, `DELETE FROM sessions WHERE user_id = $1 AND tenant_id = $2 AND id_hash <> $3`, uid, tid, upd.KeepSession)
+		}
+		return err
 	})
 	if err != nil {
 		return nil, err

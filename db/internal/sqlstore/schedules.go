@@ -116,6 +116,15 @@ func (s *Store) checkWorkflow(ctx context.Context, tx Tx, tid, workflowID string
 
 // CreateSchedule stores a schedule as version 1.
 func (s *Store) CreateSchedule(ctx context.Context, x *geoetl.Schedule) error {
+	return s.CreateScheduleCapped(ctx, x, 0)
+}
+
+// CreateScheduleCapped is CreateSchedule refusing, in the same write
+// transaction, a schedule that would give the tenant more than max (when
+// max > 0). The tenant's row is locked first on PostgreSQL (SQLite's
+// single writer serialises the rest), so two creations at once never both
+// take the last place.
+func (s *Store) CreateScheduleCapped(ctx context.Context, x *geoetl.Schedule, max int) error {
 	id, err := newID(x.ID)
 	if err != nil {
 		return err
@@ -125,6 +134,11 @@ func (s *Store) CreateSchedule(ctx context.Context, x *geoetl.Schedule) error {
 		return geoetl.NotFound("Tenant")
 	}
 	return s.write(ctx, tid, func(tx Tx) error {
+		if max > 0 {
+			if err := s.checkScheduleRoom(ctx, tx, tid, max); err != nil {
+				return err
+			}
+		}
 		if err := s.checkWorkflow(ctx, tx, tid, x.WorkflowID); err != nil {
 			return err
 		}
