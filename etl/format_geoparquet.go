@@ -423,8 +423,8 @@ func geoParquetMetadata(types map[string]bool, bbox *[4]float64, code int) ([]by
 		Columns: map[string]geoColumnMetadata{geoParquetGeometryColumn: col}})
 }
 
-// wkbTypeName is the GeoParquet geometry_types spelling of a geometry.
-func wkbTypeName(g geom.Geometry) string {
+// geoParquetGeometryType is the GeoParquet geometry_types spelling of a geometry.
+func geoParquetGeometryType(g geom.Geometry) string {
 	n := g.Type().String()
 	if g.CoordinatesType().Is3D() {
 		n += " Z"

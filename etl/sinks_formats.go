@@ -73,7 +73,7 @@ func collectForSink(ctx context.Context, nc *nodeCtx, declared []Field) (*collec
 					c.firstType[t] = c.n
 				}
 				c.cts[f.Geometry.CoordinatesType()] = true
-				c.wkbTypes[wkbTypeName(f.Geometry)] = true
+				c.wkbTypes[geoParquetGeometryType(f.Geometry)] = true
 				env := f.Geometry.Envelope()
 				if c.hasEnv {
 					c.env = c.env.ExpandToIncludeEnvelope(env)
