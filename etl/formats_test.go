@@ -44,7 +44,7 @@ func gdalTool(t *testing.T, name string) string {
 	return requireTool(t, name, "gdal-bin")
 }
 
-func runTool(t *testing.T, bin string, args ...string) string {
+func mustRunTool(t *testing.T, bin string, args ...string) string {
 	t.Helper()
 	out, err := exec.Command(bin, args...).CombinedOutput()
 	if err != nil {
@@ -60,7 +60,7 @@ func (env *testEnv) gdalToGeoJSON(t *testing.T, rel string, args ...string) []Fe
 	out := strings.ReplaceAll(rel, "/", "_") + ".gdal.geojson"
 	os.Remove(env.path(out))
 	a := append([]string{"-f", "GeoJSON", "-lco", "SIGNIFICANT_FIGURES=17", "-lco", "WRITE_NAME=NO"}, args...)
-	runTool(t, gdalTool(t, "ogr2ogr"), append(a, env.path(out), env.path(rel))...)
+	mustRunTool(t, gdalTool(t, "ogr2ogr"), append(a, env.path(out), env.path(rel))...)
 	return env.readFC(out)
 }
 
@@ -276,7 +276,7 @@ func TestFormats_WhatGDALWritesWeReadTheSame(t *testing.T) {
 			if tc.t_srs != "" {
 				args = append(args, "-t_srs", tc.t_srs)
 			}
-			runTool(t, gdalTool(t, "ogr2ogr"), append(args, env.path(tc.file), env.path("fixture.geojson"))...)
+			mustRunTool(t, gdalTool(t, "ogr2ogr"), append(args, env.path(tc.file), env.path("fixture.geojson"))...)
 			// What GDAL reads from its own file is the reference (it has
 			// cut the field names, turned booleans into 0/1 in shapefiles
 			// and ordered FlatGeobuf features along its index).
@@ -348,7 +348,7 @@ func TestFormats_KMLAndGPXWrittenByGDALAreRead(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			env := newEnv(t)
 			env.write("f.geojson", tc.fixture)
-			runTool(t, gdalTool(t, "ogr2ogr"), append(tc.args, env.path(tc.file), env.path("f.geojson"))...)
+			mustRunTool(t, gdalTool(t, "ogr2ogr"), append(tc.args, env.path(tc.file), env.path("f.geojson"))...)
 			env.mustRun(chain(src(tc.file), geojsonOut("ours.geojson")))
 			got := env.readFC("ours.geojson")
 			want := parseFixture(t, tc.fixture)
@@ -481,8 +481,8 @@ func TestShapefileToGeoPackage_AsOgr2ogr(t *testing.T) {
 	env := newEnv(t)
 	env.write("fixture.geojson", fixturePoints)
 	ogr := gdalTool(t, "ogr2ogr")
-	runTool(t, ogr, "-f", "ESRI Shapefile", "-lco", "ENCODING=CP1252", "-t_srs", "EPSG:2154", env.path("county.shp"), env.path("fixture.geojson"))
-	runTool(t, ogr, "-f", "GPKG", env.path("ogr.gpkg"), env.path("county.shp"))
+	mustRunTool(t, ogr, "-f", "ESRI Shapefile", "-lco", "ENCODING=CP1252", "-t_srs", "EPSG:2154", env.path("county.shp"), env.path("fixture.geojson"))
+	mustRunTool(t, ogr, "-f", "GPKG", env.path("ogr.gpkg"), env.path("county.shp"))
 	env.mustRun(chain(src("county.shp"), node{id: "out", typ: "data_sink.geopackage", params: map[string]any{"output_path": "ours.gpkg", "table_name": "county"}}))
 	compareFeatures(t, env.gdalToGeoJSON(t, "ogr.gpkg"), env.gdalToGeoJSON(t, "ours.gpkg"), nil)
 	if info := ogrinfo(t, env.path("ours.gpkg")); !strings.Contains(info, `ID["EPSG",2154]`) {
