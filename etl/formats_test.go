@@ -3,12 +3,10 @@ package etl
 import (
 	"archive/zip"
 	"fmt"
-	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
-	"sort"
 	"strings"
 	"testing"
 
@@ -460,18 +458,6 @@ func TestFormats_DeclaredSchemaIsHonouredOrFails(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "feature 1 (id x7)") || !strings.Contains(err.Error(), `"seven"`) {
 		t.Fatalf("err = %v, want one naming the feature and the value", err)
 	}
-}
-
-// floatsEqual is used by the GeoParquet checks on DuckDB's numbers.
-func floatsEqual(a, b float64) bool { return a == b || (math.IsNaN(a) && math.IsNaN(b)) }
-
-func sortedKeys(m map[string]any) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // TestShapefileToGeoPackage_AsOgr2ogr converts a GDAL-written shapefile in
