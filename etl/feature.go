@@ -1,10 +1,12 @@
 package etl
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/peterstace/simplefeatures/geom"
@@ -102,6 +104,8 @@ func appendValue(dst []byte, v any) ([]byte, error) {
 			return nil, err
 		}
 		return append(dst, b...), nil
+	case []byte:
+		return strconv.AppendQuote(dst, binaryText(x)), nil
 	default:
 		b, err := json.Marshal(x)
 		if err != nil {
@@ -110,6 +114,10 @@ func appendValue(dst []byte, v any) ([]byte, error) {
 		return append(dst, b...), nil
 	}
 }
+
+// binaryText is how a binary value is written as text: upper-case hex,
+// as GDAL writes a binary field to formats without one (GeoJSON, CSV).
+func binaryText(b []byte) string { return strings.ToUpper(hex.EncodeToString(b)) }
 
 // appendReal writes a float so that it reads back as a real: GDAL (like
 // this engine's reader) takes a JSON number without a fraction or an
@@ -157,8 +165,9 @@ func normalizeValue(v any) any {
 		f, _ := x.Float64()
 		return f
 	case []byte:
-		// Binary values stay binary; drivers may reuse their buffers.
-		return append([]byte(nil), x...)
+		// Binary values stay binary (an empty one is not null); drivers
+		// may reuse their buffers.
+		return append([]byte{}, x...)
 	case time.Time:
 		return x.UTC().Format(time.RFC3339Nano)
 	case fmt.Stringer:

@@ -1,6 +1,7 @@
 package etl
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -19,12 +20,15 @@ import (
 // member that GDAL writes for coordinates other than WGS 84, and the
 // "links" of an OGC API Features page.
 type geojsonReader struct {
-	dec     *jsontext.Decoder
-	crs     int
-	links   []geojsonLink
-	state   int // 0 before, 1 inside the features array, 2 done
-	single  bool
-	pending *Feature
+	dec *jsontext.Decoder
+	crs int
+	// crsFixed is set when the crs was found by scanTopLevelCRS before
+	// reading: a crs member in the stream must then agree with it.
+	crsFixed bool
+	links    []geojsonLink
+	state    int // 0 before, 1 inside the features array, 2 done
+	single   bool
+	pending  *Feature
 }
 
 type geojsonLink struct {
@@ -216,20 +220,170 @@ func (g *geojsonReader) readCRS() error {
 	if err != nil {
 		return g.syntax(err)
 	}
-	var c struct {
-		Properties struct {
-			Name string `json:"name"`
-		} `json:"properties"`
-	}
-	if err := unmarshalJSON(v, &c); err != nil || c.Properties.Name == "" {
-		return nil // an unreadable legacy crs member is ignored, as GDAL does
-	}
-	code, err := crs.Parse(c.Properties.Name)
+	code, ok, err := parseCRSMember(v)
 	if err != nil {
-		return fmt.Errorf("GeoJSON crs: %w", err)
+		return err
+	}
+	if !ok {
+		return nil
+	}
+	if g.crsFixed && code != g.crs {
+		return fmt.Errorf("GeoJSON has two crs members that disagree (EPSG:%d and EPSG:%d)", g.crs, code)
 	}
 	g.crs = code
 	return nil
+}
+
+// parseCRSMember reads a legacy (2008) GeoJSON crs member, in its named
+// form {"type":"name","properties":{"name":"urn:ogc:def:crs:EPSG::3857"}}
+// or its EPSG form {"type":"EPSG","properties":{"code":3857}}. ok is false
+// for members GDAL ignores too (links, null, unreadable ones).
+func parseCRSMember(v []byte) (code int, ok bool, err error) {
+	var c struct {
+		Type       string `json:"type"`
+		Properties struct {
+			Name string `json:"name"`
+			Code any    `json:"code"`
+		} `json:"properties"`
+	}
+	if err := unmarshalJSON(v, &c); err != nil {
+		return 0, false, nil
+	}
+	ref := c.Properties.Name
+	if strings.EqualFold(c.Type, "EPSG") && c.Properties.Code != nil {
+		ref = "EPSG:" + strings.Trim(fmt.Sprint(normalizeValue(c.Properties.Code)), `"`)
+	}
+	if ref == "" {
+		return 0, false, nil
+	}
+	code, err = crs.Parse(ref)
+	if err != nil {
+		return 0, false, fmt.Errorf("GeoJSON crs: %w", err)
+	}
+	return code, true, nil
+}
+
+// jsonStructural marks the bytes scanTopLevelCRS looks at outside strings.
+var jsonStructural = [256]bool{'"': true, '{': true, '}': true, '[': true, ']': true}
+
+// scanChunk is how much scanTopLevelCRS reads at a time.
+var scanChunk = 1 << 20
+
+// scanTopLevelCRS finds the crs members of a GeoJSON document's top-level
+// object wherever they are, before or after "features", without decoding
+// the features: a byte scan that only tracks strings and nesting, so the
+// features can then be streamed with their CRS known from the start.
+func scanTopLevelCRS(r io.Reader) ([][]byte, error) {
+	buf := make([]byte, scanChunk)
+	var (
+		depth     int
+		inStr     bool
+		esc       bool   // the previous byte in a string was a lone backslash
+		str       []byte // the current string at depth 1 (a key or a value)
+		lastStr   string
+		capturing bool
+		capture   []byte
+		found     [][]byte
+	)
+	for {
+		n, err := r.Read(buf)
+		chunk := buf[:n]
+		for i := 0; i < len(chunk); i++ {
+			c := chunk[i]
+			if inStr {
+				if depth > 1 && !capturing && !esc {
+					// Inside the features: find the closing quote with
+					// IndexByte, which is fast; a quote after an odd
+					// number of backslashes is escaped.
+					for {
+						j := bytes.IndexByte(chunk[i:], '"')
+						if j < 0 {
+							// The string goes on in the next read; note a
+							// trailing backslash.
+							k := len(chunk)
+							for k > i && chunk[k-1] == '\\' {
+								k--
+							}
+							esc = (len(chunk)-k)%2 == 1
+							i = len(chunk)
+							break
+						}
+						q := i + j
+						k := q
+						for k > i && chunk[k-1] == '\\' {
+							k--
+						}
+						if (q-k)%2 == 0 {
+							inStr, i = false, q
+							break
+						}
+						i = q + 1
+					}
+					continue
+				}
+				if capturing {
+					capture = append(capture, c)
+				}
+				switch {
+				case esc:
+					esc = false
+				case c == '\\':
+					esc = true
+				case c == '"':
+					inStr = false
+					if depth == 1 {
+						lastStr = string(str)
+						if bytes.IndexByte(str, '\\') >= 0 {
+							// An escaped key ("\u0063rs" is "crs").
+							var k string
+							if unmarshalJSON(append(append([]byte{'"'}, str...), '"'), &k) == nil {
+								lastStr = k
+							}
+						}
+					}
+					continue
+				}
+				if depth == 1 {
+					str = append(str, c)
+				}
+				continue
+			}
+			if depth > 1 && !capturing && !jsonStructural[c] {
+				// Numbers, spaces, commas and colons inside the features:
+				// skip to the next byte that matters.
+				for i+1 < len(chunk) && !jsonStructural[chunk[i+1]] {
+					i++
+				}
+				continue
+			}
+			if capturing {
+				if depth == 1 && (c == ',' || c == '}') {
+					found = append(found, capture)
+					capturing, capture = false, nil
+				} else {
+					capture = append(capture, c)
+				}
+			}
+			switch c {
+			case '"':
+				inStr, str = true, str[:0]
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+			case ':':
+				if depth == 1 && lastStr == "crs" {
+					capturing, capture = true, nil
+				}
+			}
+		}
+		if err == io.EOF {
+			return found, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
 }
 
 func (g *geojsonReader) readLinks() error {

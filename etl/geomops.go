@@ -317,24 +317,28 @@ func simpleLoops(ring []geom.XY) [][]geom.XY {
 		t  float64
 		xy geom.XY
 	}, n)
-	for i := 0; i < n; i++ {
-		for j := i + 1; j < n; j++ {
-			adjacent := j == i+1 || (i == 0 && j == n-1)
-			for _, hit := range segmentIntersections(ring[i], ring[i+1], ring[j], ring[j+1]) {
-				if adjacent && isSharedEnd(hit, ring, i, j) {
-					continue
-				}
-				cuts[i] = append(cuts[i], struct {
-					t  float64
-					xy geom.XY
-				}{param(ring[i], ring[i+1], hit), hit})
-				cuts[j] = append(cuts[j], struct {
-					t  float64
-					xy geom.XY
-				}{param(ring[j], ring[j+1], hit), hit})
-			}
+	candidatePairs(ring, func(i, j int) {
+		// Neighbouring segments meet at their shared vertex; any other
+		// point they have in common (one doubling back over the
+		// other) is a node like any crossing.
+		shared, adjacent := ring[j], j == i+1
+		if i == 0 && j == n-1 {
+			shared, adjacent = ring[0], true
 		}
-	}
+		for _, hit := range segmentIntersections(ring[i], ring[i+1], ring[j], ring[j+1]) {
+			if adjacent && hit == shared {
+				continue
+			}
+			cuts[i] = append(cuts[i], struct {
+				t  float64
+				xy geom.XY
+			}{param(ring[i], ring[i+1], hit), hit})
+			cuts[j] = append(cuts[j], struct {
+				t  float64
+				xy geom.XY
+			}{param(ring[j], ring[j+1], hit), hit})
+		}
+	})
 	var noded []geom.XY
 	for i := 0; i < n; i++ {
 		noded = append(noded, ring[i])
@@ -363,10 +367,6 @@ func simpleLoops(ring []geom.XY) [][]geom.XY {
 		stack = append(stack, p)
 	}
 	return loops
-}
-
-func isSharedEnd(p geom.XY, ring []geom.XY, i, j int) bool {
-	return p == ring[i] || p == ring[i+1] || p == ring[j] || p == ring[j+1]
 }
 
 func param(a, b, p geom.XY) float64 {

@@ -94,7 +94,13 @@ func decodeGPKGBlob(b []byte) (geom.Geometry, gpkgHeader, error) {
 	if err != nil {
 		return geom.Geometry{}, h, err
 	}
-	g, err := geom.UnmarshalWKB(b[h.wkbOff:], geom.NoValidate{})
+	wkb := b[h.wkbOff:]
+	if isCurveWKB(wkb) {
+		if wkb, err = linearWKB(wkb); err != nil {
+			return geom.Geometry{}, h, err
+		}
+	}
+	g, err := geom.UnmarshalWKB(wkb, geom.NoValidate{})
 	if err != nil {
 		return geom.Geometry{}, h, fmt.Errorf("GeoPackage geometry: %w", err)
 	}

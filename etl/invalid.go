@@ -163,6 +163,42 @@ type selfHit struct {
 // at the first hit.
 func ringSelfHits(ring []geom.XY, first bool) []selfHit {
 	n := len(ring) - 1
+	var hits []selfHit
+	candidatePairs(ring, func(i, j int) {
+		if first && len(hits) > 0 {
+			return
+		}
+		lo, hi := min(i, j), max(i, j)
+		var shared geom.XY
+		adjacent := true
+		switch {
+		case hi == lo+1:
+			shared = ring[hi]
+		case lo == 0 && hi == n-1:
+			shared = ring[0]
+		default:
+			adjacent = false
+		}
+		for _, p := range segmentIntersections(ring[lo], ring[lo+1], ring[hi], ring[hi+1]) {
+			if adjacent && p == shared {
+				continue
+			}
+			hits = append(hits, selfHit{i: lo, j: hi, xy: p})
+			break
+		}
+	})
+	return hits
+}
+
+// candidatePairs calls fn(i, j), i < j, for every pair of segments of a
+// ring (segment k runs from ring[k] to ring[k+1]) whose bounding boxes
+// meet: a sweep over the segments' x extents, so that a large ring costs
+// O(n log n) plus the pairs it reports rather than O(n²).
+func candidatePairs(ring []geom.XY, fn func(i, j int)) {
+	n := len(ring) - 1
+	if n < 2 {
+		return
+	}
 	idx := make([]int, n)
 	for i := range idx {
 		idx[i] = i
@@ -170,7 +206,6 @@ func ringSelfHits(ring []geom.XY, first bool) []selfHit {
 	minX := func(i int) float64 { return math.Min(ring[i].X, ring[i+1].X) }
 	maxX := func(i int) float64 { return math.Max(ring[i].X, ring[i+1].X) }
 	sort.Slice(idx, func(a, b int) bool { return minX(idx[a]) < minX(idx[b]) })
-	var hits []selfHit
 	for a := 0; a < n; a++ {
 		i := idx[a]
 		for b := a + 1; b < n && minX(idx[b]) <= maxX(i); b++ {
@@ -179,31 +214,9 @@ func ringSelfHits(ring []geom.XY, first bool) []selfHit {
 				math.Max(ring[j].Y, ring[j+1].Y) < math.Min(ring[i].Y, ring[i+1].Y) {
 				continue
 			}
-			lo, hi := min(i, j), max(i, j)
-			pts := segmentIntersections(ring[lo], ring[lo+1], ring[hi], ring[hi+1])
-			var shared geom.XY
-			adjacent := true
-			switch {
-			case hi == lo+1:
-				shared = ring[hi]
-			case lo == 0 && hi == n-1:
-				shared = ring[0]
-			default:
-				adjacent = false
-			}
-			for _, p := range pts {
-				if adjacent && p == shared {
-					continue
-				}
-				hits = append(hits, selfHit{i: lo, j: hi, xy: p})
-				if first {
-					return hits
-				}
-				break
-			}
+			fn(min(i, j), max(i, j))
 		}
 	}
-	return hits
 }
 
 // checkFeature is validGeometry for nodes that read features themselves:

@@ -1,7 +1,6 @@
 package etl
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -244,7 +243,7 @@ func coerceValue(v any, t FieldType) (any, error) {
 		case string:
 			return x, nil
 		case []byte:
-			return base64.StdEncoding.EncodeToString(x), nil
+			return binaryText(x), nil
 		}
 		return formatValue(v), nil
 	case FieldBoolean:

@@ -129,6 +129,12 @@ func readCSV(ctx context.Context, nc *nodeCtx, rd io.Reader, delim rune, p param
 		code = 4326
 	}
 	line := 1
+	noGeom := 0
+	defer func() {
+		if noGeom > 0 {
+			nc.log("info", "%d rows with an empty coordinate read without geometry", noGeom)
+		}
+	}()
 	for {
 		rec, err := cr.Read()
 		if errors.Is(err, io.EOF) {
@@ -152,9 +158,14 @@ func readCSV(ctx context.Context, nc *nodeCtx, rd io.Reader, delim rune, p param
 					return fmt.Errorf("CSV line %d: bad WKT: %v", line, err)
 				}
 			}
+		} else if xs, ys := strings.TrimSpace(rec[lonI]), strings.TrimSpace(rec[latI]); xs == "" || ys == "" {
+			// As GDAL reads it: a row with an empty coordinate has no
+			// geometry. A cell that is not a number still fails, where
+			// GDAL would silently read 0.
+			noGeom++
 		} else {
-			x, err1 := strconv.ParseFloat(strings.TrimSpace(rec[lonI]), 64)
-			y, err2 := strconv.ParseFloat(strings.TrimSpace(rec[latI]), 64)
+			x, err1 := strconv.ParseFloat(xs, 64)
+			y, err2 := strconv.ParseFloat(ys, 64)
 			if err1 != nil || err2 != nil {
 				return fmt.Errorf("CSV line %d: coordinates %q, %q are not numbers", line, rec[lonI], rec[latI])
 			}

@@ -14,10 +14,10 @@ import (
 func (e *Engine) gpkgSource() *NodeType {
 	return &NodeType{
 		Type: "data_source.geopackage", Category: "source", HasOutput: true,
-		Description: "Reads a feature table (layer) of a GeoPackage in the data folder.",
+		Description: "Reads a feature table (layer) of a GeoPackage in the data folder, or an attribute-only table (features without geometry). Curve types whose parts are straight are read as the equivalent linear types; circular arcs are refused, naming the feature. Z and M values are kept; BLOB columns are binary.",
 		Parameters: []ParamSpec{
 			{Name: "file_path", Type: "string", Required: true, Description: "Path relative to the data folder."},
-			{Name: "table_name", Type: "string", Description: "Layer to read; default: the first feature table."},
+			{Name: "table_name", Type: "string", Description: "Layer to read; default: the first feature table (or, without one, the first attribute table)."},
 			{Name: "limit", Type: "integer", Description: "Read at most this many features."},
 		},
 		check: func(p params, add func(string, string, ...any)) {
@@ -46,9 +46,9 @@ func readGPKG(ctx context.Context, nc *nodeCtx, relPath, table string, p params)
 	}
 	defer db.Close()
 	if table == "" {
-		err := db.QueryRowContext(ctx, "SELECT table_name FROM gpkg_contents WHERE data_type = 'features' ORDER BY rowid LIMIT 1").Scan(&table)
+		err := db.QueryRowContext(ctx, "SELECT table_name FROM gpkg_contents WHERE data_type IN ('features', 'attributes') ORDER BY data_type = 'attributes', rowid LIMIT 1").Scan(&table)
 		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("GeoPackage %q has no feature table", relPath)
+			return fmt.Errorf("GeoPackage %q has no feature or attribute table", relPath)
 		}
 		if err != nil {
 			return fmt.Errorf("GeoPackage %q: %v", relPath, err)
@@ -60,9 +60,14 @@ func readGPKG(ctx context.Context, nc *nodeCtx, relPath, table string, p params)
 		FROM gpkg_geometry_columns g LEFT JOIN gpkg_spatial_ref_sys s ON s.srs_id = g.srs_id
 		WHERE lower(g.table_name) = lower(?)`, table).Scan(&geomCol, &srsID, &org, &orgID)
 	if errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("GeoPackage %q has no feature table %q", relPath, table)
-	}
-	if err != nil {
+		// An attribute table: features without geometry.
+		var dataType string
+		err = db.QueryRowContext(ctx, "SELECT data_type FROM gpkg_contents WHERE lower(table_name) = lower(?)", table).Scan(&dataType)
+		if err != nil || dataType != "attributes" {
+			return fmt.Errorf("GeoPackage %q has no feature or attribute table %q", relPath, table)
+		}
+		geomCol, srsID, org, orgID = "", 4326, "EPSG", 4326
+	} else if err != nil {
 		return fmt.Errorf("GeoPackage %q: %v", relPath, err)
 	}
 	code := srsID
@@ -105,7 +110,7 @@ func readGPKG(ctx context.Context, nc *nodeCtx, relPath, table string, p params)
 			fidIdx = i
 		}
 	}
-	if geomIdx < 0 {
+	if geomIdx < 0 && geomCol != "" {
 		return fmt.Errorf("table %q has no column %q", table, geomCol)
 	}
 	n := 0
@@ -115,12 +120,18 @@ func readGPKG(ctx context.Context, nc *nodeCtx, relPath, table string, p params)
 		}
 		n++
 		f := Feature{CRS: code, Props: make(Properties, 0, len(cols)-1)}
-		if b, ok := vals[geomIdx].([]byte); ok && len(b) > 0 {
-			g, _, err := decodeGPKGBlob(b)
-			if err != nil {
-				return fmt.Errorf("table %q row %d: %v", table, n, err)
+		if geomIdx >= 0 {
+			if b, ok := vals[geomIdx].([]byte); ok && len(b) > 0 {
+				g, _, err := decodeGPKGBlob(b)
+				if err != nil {
+					fid := ""
+					if fidIdx >= 0 {
+						fid = fmt.Sprintf(" (fid %v)", normalizeValue(vals[fidIdx]))
+					}
+					return fmt.Errorf("table %q feature %d%s: %v", table, n, fid, err)
+				}
+				f.Geometry = g
 			}
-			f.Geometry = g
 		}
 		for i, c := range cols {
 			if i == geomIdx || i == fidIdx {

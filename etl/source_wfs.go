@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 
@@ -208,9 +209,68 @@ func (l *limitEmitter) emit(ctx context.Context, f Feature) error {
 	return l.nc.emit(ctx, f)
 }
 
-// emitGeoJSONTo streams one GeoJSON document through a limitEmitter.
+// emitGeoJSONTo streams one GeoJSON document through a limitEmitter. A
+// legacy crs member may come after the features; so the document's crs
+// members are found first by a quick scan (of a copy in a temporary file
+// when rd cannot seek back), and every feature is emitted in the right
+// CRS from the start.
 func emitGeoJSONTo(ctx context.Context, l *limitEmitter, rd io.Reader) (*geojsonReader, error) {
-	g := newGeoJSONReader(rd)
+	if l.crs != 0 {
+		// The node's crs parameter overrides whatever the data says.
+		return streamGeoJSON(ctx, l, newGeoJSONReader(rd))
+	}
+	rs, seekable := rd.(io.ReadSeeker)
+	var start int64
+	if seekable {
+		var err error
+		if start, err = rs.Seek(0, io.SeekCurrent); err != nil {
+			return nil, err
+		}
+	} else {
+		tmp, err := os.CreateTemp("", "geoetl-geojson-*")
+		if err != nil {
+			return nil, err
+		}
+		// Unlinked at once: nothing is left behind if the process dies.
+		os.Remove(tmp.Name())
+		defer tmp.Close()
+		if _, err := io.Copy(tmp, rd); err != nil {
+			if errors.Is(err, netguard.ErrTooLarge) {
+				return nil, fmt.Errorf("the response is larger than the limit of %d bytes", l.nc.r.e.cfg.MaxDownloadBytes)
+			}
+			return nil, err
+		}
+		rs = tmp
+	}
+	if _, err := rs.Seek(start, io.SeekStart); err != nil {
+		return nil, err
+	}
+	members, err := scanTopLevelCRS(rs)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := rs.Seek(start, io.SeekStart); err != nil {
+		return nil, err
+	}
+	g := newGeoJSONReader(rs)
+	for _, m := range members {
+		code, ok, err := parseCRSMember(m)
+		if err != nil {
+			return g, err
+		}
+		if !ok {
+			continue
+		}
+		if g.crsFixed && code != g.crs {
+			return g, fmt.Errorf("GeoJSON has two crs members that disagree (EPSG:%d and EPSG:%d)", g.crs, code)
+		}
+		g.crs, g.crsFixed = code, true
+	}
+	return streamGeoJSON(ctx, l, g)
+}
+
+// streamGeoJSON emits the features of g.
+func streamGeoJSON(ctx context.Context, l *limitEmitter, g *geojsonReader) (*geojsonReader, error) {
 	for {
 		f, err := g.next()
 		if errors.Is(err, io.EOF) {

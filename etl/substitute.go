@@ -152,6 +152,8 @@ func formatValue(v any) string {
 		return strconv.FormatInt(x, 10)
 	case bool:
 		return strconv.FormatBool(x)
+	case []byte:
+		return binaryText(x)
 	}
 	b, _ := json.Marshal(v)
 	return string(b)
