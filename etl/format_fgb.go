@@ -545,6 +545,7 @@ func fgbColumnType(t FieldType) byte {
 }
 
 type fgbWriter struct {
+	last     int // bytes of the last feature written
 	w        *bufio.Writer
 	b        *flatbuffers.Builder
 	fields   []Field
@@ -555,9 +556,15 @@ type fgbWriter struct {
 	floatBuf []float64
 }
 
-// writeFGBHeader writes the magic bytes and the header.
-func newFGBWriter(w io.Writer, name string, fields []Field, geomType byte, ct geom.CoordinatesType, count uint64, env *[4]float64, code int) (*fgbWriter, error) {
-	fw := &fgbWriter{w: bufio.NewWriterSize(w, 1<<20), b: flatbuffers.NewBuilder(1024), fields: fields, hdrType: geomType, ct: ct}
+// newFGBEncoder encodes features for w without writing a header.
+func newFGBEncoder(w io.Writer, fields []Field, geomType byte, ct geom.CoordinatesType) *fgbWriter {
+	return &fgbWriter{w: bufio.NewWriterSize(w, 1<<20), b: flatbuffers.NewBuilder(1024), fields: fields, hdrType: geomType, ct: ct}
+}
+
+// newFGBWriter writes the magic bytes and the header (with the index node
+// size; 0 for no index) and returns the encoder of the features.
+func newFGBWriter(w io.Writer, name string, fields []Field, geomType byte, ct geom.CoordinatesType, count uint64, env *[4]float64, code int, nodeSize uint16) (*fgbWriter, error) {
+	fw := newFGBEncoder(w, fields, geomType, ct)
 	b := fw.b
 	cols := make([]flatbuffers.UOffsetT, len(fields))
 	for i, f := range fields {
@@ -613,7 +620,7 @@ func newFGBWriter(w io.Writer, name string, fields []Field, geomType byte, ct ge
 	b.PrependBoolSlot(4, ct.IsMeasured(), false)
 	b.PrependUOffsetTSlot(7, colVec, 0)
 	b.PrependUint64Slot(8, count, 0)
-	b.PrependUint16Slot(9, 0, 16)
+	b.PrependUint16Slot(9, nodeSize, 16)
 	if crsOff != 0 {
 		b.PrependUOffsetTSlot(10, crsOff, 0)
 	}
@@ -803,6 +810,88 @@ func (fw *fgbWriter) write(f *Feature) error {
 		b.PrependUOffsetTSlot(1, propsOff, 0)
 	}
 	b.FinishSizePrefixed(b.EndObject())
-	_, err := fw.w.Write(b.FinishedBytes())
+	n, err := fw.w.Write(b.FinishedBytes())
+	fw.last = n
 	return err
+}
+
+// fgbIndexNodeSize is the node size of the packed Hilbert R-tree the
+// engine writes, GDAL's default.
+const fgbIndexNodeSize = 16
+
+// fgbEntry is a feature's box and its place in the temporary file.
+type fgbEntry struct {
+	minx, miny, maxx, maxy float64
+	off                    int64
+	size                   int
+}
+
+// fgbLevelBounds returns the [start, end) node ranges of each level of a
+// packed R-tree, leaves first, in the node array whose root is node 0 (as
+// FlatGeobuf's reference implementation lays it out).
+func fgbLevelBounds(numItems uint64, nodeSize uint64) [][2]uint64 {
+	counts := []uint64{numItems}
+	n, numNodes := numItems, numItems
+	for {
+		n = (n + nodeSize - 1) / nodeSize
+		numNodes += n
+		counts = append(counts, n)
+		if n == 1 {
+			break
+		}
+	}
+	bounds := make([][2]uint64, len(counts))
+	off := numNodes
+	for i, c := range counts {
+		off -= c
+		bounds[i] = [2]uint64{off, off + c}
+	}
+	return bounds
+}
+
+// writeFGBIndex writes the packed Hilbert R-tree over entries (already in
+// Hilbert order), whose features follow it with the given sizes.
+func writeFGBIndex(w io.Writer, entries []fgbEntry) error {
+	type node struct {
+		minx, miny, maxx, maxy float64
+		off                    uint64
+	}
+	bounds := fgbLevelBounds(uint64(len(entries)), fgbIndexNodeSize)
+	levels := make([][]node, len(bounds))
+	leaves := make([]node, len(entries))
+	var off uint64
+	for i, e := range entries {
+		leaves[i] = node{e.minx, e.miny, e.maxx, e.maxy, off}
+		off += uint64(e.size)
+	}
+	levels[0] = leaves
+	for l := 1; l < len(bounds); l++ {
+		child := levels[l-1]
+		parents := make([]node, 0, bounds[l][1]-bounds[l][0])
+		for i := 0; i < len(child); i += fgbIndexNodeSize {
+			p := node{math.Inf(1), math.Inf(1), math.Inf(-1), math.Inf(-1), bounds[l-1][0] + uint64(i)}
+			for _, c := range child[i:min(i+fgbIndexNodeSize, len(child))] {
+				p.minx, p.miny = min(p.minx, c.minx), min(p.miny, c.miny)
+				p.maxx, p.maxy = max(p.maxx, c.maxx), max(p.maxy, c.maxy)
+			}
+			parents = append(parents, p)
+		}
+		levels[l] = parents
+	}
+	bw := bufio.NewWriterSize(w, 1<<20)
+	var buf [40]byte
+	le := binary.LittleEndian
+	for l := len(levels) - 1; l >= 0; l-- {
+		for _, nd := range levels[l] {
+			le.PutUint64(buf[0:], math.Float64bits(nd.minx))
+			le.PutUint64(buf[8:], math.Float64bits(nd.miny))
+			le.PutUint64(buf[16:], math.Float64bits(nd.maxx))
+			le.PutUint64(buf[24:], math.Float64bits(nd.maxy))
+			le.PutUint64(buf[32:], nd.off)
+			if _, err := bw.Write(buf[:]); err != nil {
+				return err
+			}
+		}
+	}
+	return bw.Flush()
 }

@@ -149,6 +149,25 @@ func compareFeatures(t *testing.T, want, got []Feature, rename map[string]string
 
 var shapefileRenames = map[string]string{"population_total": "population", "population_density": "populati_1"}
 
+// inOrderOf returns got reordered to follow want by the value of key
+// (FlatGeobuf output is in the Hilbert order of its spatial index).
+func inOrderOf(t *testing.T, got, want []Feature, key string) []Feature {
+	t.Helper()
+	by := map[string]Feature{}
+	for _, f := range got {
+		by[fmt.Sprint(propOrNil(f.Props, key))] = f
+	}
+	out := make([]Feature, 0, len(want))
+	for _, f := range want {
+		g, ok := by[fmt.Sprint(propOrNil(f.Props, key))]
+		if !ok {
+			t.Fatalf("no feature with %s %v", key, propOrNil(f.Props, key))
+		}
+		out = append(out, g)
+	}
+	return out
+}
+
 func TestFormats_WhatWeWriteGDALReadsWithEveryValue(t *testing.T) {
 	cases := []struct {
 		name, fixture, sink, out string
@@ -179,7 +198,11 @@ func TestFormats_WhatWeWriteGDALReadsWithEveryValue(t *testing.T) {
 			}
 			boolAsInt = strings.HasSuffix(tc.out, ".shp")
 			defer func() { boolAsInt = false }()
-			compareFeatures(t, parseFixture(t, tc.fixture), env.gdalToGeoJSON(t, tc.out), tc.rename)
+			want, got := parseFixture(t, tc.fixture), env.gdalToGeoJSON(t, tc.out)
+			if strings.HasSuffix(tc.out, ".fgb") {
+				got = inOrderOf(t, got, want, "name")
+			}
+			compareFeatures(t, want, got, tc.rename)
 		})
 	}
 }
@@ -417,7 +440,7 @@ func TestFormats_SinksWidenTypesOverAllFeatures(t *testing.T) {
 		if i == 599 {
 			v = "10.25"
 		}
-		fmt.Fprintf(&b, `{"type":"Feature","properties":{"v":%s,"t":%s},"geometry":{"type":"Point","coordinates":[%d,1]}}`, v, map[bool]string{true: `"A949"`, false: "7"}[i == 598], i%180)
+		fmt.Fprintf(&b, `{"type":"Feature","properties":{"i":%d,"v":%s,"t":%s},"geometry":{"type":"Point","coordinates":[%d,1]}}`, i, v, map[bool]string{true: `"A949"`, false: "7"}[i == 598], i%180)
 	}
 	b.WriteString("]}")
 	for _, sink := range []struct{ typ, out string }{{"data_sink.shapefile", "w.shp"}, {"data_sink.flatgeobuf", "w.fgb"}} {
@@ -425,6 +448,9 @@ func TestFormats_SinksWidenTypesOverAllFeatures(t *testing.T) {
 			env := newEnv(t)
 			env.mustRun(chain(inline("src", b.String()), node{id: "out", typ: sink.typ, params: map[string]any{"output_path": sink.out}}))
 			got := env.gdalToGeoJSON(t, sink.out)
+			if sink.typ == "data_sink.flatgeobuf" {
+				got = inOrderOf(t, got, parseFixture(t, b.String()), "i")
+			}
 			if v, _ := got[599].Props.Get("v"); v != 10.25 {
 				t.Errorf("v of the last feature = %#v, want 10.25", v)
 			}
@@ -474,4 +500,37 @@ func TestShapefileToGeoPackage_AsOgr2ogr(t *testing.T) {
 	if info := ogrinfo(t, env.path("ours.gpkg")); !strings.Contains(info, `ID["EPSG",2154]`) {
 		t.Errorf("the GeoPackage is not in EPSG:2154:\n%s", info)
 	}
+}
+
+// TestFlatGeobufSink_SpatialIndexAnswersLikeAScan has GDAL filter our
+// FlatGeobuf by boxes through its packed R-tree and compares the answer
+// with the features whose boxes intersect.
+func TestFlatGeobufSink_SpatialIndexAnswersLikeAScan(t *testing.T) {
+	env := newEnv(t)
+	env.write("many.geojson", pointsFC(5000))
+	env.mustRun(chain(src("many.geojson"), node{id: "out", typ: "data_sink.flatgeobuf", params: map[string]any{"output_path": "many.fgb"}}))
+	all := parseFixture(t, pointsFC(5000))
+	for _, box := range [][4]float64{{-10, -10, 10, 10}, {100.2, 20, 140, 60}, {-180, -90, 180, 90}, {170, 80, 180, 90}} {
+		want := map[string]bool{}
+		for _, f := range all {
+			xy, _ := f.Geometry.MustAsPoint().XY()
+			if xy.X >= box[0] && xy.X <= box[2] && xy.Y >= box[1] && xy.Y <= box[3] {
+				want[fmt.Sprint(propOrNil(f.Props, "id"))] = true
+			}
+		}
+		got := env.gdalToGeoJSON(t, "many.fgb", "-spat", fmt.Sprint(box[0]), fmt.Sprint(box[1]), fmt.Sprint(box[2]), fmt.Sprint(box[3]))
+		ids := map[string]bool{}
+		for _, f := range got {
+			ids[fmt.Sprint(propOrNil(f.Props, "id"))] = true
+		}
+		if !reflect.DeepEqual(ids, want) {
+			t.Errorf("box %v: GDAL's indexed filter gives %d features, a scan %d", box, len(ids), len(want))
+		}
+	}
+	if info := ogrinfo(t, env.path("many.fgb")); !strings.Contains(info, "Feature Count: 5000") {
+		t.Errorf("ogrinfo:\n%s", info)
+	}
+	// Our reader skips the index and reads every feature back.
+	env.mustRun(chain(src("many.fgb"), geojsonOut("back.geojson")))
+	compareFeatures(t, all, inOrderOf(t, env.readFC("back.geojson"), all, "id"), nil)
 }

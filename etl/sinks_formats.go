@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
+	"os"
 	"path"
 	"sort"
 	"strconv"
@@ -30,6 +32,7 @@ type collectedFeatures struct {
 	widths    map[string]int
 	firstType map[geom.GeometryType]int // feature number of the first of each type
 	wkbTypes  map[string]bool           // GeoParquet spellings ("Point Z")
+	empties   int                       // features without a geometry
 }
 
 // collectForSink reads every input feature into a spool. Attributes the
@@ -66,7 +69,9 @@ func collectForSink(ctx context.Context, nc *nodeCtx, declared []Field) (*collec
 					c.widths[kv.Key] = w
 				}
 			}
-			if !f.Geometry.IsEmpty() {
+			if f.Geometry.IsEmpty() {
+				c.empties++
+			} else {
 				t := f.Geometry.Type()
 				if !c.types[t] {
 					c.types[t] = true
@@ -436,14 +441,23 @@ func writeFlatGeobuf(ctx context.Context, nc *nodeCtx, out string, declared []Fi
 	if c.n == 0 {
 		code = 4326
 	}
-	fw, err := newFGBWriter(af, strings.TrimSuffix(path.Base(out), path.Ext(out)), c.fields, gt, ct, uint64(c.n), c.envelope(), code)
-	if err != nil {
-		return err
-	}
-	if err := c.replayWidened(func(_ int, f *Feature) error { return fw.write(f) }); err != nil {
-		return err
-	}
-	if err := fw.w.Flush(); err != nil {
+	name := strings.TrimSuffix(path.Base(out), path.Ext(out))
+	if c.n == 0 || c.empties > 0 {
+		// The packed R-tree has no place for a feature without a box.
+		if c.empties > 0 {
+			nc.log("info", "%d features have no geometry; the FlatGeobuf is written without a spatial index", c.empties)
+		}
+		fw, err := newFGBWriter(af, name, c.fields, gt, ct, uint64(c.n), c.envelope(), code, 0)
+		if err != nil {
+			return err
+		}
+		if err := c.replayWidened(func(_ int, f *Feature) error { return fw.write(f) }); err != nil {
+			return err
+		}
+		if err := fw.w.Flush(); err != nil {
+			return err
+		}
+	} else if err := writeIndexedFGB(af, c, name, gt, ct, code); err != nil {
 		return err
 	}
 	if err := af.commit(); err != nil {
@@ -453,6 +467,79 @@ func writeFlatGeobuf(ctx context.Context, nc *nodeCtx, out string, declared []Fi
 	nc.count(c.n)
 	nc.log("info", "wrote %d features to %s", c.n, out)
 	return nil
+}
+
+// writeIndexedFGB writes the features to a temporary file, sorts their
+// boxes along a Hilbert curve, and writes the header, the packed R-tree
+// and the features in that order, as GDAL does.
+func writeIndexedFGB(out io.Writer, c *collectedFeatures, name string, gt byte, ct geom.CoordinatesType, code int) error {
+	tmp, err := os.CreateTemp("", "geoetl-fgb-*")
+	if err != nil {
+		return err
+	}
+	os.Remove(tmp.Name())
+	defer tmp.Close()
+	enc := newFGBEncoder(tmp, c.fields, gt, ct)
+	entries := make([]fgbEntry, 0, c.n)
+	var off int64
+	err = c.replayWidened(func(_ int, f *Feature) error {
+		if err := enc.write(f); err != nil {
+			return err
+		}
+		env := f.Geometry.Envelope()
+		lo, _ := env.Min().XY()
+		hi, _ := env.Max().XY()
+		entries = append(entries, fgbEntry{lo.X, lo.Y, hi.X, hi.Y, off, enc.last})
+		off += int64(enc.last)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if err := enc.w.Flush(); err != nil {
+		return err
+	}
+	ext := c.envelope()
+	w, h := ext[2]-ext[0], ext[3]-ext[1]
+	keys := make([]uint64, len(entries))
+	for i, e := range entries {
+		keys[i] = hilbert(((e.minx+e.maxx)/2-ext[0])/(w+1e-300), ((e.miny+e.maxy)/2-ext[1])/(h+1e-300))
+	}
+	order := make([]int, len(entries))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return keys[order[a]] < keys[order[b]] })
+	sorted := make([]fgbEntry, len(entries))
+	for i, j := range order {
+		sorted[i] = entries[j]
+	}
+	entries, keys, order = nil, nil, nil
+	fw, err := newFGBWriter(out, name, c.fields, gt, ct, uint64(c.n), ext, code, fgbIndexNodeSize)
+	if err != nil {
+		return err
+	}
+	if err := fw.w.Flush(); err != nil {
+		return err
+	}
+	if err := writeFGBIndex(out, sorted); err != nil {
+		return err
+	}
+	bw := bufio.NewWriterSize(out, 1<<20)
+	var buf []byte
+	for _, e := range sorted {
+		if cap(buf) < e.size {
+			buf = make([]byte, e.size)
+		}
+		buf = buf[:e.size]
+		if _, err := tmp.ReadAt(buf, e.off); err != nil {
+			return fmt.Errorf("reading back feature data: %v", err)
+		}
+		if _, err := bw.Write(buf); err != nil {
+			return err
+		}
+	}
+	return bw.Flush()
 }
 
 func writeGeoParquetSink(ctx context.Context, nc *nodeCtx, out string, declared []Field) error {

@@ -5,8 +5,8 @@
 // measured per run. Scenarios:
 //
 //	gpkg     GeoJSON, EPSG:4326 -> EPSG:3857, GeoPackage (and ogr2ogr)
-//	fgb      Shapefile, EPSG:4326 -> EPSG:2056, FlatGeobuf (and ogr2ogr,
-//	         without a spatial index on either side)
+//	fgb      Shapefile, EPSG:4326 -> EPSG:2056, FlatGeobuf with its spatial
+//	         index (and ogr2ogr, which writes one too)
 //	parquet  Shapefile, EPSG:4326 -> EPSG:2056, GeoParquet (engine only:
 //	         GDAL here has no Parquet driver)
 //
@@ -83,7 +83,7 @@ func scenarioOf(name, target string) (*scenario, error) {
 			engine: pipeline(shpInput, target, `"data_sink.flatgeobuf","parameters":{"output_path":"geoetl.fgb"}`),
 			ogrOut: "ogr.fgb",
 			ogrArgs: func(dir, target string) []string {
-				return []string{"-f", "FlatGeobuf", "-lco", "SPATIAL_INDEX=NO", "-t_srs", target, filepath.Join(dir, "ogr.fgb"), filepath.Join(dir, shpInput)}
+				return []string{"-f", "FlatGeobuf", "-t_srs", target, filepath.Join(dir, "ogr.fgb"), filepath.Join(dir, shpInput)}
 			}}, nil
 	case "parquet":
 		return &scenario{label: "Shapefile -> " + target + " -> GeoParquet",
