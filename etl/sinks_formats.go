@@ -230,7 +230,7 @@ func (e *Engine) shapefileSink() *NodeType {
 
 func (e *Engine) flatgeobufSink() *NodeType {
 	return fileSinkType("data_sink.flatgeobuf",
-		"Writes a FlatGeobuf file (version 3, without the optional spatial index) to the data folder, replacing it when the run succeeds, with the CRS (EPSG code and WKT) in its header.",
+		"Writes a FlatGeobuf file (version 3) with its packed Hilbert R-tree spatial index (features in the index's order; without an index when some feature has no geometry) to the data folder, replacing it when the run succeeds, with the CRS (EPSG code and WKT) in its header.",
 		func(p params, declared []Field) nodeFunc {
 			return func(ctx context.Context, nc *nodeCtx) error {
 				return writeFlatGeobuf(ctx, nc, p.str("output_path"), declared)
