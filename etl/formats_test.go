@@ -331,7 +331,7 @@ func TestFormats_WhatGDALWritesWeReadTheSame(t *testing.T) {
 func TestShapefileSource_RefusesAnUnknownPRJ(t *testing.T) {
 	env := newEnv(t)
 	env.mustRun(chain(inline("src", fixturePoints), node{id: "out", typ: "data_sink.shapefile", params: map[string]any{"output_path": "p.shp"}}))
-	env.write("p.prj", `PROJCS["Some_Local_Grid",GEOGCS["GCS_Bessel_1841",DATUM["D_Bessel_1841",SPHEROID["Bessel_1841",6377397.155,299.1528128]],PRIMEM["Greenwich",0.0],UNIT["Degree",0.0174532925199433]],PROJECTION["Hotine_Oblique_Mercator_Azimuth_Center"],PARAMETER["False_Easting",600000.0],UNIT["Meter",1.0]]`)
+	env.write("p.prj", `PROJCS["Some_Local_Grid",GEOGCS["GCS_Bessel_1841",DATUM["D_Bessel_1841",SPHEROID["Bessel_1841",6377397.155,299.1528128]],PRIMEM["Greenwich",0.0],UNIT["Degree",0.0174532925199433]],PROJECTION["Fantasy_Projection_Of_Nowhere"],PARAMETER["False_Easting",600000.0],UNIT["Meter",1.0]]`)
 	_, err, _ := env.run(chain(src("p.shp"), geojsonOut("x.geojson")), nil)
 	if err == nil || !strings.Contains(err.Error(), "p.shp") || !strings.Contains(err.Error(), "cannot be identified") {
 		t.Fatalf("err = %v, want a refusal naming the file", err)

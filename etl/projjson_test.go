@@ -15,7 +15,7 @@ import (
 // as the same EPSG code.
 func TestProjJSON_PROJIdentifiesEveryCode(t *testing.T) {
 	bin := requireTool(t, "projinfo", "proj-bin")
-	for _, code := range []int{4326, 4258, 3857, 3035, 27700, 2154, 32632, 32733, 25832} {
+	for _, code := range []int{4326, 4258, 3857, 3035, 27700, 2154, 32632, 32733, 25832, 2056, 5070, 28992, 31467, 2193, 4269, 7844} {
 		t.Run(strconv.Itoa(code), func(t *testing.T) {
 			pj, err := projJSON(code)
 			if err != nil {
