@@ -68,8 +68,7 @@ func BenchmarkPipeline_ShapefileReprojectGeoParquet(b *testing.B) {
 }
 
 func benchShapefilePipeline(b *testing.B, sink string) {
-	// GEOETL_BENCH_CRS runs the same pipeline to another CRS (the
-	// benchmark targets EPSG:2056).
+	// GEOETL_BENCH_CRS runs the same pipeline to another CRS.
 	target := "EPSG:2056"
 	if v := os.Getenv("GEOETL_BENCH_CRS"); v != "" {
 		target = v
