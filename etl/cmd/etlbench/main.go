@@ -2,7 +2,9 @@
 // prints the wall time, CPU time and peak resident memory of three runs and
 // their median, beside ogr2ogr doing the same work on the same file when
 // ogr2ogr is installed. Each run is its own process, so peak memory is
-// measured per run. Scenarios:
+// measured per run. The gpkg runs also go through a geoetl worker process
+// (the worker package's pool and protocol, as serve runs workflows),
+// measuring the worker's wall time and peak memory. Scenarios:
 //
 //	gpkg     GeoJSON, EPSG:4326 -> EPSG:3857, GeoPackage (and ogr2ogr)
 //	fgb      Shapefile, EPSG:4326 -> EPSG:2056, FlatGeobuf with its spatial
@@ -30,6 +32,7 @@ import (
 
 	geoetl "github.com/geoetl/geoetl"
 	"github.com/geoetl/geoetl/etl"
+	"github.com/geoetl/geoetl/worker"
 )
 
 func main() {
@@ -39,7 +42,19 @@ func main() {
 	once := flag.String("once", "", "internal: do one engine run of this scenario in this process")
 	scenarios := flag.String("scenario", "gpkg,fgb,parquet", "comma-separated scenarios: gpkg, fgb, parquet")
 	target := flag.String("crs", "EPSG:2056", "target CRS of the fgb and parquet scenarios")
+	asWorker := flag.Bool("worker", false, "internal: be a worker process of the pool")
 	flag.Parse()
+	if *asWorker {
+		e, err := etl.New(etl.Config{DataDir: filepath.Dir(*dir)})
+		if err == nil {
+			err = worker.ChildMain(e)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "etlbench worker:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *once != "" {
 		if err := runOnce(*dir, *once, *target); err != nil {
 			fmt.Fprintln(os.Stderr, "etlbench:", err)
@@ -126,6 +141,14 @@ func bench(dir, name, target string, n, runs int) error {
 	}
 	fmt.Printf("geoetl : %d points, %s: median %s wall, %s CPU, peak RSS %d MB (runs: %s)\n",
 		n, sc.label, engine.medianTime.Round(time.Millisecond), engine.medianCPU.Round(time.Millisecond), engine.medianRSS>>20, engine.detail)
+	if name == "gpkg" {
+		inWorker, err := measureWorker(self, dir, runs, json.RawMessage(sc.engine))
+		if err != nil {
+			return err
+		}
+		fmt.Printf("worker : %d points, the same run in a worker process: median %s wall, peak RSS of the worker %d MB (runs: %s)\n",
+			n, inWorker.medianTime.Round(time.Millisecond), inWorker.medianRSS>>20, inWorker.detail)
+	}
 	if sc.ogrArgs == nil {
 		return nil
 	}
@@ -263,4 +286,72 @@ func runOnce(dir, name, target string) error {
 		return fmt.Errorf("nothing written")
 	}
 	return nil
+}
+
+// measureWorker runs the workflow through a worker pool whose workers are
+// this program (-worker), one fresh worker per run so that each run's
+// peak memory (the worker's VmHWM after the run) is its own.
+func measureWorker(self, dir string, runs int, def json.RawMessage) (result, error) {
+	local, err := etl.New(etl.Config{DataDir: filepath.Dir(dir)})
+	if err != nil {
+		return result{}, err
+	}
+	var times []time.Duration
+	var rss []int64
+	detail := ""
+	for range runs {
+		pl, err := worker.New(worker.Config{Command: []string{self, "-worker", "-dir", dir}, Local: local, Warm: 1, MemoryLimit: 16 << 30})
+		if err != nil {
+			return result{}, err
+		}
+		if err := pl.Start(context.Background()); err != nil {
+			return result{}, err
+		}
+		rec := &pidRecorder{}
+		start := time.Now()
+		sum, err := pl.Run(context.Background(), geoetl.RunRequest{ExecutionID: "bench", TenantName: filepath.Base(dir), Workflow: &geoetl.Workflow{Name: "bench", Definition: def}, Recorder: rec})
+		d := time.Since(start)
+		if err == nil && sum.FeaturesWritten == 0 {
+			err = fmt.Errorf("nothing written")
+		}
+		hwm := peakRSS(rec.pid)
+		pl.Close(context.Background())
+		if err != nil {
+			return result{}, err
+		}
+		times = append(times, d)
+		rss = append(rss, hwm)
+		if detail != "" {
+			detail += ", "
+		}
+		detail += fmt.Sprintf("%s wall/%dMB", d.Round(time.Millisecond), hwm>>20)
+	}
+	sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
+	sort.Slice(rss, func(i, j int) bool { return rss[i] < rss[j] })
+	return result{medianTime: times[len(times)/2], medianRSS: rss[len(rss)/2], detail: detail}, nil
+}
+
+// pidRecorder notes the worker process a run went to, from its log.
+type pidRecorder struct{ pid int }
+
+func (r *pidRecorder) Node(geoetl.NodeRun) {}
+func (r *pidRecorder) Log(_, _, msg string) {
+	if p, ok := strings.CutPrefix(msg, "running in worker process "); ok {
+		r.pid, _ = strconv.Atoi(p)
+	}
+}
+
+// peakRSS is a live process's peak resident memory (VmHWM).
+func peakRSS(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
 }
