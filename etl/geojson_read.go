@@ -107,7 +107,12 @@ func (g *geojsonReader) start() error {
 	var single Feature
 	var typ string
 	var sawGeom bool
-	var bareGeom geom.Geometry
+	// A bare geometry's members may come in any order (content given as
+	// a JSON object is re-encoded with sorted keys, so "coordinates"
+	// precedes "type"): they are kept until the type is known.
+	var bareCoords coordTree
+	var bareMembers []geom.Geometry
+	haveCoords, haveMembers := false, false
 	for g.dec.PeekKind() != '}' {
 		key, err := g.dec.ReadToken()
 		if err != nil {
@@ -157,12 +162,16 @@ func (g *geojsonReader) start() error {
 			if single.ID, err = readID(g.dec); err != nil {
 				return err
 			}
-		case "coordinates", "geometries":
-			// A bare geometry: re-read it as a whole is not possible on a
-			// stream, so geometry members are parsed in place.
-			if bareGeom, err = readGeometryBody(g.dec, typ, key.String()); err != nil {
-				return err
+		case "coordinates":
+			if bareCoords, err = readCoords(g.dec, 0); err != nil {
+				return g.syntax(err)
 			}
+			haveCoords = true
+		case "geometries":
+			if bareMembers, err = readGeometries(g.dec); err != nil {
+				return g.syntax(err)
+			}
+			haveMembers = true
 		default:
 			if err := g.dec.SkipValue(); err != nil {
 				return g.syntax(err)
@@ -182,8 +191,21 @@ func (g *geojsonReader) start() error {
 		}
 		g.pending = &single
 		return nil
-	case "Point", "LineString", "Polygon", "MultiPoint", "MultiLineString", "MultiPolygon", "GeometryCollection":
-		g.pending = &Feature{Geometry: bareGeom}
+	case "GeometryCollection":
+		if !haveMembers {
+			return errors.New(`GeoJSON GeometryCollection has no "geometries"`)
+		}
+		g.pending = &Feature{Geometry: geom.NewGeometryCollection(bareMembers).AsGeometry()}
+		return nil
+	case "Point", "LineString", "Polygon", "MultiPoint", "MultiLineString", "MultiPolygon":
+		if !haveCoords {
+			return fmt.Errorf(`GeoJSON %s has no "coordinates"`, typ)
+		}
+		gm, err := buildGeometry(typ, bareCoords)
+		if err != nil {
+			return err
+		}
+		g.pending = &Feature{Geometry: gm}
 		return nil
 	case "":
 		return errors.New(`GeoJSON object has no "type" member`)
@@ -601,26 +623,6 @@ func readGeometry(dec *jsontext.Decoder) (geom.Geometry, error) {
 		return geom.Geometry{}, fmt.Errorf(`GeoJSON %s has no "coordinates"`, typ)
 	}
 	return buildGeometry(typ, coords)
-}
-
-// readGeometryBody parses the coordinates or geometries member of a bare
-// top-level geometry, whose type member came first.
-func readGeometryBody(dec *jsontext.Decoder, typ, member string) (geom.Geometry, error) {
-	if typ == "" {
-		return geom.Geometry{}, errors.New(`GeoJSON geometry must have its "type" before its coordinates`)
-	}
-	if member == "geometries" {
-		ms, err := readGeometries(dec)
-		if err != nil {
-			return geom.Geometry{}, err
-		}
-		return geom.NewGeometryCollection(ms).AsGeometry(), nil
-	}
-	c, err := readCoords(dec, 0)
-	if err != nil {
-		return geom.Geometry{}, err
-	}
-	return buildGeometry(typ, c)
 }
 
 func readGeometries(dec *jsontext.Decoder) ([]geom.Geometry, error) {

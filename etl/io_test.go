@@ -344,3 +344,44 @@ func TestSafety_TemplatedPathsAreCheckedAtRunTime(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+// GDAL reads a bare geometry as one feature without attributes, whatever
+// the order of its members; content given as a JSON object reaches the
+// reader re-encoded with sorted keys ("coordinates" before "type").
+func TestFileSource_ReadsBareGeometryInAnyMemberOrder(t *testing.T) {
+	for name, tc := range map[string]struct {
+		content any
+		want    string
+	}{
+		"objectPoint":         {map[string]any{"type": "Point", "coordinates": []any{1, 2}}, "POINT(1 2)"},
+		"textTypeFirst":       {`{"type":"Point","coordinates":[1,2]}`, "POINT(1 2)"},
+		"textCoordsFirst":     {`{"coordinates":[[1,2],[3,4]],"type":"LineString"}`, "LINESTRING(1 2,3 4)"},
+		"objectPolygon":       {map[string]any{"type": "Polygon", "coordinates": []any{[]any{[]any{0, 0}, []any{1, 0}, []any{1, 1}, []any{0, 0}}}}, "POLYGON((0 0,1 0,1 1,0 0))"},
+		"objectCollection":    {map[string]any{"type": "GeometryCollection", "geometries": []any{map[string]any{"type": "Point", "coordinates": []any{5, 6}}}}, "GEOMETRYCOLLECTION(POINT(5 6))"},
+		"textCollectionFirst": {`{"geometries":[{"coordinates":[5,6],"type":"Point"}],"type":"GeometryCollection"}`, "GEOMETRYCOLLECTION(POINT(5 6))"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			env := newEnv(t)
+			env.mustRun(chain(node{id: "s", typ: "data_source.file", params: map[string]any{"content": tc.content}}, geojsonOut("o.json")))
+			fs := env.readFC("o.json")
+			if got := texts(fs); len(got) != 1 || got[0] != tc.want || len(fs[0].Props) != 0 {
+				t.Errorf("got %v %v, want one feature %s without attributes", got, fs, tc.want)
+			}
+			if s, ok := tc.content.(string); ok {
+				env.write("bare.json", s)
+				env.mustRun(chain(src("bare.json"), geojsonOut("f.json")))
+				if got := texts(env.readFC("f.json")); len(got) != 1 || got[0] != tc.want {
+					t.Errorf("from a file: got %v, want %s", got, tc.want)
+				}
+			}
+		})
+	}
+}
+
+func TestFileSource_RefusesBareGeometryWithoutCoordinates(t *testing.T) {
+	env := newEnv(t)
+	_, err, _ := env.run(chain(node{id: "s", typ: "data_source.file", params: map[string]any{"content": `{"type":"Point"}`}}, geojsonOut("o.json")), nil)
+	if err == nil || !strings.Contains(err.Error(), `Point has no "coordinates"`) {
+		t.Errorf("err = %v", err)
+	}
+}
