@@ -7,7 +7,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
-	"sort"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -207,14 +207,16 @@ func (e *Engine) geopackageSink() *NodeType {
 func (e *Engine) csvSink() *NodeType {
 	return sinkType(&NodeType{
 		Type:        "data_sink.csv_geometry",
-		Description: "Writes a CSV file to the data folder with the geometry as WKT (column wkt) or, for points, as two columns (lon and lat in geographic CRSs, x and y otherwise). The columns come from the first features; attributes that appear only later are left out, with a warning.",
+		Description: "Writes a CSV file to the data folder with the geometry as WKT (column wkt) or, for points, as two columns (lon and lat in geographic CRSs, x and y otherwise), and beside it a .csvt file giving GDAL each column's type. The columns come from all features (or the schema parameter); a feature without an attribute leaves its cell empty.",
 		Parameters: []ParamSpec{
 			{Name: "output_path", Type: "string", Required: true, Description: "Path relative to the data folder."},
 			{Name: "geometry_format", Type: "string", Default: "wkt", Enum: []string{"wkt", "latlon"}, Description: "How to write the geometry."},
 			{Name: "delimiter", Type: "string", Default: ",", Description: "One character; \\t for tab."},
+			schemaParam,
 		},
 		check: func(p params, add func(string, string, ...any)) {
 			checkPathParam(p, "output_path", add)
+			checkSchemaParam(p, add)
 			if p.has("delimiter") {
 				if _, err := csvDelimiter(p.str("delimiter")); err != nil {
 					add("delimiter", "%v", err)
@@ -226,95 +228,94 @@ func (e *Engine) csvSink() *NodeType {
 			if err != nil {
 				return nil, err
 			}
+			schema, err := parseSchemaParam(p["schema"])
+			if err != nil {
+				return nil, err
+			}
 			return func(ctx context.Context, nc *nodeCtx) error {
-				return writeCSV(ctx, nc, p.str("output_path"), p.str("geometry_format") == "latlon", delim)
+				return writeCSV(ctx, nc, p.str("output_path"), p.str("geometry_format") == "latlon", delim, schema)
 			}, nil
 		},
 	})
 }
 
-func writeCSV(ctx context.Context, nc *nodeCtx, path string, latlon bool, delim rune) error {
+// csvtTypes are the column types GDAL's CSV driver reads from a .csvt
+// file; without them it would guess, and read the text "0049" as 49.
+var csvtTypes = map[FieldType]string{
+	FieldInteger: "Integer64", FieldReal: "Real", FieldText: "String", FieldBoolean: "Integer(Boolean)",
+	FieldDate: "Date", FieldDateTime: "DateTime", FieldJSON: "String", FieldBinary: "String",
+}
+
+// writeCSV spools every feature first: the header must name every
+// attribute, and one seen only in the last feature is still data.
+func writeCSV(ctx context.Context, nc *nodeCtx, path string, latlon bool, delim rune, declared []Field) error {
+	c, err := collectForSink(ctx, nc, declared)
+	if err != nil {
+		return err
+	}
+	defer c.sp.close()
+	for _, fd := range c.fields {
+		if (!latlon && strings.EqualFold(fd.Name, "wkt")) || (latlon && (strings.EqualFold(fd.Name, "lon") || strings.EqualFold(fd.Name, "lat") || strings.EqualFold(fd.Name, "x") || strings.EqualFold(fd.Name, "y"))) {
+			return fmt.Errorf("attribute %q has the name of a geometry column; rename it with attributes.rename", fd.Name)
+		}
+	}
 	af, err := nc.r.createData(path)
 	if err != nil {
+		return err
+	}
+	tf, err := nc.r.createData(strings.TrimSuffix(path, pathExt(path)) + ".csvt")
+	if err != nil {
+		af.abort()
 		return err
 	}
 	ok := false
 	defer func() {
 		if !ok {
 			af.abort()
+			tf.abort()
 		}
 	}()
 	bw := bufio.NewWriterSize(af, 1<<20)
 	cw := csv.NewWriter(bw)
 	cw.Comma = delim
-	var cols []string
-	colSet := map[string]bool{}
-	dropped := map[string]bool{}
-	n := 0
+	head, types := []string{"wkt"}, []string{"WKT"}
+	if latlon {
+		head, types = []string{"lon", "lat"}, []string{"Real", "Real"}
+		if cr, err := crs.Lookup(c.crs); c.n > 0 && err == nil && !cr.Geographic() {
+			head = []string{"x", "y"}
+		}
+	}
+	for _, fd := range c.fields {
+		head = append(head, fd.Name)
+		types = append(types, csvtTypes[fd.Type])
+	}
+	if err := cw.Write(head); err != nil {
+		return err
+	}
 	var rec []string
-	err = nc.eachBatchAll(ctx, func(b []Feature) error {
-		if cols == nil {
-			cols = []string{}
-			for _, f := range b {
-				for _, kv := range f.Props {
-					if !colSet[kv.Key] {
-						colSet[kv.Key] = true
-						cols = append(cols, kv.Key)
-					}
-				}
+	err = c.replayWidened(func(n int, f *Feature) error {
+		rec = rec[:0]
+		if latlon {
+			pt, isPt := f.Geometry.AsPoint()
+			if !isPt {
+				return fmt.Errorf("a %s; geometry_format latlon needs points (use wkt or geoprocessing.centroid)", f.Geometry.Type())
 			}
-			head := []string{"wkt"}
-			if latlon {
-				head = []string{"lon", "lat"}
-				if c, err := crs.Lookup(b[0].CRS); err == nil && !c.Geographic() {
-					head = []string{"x", "y"}
-				}
-			}
-			if err := cw.Write(append(head, cols...)); err != nil {
-				return err
-			}
-		}
-		for _, f := range b {
-			n++
-			rec = rec[:0]
-			if latlon {
-				pt, isPt := f.Geometry.AsPoint()
-				xy, ok := pt.XY()
-				if !isPt {
-					return fmt.Errorf("feature %d is a %s; geometry_format latlon needs points (use wkt or geoprocessing.centroid)", n, f.Geometry.Type())
-				}
-				if ok {
-					rec = append(rec, strconv.FormatFloat(xy.X, 'f', -1, 64), strconv.FormatFloat(xy.Y, 'f', -1, 64))
-				} else {
-					rec = append(rec, "", "")
-				}
+			if xy, ok := pt.XY(); ok {
+				rec = append(rec, strconv.FormatFloat(xy.X, 'f', -1, 64), strconv.FormatFloat(xy.Y, 'f', -1, 64))
 			} else {
-				rec = append(rec, f.Geometry.AsText())
+				rec = append(rec, "", "")
 			}
-			for _, c := range cols {
-				v, _ := f.Props.Get(c)
-				rec = append(rec, csvCell(v))
-			}
-			for _, kv := range f.Props {
-				if !colSet[kv.Key] {
-					dropped[kv.Key] = true
-				}
-			}
-			if err := cw.Write(rec); err != nil {
-				return err
-			}
+		} else {
+			rec = append(rec, f.Geometry.AsText())
 		}
-		return nil
+		for _, fd := range c.fields {
+			v, _ := f.Props.Get(fd.Name)
+			rec = append(rec, csvCell(v))
+		}
+		return cw.Write(rec)
 	})
 	if err != nil {
 		return err
-	}
-	if cols == nil {
-		head := []string{"wkt"}
-		if latlon {
-			head = []string{"lon", "lat"}
-		}
-		cw.Write(head)
 	}
 	cw.Flush()
 	if err := cw.Error(); err != nil {
@@ -323,28 +324,51 @@ func writeCSV(ctx context.Context, nc *nodeCtx, path string, latlon bool, delim 
 	if err := bw.Flush(); err != nil {
 		return err
 	}
+	tw := csv.NewWriter(tf)
+	tw.Comma = delim
+	if err := tw.Write(types); err != nil {
+		return err
+	}
+	if tw.Flush(); tw.Error() != nil {
+		return tw.Error()
+	}
+	// The types first, so that a reader never pairs the new CSV with the
+	// old types.
+	if err := tf.commit(); err != nil {
+		return err
+	}
 	if err := af.commit(); err != nil {
 		return err
 	}
 	ok = true
-	if len(dropped) > 0 {
-		names := make([]string, 0, len(dropped))
-		for k := range dropped {
-			names = append(names, k)
-		}
-		sort.Strings(names)
-		nc.log("warn", "attributes missing from the first features were left out: %s", strings.Join(names, ", "))
-	}
-	nc.count(n)
+	nc.count(c.n)
+	nc.log("info", "wrote %d features to %s", c.n, path)
 	return nil
 }
 
+func pathExt(p string) string {
+	for i := len(p) - 1; i >= 0 && p[i] != '/'; i-- {
+		if p[i] == '.' {
+			return p[i:]
+		}
+	}
+	return ""
+}
+
+// csvCell writes a value as GDAL's CSV driver reads it back: reals keep a
+// decimal point (1.0, not 1) so that a column of whole reals is not taken
+// for integers when GDAL guesses types without the .csvt.
 func csvCell(v any) string {
 	switch x := v.(type) {
 	case nil:
 		return ""
 	case string:
 		return x
+	case float64:
+		if math.IsInf(x, 0) || math.IsNaN(x) {
+			return formatValue(x)
+		}
+		return string(appendReal(nil, x))
 	}
 	return formatValue(v)
 }
