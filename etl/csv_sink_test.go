@@ -48,7 +48,7 @@ func TestCSVSink_KeepsAttributesFirstSeenInLaterBatches(t *testing.T) {
 	if head != "wkt,n,code,area,ok,day,last" {
 		t.Fatalf("header %q", head)
 	}
-	if got := env.read("out.csvt"); got != "WKT,Integer64,String,Real,Integer(Boolean),String,String\n" {
+	if got := env.read("out.csvt"); got != "WKT,Integer64,String,Real,Integer(Boolean),Date,String\n" {
 		t.Errorf(".csvt %q", got)
 	}
 
@@ -57,7 +57,7 @@ func TestCSVSink_KeepsAttributesFirstSeenInLaterBatches(t *testing.T) {
 		t.Fatalf("ogr2ogr: %v\n%s", err, out)
 	}
 	info := ogrinfo(t, env.path("out.csv"), "-oo", "AUTODETECT_TYPE=YES")
-	for _, f := range []string{"n: Integer64", "code: String", "area: Real", "ok: Integer(Boolean)", "day: String", "last: String"} {
+	for _, f := range []string{"n: Integer64", "code: String", "area: Real", "ok: Integer(Boolean)", "day: Date", "last: String"} {
 		if !strings.Contains(info, f) {
 			t.Errorf("GDAL reads no %q:\n%s", f, info)
 		}

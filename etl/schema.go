@@ -45,6 +45,9 @@ type Field struct {
 
 // SchemaBuilder widens each field's type over every value it is shown:
 // integer+real -> real; any other mix -> text; nil leaves the type alone.
+// Text that is a calendar date (2019-04-01) makes a date field, as GDAL's
+// GeoJSON driver types it; the shapefile, CSV and GeoJSON readers hand
+// dates on as such text.
 // A field that only ever held nil comes out as text, as GDAL makes it.
 // The zero value is ready to use.
 type SchemaBuilder struct {
@@ -106,6 +109,9 @@ func valueFieldType(v any) (FieldType, bool) {
 	case float64, float32:
 		return FieldReal, true
 	case string:
+		if isDateText(v.(string)) {
+			return FieldDate, true
+		}
 		return FieldText, true
 	case []byte:
 		return FieldBinary, true
@@ -113,6 +119,15 @@ func valueFieldType(v any) (FieldType, bool) {
 		return FieldJSON, true
 	}
 	return FieldText, true
+}
+
+// isDateText reports whether s is a date written YYYY-MM-DD.
+func isDateText(s string) bool {
+	if len(s) != 10 || s[4] != '-' || s[7] != '-' {
+		return false
+	}
+	_, err := time.Parse(time.DateOnly, s)
+	return err == nil
 }
 
 // widenFieldType is the narrowest type holding values of both a and b; ""

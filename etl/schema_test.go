@@ -102,3 +102,15 @@ func mustAnySlice(t *testing.T, s string) []any {
 	}
 	return v
 }
+
+// GDAL types a GeoJSON string that is a calendar date as Date, and the
+// shapefile reader hands on D fields as such text: both make date columns.
+func TestSchemaBuilder_TypesDateTextAsDate(t *testing.T) {
+	var b SchemaBuilder
+	b.Add(Properties{{Key: "day", Value: "2019-04-01"}, {Key: "mixed", Value: "2019-04-01"}, {Key: "bad", Value: "2019-02-30"}, {Key: "stamp", Value: "2019-04-01T10:00:00Z"}})
+	b.Add(Properties{{Key: "day", Value: nil}, {Key: "mixed", Value: "n/a"}, {Key: "bad", Value: "2019-02-28"}})
+	want := []Field{{"day", FieldDate}, {"mixed", FieldText}, {"bad", FieldText}, {"stamp", FieldText}}
+	if got := b.Fields(); !reflect.DeepEqual(got, want) {
+		t.Errorf("fields %v, want %v", got, want)
+	}
+}
