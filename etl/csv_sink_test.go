@@ -101,7 +101,7 @@ func TestCSVSink_RefusesAttributeNamedLikeGeometryColumn(t *testing.T) {
 	env := newEnv(t)
 	env.write("in.json", `{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"WKT":"x"},"geometry":{"type":"Point","coordinates":[1,2]}}]}`)
 	_, err, _ := env.run(chain(src("in.json"), node{id: "out", typ: "data_sink.csv_geometry", params: map[string]any{"output_path": "out.csv"}}), nil)
-	if err == nil || !strings.Contains(err.Error(), `attribute "WKT" has the name of a geometry column`) {
+	if err == nil || !strings.Contains(err.Error(), `attribute "WKT" has the name of the geometry column wkt`) {
 		t.Errorf("err = %v", err)
 	}
 }

@@ -254,11 +254,6 @@ func writeCSV(ctx context.Context, nc *nodeCtx, path string, latlon bool, delim 
 		return err
 	}
 	defer c.sp.close()
-	for _, fd := range c.fields {
-		if (!latlon && strings.EqualFold(fd.Name, "wkt")) || (latlon && (strings.EqualFold(fd.Name, "lon") || strings.EqualFold(fd.Name, "lat") || strings.EqualFold(fd.Name, "x") || strings.EqualFold(fd.Name, "y"))) {
-			return fmt.Errorf("attribute %q has the name of a geometry column; rename it with attributes.rename", fd.Name)
-		}
-	}
 	af, err := nc.r.createData(path)
 	if err != nil {
 		return err
@@ -285,7 +280,13 @@ func writeCSV(ctx context.Context, nc *nodeCtx, path string, latlon bool, delim 
 			head = []string{"x", "y"}
 		}
 	}
+	geomCols := len(head)
 	for _, fd := range c.fields {
+		for _, h := range head[:geomCols] {
+			if strings.EqualFold(fd.Name, h) {
+				return fmt.Errorf("attribute %q has the name of the geometry column %s; rename it with attributes.rename", fd.Name, h)
+			}
+		}
 		head = append(head, fd.Name)
 		types = append(types, csvtTypes[fd.Type])
 	}
