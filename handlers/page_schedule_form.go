@@ -14,6 +14,7 @@ import (
 	"github.com/geoetl/geoetl"
 	"github.com/geoetl/geoetl/service"
 	"github.com/geoetl/geoetl/views"
+	"github.com/geoetl/geoetl/views/urls"
 )
 
 // expiresLayout is the value format of <input type="datetime-local">.
@@ -65,7 +66,7 @@ func (s *Server) pageScheduleCreate(c echo.Context) error {
 	if err != nil {
 		return s.formError(c, "", 0, f, err)
 	}
-	return s.navigate(c, "/geoetl/schedules/"+sc.ID, &views.Flash{Kind: "ok", Text: "Created " + sc.Name + "."})
+	return s.navigate(c, urls.Schedule(sc.ID), &views.Flash{Kind: "ok", Text: "Created " + sc.Name + "."})
 }
 
 // pageScheduleSave is POST /geoetl/schedules/{id} (and …/edit). The form
@@ -105,7 +106,7 @@ func (s *Server) pageScheduleSave(c echo.Context) error {
 	if err != nil {
 		return s.formError(c, id, version, f, err)
 	}
-	return s.navigate(c, "/geoetl/schedules/"+sc.ID, &views.Flash{Kind: "ok", Text: "Saved " + sc.Name + " (version " + strconv.Itoa(sc.Version) + ")."})
+	return s.navigate(c, urls.Schedule(sc.ID), &views.Flash{Kind: "ok", Text: "Saved " + sc.Name + " (version " + strconv.Itoa(sc.Version) + ")."})
 }
 
 // scheduleAtVersion returns the schedule's definition as it was at a kept
