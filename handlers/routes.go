@@ -7,19 +7,12 @@ import (
 )
 
 // This file is the map of every URL the server answers, one table per
-// surface, in the order New registers them. The REST API's table lives in
+// surface; New calls each registerXRoutes in turn, after the global
+// middleware (recovery, metrics, body limit, query check, security
+// headers, authentication, rate limit, CSRF). The REST API's table lives in
 // api_routes.go because it also produces /openapi.json. Links in the
 // console are built by the views/urls package; TestURLs_ResolveToRoutes
 // checks each of its builders against the routes registered here.
-
-// registerRoutes adds the three surfaces. Global middleware (recovery,
-// metrics, body limit, query check, security headers, authentication,
-// rate limit, CSRF) is already in place; what a surface adds is its own.
-func (s *Server) registerRoutes() {
-	s.registerOperationsRoutes()
-	s.registerAPIRoutes()
-	s.registerConsoleRoutes()
-}
 
 // registerOperationsRoutes adds what operators and tools read: probes,
 // metrics, the API document and the console's static files. None needs

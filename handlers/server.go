@@ -94,7 +94,11 @@ func New(svc *service.Service, cfg Config) *Server {
 	e.Use(s.rateLimitMiddleware())
 	e.Use(s.csrfMiddleware())
 
-	s.registerRoutes()
+	// The route tables, one per surface (routes.go, api_routes.go). The
+	// middleware above applies to all; a table adds its own checks.
+	s.registerOperationsRoutes()
+	s.registerAPIRoutes()
+	s.registerConsoleRoutes()
 	return s
 }
 
