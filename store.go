@@ -118,6 +118,14 @@ type ScheduleStore interface {
 	// tenant; ENOTFOUND (field workflowId) when the workflow is not the
 	// tenant's.
 	CreateSchedule(ctx context.Context, s *Schedule) error
+	// CreateSchedules stores a batch of one tenant's schedules in one
+	// transaction, each as CreateSchedule, with audit's entry for each
+	// created (audit may be nil). With max > 0 it counts the tenant's
+	// schedules once, as CreateScheduleCapped, and refuses (OverLimit) the
+	// items that would go over. It returns per schedule nil or why it was
+	// not created (ECONFLICT, ENOTFOUND, OverLimit); an error means
+	// nothing was.
+	CreateSchedules(ctx context.Context, list []*Schedule, max int, audit func(*Schedule) *AuditEntry) ([]error, error)
 	// CreateScheduleCapped is CreateSchedule refusing, with OverLimit
 	// (LimitMaxSchedules), a schedule that would give the tenant more than
 	// max schedules (no limit when max <= 0). The count and the insert are
@@ -169,7 +177,8 @@ type ExecutionStore interface {
 // ExecutionStats are counts and durations over a set of executions.
 type ExecutionStats struct {
 	Total         int                     `json:"total"`
-	ByStatus      map[ExecutionStatus]int `json:"byStatus"`
+	ByStatus      map[ExecutionStatus]int `json:"byStatus"`    // occurrences: a miss record counts its missedCount
+	Missed        int                     `json:"missed"`      // occurrences missed (skipReason "missed: …")
 	SuccessRate   *float64                `json:"successRate"` // completed / (completed+failed), nil when none finished
 	AvgDurationMs *float64                `json:"avgDurationMs"`
 	P95DurationMs *int64                  `json:"p95DurationMs"`

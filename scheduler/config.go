@@ -157,7 +157,7 @@ func (c *Config) setDefaults() error {
 	def(&c.ReapInterval, 5*time.Second)
 	def(&c.ExpiryInterval, time.Second)
 	def(&c.RetentionInterval, time.Hour)
-	def(&c.FlushInterval, 2*time.Millisecond)
+	def(&c.FlushInterval, 20*time.Millisecond)
 	defInt(&c.FlushSize, 2000)
 	if c.MaxLookahead < c.Lookahead {
 		return fmt.Errorf("scheduler: the maximum lookahead (%s) must not be below the lookahead (%s)", c.MaxLookahead, c.Lookahead)

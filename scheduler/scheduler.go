@@ -59,6 +59,7 @@ type Scheduler struct {
 	fireWake   chan struct{} // wakes the firer (an earlier job)
 	decideWake chan struct{} // wakes the decider (contended jobs due)
 	ready      chan *job     // jobs due, for the workers
+	late       chan *job     // catch-ups and backlog: workers take them only when ready is empty
 	offsets    offsetTracker
 	rate       claimRate   // of claim transactions, for the adaptive lookahead
 	window     claimWindow // how far claims reach for a large set due together
@@ -111,6 +112,7 @@ func New(cfg Config) (*Scheduler, error) {
 		decideWake: make(chan struct{}, 1),
 		undecided:  map[string]int{},
 		ready:      make(chan *job, cfg.MaxClaimed+cfg.BatchSize),
+		late:       make(chan *job, cfg.MaxClaimed+cfg.BatchSize),
 		jobs:       map[string]*job{},
 		blocked:    map[string]struct{}{},
 	}
@@ -206,6 +208,7 @@ func (s *Scheduler) Stop(ctx context.Context) error {
 	done := make(chan struct{})
 	go func() { s.workers.Wait(); close(done) }()
 	close(s.ready)
+	close(s.late)
 	grace := time.NewTimer(s.cfg.ShutdownGrace)
 	defer grace.Stop()
 	select {
