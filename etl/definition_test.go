@@ -42,7 +42,7 @@ func TestValidate_NamesTheBadNodeAndParameter(t *testing.T) {
 		{"AbsolutePath", chain(src("/etc/passwd"), geojsonOut("o.json")), "nodes[src].parameters.file_path", "relative"},
 		{"OutputEscapingDataFolder", chain(src("a.json"), geojsonOut("out/../../x.json")), "nodes[out].parameters.output_path", "inside the data folder"},
 		{"PrivateURL", chain(node{id: "src", typ: "data_source.file", params: map[string]any{"url": "http://127.0.0.1:9/x.json"}}, geojsonOut("o.json")), "nodes[src].parameters.url", "private"},
-		{"UnsupportedCRS", chain(src("a.json"), node{id: "p", typ: "geoprocessing.reproject", params: map[string]any{"target_crs": "EPSG:4277"}}, geojsonOut("o.json")), "nodes[p].parameters.target_crs", "unsupported"},
+		{"UnsupportedCRS", chain(src("a.json"), node{id: "p", typ: "geoprocessing.reproject", params: map[string]any{"target_crs": "EPSG:27200"}}, geojsonOut("o.json")), "nodes[p].parameters.target_crs", "unsupported"},
 		{"BadBBox", chain(src("a.json"), node{id: "c", typ: "geoprocessing.clip", params: map[string]any{"bbox": []any{1, 2, 0, 3}}}, geojsonOut("o.json")), "nodes[c].parameters.bbox", "minimum"},
 		{"UndeclaredTemplateParameter", chain(src("{{parameters.region}}.json"), geojsonOut("o.json")), "nodes[src].parameters.file_path", "undeclared parameter"},
 		{"UnknownRunVariable", chain(src("{{run.tomorrow}}.json"), geojsonOut("o.json")), "nodes[src].parameters.file_path", "unknown run variable"},

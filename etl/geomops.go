@@ -16,6 +16,9 @@ func transformGeometry(g geom.Geometry, t *crs.Transformer) (geom.Geometry, erro
 	if t.Identity() {
 		return g, nil
 	}
+	if g.CoordinatesType().Is3D() {
+		return transformGeometryZ(g, t)
+	}
 	var firstErr error
 	out := g.TransformXY(func(xy geom.XY) geom.XY {
 		x, y, err := t.Transform(xy.X, xy.Y)

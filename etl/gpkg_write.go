@@ -233,8 +233,14 @@ func (w *gpkgWriter) ensureSRS(code int) error {
 	if err != nil {
 		return err
 	}
-	_, err = w.tx.ExecContext(w.ctx, `INSERT INTO gpkg_spatial_ref_sys (srs_name, srs_id, organization, organization_coordsys_id, definition, description) VALUES (?, ?, 'EPSG', ?, ?, NULL)`,
-		c.Name, code, code, c.WKT)
+	// ESRI codes and custom definitions (WKT, PROJ strings) keep their own
+	// organization, as GDAL writes them ("NONE" for a custom one).
+	org, orgID := c.Authority()
+	if org == "" {
+		org, orgID = "NONE", code
+	}
+	_, err = w.tx.ExecContext(w.ctx, `INSERT INTO gpkg_spatial_ref_sys (srs_name, srs_id, organization, organization_coordsys_id, definition, description) VALUES (?, ?, ?, ?, ?, NULL)`,
+		c.Name, code, org, orgID, c.WKT)
 	return err
 }
 

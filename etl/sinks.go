@@ -61,19 +61,26 @@ func writeGeoJSON(ctx context.Context, nc *nodeCtx, path string, pretty bool, sc
 	code := 0
 	n := 0
 	var buf, ind []byte
-	header := func(c int) {
+	header := func(c int) error {
 		w.WriteString(`{"type":"FeatureCollection",`)
 		if c != 4326 {
-			fmt.Fprintf(w, `"crs":{"type":"name","properties":{"name":"urn:ogc:def:crs:EPSG::%d"}},`, c)
+			urn, err := crs.URN(c)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(w, `"crs":{"type":"name","properties":{"name":"%s"}},`, urn)
 		}
 		w.WriteString(`"features":[`)
+		return nil
 	}
 	err = nc.eachBatchAll(ctx, func(b []Feature) error {
 		for i := range b {
 			f := &b[i]
 			if n == 0 {
 				code = f.CRS
-				header(code)
+				if err := header(code); err != nil {
+					return err
+				}
 			} else if f.CRS != code {
 				return fmt.Errorf("feature %d is in EPSG:%d, earlier ones in EPSG:%d; add geoprocessing.reproject before the sink", n+1, f.CRS, code)
 			}
@@ -110,7 +117,7 @@ func writeGeoJSON(ctx context.Context, nc *nodeCtx, path string, pretty bool, sc
 		return err
 	}
 	if n == 0 {
-		header(4326)
+		_ = header(4326) // no crs member, so no error
 	}
 	w.WriteString("\n]}\n")
 	if err := w.Flush(); err != nil {

@@ -54,11 +54,11 @@ func readGPKG(ctx context.Context, nc *nodeCtx, relPath, table string, p params)
 			return fmt.Errorf("GeoPackage %q: %v", relPath, err)
 		}
 	}
-	var geomCol, org string
+	var geomCol, org, srsDef string
 	var srsID, orgID int
-	err = db.QueryRowContext(ctx, `SELECT g.column_name, g.srs_id, coalesce(s.organization, ''), coalesce(s.organization_coordsys_id, 0)
+	err = db.QueryRowContext(ctx, `SELECT g.column_name, g.srs_id, coalesce(s.organization, ''), coalesce(s.organization_coordsys_id, 0), coalesce(s.definition, '')
 		FROM gpkg_geometry_columns g LEFT JOIN gpkg_spatial_ref_sys s ON s.srs_id = g.srs_id
-		WHERE lower(g.table_name) = lower(?)`, table).Scan(&geomCol, &srsID, &org, &orgID)
+		WHERE lower(g.table_name) = lower(?)`, table).Scan(&geomCol, &srsID, &org, &orgID, &srsDef)
 	if errors.Is(err, sql.ErrNoRows) {
 		// An attribute table: features without geometry.
 		var dataType string
@@ -71,15 +71,25 @@ func readGPKG(ctx context.Context, nc *nodeCtx, relPath, table string, p params)
 		return fmt.Errorf("GeoPackage %q: %v", relPath, err)
 	}
 	code := srsID
-	if strings.EqualFold(org, "EPSG") && orgID > 0 {
+	switch {
+	case strings.EqualFold(org, "EPSG") && orgID > 0:
 		code = orgID
+	case srsID > 0 && strings.EqualFold(org, "ESRI") && orgID > 0:
+		if id, err := crs.Parse(fmt.Sprintf("ESRI:%d", orgID)); err == nil {
+			code = id
+		}
+	case srsID > 0 && srsDef != "" && !strings.EqualFold(srsDef, "undefined"):
+		// Another organization's code or a custom CRS: its WKT says what it is.
+		if id, err := crs.Parse(srsDef); err == nil {
+			code = id
+		}
 	}
 	if code <= 0 {
 		nc.log("warn", "table %q has an undefined CRS; assuming EPSG:4326", table)
 		code = 4326
 	}
 	if _, err := crs.Lookup(code); err != nil {
-		nc.log("warn", "table %q is in EPSG:%d, which geoprocessing.reproject cannot transform", table, code)
+		nc.log("warn", "table %q is in CRS %d (%s), which geoprocessing.reproject cannot transform", table, code, err)
 	}
 	q := "SELECT * FROM " + quoteIdent(table)
 	var args []any

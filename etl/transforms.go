@@ -71,7 +71,7 @@ func oneInput(t *NodeType) *NodeType {
 func (e *Engine) reprojectNode() *NodeType {
 	return oneInput(&NodeType{
 		Type:        "geoprocessing.reproject",
-		Description: "Transforms coordinates to another CRS. Supported: EPSG:4326, 4258, 3857, 3035, 27700, 2154, 25828-25838 and every WGS 84 UTM zone (32601-32660, 32701-32760); results agree with PROJ to 1 mm.",
+		Description: "Transforms coordinates to another CRS: any EPSG or ESRI geographic CRS, or projected CRS with a common method (transverse Mercator, Lambert conic, Albers, azimuthal equal area, stereographic, oblique Mercator, Mercator, Cassini, equidistant cylindrical, Krovak), a WKT or a PROJ string, with the datum transformation PROJ would choose; results agree with PROJ's cs2cs to 1 mm.",
 		Parameters: []ParamSpec{
 			{Name: "target_crs", Type: "crs", Required: true, Description: "CRS to transform to, e.g. \"EPSG:3857\"."},
 			{Name: "source_crs", Type: "crs", Description: "CRS of the input when its own is wrong or missing; default: the input's."},
@@ -79,7 +79,8 @@ func (e *Engine) reprojectNode() *NodeType {
 		build: func(p params) (nodeFunc, error) {
 			cache := &transformerCache{to: p.crsCode("target_crs")}
 			override := p.crsCode("source_crs")
-			return mapFeatures(func(_ *nodeCtx, f Feature) (Feature, bool, error) {
+			noted := map[int]bool{}
+			return mapFeatures(func(nc *nodeCtx, f Feature) (Feature, bool, error) {
 				from := f.CRS
 				if override != 0 {
 					from = override
@@ -87,6 +88,12 @@ func (e *Engine) reprojectNode() *NodeType {
 				t, err := cache.get(from)
 				if err != nil {
 					return f, false, err
+				}
+				// A missing grid or a fallback without datum shift is
+				// said once per source CRS in the run log.
+				if n := t.Note(); n != "" && !noted[from] {
+					noted[from] = true
+					nc.r.log("warn", nc.id, n)
 				}
 				g := f.Geometry
 				if !t.Identity() {

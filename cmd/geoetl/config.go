@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/geoetl/geoetl/worker"
 )
 
 // config is the configuration of serve and the database commands. Each
@@ -29,6 +31,7 @@ type config struct {
 	APIRateLimit     float64
 	LogLevel         string
 	LogFormat        string
+	RunMemoryLimit   int64
 	// Per-tenant quotas (see tenantLimitFlags).
 	TenantMaxRuns      int
 	TenantMaxSchedules int
@@ -107,6 +110,22 @@ func addServeFlags(fs *flag.FlagSet, cfg *config, env map[string]string) error {
 	}
 	fs.Float64Var(&cfg.APIRateLimit, "api-rate-limit", cfg.APIRateLimit, "API requests per second per caller (burst twice that); 0 turns limiting off (env GEOETL_API_RATE_LIMIT)")
 	fs.DurationVar(&cfg.Retention, "retention", cfg.Retention, "keep finished executions this long; 0 keeps them forever (env GEOETL_RETENTION)")
+	cfg.RunMemoryLimit = worker.DefaultMemoryLimit
+	if v := env["GEOETL_RUN_MEMORY_LIMIT"]; v != "" {
+		n, err := worker.ParseSize(v)
+		if err != nil {
+			return usagef("GEOETL_RUN_MEMORY_LIMIT: %v", err)
+		}
+		cfg.RunMemoryLimit = n
+	}
+	fs.Func("run-memory-limit", "hard memory limit of one workflow run, like 256MiB or 2GiB; default 1GiB (env GEOETL_RUN_MEMORY_LIMIT)", func(v string) error {
+		n, err := worker.ParseSize(v)
+		if err != nil {
+			return err
+		}
+		cfg.RunMemoryLimit = n
+		return nil
+	})
 	return addTenantLimitFlags(fs, cfg, env)
 }
 
@@ -183,6 +202,9 @@ func (c *config) validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		return usagef("--log-level: must be debug, info, warn or error")
+	}
+	if c.RunMemoryLimit < worker.MinMemoryLimit {
+		return usagef("--run-memory-limit: must be at least %s", worker.FormatSize(worker.MinMemoryLimit))
 	}
 	if c.APIRateLimit < 0 {
 		return usagef("--api-rate-limit: must not be negative")

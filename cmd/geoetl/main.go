@@ -106,6 +106,8 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return cmdServe(ctx, rest, stdout, stderr, env)
 	case "migrate":
 		return cmdMigrate(ctx, rest, stdout, env)
+	case "worker":
+		return cmdWorker(ctx, rest, stdout, env)
 	case "version":
 		fmt.Fprintln(stdout, "geoetl "+version)
 		return nil

@@ -49,6 +49,8 @@ func TestCommands_BadInputExitsNonZeroWithOneLine(t *testing.T) {
 		{[]string{"migrate", "sideways"}, 2, "expected up, down or status"},
 		{[]string{"--db", "mysql://x", "migrate", "up"}, 1, "unsupported database URL scheme"},
 		{[]string{"serve", "--workers", "0"}, 2, "--workers"},
+		{[]string{"serve", "--run-memory-limit", "lots"}, 2, "run-memory-limit"},
+		{[]string{"serve", "--run-memory-limit", "1MiB"}, 2, "--run-memory-limit: must be at least 32 MiB"},
 		{[]string{"serve", "--tenant-max-runs", "-1"}, 2, "--tenant-max-runs"},
 		{[]string{"serve", "--tenant-max-schedules", "0"}, 2, "--tenant-max-schedules"},
 		{[]string{"serve", "--min-interval", "500ms"}, 2, "--min-interval"},

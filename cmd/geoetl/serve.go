@@ -22,6 +22,7 @@ import (
 	"github.com/geoetl/geoetl/notify"
 	"github.com/geoetl/geoetl/scheduler"
 	"github.com/geoetl/geoetl/service"
+	"github.com/geoetl/geoetl/worker"
 )
 
 // cmdServe runs the console, the API and (unless --no-scheduler) the
@@ -69,12 +70,38 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, env 
 		return fmt.Errorf("--data-dir: %w", err)
 	}
 	policy := netguard.Policy{AllowPrivate: cfg.AllowPrivateURLs}
-	engine, err := etl.New(etl.Config{DataDir: cfg.DataDir, Network: policy, Logger: logger,
-		Connections: etl.ConnectionsFromEnv(os.Environ()), ConnectionGrants: etl.ConnectionGrantsFromEnv(os.Environ())})
+	engine, err := etl.New(engineConfig(cfg.DataDir, cfg.AllowPrivateURLs, logger))
 	if err != nil {
 		return err
 	}
+	// Workflows run in worker processes; serve keeps only validation and
+	// the runs that execute no node code (see the worker package).
+	var workflows geoetl.WorkflowEngine = engine
+	var pool *worker.Pool
 	m := metrics.New()
+	if !cfg.NoScheduler {
+		command, err := workerCommand(cfg)
+		if err != nil {
+			return fmt.Errorf("worker command: %w", err)
+		}
+		pool, err = worker.New(worker.Config{
+			Command: command, Local: engine, MemoryLimit: cfg.RunMemoryLimit, Logger: logger, Registerer: m.Registry,
+		})
+		if err != nil {
+			return err
+		}
+		if err := pool.Start(ctx); err != nil {
+			return err
+		}
+		defer func() {
+			closeCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := pool.Close(closeCtx); err != nil {
+				logger.Error("worker pool close", "err", err)
+			}
+		}()
+		workflows = pool
+	}
 	notifier, err := notify.New(notify.Config{
 		SMTPURL: cfg.SMTPURL, From: cfg.SMTPFrom, PublicURL: cfg.PublicURL, Network: policy,
 		InstanceID: cfg.InstanceID, Clock: clock.Real{}, Logger: logger, Metrics: m,
@@ -83,7 +110,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, env 
 		return usagef("--smtp-url: %v", err)
 	}
 	sched, err := scheduler.New(scheduler.Config{
-		Store: store, Engine: engine, Notifier: notifier, Clock: clock.Real{}, Logger: logger, Metrics: m,
+		Store: store, Engine: workflows, Notifier: notifier, Clock: clock.Real{}, Logger: logger, Metrics: m,
 		InstanceID: cfg.InstanceID, DatabaseURL: cfg.DB, Workers: cfg.Workers,
 		ShutdownGrace: cfg.ShutdownGrace, Retention: cfg.Retention, Dispatch: !cfg.NoScheduler,
 		TenantMaxRuns: cfg.TenantMaxRuns,
@@ -91,7 +118,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, env 
 	if err != nil {
 		return err
 	}
-	svc := service.New(service.Service{Store: store, Engine: engine, Scheduler: sched, Notifier: notifier, Clock: clock.Real{}, Network: policy, Logger: logger,
+	svc := service.New(service.Service{Store: store, Engine: workflows, Scheduler: sched, Notifier: notifier, Clock: clock.Real{}, Network: policy, Logger: logger,
 		Limits: geoetl.TenantLimits{MaxRuns: cfg.TenantMaxRuns, MaxSchedules: cfg.TenantMaxSchedules, MinInterval: cfg.MinInterval}})
 
 	if err := bootstrap(ctx, svc, engine, cfg, env, logger); err != nil {

@@ -2,23 +2,6 @@ package crs
 
 import "math"
 
-// webMercator is EPSG:3857: the spherical Mercator formulas applied to
-// WGS 84 latitude and longitude with the sphere radius a.
-type webMercator struct{}
-
-const webR = 6378137.0
-
-func (webMercator) forward(lon, lat float64) (float64, float64, bool) {
-	if math.Abs(lat) >= math.Pi/2 {
-		return 0, 0, false
-	}
-	return webR * lon, webR * math.Log(math.Tan(math.Pi/4+lat/2)), true
-}
-
-func (webMercator) inverse(x, y float64) (float64, float64, bool) {
-	return x / webR, math.Pi/2 - 2*math.Atan(math.Exp(-y/webR)), true
-}
-
 // transverseMercator implements Krüger's series to sixth order in the
 // third flattening, as given by Karney (2011), "Transverse Mercator with
 // an accuracy of a few nanometers". Within 4000 km of the central meridian
@@ -101,7 +84,7 @@ func (tm *transverseMercator) raw(dlon, lat float64) (float64, float64) {
 }
 
 func (tm *transverseMercator) forward(lon, lat float64) (float64, float64, bool) {
-	dlon := math.Remainder(lon-tm.lon0, 2*math.Pi)
+	dlon := adjlon(lon - tm.lon0)
 	// Beyond 90 degrees from the central meridian the series is
 	// meaningless; PROJ refuses these too.
 	if math.Abs(dlon) > math.Pi/2 {
@@ -246,6 +229,17 @@ func newLCC2SP(el ellipsoid, lat1, lat2, lat0, lon0, fe, fn float64) *lcc {
 	return l
 }
 
+// newLCC1SP is the one-standard-parallel case: the cone touches at the
+// latitude of origin, scaled by k0.
+func newLCC1SP(el ellipsoid, lat0, lon0, k0, fe, fn float64) *lcc {
+	l := &lcc{e: el.e, lon0: lon0 * deg, fe: fe, fn: fn}
+	p0 := lat0 * deg
+	l.n = math.Sin(p0)
+	l.af = el.a * k0 * l.m(p0) / (l.n * math.Pow(l.t(p0), l.n))
+	l.rho0 = l.af * math.Pow(l.t(p0), l.n)
+	return l
+}
+
 func (l *lcc) m(phi float64) float64 {
 	s := math.Sin(phi)
 	return math.Cos(phi) / math.Sqrt(1-l.e*l.e*s*s)
@@ -264,7 +258,7 @@ func (l *lcc) forward(lon, lat float64) (float64, float64, bool) {
 	if math.Abs(math.Abs(lat)-math.Pi/2) > 1e-12 {
 		rho = l.af * math.Pow(l.t(lat), l.n)
 	}
-	theta := l.n * math.Remainder(lon-l.lon0, 2*math.Pi)
+	theta := l.n * adjlon(lon-l.lon0)
 	return rho*math.Sin(theta) + l.fe, l.rho0 - rho*math.Cos(theta) + l.fn, true
 }
 

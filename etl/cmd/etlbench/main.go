@@ -3,7 +3,9 @@
 // GeoPackage. It prints the wall time and peak resident memory of three
 // runs and their median, beside ogr2ogr doing the same work on the same
 // file when ogr2ogr is installed. Each run is its own process, so peak
-// memory is measured per run.
+// memory is measured per run. The same runs go through a geoetl worker
+// process too (the worker package's pool and protocol, as serve runs
+// workflows), measuring the worker's wall time and peak memory.
 //
 //	go run ./etl/cmd/etlbench [-n 1000000] [-dir /tmp/etlbench] [-runs 3]
 package main
@@ -19,11 +21,13 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
 	geoetl "github.com/geoetl/geoetl"
 	"github.com/geoetl/geoetl/etl"
+	"github.com/geoetl/geoetl/worker"
 )
 
 func main() {
@@ -31,7 +35,19 @@ func main() {
 	dir := flag.String("dir", filepath.Join(os.TempDir(), "etlbench"), "work folder: the tenant folder of the runs, named after the tenant, in the data folder that holds it")
 	runs := flag.Int("runs", 3, "runs per tool")
 	once := flag.Bool("once", false, "internal: do one engine run in this process")
+	asWorker := flag.Bool("worker", false, "internal: be a worker process of the pool")
 	flag.Parse()
+	if *asWorker {
+		e, err := etl.New(etl.Config{DataDir: filepath.Dir(*dir)})
+		if err == nil {
+			err = worker.ChildMain(e)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "etlbench worker:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *once {
 		if err := runOnce(*dir); err != nil {
 			fmt.Fprintln(os.Stderr, "etlbench:", err)
@@ -65,6 +81,12 @@ func bench(dir string, n, runs int) error {
 	}
 	fmt.Printf("geoetl : %d points, GeoJSON -> EPSG:3857 -> GeoPackage: median %s wall, %s CPU, peak RSS %d MB (runs: %s)\n",
 		n, engine.medianTime.Round(time.Millisecond), engine.medianCPU.Round(time.Millisecond), engine.medianRSS>>20, engine.detail)
+	inWorker, err := measureWorker(self, dir, runs)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("worker : %d points, the same run in a worker process: median %s wall, peak RSS of the worker %d MB (runs: %s)\n",
+		n, inWorker.medianTime.Round(time.Millisecond), inWorker.medianRSS>>20, inWorker.detail)
 	if _, err := exec.LookPath("ogr2ogr"); err != nil {
 		fmt.Println("ogr2ogr: not installed, no comparison (apt-get install gdal-bin)")
 		return nil
@@ -153,17 +175,19 @@ func generate(path string, n int) error {
 	return os.WriteFile(marker, []byte(strconv.Itoa(n)), 0o644)
 }
 
+// benchDefinition is the benchmark's workflow.
+var benchDefinition = json.RawMessage(`{"nodes":[
+	  {"id":"src","type":"data_source.file","parameters":{"file_path":"` + input + `"}},
+	  {"id":"merc","type":"geoprocessing.reproject","parameters":{"target_crs":"EPSG:3857"}},
+	  {"id":"out","type":"data_sink.geopackage","parameters":{"output_path":"geoetl.gpkg","table_name":"points"}}],
+	 "edges":[{"from":"src","to":"merc"},{"from":"merc","to":"out"}]}`)
+
 func runOnce(dir string) error {
 	e, err := etl.New(etl.Config{DataDir: filepath.Dir(dir)})
 	if err != nil {
 		return err
 	}
-	def := json.RawMessage(`{"nodes":[
-	  {"id":"src","type":"data_source.file","parameters":{"file_path":"` + input + `"}},
-	  {"id":"merc","type":"geoprocessing.reproject","parameters":{"target_crs":"EPSG:3857"}},
-	  {"id":"out","type":"data_sink.geopackage","parameters":{"output_path":"geoetl.gpkg","table_name":"points"}}],
-	 "edges":[{"from":"src","to":"merc"},{"from":"merc","to":"out"}]}`)
-	sum, err := e.Run(context.Background(), geoetl.RunRequest{ExecutionID: "bench", TenantName: filepath.Base(dir), Workflow: &geoetl.Workflow{Definition: def}})
+	sum, err := e.Run(context.Background(), geoetl.RunRequest{ExecutionID: "bench", TenantName: filepath.Base(dir), Workflow: &geoetl.Workflow{Definition: benchDefinition}})
 	if err != nil {
 		return err
 	}
@@ -171,4 +195,72 @@ func runOnce(dir string) error {
 		return fmt.Errorf("nothing written")
 	}
 	return nil
+}
+
+// measureWorker runs the workflow through a worker pool whose workers are
+// this program (-worker), one fresh worker per run so that each run's
+// peak memory (the worker's VmHWM after the run) is its own.
+func measureWorker(self, dir string, runs int) (result, error) {
+	local, err := etl.New(etl.Config{DataDir: filepath.Dir(dir)})
+	if err != nil {
+		return result{}, err
+	}
+	var times []time.Duration
+	var rss []int64
+	detail := ""
+	for range runs {
+		pl, err := worker.New(worker.Config{Command: []string{self, "-worker", "-dir", dir}, Local: local, Warm: 1, MemoryLimit: 16 << 30})
+		if err != nil {
+			return result{}, err
+		}
+		if err := pl.Start(context.Background()); err != nil {
+			return result{}, err
+		}
+		rec := &pidRecorder{}
+		start := time.Now()
+		sum, err := pl.Run(context.Background(), geoetl.RunRequest{ExecutionID: "bench", TenantName: filepath.Base(dir), Workflow: &geoetl.Workflow{Name: "bench", Definition: benchDefinition}, Recorder: rec})
+		d := time.Since(start)
+		if err == nil && sum.FeaturesWritten == 0 {
+			err = fmt.Errorf("nothing written")
+		}
+		hwm := peakRSS(rec.pid)
+		pl.Close(context.Background())
+		if err != nil {
+			return result{}, err
+		}
+		times = append(times, d)
+		rss = append(rss, hwm)
+		if detail != "" {
+			detail += ", "
+		}
+		detail += fmt.Sprintf("%s wall/%dMB", d.Round(time.Millisecond), hwm>>20)
+	}
+	sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
+	sort.Slice(rss, func(i, j int) bool { return rss[i] < rss[j] })
+	return result{medianTime: times[len(times)/2], medianRSS: rss[len(rss)/2], detail: detail}, nil
+}
+
+// pidRecorder notes the worker process a run went to, from its log.
+type pidRecorder struct{ pid int }
+
+func (r *pidRecorder) Node(geoetl.NodeRun) {}
+func (r *pidRecorder) Log(_, _, msg string) {
+	if p, ok := strings.CutPrefix(msg, "running in worker process "); ok {
+		r.pid, _ = strconv.Atoi(p)
+	}
+}
+
+// peakRSS is a live process's peak resident memory (VmHWM).
+func peakRSS(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
 }
