@@ -30,6 +30,7 @@ import (
 	"github.com/geoetl/geoetl/clock"
 	"github.com/geoetl/geoetl/db"
 	"github.com/geoetl/geoetl/db/dbtest"
+	"github.com/geoetl/geoetl/db/postgres"
 	"github.com/geoetl/geoetl/db/sqlite"
 )
 
@@ -173,7 +174,7 @@ func (d *benchDB) scheduler(id string, engine geoetl.WorkflowEngine, edit func(*
 	d.tb.Helper()
 	cfg := Config{Store: d.store, Engine: engine, InstanceID: id, Dispatch: true, Logger: testLogger(nil)}
 	if d.kind == "postgres" {
-		cfg.DatabaseURL = d.url
+		cfg.Cluster = postgres.NewCluster(d.url)
 	}
 	if edit != nil {
 		edit(&cfg)
