@@ -28,7 +28,7 @@ type Notifier interface {
 
 // Config configures a Scheduler. Zero tunables take the defaults named.
 type Config struct {
-	Store    geoetl.Store
+	Store    Store // a geoetl.Store will do
 	Engine   geoetl.WorkflowEngine
 	Notifier Notifier // may be nil: no notifications
 	Clock    clock.Clock

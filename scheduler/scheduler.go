@@ -47,7 +47,7 @@ import (
 // implements service.Scheduler and the console's event source.
 type Scheduler struct {
 	cfg    Config
-	store  geoetl.Store
+	store  Store
 	clock  clock.Clock
 	log    *slog.Logger
 	m      *metrics.Metrics
