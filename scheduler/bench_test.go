@@ -415,7 +415,7 @@ func BenchmarkDuePendingEqualDue(b *testing.B) {
 			b.ResetTimer()
 			for range b.N {
 				err := d.store.Claim(context.Background(), func(tx geoetl.ClaimTx) error {
-					list, err := tx.DuePending(tx.Now().Add(time.Hour), 500)
+					list, err := tx.DuePending(&geoetl.DuePendingParams{Until: tx.Now().Add(time.Hour), Limit: 500})
 					if err == nil && len(list) != 500 {
 						err = fmt.Errorf("%d due rows, want 500", len(list))
 					}

@@ -71,7 +71,7 @@ func (s *Scheduler) claimIn(tx geoetl.ClaimTx, limit int, blocked []string, loca
 	now := tx.Now()
 	until := s.claimUntil(now)
 	res.until = until
-	pending, err := tx.DuePendingExcept(until, limit, blocked, s.tenantsWaiting())
+	pending, err := tx.DuePending(&geoetl.DuePendingParams{Until: until, Limit: limit, Waiting: blocked, Tenants: s.tenantsWaiting()})
 	if err != nil {
 		return err
 	}

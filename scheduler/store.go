@@ -14,7 +14,7 @@ type Store interface {
 	// Claiming and waking.
 	Now(ctx context.Context) (time.Time, error)
 	Claim(ctx context.Context, fn func(tx geoetl.ClaimTx) error) error
-	NextWakeAtExcept(ctx context.Context, waiting, tenants []string) (*time.Time, error)
+	NextWakeAt(ctx context.Context, p *geoetl.NextWakeAtParams) (*time.Time, error)
 	CountDueSchedules(ctx context.Context, until time.Time, limit int) (int, error)
 
 	// Running and recording.
