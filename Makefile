@@ -7,7 +7,7 @@ LDFLAGS   := -s -w -X main.version=$(VERSION)
 BIN       := bin/geoetl
 FUZZTIME  ?= 30s
 
-.PHONY: run build test generate generate-check lint bench fuzz chaos load clean
+.PHONY: run build test generate generate-check lint bench bench-binary fuzz chaos load clean
 
 run:
 	$(GO) run -ldflags "$(LDFLAGS)" ./cmd/geoetl serve
@@ -29,8 +29,24 @@ lint:
 test: generate-check lint
 	$(GO) test -count=1 -timeout 20m ./...
 
+# In-process benchmarks (go test), then the real binary measured from
+# outside (bench-binary).
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 -timeout 60m ./...
+	$(MAKE) bench-binary
+
+# The real `geoetl serve` on SQLite, driven and measured from outside: N
+# every-second no-op schedules created through the API and lined up by
+# next_run_at, the executions table read after a graceful stop, CPU and
+# memory of the whole process tree from /proc (flags: go run
+# ./cmd/geoetl-load -h). Then the same after 3 minutes down, and an
+# import of 100,000 schedules.
+BENCHSCHEDULES ?= 1000 10000
+BENCHDURATION  ?= 60s
+bench-binary:
+	@for n in $(BENCHSCHEDULES); do $(GO) run ./cmd/geoetl-load -sched -schedules $$n -duration $(BENCHDURATION) -lead 20s || true; done
+	$(GO) run ./cmd/geoetl-load -sched -schedules 1000 -duration 30s -down 3m
+	$(GO) run ./cmd/geoetl-load -import 100000
 
 # Every fuzz target of these packages, each for FUZZTIME (the seeds and a
 # bounded mutation run are part of `make test` already).

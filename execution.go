@@ -63,8 +63,10 @@ func (t Trigger) IsOccurrence() bool { return t == TriggerSchedule || t == Trigg
 // Reasons recorded on skipped or failed executions. Tests and clients match
 // on these, so they are part of the contract.
 const (
-	SkipReasonOverlap        = "overlap: previous execution still running"
-	SkipReasonQueueFull      = "overlap: an execution is already queued"
+	SkipReasonOverlap   = "overlap: previous execution still running"
+	SkipReasonQueueFull = "overlap: an execution is already queued"
+	// MissedPrefix begins the reason of every miss record.
+	MissedPrefix             = "missed"
 	SkipReasonMissed         = "missed: scheduler down"
 	SkipReasonOutsideWindow  = "missed: outside catch-up window"
 	SkipReasonSuperseded     = "missed: superseded by a later occurrence"
@@ -82,31 +84,36 @@ func TimedOutError(d time.Duration) string { return fmt.Sprintf("timed out after
 // workflow run). Every attempt of an occurrence is its own row, so the
 // history shows all of them.
 type Execution struct {
-	ID              string          `json:"id"`
-	TenantID        string          `json:"tenantId"`
-	ScheduleID      *string         `json:"scheduleId"`
-	WorkflowID      string          `json:"workflowId"`
-	WorkflowRunID   string          `json:"workflowRunId"`
-	ScheduledAt     time.Time       `json:"scheduledAt"` // the occurrence (logical fire time)
-	DueAt           time.Time       `json:"dueAt"`       // earliest start (later than ScheduledAt for retries)
-	Trigger         Trigger         `json:"trigger"`
-	Status          ExecutionStatus `json:"status"`
-	ExecutedAt      *time.Time      `json:"executedAt"`
-	CompletedAt     *time.Time      `json:"completedAt"`
-	DurationMs      *int64          `json:"durationMs"`
-	RetryCount      int             `json:"retryCount"`
-	RetryOf         *string         `json:"retryOf"` // the attempt this one retries
-	ErrorMessage    *string         `json:"errorMessage"`
-	Skipped         bool            `json:"skipped"`
-	SkipReason      *string         `json:"skipReason"`
-	InstanceID      *string         `json:"instanceId"`
-	ParameterValues map[string]any  `json:"parameterValues"`
-	Summary         map[string]any  `json:"summary"`
-	Force           bool            `json:"force,omitempty"` // run-now that ignores the overlap policy
-	HeartbeatAt     *time.Time      `json:"heartbeatAt,omitempty"`
-	CancelRequested bool            `json:"cancelRequested,omitempty"`
-	CreatedAt       time.Time       `json:"createdAt"`
-	CreatedBy       string          `json:"createdBy,omitempty"`
+	ID            string          `json:"id"`
+	TenantID      string          `json:"tenantId"`
+	ScheduleID    *string         `json:"scheduleId"`
+	WorkflowID    string          `json:"workflowId"`
+	WorkflowRunID string          `json:"workflowRunId"`
+	ScheduledAt   time.Time       `json:"scheduledAt"` // the occurrence (logical fire time)
+	DueAt         time.Time       `json:"dueAt"`       // earliest start (later than ScheduledAt for retries)
+	Trigger       Trigger         `json:"trigger"`
+	Status        ExecutionStatus `json:"status"`
+	ExecutedAt    *time.Time      `json:"executedAt"`
+	CompletedAt   *time.Time      `json:"completedAt"`
+	DurationMs    *int64          `json:"durationMs"`
+	RetryCount    int             `json:"retryCount"`
+	RetryOf       *string         `json:"retryOf"` // the attempt this one retries
+	ErrorMessage  *string         `json:"errorMessage"`
+	Skipped       bool            `json:"skipped"`
+	SkipReason    *string         `json:"skipReason"`
+	// A miss record (skipReason "missed: …") stands for MissedCount
+	// occurrences of its schedule, from ScheduledAt to MissedUntil: one
+	// row per schedule and gap instead of one per occurrence.
+	MissedUntil     *time.Time     `json:"missedUntil,omitempty"`
+	MissedCount     int            `json:"missedCount,omitempty"`
+	InstanceID      *string        `json:"instanceId"`
+	ParameterValues map[string]any `json:"parameterValues"`
+	Summary         map[string]any `json:"summary"`
+	Force           bool           `json:"force,omitempty"` // run-now that ignores the overlap policy
+	HeartbeatAt     *time.Time     `json:"heartbeatAt,omitempty"`
+	CancelRequested bool           `json:"cancelRequested,omitempty"`
+	CreatedAt       time.Time      `json:"createdAt"`
+	CreatedBy       string         `json:"createdBy,omitempty"`
 	// WaitReason says why a due pending execution has not started yet,
 	// such as its tenant's limit of concurrent runs; nil otherwise.
 	WaitReason *string `json:"waitReason"`

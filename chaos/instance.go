@@ -327,6 +327,29 @@ func (in *Instance) Starts() int {
 	return in.starts
 }
 
+// Pid is the process id of the running process (0 when it is not running).
+func (in *Instance) Pid() int {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.cmd == nil || in.cmd.Process == nil {
+		return 0
+	}
+	return in.cmd.Process.Pid
+}
+
+// PprofAddr is the address of the profiling listener of the current
+// start, from its "pprof listening" log line ("" when there is none).
+func (in *Instance) PprofAddr() string {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	for _, l := range in.lines {
+		if l.Msg == "pprof listening" {
+			return l.URL
+		}
+	}
+	return ""
+}
+
 // singleTenantLimits raises the per-tenant quotas, which share a server
 // between tenants, for the harnesses: they drive one tenant with
 // thousands of every-second schedules. The environment of the test and

@@ -74,6 +74,18 @@ func Check(ctx context.Context, store geoetl.Store, tenantID string, schedules [
 		schedule string
 		at       int64 // Unix microseconds: time.Time keys compare locations too
 	}
+	// A miss record stands for every occurrence from its scheduledAt to
+	// its missedUntil; one that began before the window may reach into it.
+	earlier, err := missRecordsBefore(ctx, store, tenantID, w)
+	if err != nil {
+		return nil, err
+	}
+	ranges := map[string][]*geoetl.Execution{}
+	for _, e := range append(earlier, rows...) {
+		if e.ScheduleID != nil && e.MissedUntil != nil && e.MissedUntil.After(e.ScheduledAt) {
+			ranges[*e.ScheduleID] = append(ranges[*e.ScheduleID], e)
+		}
+	}
 	attempts := map[key][]*geoetl.Execution{}
 	for _, e := range rows {
 		if e.ScheduleID == nil || !(e.Trigger.IsOccurrence() || e.Trigger == geoetl.TriggerRetry) {
@@ -91,6 +103,14 @@ func Check(ctx context.Context, store geoetl.Store, tenantID string, schedules [
 		for _, at := range occ {
 			v.Expected++
 			list := attempts[key{sc.ID, at.UnixMicro()}]
+			if len(list) == 0 {
+				for _, r := range ranges[sc.ID] {
+					if !at.Before(r.ScheduledAt) && !at.After(*r.MissedUntil) {
+						list = []*geoetl.Execution{r}
+						break
+					}
+				}
+			}
 			if d, ok := v.classify(sc, at, list); ok {
 				late = append(late, d)
 			}
@@ -251,6 +271,30 @@ func executionsIn(ctx context.Context, store geoetl.Store, tenantID string, w Wi
 			return nil, fmt.Errorf("chaos: reading executions: %w", err)
 		}
 		out = append(out, list...)
+		if next == "" {
+			return out, nil
+		}
+		cursor = next
+	}
+}
+
+// missRecordsBefore reads the tenant's skipped executions whose occurrence
+// is before w and whose miss range reaches into it.
+func missRecordsBefore(ctx context.Context, store geoetl.Store, tenantID string, w Window) ([]*geoetl.Execution, error) {
+	until := w.From
+	var out []*geoetl.Execution
+	cursor := ""
+	for {
+		list, _, next, err := store.FindExecutions(ctx, geoetl.ExecutionFilter{TenantID: tenantID, Status: geoetl.ExecSkipped, Until: &until,
+			Page: geoetl.Page{Limit: geoetl.MaxPageLimit, Cursor: cursor}})
+		if err != nil {
+			return nil, fmt.Errorf("chaos: reading miss records: %w", err)
+		}
+		for _, e := range list {
+			if e.MissedUntil != nil && !e.MissedUntil.Before(w.From) {
+				out = append(out, e)
+			}
+		}
 		if next == "" {
 			return out, nil
 		}

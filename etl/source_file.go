@@ -18,13 +18,13 @@ import (
 func (e *Engine) fileSource() *NodeType {
 	return &NodeType{
 		Type: "data_source.file", Category: "source", HasOutput: true,
-		Description: "Reads GeoJSON (a FeatureCollection, a Feature or a geometry) from a file in the data folder, an http(s) URL, or inline content. Exactly one of file_path, url and content is given.",
+		Description: "Reads GeoJSON (a FeatureCollection, a Feature or a geometry), a Shapefile (.shp beside its .dbf/.prj/.cpg, or a .zip holding one), FlatGeobuf, GeoParquet, KML or GPX from a file in the data folder, an http(s) URL, or inline content (GeoJSON, KML, GPX). Exactly one of file_path, url and content is given.",
 		Parameters: []ParamSpec{
 			{Name: "file_path", Type: "string", Description: "Path relative to the data folder."},
 			{Name: "url", Type: "string", Description: "http or https URL; private addresses are refused unless --allow-private-urls is set; the download is limited in size."},
 			{Name: "content", Type: "json", Description: "Inline GeoJSON, as an object or as text."},
-			{Name: "format", Type: "string", Default: "geojson", Enum: []string{"geojson"}, Description: "Input format."},
-			{Name: "crs", Type: "crs", Description: "CRS of the coordinates when the data does not say (default: the GeoJSON crs member, else EPSG:4326)."},
+			{Name: "format", Type: "string", Enum: sourceFormats, Description: "Input format; default: from the file's extension (.geojson/.json, .shp/.zip, .fgb, .parquet/.geoparquet, .kml, .gpx), else geojson."},
+			{Name: "crs", Type: "crs", Description: "CRS of the coordinates when the data does not say (default: what the file says — GeoJSON crs member, .prj, FlatGeobuf header, GeoParquet metadata — else EPSG:4326)."},
 		},
 		check: func(p params, add func(string, string, ...any)) {
 			n := 0
@@ -38,13 +38,26 @@ func (e *Engine) fileSource() *NodeType {
 			}
 			checkPathParam(p, "file_path", add)
 			checkURLParam(e, p, "url", add)
+			if f := p.str("format"); p.has("content") && f != "" && f != "geojson" && f != "kml" && f != "gpx" {
+				add("format", "%s cannot be given inline as content; use file_path or url", f)
+			}
 		},
 		build: func(p params) (nodeFunc, error) {
 			if !p.has("file_path") && !p.has("url") && !p.has("content") {
 				return nil, errors.New("one of file_path, url and content is required")
 			}
 			override := p.crsCode("crs")
+			format := p.str("format")
+			if format == "" {
+				format = formatFromPath(p.str("file_path") + p.str("url"))
+			}
+			if format != "geojson" && p.has("content") && format != "kml" && format != "gpx" {
+				return nil, fmt.Errorf("format %s cannot be given inline as content; use file_path or url", format)
+			}
 			return func(ctx context.Context, nc *nodeCtx) error {
+				if format != "geojson" {
+					return readFormat(ctx, e, nc, p, format, override)
+				}
 				var rd io.Reader
 				switch {
 				case p.has("file_path"):

@@ -2,11 +2,13 @@ package etl
 
 import (
 	"bufio"
-	"encoding/gob"
+	"encoding/binary"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"math"
 	"os"
-	"sync"
 
 	"github.com/peterstace/simplefeatures/geom"
 )
@@ -22,7 +24,7 @@ type spool struct {
 	limit    int
 	f        *os.File
 	w        *bufio.Writer
-	enc      *gob.Encoder
+	buf      []byte
 	spilled  int
 }
 
@@ -30,21 +32,7 @@ type spool struct {
 // spills to disk.
 var spoolMemFeatures = 50_000
 
-type spoolFeature struct {
-	ID   any
-	WKB  []byte
-	Keys []string
-	Vals []any
-	CRS  int
-}
-
-var registerGob sync.Once
-
 func newSpool() *spool {
-	registerGob.Do(func() {
-		gob.Register(map[string]any{})
-		gob.Register([]any{})
-	})
 	return &spool{limit: spoolMemFeatures}
 }
 
@@ -64,20 +52,189 @@ func (s *spool) add(b []Feature) error {
 		os.Remove(f.Name())
 		s.f = f
 		s.w = bufio.NewWriterSize(f, 1<<20)
-		s.enc = gob.NewEncoder(s.w)
 	}
-	for _, f := range b {
-		sf := spoolFeature{ID: f.ID, WKB: f.Geometry.AsBinary(), CRS: f.CRS,
-			Keys: make([]string, len(f.Props)), Vals: make([]any, len(f.Props))}
-		for i, kv := range f.Props {
-			sf.Keys[i], sf.Vals[i] = kv.Key, kv.Value
+	for i := range b {
+		var err error
+		if s.buf, err = appendSpoolFeature(s.buf[:0], &b[i]); err != nil {
+			return err
 		}
-		if err := s.enc.Encode(&sf); err != nil {
+		var n [binary.MaxVarintLen64]byte
+		s.w.Write(n[:binary.PutUvarint(n[:], uint64(len(s.buf)))])
+		if _, err := s.w.Write(s.buf); err != nil {
 			return err
 		}
 	}
 	s.spilled += len(b)
 	return nil
+}
+
+// The spill format, one record per feature (gob took most of a spooling
+// sink's time): uvarint length, then WKB (uvarint length + bytes), CRS
+// (varint), the ID as a value, the attribute count and each key (uvarint
+// length + bytes) with its value. A value is a tag byte and its data.
+const (
+	spoolNil byte = iota
+	spoolFalse
+	spoolTrue
+	spoolInt
+	spoolFloat
+	spoolString
+	spoolBytes
+	spoolJSON
+)
+
+func appendSpoolFeature(dst []byte, f *Feature) ([]byte, error) {
+	wkb := f.Geometry.AsBinary()
+	dst = binary.AppendUvarint(dst, uint64(len(wkb)))
+	dst = append(dst, wkb...)
+	dst = binary.AppendVarint(dst, int64(f.CRS))
+	var err error
+	if dst, err = appendSpoolValue(dst, f.ID); err != nil {
+		return nil, err
+	}
+	dst = binary.AppendUvarint(dst, uint64(len(f.Props)))
+	for _, kv := range f.Props {
+		dst = binary.AppendUvarint(dst, uint64(len(kv.Key)))
+		dst = append(dst, kv.Key...)
+		if dst, err = appendSpoolValue(dst, kv.Value); err != nil {
+			return nil, fmt.Errorf("attribute %q: %w", kv.Key, err)
+		}
+	}
+	return dst, nil
+}
+
+func appendSpoolValue(dst []byte, v any) ([]byte, error) {
+	switch x := v.(type) {
+	case nil:
+		return append(dst, spoolNil), nil
+	case bool:
+		if x {
+			return append(dst, spoolTrue), nil
+		}
+		return append(dst, spoolFalse), nil
+	case int64:
+		return binary.AppendVarint(append(dst, spoolInt), x), nil
+	case float64:
+		return binary.LittleEndian.AppendUint64(append(dst, spoolFloat), math.Float64bits(x)), nil
+	case string:
+		dst = binary.AppendUvarint(append(dst, spoolString), uint64(len(x)))
+		return append(dst, x...), nil
+	case []byte:
+		dst = binary.AppendUvarint(append(dst, spoolBytes), uint64(len(x)))
+		return append(dst, x...), nil
+	case map[string]any, []any:
+		j, err := json.Marshal(x)
+		if err != nil {
+			return nil, err
+		}
+		dst = binary.AppendUvarint(append(dst, spoolJSON), uint64(len(j)))
+		return append(dst, j...), nil
+	}
+	return nil, fmt.Errorf("cannot spool a value of type %T", v)
+}
+
+type spoolDecoder struct {
+	b   []byte
+	err error
+}
+
+func (d *spoolDecoder) uvarint() uint64 {
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.err = errors.New("spool record is corrupt")
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *spoolDecoder) bytes() []byte {
+	n := d.uvarint()
+	if d.err != nil || uint64(len(d.b)) < n {
+		d.err = errors.New("spool record is corrupt")
+		return nil
+	}
+	out := d.b[:n]
+	d.b = d.b[n:]
+	return out
+}
+
+func (d *spoolDecoder) value() any {
+	if d.err != nil || len(d.b) == 0 {
+		d.err = errors.New("spool record is corrupt")
+		return nil
+	}
+	tag := d.b[0]
+	d.b = d.b[1:]
+	switch tag {
+	case spoolNil:
+		return nil
+	case spoolFalse:
+		return false
+	case spoolTrue:
+		return true
+	case spoolInt:
+		v, n := binary.Varint(d.b)
+		if n <= 0 {
+			d.err = errors.New("spool record is corrupt")
+			return nil
+		}
+		d.b = d.b[n:]
+		return v
+	case spoolFloat:
+		if len(d.b) < 8 {
+			d.err = errors.New("spool record is corrupt")
+			return nil
+		}
+		v := math.Float64frombits(binary.LittleEndian.Uint64(d.b))
+		d.b = d.b[8:]
+		return v
+	case spoolString:
+		return string(d.bytes())
+	case spoolBytes:
+		return append([]byte(nil), d.bytes()...)
+	case spoolJSON:
+		var v any
+		if err := unmarshalJSON(d.bytes(), &v); err != nil {
+			d.err = err
+			return nil
+		}
+		return normalizeNested(v)
+	}
+	d.err = fmt.Errorf("spool record has unknown tag %d", tag)
+	return nil
+}
+
+func decodeSpoolFeature(rec []byte) (Feature, error) {
+	d := &spoolDecoder{b: rec}
+	wkb := d.bytes()
+	if d.err != nil {
+		return Feature{}, d.err
+	}
+	g, err := geom.UnmarshalWKB(wkb, geom.NoValidate{})
+	if err != nil {
+		return Feature{}, err
+	}
+	crs, n := binary.Varint(d.b)
+	if n <= 0 {
+		return Feature{}, errors.New("spool record is corrupt")
+	}
+	d.b = d.b[n:]
+	f := Feature{Geometry: g, CRS: int(crs), ID: d.value()}
+	np := d.uvarint()
+	if d.err == nil && np > uint64(len(d.b)) {
+		return Feature{}, errors.New("spool record is corrupt")
+	}
+	f.Props = make(Properties, 0, np)
+	for range np {
+		k := string(d.bytes())
+		v := d.value()
+		if d.err != nil {
+			return Feature{}, d.err
+		}
+		f.Props = append(f.Props, Property{Key: k, Value: v})
+	}
+	return f, d.err
 }
 
 // replay calls fn with every batch in the order they were added.
@@ -98,23 +255,24 @@ func (s *spool) replay(fn func([]Feature) error) error {
 	if _, err := s.f.Seek(0, io.SeekStart); err != nil {
 		return err
 	}
-	dec := gob.NewDecoder(bufio.NewReaderSize(s.f, 1<<20))
+	r := bufio.NewReaderSize(s.f, 1<<20)
 	batch := make([]Feature, 0, batchSize)
+	var rec []byte
 	for n := 0; n < s.spilled; n++ {
-		var sf spoolFeature
-		if err := dec.Decode(&sf); err != nil {
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			return err
+		size, err := binary.ReadUvarint(r)
+		if err != nil {
+			return fmt.Errorf("reading the spool: %w", err)
 		}
-		g, err := geom.UnmarshalWKB(sf.WKB, geom.NoValidate{})
+		if cap(rec) < int(size) {
+			rec = make([]byte, size)
+		}
+		rec = rec[:size]
+		if _, err := io.ReadFull(r, rec); err != nil {
+			return fmt.Errorf("reading the spool: %w", err)
+		}
+		f, err := decodeSpoolFeature(rec)
 		if err != nil {
 			return err
-		}
-		f := Feature{ID: sf.ID, Geometry: g, CRS: sf.CRS, Props: make(Properties, len(sf.Keys))}
-		for i := range sf.Keys {
-			f.Props[i] = Property{Key: sf.Keys[i], Value: sf.Vals[i]}
 		}
 		batch = append(batch, f)
 		if len(batch) == batchSize {

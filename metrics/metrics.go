@@ -113,9 +113,13 @@ func (m *Metrics) Claimed(byTrigger map[string]int) {
 }
 
 // Skipped records an occurrence recorded as skipped.
-func (m *Metrics) Skipped(reason string) {
+func (m *Metrics) Skipped(reason string) { m.SkippedN(reason, 1) }
+
+// SkippedN records n skipped occurrences with reason: a miss record
+// counts every occurrence it stands for.
+func (m *Metrics) SkippedN(reason string, n int) {
 	if m != nil {
-		m.SkippedExecutions.WithLabelValues(reason).Inc()
+		m.SkippedExecutions.WithLabelValues(reason).Add(float64(n))
 	}
 }
 

@@ -2,6 +2,8 @@ package scheduler
 
 import (
 	"context"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/geoetl/geoetl"
@@ -18,7 +20,7 @@ type claimResult struct {
 	errored  []*geoetl.Schedule      // schedules put into error, with status and reason set
 	blocked  []string                // schedules whose pending rows wait for a slot
 	byTrig   map[string]int          // claimed executions by trigger, for metrics
-	skipped  []string                // skip reasons, for metrics
+	skipped  map[string]int          // skipped occurrences by reason, for metrics
 	until    time.Time               // how far (database time) the claim looked
 	rows     int                     // due rows read, for the claim rate
 	more     bool                    // a batch was full or new rows wait: claim again at once
@@ -51,7 +53,7 @@ func (s *Scheduler) claim(ctx context.Context) (*claimResult, error) {
 		// this local reading: their difference is a lower bound of the
 		// offset, so runs timed with it never start early.
 		local = s.clock.Now()
-		res = &claimResult{dbNow: tx.Now(), byTrig: map[string]int{}, gateGen: gen}
+		res = &claimResult{dbNow: tx.Now(), byTrig: map[string]int{}, gateGen: gen, skipped: map[string]int{}}
 		return s.claimIn(tx, limit, blocked, local, res)
 	})
 	if err != nil {
@@ -69,7 +71,7 @@ func (s *Scheduler) claimIn(tx geoetl.ClaimTx, limit int, blocked []string, loca
 	now := tx.Now()
 	until := s.claimUntil(now)
 	res.until = until
-	pending, err := tx.DuePendingExcept(until, limit, blocked, s.tenantsWaiting())
+	pending, err := tx.DuePending(&geoetl.DuePendingParams{Until: until, Limit: limit, Waiting: blocked, Tenants: s.tenantsWaiting()})
 	if err != nil {
 		return err
 	}
@@ -102,6 +104,12 @@ func (s *Scheduler) claimIn(tx geoetl.ClaimTx, limit int, blocked []string, loca
 			return err
 		}
 	}
+	// On-time schedules first, then those past the misfire grace, so a
+	// full transaction leaves catch-up work, not on-time runs, for later.
+	late := now.Add(-s.cfg.MisfireGrace)
+	slices.SortStableFunc(due, func(a, b *geoetl.Schedule) int {
+		return cmpBool(a.NextRunAt != nil && a.NextRunAt.Before(late), b.NextRunAt != nil && b.NextRunAt.Before(late))
+	})
 	for _, sc := range due {
 		if len(c.inserts) >= maxRowsPerClaim {
 			res.more = true // the rest stay due for the next transaction
@@ -270,15 +278,39 @@ func (c *claimCtx) schedule(sc *geoetl.Schedule) error {
 		c.setError(sc, geoetl.ErrorWorkflowMissing)
 		return nil
 	}
-	p := planSchedule(sc, c.now, planOptions{Grace: c.s.cfg.MisfireGrace, MaxMissed: c.s.cfg.MaxMissed})
+	opts := planOptions{Grace: c.s.cfg.MisfireGrace, MaxMissed: c.s.cfg.MaxMissed}
+	p := planSchedule(sc, c.now, opts)
+	c.plan(sc, wf, p)
+	if p.misfired && p.NextRunAt != nil && !p.NextRunAt.After(c.res.until) {
+		// After a misfire the next occurrence is due within this claim's
+		// window: claim it now rather than in a later pass, which after a
+		// restart with many schedules behind would start it late.
+		next := *sc
+		next.NextRunAt = p.NextRunAt
+		p = planSchedule(&next, c.now, opts)
+		c.plan(sc, wf, p)
+	}
+	adv := geoetl.ScheduleAdvance{ScheduleID: sc.ID, NextRunAt: p.NextRunAt}
+	if p.Status != nil {
+		reason := p.Reason
+		adv.Status, adv.Reason = p.Status, &reason
+		errored := sc.Clone()
+		errored.Status, errored.StatusReason, errored.NextRunAt = *p.Status, &reason, nil
+		c.res.errored = append(c.res.errored, errored)
+	}
+	c.advances = append(c.advances, adv)
+	c.res.progress = true
+	return nil
+}
+
+// plan writes the rows of one plan of sc.
+func (c *claimCtx) plan(sc *geoetl.Schedule, wf *geoetl.Workflow, p schedulePlan) {
 	sl := c.slots[sc.ID]
-	for i, o := range p.Occurrences {
+	for _, o := range p.Occurrences {
 		e := c.newRow(sc, o)
-		if i == 0 && p.MissedSince != nil {
-			e.Summary = map[string]any{
-				"missedSince": p.MissedSince.UTC().Format(time.RFC3339),
-				"note":        "older missed occurrences, from missedSince on, are not recorded one by one",
-			}
+		if o.Count > 0 {
+			until := o.Until
+			e.MissedCount, e.MissedUntil = o.Count, &until
 		}
 		switch {
 		case o.Skip != "":
@@ -301,17 +333,6 @@ func (c *claimCtx) schedule(sc *geoetl.Schedule) error {
 			sl.started(e)
 		}
 	}
-	adv := geoetl.ScheduleAdvance{ScheduleID: sc.ID, NextRunAt: p.NextRunAt}
-	if p.Status != nil {
-		reason := p.Reason
-		adv.Status, adv.Reason = p.Status, &reason
-		errored := sc.Clone()
-		errored.Status, errored.StatusReason, errored.NextRunAt = *p.Status, &reason, nil
-		c.res.errored = append(c.res.errored, errored)
-	}
-	c.advances = append(c.advances, adv)
-	c.res.progress = true
-	return nil
 }
 
 // newRow is the execution row of one occurrence of sc.
@@ -322,7 +343,7 @@ func (c *claimCtx) newRow(sc *geoetl.Schedule, o occurrence) *geoetl.Execution {
 		due = c.now // a catch-up is due when it is decided
 	}
 	return &geoetl.Execution{
-		ID:              geoetl.NewID(),
+		ID:              geoetl.NewTimeID(),
 		TenantID:        sc.TenantID,
 		ScheduleID:      &id,
 		WorkflowID:      sc.WorkflowID,
@@ -374,7 +395,11 @@ func (c *claimCtx) lease(e *geoetl.Execution, sc *geoetl.Schedule, wf *geoetl.Wo
 func (c *claimCtx) markSkipped(e *geoetl.Execution, reason string) {
 	now := c.now
 	e.Status, e.Skipped, e.SkipReason, e.CompletedAt = geoetl.ExecSkipped, true, &reason, &now
-	c.res.skipped = append(c.res.skipped, reason)
+	if strings.HasPrefix(reason, geoetl.MissedPrefix) && e.MissedCount == 0 {
+		at := e.ScheduledAt
+		e.MissedCount, e.MissedUntil = 1, &at
+	}
+	c.res.skipped[reason] += max(1, e.MissedCount)
 }
 
 func (c *claimCtx) skipRow(e *geoetl.Execution, reason string) {
@@ -470,28 +495,28 @@ func (s *Scheduler) applyClaim(ctx context.Context, res *claimResult) {
 
 // announceDecided acts on what a committed claim or decider transaction
 // decided: runs it cancelled (cancel_previous) are stopped here or, through
-// the bus, wherever they run; events of the rows it wrote go to
+// the change feed, wherever they run; events of the rows it wrote go to
 // subscribers here and on other instances; skips are counted.
-func (s *Scheduler) announceDecided(ctx context.Context, cancels []string, events []geoetl.ExecutionEvent, skipped []string) {
+func (s *Scheduler) announceDecided(ctx context.Context, cancels []string, events []geoetl.ExecutionEvent, skipped map[string]int) {
 	var remote []string
 	for _, id := range cancels {
 		if !s.cancelLocal(id, stopNewerRun) {
 			remote = append(remote, id)
 		}
 	}
-	if s.bus != nil && len(remote) > 0 {
-		s.bus.publish(ctx, message{Cancel: remote})
+	if len(remote) > 0 {
+		s.publish(ctx, geoetl.Change{Cancel: remote})
 	}
 	for _, ev := range events {
 		s.events.publish(ev)
 	}
-	if s.bus != nil && len(events) > 0 {
-		s.bus.publish(ctx, message{Events: events})
+	if len(events) > 0 {
+		s.publish(ctx, geoetl.Change{Events: events})
 	}
 	s.tenantsFreed(events)
 	if s.m != nil {
-		for _, r := range skipped {
-			s.m.Skipped(r)
+		for r, n := range skipped {
+			s.m.SkippedN(r, n)
 		}
 	}
 }
@@ -553,9 +578,7 @@ func (s *Scheduler) announce(rs []geoetl.ExecutionResult) {
 		s.events.publish(ev)
 		s.m.Finished(string(e.Status), string(e.Trigger))
 	}
-	if s.bus != nil {
-		s.bus.publish(context.Background(), message{Events: events})
-	}
+	s.publish(context.Background(), geoetl.Change{Events: events})
 	if deliveries && s.cfg.Notifier != nil {
 		s.cfg.Notifier.Kick()
 	}
@@ -567,4 +590,15 @@ func (s *Scheduler) announce(rs []geoetl.ExecutionResult) {
 	if retries {
 		s.poke()
 	}
+}
+
+// cmpBool orders false before true.
+func cmpBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
 }

@@ -50,7 +50,7 @@ type decisions struct {
 	kind    map[*job]decisionKind
 	cancels []string                // holders cancelled by cancel_previous
 	events  []geoetl.ExecutionEvent // rows skipped
-	skipped []string                // skip reasons, for metrics
+	skipped map[string]int          // skipped occurrences by reason, for metrics
 	blocked []string                // schedules of released rows
 	again   time.Time               // local time to look again; zero when none waits
 }
@@ -260,7 +260,10 @@ func (s *Scheduler) decideIn(tx geoetl.ClaimTx, list []*job, local time.Time) (*
 			updates = append(updates, &e)
 			d.kind[j] = decisionSkip
 			d.events = append(d.events, eventOf(&e))
-			d.skipped = append(d.skipped, reason)
+			if d.skipped == nil {
+				d.skipped = map[string]int{}
+			}
+			d.skipped[reason]++
 		}
 	}
 	if len(updates) > 0 {
@@ -301,6 +304,7 @@ func compareStrings(a, b string) int {
 // workers or away from this instance, events, cancels, blocked schedules.
 func (s *Scheduler) applyDecisions(ctx context.Context, d *decisions) {
 	s.mu.Lock()
+	now := s.clock.Now()
 	for j, k := range d.kind {
 		if j.state != jobDeciding {
 			continue // dropped meanwhile (a cancel, a lapsed lease, Stop)
@@ -308,7 +312,7 @@ func (s *Scheduler) applyDecisions(ctx context.Context, d *decisions) {
 		switch k {
 		case decisionStart:
 			j.state = jobReady
-			s.ready <- j // cannot block: ready holds MaxClaimed plus a batch
+			s.dispatchReady(j, now)
 		case decisionSkip, decisionRelease, decisionGone:
 			j.state = jobDropped
 			delete(s.jobs, j.exec.ID)

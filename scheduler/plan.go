@@ -19,6 +19,10 @@ type occurrence struct {
 	// overlap policy (run_all catch-ups: each missed occurrence runs, one
 	// after another).
 	Wait bool
+	// Until and Count make a skipped row a miss record standing for Count
+	// occurrences from At to Until (Count 1: At alone).
+	Until time.Time
+	Count int
 }
 
 // schedulePlan is what claiming one due schedule does: the rows to write,
@@ -30,10 +34,8 @@ type schedulePlan struct {
 	// Reason saying why.
 	Status *geoetl.ScheduleStatus
 	Reason string
-	// MissedSince is set when more occurrences were missed than are
-	// recorded one by one: those from MissedSince up to the oldest row in
-	// Occurrences are left out (see planOptions.MaxMissed).
-	MissedSince *time.Time
+	// misfired is set when the due occurrence was past the grace.
+	misfired bool
 }
 
 // planOptions tune planSchedule.
@@ -41,9 +43,10 @@ type planOptions struct {
 	// Grace is how late an occurrence may be claimed and still count as on
 	// time rather than missed.
 	Grace time.Duration
-	// MaxMissed bounds how many missed occurrences of one schedule are
-	// written after downtime: the latest ones. An every-second schedule
-	// down for a day would otherwise write 86,400 rows at once.
+	// MaxMissed bounds how many missed occurrences of one schedule run_all
+	// catches up after downtime: the latest ones; older ones are recorded
+	// as missed. Misses themselves are one record per gap whatever their
+	// number.
 	MaxMissed int
 }
 
@@ -85,11 +88,18 @@ func planSchedule(s *geoetl.Schedule, now time.Time, o planOptions) schedulePlan
 		if s.ExpiresAt != nil && !upTo.Before(*s.ExpiresAt) {
 			upTo = s.ExpiresAt.Add(-time.Nanosecond)
 		}
-		missed, omitted := latestOccurrences(expr, loc, due, upTo, max(1, o.MaxMissed))
-		if omitted {
-			p.MissedSince = &due
+		// One more than kept: when some are left out, the first returned
+		// is the last of those.
+		keep := max(1, o.MaxMissed)
+		missed, omitted := latestOccurrences(expr, loc, due, upTo, keep+1)
+		g := gap{missed: missed}
+		if omitted || len(missed) > keep {
+			g.omittedUntil, g.missed = missed[0], missed[1:]
+			g.omitted = countOccurrences(expr, loc, due, g.omittedUntil)
 		}
-		p.Occurrences = applyMisfire(s, missed, now)
+		g.first = due
+		p.Occurrences = applyMisfire(s, g, now)
+		p.misfired = true
 		if now.After(from) {
 			from = now
 		}
@@ -113,32 +123,64 @@ func errorPlan(reason string) schedulePlan {
 	return schedulePlan{Status: &st, Reason: reason}
 }
 
-// applyMisfire turns missed occurrences (oldest first) into rows per the
-// schedule's misfire policy.
-func applyMisfire(s *geoetl.Schedule, missed []time.Time, now time.Time) []occurrence {
-	out := make([]occurrence, len(missed))
+// gap is the occurrences a schedule missed: the latest (missed, oldest
+// first) one by one and, when there were more, the count of the older
+// ones, from first to omittedUntil.
+type gap struct {
+	first        time.Time // the first missed occurrence
+	missed       []time.Time
+	omitted      int
+	omittedUntil time.Time
+}
+
+// applyMisfire turns a gap into rows per the schedule's misfire policy:
+// what does not run is one miss record (a skipped row with the range and
+// the count) per reason, so a long gap costs two rows, not one a miss.
+func applyMisfire(s *geoetl.Schedule, g gap, now time.Time) []occurrence {
+	// skipped makes one record of the omitted occurrences and missed[:n].
+	skipped := func(n int, reason string) []occurrence {
+		if g.omitted+n == 0 {
+			return nil
+		}
+		until := g.omittedUntil
+		if n > 0 {
+			until = g.missed[n-1]
+		}
+		return []occurrence{{At: g.first, Trigger: geoetl.TriggerSchedule, Skip: reason, Until: until, Count: g.omitted + n}}
+	}
 	switch s.MisfirePolicy {
 	case geoetl.MisfireSkip:
-		for i, t := range missed {
-			out[i] = occurrence{At: t, Trigger: geoetl.TriggerSchedule, Skip: geoetl.SkipReasonMissed}
-		}
+		return skipped(len(g.missed), geoetl.SkipReasonMissed)
 	case geoetl.MisfireRunAll:
 		windowStart := now.Add(-time.Duration(s.CatchupWindowMinutes) * time.Minute)
-		for i, t := range missed {
-			if t.Before(windowStart) {
-				out[i] = occurrence{At: t, Trigger: geoetl.TriggerSchedule, Skip: geoetl.SkipReasonOutsideWindow}
-			} else {
-				out[i] = occurrence{At: t, Trigger: geoetl.TriggerCatchup, Wait: true}
-			}
+		out := 0
+		for out < len(g.missed) && g.missed[out].Before(windowStart) {
+			out++
 		}
+		rows := skipped(out, geoetl.SkipReasonOutsideWindow)
+		for _, t := range g.missed[out:] {
+			rows = append(rows, occurrence{At: t, Trigger: geoetl.TriggerCatchup, Wait: true})
+		}
+		return rows
 	default: // run_once
-		for i, t := range missed {
-			out[i] = occurrence{At: t, Trigger: geoetl.TriggerSchedule, Skip: geoetl.SkipReasonSuperseded}
-		}
-		last := len(out) - 1
-		out[last] = occurrence{At: missed[last], Trigger: geoetl.TriggerCatchup}
+		last := len(g.missed) - 1
+		return append(skipped(last, geoetl.SkipReasonSuperseded), occurrence{At: g.missed[last], Trigger: geoetl.TriggerCatchup})
 	}
-	return out
+}
+
+// countOccurrences counts the occurrences from first to upTo, both
+// included, a bounded chunk at a time.
+func countOccurrences(expr *cron.Expression, loc *time.Location, first, upTo time.Time) int {
+	const chunk = 10_000
+	n := 1
+	for from := first; ; {
+		got := expr.Between(from, upTo, loc, chunk)
+		n += len(got)
+		if len(got) < chunk {
+			return n
+		}
+		from = got[len(got)-1]
+	}
 }
 
 // latestOccurrences returns first and the occurrences after it up to and

@@ -55,39 +55,32 @@ func TestPlanSchedule_SlightlyLateWithinGraceIsOnTime(t *testing.T) {
 
 func TestPlanSchedule_Misfire(t *testing.T) {
 	// Down from 10:00 to 10:30:30 with an every-ten-minutes schedule:
-	// 10:00, 10:10, 10:20 and 10:30 were missed.
+	// 10:00, 10:10, 10:20 and 10:30 were missed. What does not run is one
+	// miss record per reason with its range and count.
 	now := mustTime(t, "2027-01-01T10:30:30Z")
-	missed := []string{"2027-01-01T10:00:00Z", "2027-01-01T10:10:00Z", "2027-01-01T10:20:00Z", "2027-01-01T10:30:00Z"}
+	at := func(s string) time.Time { return mustTime(t, s) }
 	tests := []struct {
 		name   string
 		policy geoetl.MisfirePolicy
 		window int
-		want   []occurrence // At filled from missed
+		want   []occurrence
 	}{
 		{"RunOnceRunsLatestAsCatchup", geoetl.MisfireRunOnce, 1440, []occurrence{
-			{Trigger: geoetl.TriggerSchedule, Skip: geoetl.SkipReasonSuperseded},
-			{Trigger: geoetl.TriggerSchedule, Skip: geoetl.SkipReasonSuperseded},
-			{Trigger: geoetl.TriggerSchedule, Skip: geoetl.SkipReasonSuperseded},
-			{Trigger: geoetl.TriggerCatchup}}},
-		{"SkipRecordsAllMissed", geoetl.MisfireSkip, 1440, []occurrence{
-			{Trigger: geoetl.TriggerSchedule, Skip: geoetl.SkipReasonMissed},
-			{Trigger: geoetl.TriggerSchedule, Skip: geoetl.SkipReasonMissed},
-			{Trigger: geoetl.TriggerSchedule, Skip: geoetl.SkipReasonMissed},
-			{Trigger: geoetl.TriggerSchedule, Skip: geoetl.SkipReasonMissed}}},
+			{At: at("2027-01-01T10:00:00Z"), Trigger: geoetl.TriggerSchedule, Skip: geoetl.SkipReasonSuperseded, Until: at("2027-01-01T10:20:00Z"), Count: 3},
+			{At: at("2027-01-01T10:30:00Z"), Trigger: geoetl.TriggerCatchup}}},
+		{"SkipRecordsAllMissedInOneRecord", geoetl.MisfireSkip, 1440, []occurrence{
+			{At: at("2027-01-01T10:00:00Z"), Trigger: geoetl.TriggerSchedule, Skip: geoetl.SkipReasonMissed, Until: at("2027-01-01T10:30:00Z"), Count: 4}}},
 		{"RunAllRunsThoseInWindow", geoetl.MisfireRunAll, 25, []occurrence{
-			{Trigger: geoetl.TriggerSchedule, Skip: geoetl.SkipReasonOutsideWindow},
-			{Trigger: geoetl.TriggerCatchup, Wait: true},
-			{Trigger: geoetl.TriggerCatchup, Wait: true},
-			{Trigger: geoetl.TriggerCatchup, Wait: true}}},
+			{At: at("2027-01-01T10:00:00Z"), Trigger: geoetl.TriggerSchedule, Skip: geoetl.SkipReasonOutsideWindow, Until: at("2027-01-01T10:00:00Z"), Count: 1},
+			{At: at("2027-01-01T10:10:00Z"), Trigger: geoetl.TriggerCatchup, Wait: true},
+			{At: at("2027-01-01T10:20:00Z"), Trigger: geoetl.TriggerCatchup, Wait: true},
+			{At: at("2027-01-01T10:30:00Z"), Trigger: geoetl.TriggerCatchup, Wait: true}}},
 		{"RunAllWithZeroWindowRunsNothing", geoetl.MisfireRunAll, 0, []occurrence{
-			{Trigger: geoetl.TriggerSchedule, Skip: geoetl.SkipReasonOutsideWindow},
-			{Trigger: geoetl.TriggerSchedule, Skip: geoetl.SkipReasonOutsideWindow},
-			{Trigger: geoetl.TriggerSchedule, Skip: geoetl.SkipReasonOutsideWindow},
-			{Trigger: geoetl.TriggerSchedule, Skip: geoetl.SkipReasonOutsideWindow}}},
+			{At: at("2027-01-01T10:00:00Z"), Trigger: geoetl.TriggerSchedule, Skip: geoetl.SkipReasonOutsideWindow, Until: at("2027-01-01T10:30:00Z"), Count: 4}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := planned("*/10 * * * *", missed[0], t, func(s *geoetl.Schedule) {
+			s := planned("*/10 * * * *", "2027-01-01T10:00:00Z", t, func(s *geoetl.Schedule) {
 				s.MisfirePolicy = tt.policy
 				s.CatchupWindowMinutes = tt.window
 			})
@@ -96,38 +89,51 @@ func TestPlanSchedule_Misfire(t *testing.T) {
 				t.Fatalf("got %d occurrences: %+v", len(p.Occurrences), p.Occurrences)
 			}
 			for i, w := range tt.want {
-				w.At = mustTime(t, missed[i])
-				if p.Occurrences[i] != w {
-					t.Errorf("occurrence %d = %+v, want %+v", i, p.Occurrences[i], w)
+				if got := p.Occurrences[i]; !got.At.Equal(w.At) || !got.Until.Equal(w.Until) || got.Trigger != w.Trigger ||
+					got.Skip != w.Skip || got.Wait != w.Wait || got.Count != w.Count {
+					t.Errorf("occurrence %d = %+v, want %+v", i, got, w)
 				}
 			}
 			if !p.NextRunAt.Equal(mustTime(t, "2027-01-01T10:40:00Z")) {
 				t.Errorf("next = %v, want the first occurrence after now", p.NextRunAt)
 			}
-			if p.MissedSince != nil {
-				t.Errorf("MissedSince = %v, want nil", p.MissedSince)
-			}
 		})
 	}
 }
 
-func TestPlanSchedule_LongDowntimeRecordsOnlyTheLatestMissed(t *testing.T) {
-	// An every-second schedule down for a day: 86,401 missed occurrences,
-	// of which only the latest 1,000 are written.
+func TestPlanSchedule_LongDowntimeIsOneMissRecordAndOneCatchup(t *testing.T) {
+	// An every-second schedule down for a day: 86,401 missed occurrences
+	// make two rows, the miss record counting 86,400 and the catch-up.
 	s := planned("* * * * * *", "2027-01-01T00:00:00Z", t, nil)
 	now := mustTime(t, "2027-01-02T00:00:00Z")
 	p := planSchedule(s, now, testPlanOpts)
-	if len(p.Occurrences) != 1000 {
-		t.Fatalf("got %d occurrences, want 1000", len(p.Occurrences))
+	if len(p.Occurrences) != 2 {
+		t.Fatalf("got %d occurrences, want 2: %+v", len(p.Occurrences), p.Occurrences)
 	}
-	if first := p.Occurrences[0].At; !first.Equal(now.Add(-999 * time.Second)) {
-		t.Errorf("oldest recorded = %v, want %v", first, now.Add(-999*time.Second))
+	rec := p.Occurrences[0]
+	if !rec.At.Equal(*s.NextRunAt) || !rec.Until.Equal(now.Add(-time.Second)) || rec.Count != 86_400 || rec.Skip != geoetl.SkipReasonSuperseded {
+		t.Errorf("miss record = %+v, want %v..%v, 86400 superseded", rec, *s.NextRunAt, now.Add(-time.Second))
 	}
-	if last := p.Occurrences[999]; !last.At.Equal(now) || last.Trigger != geoetl.TriggerCatchup {
+	if last := p.Occurrences[1]; !last.At.Equal(now) || last.Trigger != geoetl.TriggerCatchup {
 		t.Errorf("latest = %+v, want a catch-up at now", last)
 	}
-	if p.MissedSince == nil || !p.MissedSince.Equal(*s.NextRunAt) {
-		t.Errorf("MissedSince = %v, want %v", p.MissedSince, s.NextRunAt)
+}
+
+func TestPlanSchedule_LongDowntimeRunAllCatchesUpTheLatestMaxMissed(t *testing.T) {
+	s := planned("* * * * * *", "2027-01-01T00:00:00Z", t, func(s *geoetl.Schedule) {
+		s.MisfirePolicy, s.CatchupWindowMinutes = geoetl.MisfireRunAll, 1440
+	})
+	now := mustTime(t, "2027-01-02T00:00:00Z")
+	p := planSchedule(s, now, testPlanOpts)
+	if len(p.Occurrences) != 1+testPlanOpts.MaxMissed {
+		t.Fatalf("got %d occurrences, want %d", len(p.Occurrences), 1+testPlanOpts.MaxMissed)
+	}
+	rec, first := p.Occurrences[0], p.Occurrences[1]
+	if rec.Count != 86_401-testPlanOpts.MaxMissed || !rec.Until.Equal(first.At.Add(-time.Second)) || rec.Skip != geoetl.SkipReasonOutsideWindow {
+		t.Errorf("miss record = %+v, first catch-up %v", rec, first.At)
+	}
+	if last := p.Occurrences[len(p.Occurrences)-1]; !last.At.Equal(now) || !last.Wait {
+		t.Errorf("latest = %+v, want a waiting catch-up at now", last)
 	}
 }
 
@@ -170,8 +176,8 @@ func TestPlanSchedule_MissedOccurrencesStopAtExpiry(t *testing.T) {
 		s.MisfirePolicy = geoetl.MisfireSkip
 	})
 	p := planSchedule(s, mustTime(t, "2027-01-01T12:00:00Z"), testPlanOpts)
-	if len(p.Occurrences) != 2 || !p.Occurrences[1].At.Equal(mustTime(t, "2027-01-01T07:00:00Z")) || p.NextRunAt != nil {
-		t.Fatalf("plan = %+v", p)
+	if len(p.Occurrences) != 1 || p.Occurrences[0].Count != 2 || !p.Occurrences[0].Until.Equal(mustTime(t, "2027-01-01T07:00:00Z")) || p.NextRunAt != nil {
+		t.Fatalf("plan = %+v, want one miss record of 06:00 and 07:00", p)
 	}
 }
 

@@ -160,27 +160,27 @@ func TestMisfireAfterRestart(t *testing.T) {
 	// 10:10, 10:20, 10:30 and 10:40 are missed.
 	down, up := t0.Add(5*time.Minute), t0.Add(45*time.Minute+30*time.Second)
 	at := func(m int) time.Time { return t0.Add(time.Duration(m) * time.Minute) }
+	// What does not run is one miss record per gap: its occurrence is the
+	// first missed, with the last and the count.
 	tests := []struct {
-		policy geoetl.MisfirePolicy
-		window int
-		want   []string
-		ran    int
+		policy   geoetl.MisfirePolicy
+		window   int
+		want     []string
+		at       []int // scheduledAt of each row, minutes after t0
+		missedTo int   // missedUntil of the record
+		missedN  int   // missedCount of the record
+		ran      int
 	}{
 		{geoetl.MisfireRunOnce, 1440, []string{
 			"skipped: " + geoetl.SkipReasonSuperseded + " (schedule)",
-			"skipped: " + geoetl.SkipReasonSuperseded + " (schedule)",
-			"skipped: " + geoetl.SkipReasonSuperseded + " (schedule)",
-			"completed (catchup)"}, 1},
+			"completed (catchup)"}, []int{10, 40}, 30, 3, 1},
 		{geoetl.MisfireSkip, 1440, []string{
-			"skipped: " + geoetl.SkipReasonMissed + " (schedule)",
-			"skipped: " + geoetl.SkipReasonMissed + " (schedule)",
-			"skipped: " + geoetl.SkipReasonMissed + " (schedule)",
-			"skipped: " + geoetl.SkipReasonMissed + " (schedule)"}, 0},
+			"skipped: " + geoetl.SkipReasonMissed + " (schedule)"}, []int{10}, 40, 4, 0},
 		{geoetl.MisfireRunAll, 30, []string{
 			"skipped: " + geoetl.SkipReasonOutsideWindow + " (schedule)",
 			"completed (catchup)",
 			"completed (catchup)",
-			"completed (catchup)"}, 3},
+			"completed (catchup)"}, []int{10, 20, 30, 40}, 10, 1, 3},
 	}
 	for _, tt := range tests {
 		t.Run(string(tt.policy), func(t *testing.T) {
@@ -195,14 +195,17 @@ func TestMisfireAfterRestart(t *testing.T) {
 			case tt.ran > 0:
 				b.waitStatus(sc, geoetl.ExecCompleted, tt.ran)
 			default:
-				b.waitStatus(sc, geoetl.ExecSkipped, 4)
+				b.waitStatus(sc, geoetl.ExecSkipped, 1)
 			}
 			wantStatuses(t, b.statuses(sc), tt.want...)
 			h := b.history(sc)
-			for i, m := range []int{10, 20, 30, 40} {
+			for i, m := range tt.at {
 				if !h[i].ScheduledAt.Equal(at(m)) {
 					t.Errorf("execution %d is the occurrence of %s, want %s", i, h[i].ScheduledAt, at(m))
 				}
+			}
+			if rec := h[0]; rec.MissedCount != tt.missedN || rec.MissedUntil == nil || !rec.MissedUntil.Equal(at(tt.missedTo)) {
+				t.Errorf("miss record: count %d until %v, want %d until %s", rec.MissedCount, rec.MissedUntil, tt.missedN, at(tt.missedTo))
 			}
 			if next := b.reload(sc).NextRunAt; next == nil || !next.Equal(at(50)) {
 				t.Errorf("next run = %v, want %s", next, at(50))

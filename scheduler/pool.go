@@ -120,7 +120,7 @@ func (s *Scheduler) firer() {
 				continue
 			}
 			j.state = jobReady
-			s.ready <- j // cannot block: ready holds MaxClaimed plus a batch
+			s.dispatchReady(j, now)
 		}
 		deadline := now.Add(time.Hour)
 		if len(s.timers) > 0 {
@@ -145,10 +145,36 @@ func (s *Scheduler) firer() {
 	}
 }
 
-// worker runs due jobs until Stop closes the ready channel.
+// dispatchReady hands a due job to the workers. Catch-ups and jobs
+// already further behind than the misfire grace go to the late queue,
+// which workers serve only when no on-time job waits: under overload or
+// after downtime, runs that can still start on time come first. It cannot
+// block: each queue holds MaxClaimed plus a batch.
+func (s *Scheduler) dispatchReady(j *job, now time.Time) {
+	if j.exec.Trigger == geoetl.TriggerCatchup || now.Sub(j.fireAt) > s.cfg.MisfireGrace {
+		s.late <- j
+		return
+	}
+	s.ready <- j
+}
+
+// worker runs due jobs, on-time ones first, until Stop closes the queues.
 func (s *Scheduler) worker() {
 	defer s.workers.Done()
-	for j := range s.ready {
+	for {
+		var j *job
+		var ok bool
+		select {
+		case j, ok = <-s.ready:
+		default:
+			select {
+			case j, ok = <-s.ready:
+			case j, ok = <-s.late:
+			}
+		}
+		if !ok {
+			return
+		}
 		s.run(j)
 	}
 }

@@ -31,7 +31,7 @@ func retryFor(s *geoetl.Schedule, failed *geoetl.Execution, now time.Time, u flo
 	due := now.Add(jittered(s.RetryDelay(attempt), u))
 	id := failed.ID
 	return &geoetl.Execution{
-		ID:              geoetl.NewID(),
+		ID:              geoetl.NewTimeID(),
 		TenantID:        failed.TenantID,
 		ScheduleID:      failed.ScheduleID,
 		WorkflowID:      failed.WorkflowID,

@@ -160,11 +160,14 @@ func (s *Scheduler) remoteCancelReason(e *geoetl.Execution) string {
 	return geoetl.ErrorCancelledByUser
 }
 
-// recorder hands a run's node records and log lines to the writer.
+// recorder hands a run's node records and log lines to the writer. It
+// numbers the lines itself: an execution runs once, on one instance, so
+// the store need not look up the last number of each execution.
 type recorder struct {
 	s           *Scheduler
 	executionID string
 	mu          sync.Mutex
+	seq         int64
 }
 
 func (r *recorder) Node(n geoetl.NodeRun) {
@@ -179,7 +182,8 @@ func (r *recorder) Node(n geoetl.NodeRun) {
 func (r *recorder) Log(level, nodeID, message string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.s.writer.log(&geoetl.LogEntry{ExecutionID: r.executionID, At: r.s.dbNow(), Level: level, NodeID: nodeID, Message: redact.SystemText(message)})
+	r.seq++
+	r.s.writer.log(&geoetl.LogEntry{ExecutionID: r.executionID, Seq: r.seq, At: r.s.dbNow(), Level: level, NodeID: nodeID, Message: redact.SystemText(message)})
 }
 
 // eventOf is the status event of an execution.

@@ -21,8 +21,10 @@
 //     started runs with "instance lost", applying the retry policy. An
 //     instance cut off from the database stops its own runs before the
 //     reaper could act, so nothing runs twice.
-//   - On PostgreSQL, changes wake the other instances through LISTEN/NOTIFY
-//     and singleton chores are elected with an advisory lock.
+//   - Changes wake the other instances through the cluster's change feed,
+//     and the singleton chores run on the instance its elector picks
+//     (Config.Cluster). The scheduler never learns which database it runs
+//     on: the store and the cluster (db.OpenCluster) hide it.
 package scheduler
 
 import (
@@ -38,7 +40,6 @@ import (
 
 	"github.com/geoetl/geoetl"
 	"github.com/geoetl/geoetl/clock"
-	"github.com/geoetl/geoetl/db"
 	"github.com/geoetl/geoetl/metrics"
 )
 
@@ -46,7 +47,7 @@ import (
 // implements service.Scheduler and the console's event source.
 type Scheduler struct {
 	cfg    Config
-	store  geoetl.Store
+	store  Store
 	clock  clock.Clock
 	log    *slog.Logger
 	m      *metrics.Metrics
@@ -59,12 +60,13 @@ type Scheduler struct {
 	fireWake   chan struct{} // wakes the firer (an earlier job)
 	decideWake chan struct{} // wakes the decider (contended jobs due)
 	ready      chan *job     // jobs due, for the workers
+	late       chan *job     // catch-ups and backlog: workers take them only when ready is empty
 	offsets    offsetTracker
 	rate       claimRate   // of claim transactions, for the adaptive lookahead
 	window     claimWindow // how far claims reach for a large set due together
 	writer     *writer
-	bus        *bus // PostgreSQL LISTEN/NOTIFY; nil on SQLite
-	elector    *elector
+	feed       geoetl.ChangeFeed // nil without a cluster
+	elector    geoetl.Elector    // nil without a cluster
 	chores     gocron.Scheduler
 	localJobs  gocron.Scheduler
 
@@ -111,16 +113,11 @@ func New(cfg Config) (*Scheduler, error) {
 		decideWake: make(chan struct{}, 1),
 		undecided:  map[string]int{},
 		ready:      make(chan *job, cfg.MaxClaimed+cfg.BatchSize),
+		late:       make(chan *job, cfg.MaxClaimed+cfg.BatchSize),
 		jobs:       map[string]*job{},
 		blocked:    map[string]struct{}{},
 	}
-	if cfg.DatabaseURL != "" {
-		kind, _, err := db.Parse(cfg.DatabaseURL)
-		if err != nil {
-			return nil, err
-		}
-		s.isPG = kind == db.Postgres
-	}
+	s.isPG = cfg.Cluster != nil && cfg.Cluster.MultiProcess()
 	s.writer = newWriter(s)
 	s.runCtx, s.runCancel = context.WithCancel(context.Background())
 	s.stopCtx, s.stopFn = context.WithCancel(context.Background())
@@ -142,9 +139,11 @@ func (s *Scheduler) Start(ctx context.Context) error {
 	s.started = true
 	s.mu.Unlock()
 
-	if s.isPG {
-		s.bus = newBus(s, s.cfg.DatabaseURL)
-		if err := s.bus.start(ctx); err != nil {
+	if s.cfg.Cluster != nil {
+		s.feed = s.newFeed()
+		if err := s.feed.Start(ctx); err != nil {
+			s.feed.Close()
+			s.feed = nil
 			return err
 		}
 	}
@@ -183,8 +182,8 @@ func (s *Scheduler) Stop(ctx context.Context) error {
 	s.stopChores()
 	if !s.cfg.Dispatch {
 		s.loops.Wait()
-		if s.bus != nil {
-			s.bus.close()
+		if s.feed != nil {
+			s.feed.Close()
 		}
 		return nil
 	}
@@ -206,6 +205,7 @@ func (s *Scheduler) Stop(ctx context.Context) error {
 	done := make(chan struct{})
 	go func() { s.workers.Wait(); close(done) }()
 	close(s.ready)
+	close(s.late)
 	grace := time.NewTimer(s.cfg.ShutdownGrace)
 	defer grace.Stop()
 	select {
@@ -225,11 +225,11 @@ func (s *Scheduler) Stop(ctx context.Context) error {
 	s.stopHeartbeats()
 	s.loops.Wait()
 	s.runCancel()
-	if s.bus != nil {
-		s.bus.close()
+	if s.feed != nil {
+		s.feed.Close()
 	}
 	if s.elector != nil {
-		s.elector.close()
+		s.elector.Close()
 	}
 	return errors.Join(errs...)
 }
@@ -239,9 +239,7 @@ func (s *Scheduler) Stop(ctx context.Context) error {
 func (s *Scheduler) Changed(ctx context.Context) {
 	s.unblockAll()
 	s.poke()
-	if s.bus != nil {
-		s.bus.publish(ctx, message{Wake: true})
-	}
+	s.publish(ctx, geoetl.Change{Wake: true})
 }
 
 // CancelExecution stops an execution at once if this instance holds it;
@@ -252,9 +250,7 @@ func (s *Scheduler) CancelExecution(ctx context.Context, id string) {
 	if s.cancelLocal(id, stopUser) {
 		return
 	}
-	if s.bus != nil {
-		s.bus.publish(ctx, message{Cancel: []string{id}})
-	}
+	s.publish(ctx, geoetl.Change{Cancel: []string{id}})
 }
 
 // Subscribe returns the status changes of the tenant's executions (this

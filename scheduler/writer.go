@@ -102,7 +102,14 @@ func (w *writer) loop() {
 	}
 }
 
-// close writes what is left (retrying until ctx ends) and stops the loop.
+// drainBound bounds the final drain at shutdown. It is the writer's own
+// bound, detached from the caller's context: a stop whose context is
+// cancelled or nearly spent (the signal's, or a grace period used up by
+// slow runs) must still record the outcomes of runs that finished.
+const drainBound = 30 * time.Second
+
+// close writes what is left (retrying for up to drainBound, on a context
+// of its own) and stops the loop.
 func (w *writer) close(ctx context.Context) {
 	w.mu.Lock()
 	if w.closing {
@@ -110,7 +117,9 @@ func (w *writer) close(ctx context.Context) {
 		return
 	}
 	w.closing = true
-	w.closeCtx = ctx
+	var cancel context.CancelFunc
+	w.closeCtx, cancel = context.WithTimeout(context.WithoutCancel(ctx), drainBound)
+	defer cancel()
 	w.mu.Unlock()
 	close(w.quit)
 	<-w.done
@@ -205,14 +214,22 @@ func (w *writer) writeFinishes(ctx context.Context, rs []geoetl.ExecutionResult)
 	return nil
 }
 
+// attemptBound bounds one write attempt.
+const attemptBound = 30 * time.Second
+
 // retry runs write until it succeeds or ctx ends, backing off while the
-// database fails.
+// database fails. ctx only ends the retrying: an attempt under way runs
+// on a detached context with its own bound, so that the start of a
+// shutdown does not abort a write that would have succeeded (the final
+// drain would then write the batch again, on a context that may be spent).
 func (w *writer) retry(ctx context.Context, what string, n int, write func(context.Context) error) bool {
 	if n == 0 {
 		return true
 	}
 	for failures := 1; ; failures++ {
-		err := write(ctx)
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), attemptBound)
+		err := write(actx)
+		cancel()
 		if err == nil {
 			return true
 		}

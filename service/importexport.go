@@ -83,54 +83,146 @@ func (s *Service) ImportSchedules(ctx context.Context, p geoetl.Principal, body 
 			return nil, &geoetl.Error{Code: geoetl.EFORBIDDEN, Message: "tenantId must be your own tenant.", Fields: map[string][]string{fmt.Sprintf("schedules[%d].tenantId", i): {"must be your own tenant"}}}
 		}
 	}
-	results := make([]ImportResult, 0, len(doc.Schedules))
+	// Workflows are read once per import, not once per item.
+	batch := *s
+	batch.Store = &workflowCache{Store: s.Store, found: map[string]*geoetl.Workflow{}}
+	im := &importer{s: &batch, p: p, results: make([]ImportResult, len(doc.Schedules)), pending: map[string]bool{}}
 	for i, raw := range doc.Schedules {
-		results = append(results, s.importOne(ctx, p, i, raw))
+		if err := im.add(ctx, i, raw); err != nil {
+			return nil, err
+		}
 	}
-	return results, nil
+	if err := im.flush(ctx); err != nil {
+		return nil, err
+	}
+	if im.changed {
+		s.Scheduler.Changed(ctx)
+	}
+	return im.results, nil
 }
 
-func (s *Service) importOne(ctx context.Context, p geoetl.Principal, i int, raw json.RawMessage) ImportResult {
+// importBatch is how many new schedules an import writes per transaction.
+const importBatch = 1000
+
+// importer creates an import's new schedules in batched transactions;
+// updates of existing ones go one by one as before.
+type importer struct {
+	s       *Service
+	p       geoetl.Principal
+	results []ImportResult
+	creates []*geoetl.Schedule
+	index   []int           // results index of each create
+	pending map[string]bool // names in creates
+	changed bool
+}
+
+func (im *importer) add(ctx context.Context, i int, raw json.RawMessage) error {
 	r := ImportResult{Index: i}
 	upd, extra, err := DecodeScheduleJSON(raw)
 	if err != nil {
-		return failed(r, err)
+		im.results[i] = failed(r, err)
+		return nil
 	}
 	if upd.Name != nil {
 		r.Name = *upd.Name
 	}
-	if extra.TenantID != nil && *extra.TenantID != p.TenantID {
-		return failed(r, geoetl.Errorf(geoetl.EFORBIDDEN, "tenantId must be your own tenant"))
+	if im.pending[r.Name] {
+		// A later item of the same name updates the earlier one: write
+		// the batch first, so it finds it.
+		if err := im.flush(ctx); err != nil {
+			return err
+		}
+	}
+	if extra.TenantID != nil && *extra.TenantID != im.p.TenantID {
+		im.results[i] = failed(r, geoetl.Errorf(geoetl.EFORBIDDEN, "tenantId must be your own tenant"))
+		return nil
 	}
 	if extra.WorkflowName != "" && (upd.WorkflowID == nil || *upd.WorkflowID == "") {
-		id, err := s.workflowIDByName(ctx, p.TenantID, extra.WorkflowName)
+		id, err := im.s.workflowIDByName(ctx, im.p.TenantID, extra.WorkflowName)
 		if err != nil {
-			return failed(r, err)
+			im.results[i] = failed(r, err)
+			return nil
 		}
 		upd.WorkflowID = &id
 	}
 	if r.Name == "" {
-		return failed(r, invalid("name", "is required"))
+		im.results[i] = failed(r, invalid("name", "is required"))
+		return nil
 	}
-	existing, err := s.Store.FindScheduleByName(ctx, p.TenantID, r.Name)
+	existing, err := im.s.Store.FindScheduleByName(ctx, im.p.TenantID, r.Name)
 	switch {
 	case err == nil:
 		upd.ExpectedVersion = nil
-		sc, err := s.UpdateSchedule(ctx, p, existing.ID, upd)
+		sc, err := im.s.UpdateSchedule(ctx, im.p, existing.ID, upd)
 		if err != nil {
-			return failed(r, err)
+			im.results[i] = failed(r, err)
+			return nil
 		}
 		r.Action, r.ID = "updated", sc.ID
+		im.results[i] = r
 	case geoetl.IsNotFound(err):
-		sc, err := s.CreateSchedule(ctx, p, upd)
+		sc, err := im.s.newSchedule(ctx, im.p, upd)
 		if err != nil {
-			return failed(r, err)
+			im.results[i] = failed(r, err)
+			return nil
+		}
+		im.results[i] = r
+		im.creates, im.index = append(im.creates, sc), append(im.index, i)
+		im.pending[r.Name] = true
+		if len(im.creates) >= importBatch {
+			return im.flush(ctx)
+		}
+	default:
+		im.results[i] = failed(r, err)
+	}
+	return nil
+}
+
+// flush writes the pending creates in one transaction.
+func (im *importer) flush(ctx context.Context) error {
+	if len(im.creates) == 0 {
+		return nil
+	}
+	// The tenant's schedule limit is checked once per batch, in its
+	// transaction.
+	errs, err := im.s.Store.CreateSchedules(ctx, im.creates, im.s.Limits.MaxSchedules, func(sc *geoetl.Schedule) *geoetl.AuditEntry {
+		return im.s.auditEntry(im.p, "schedule.create", "schedule", sc.ID, nil, sc)
+	})
+	if err != nil {
+		return err
+	}
+	for k, sc := range im.creates {
+		r := im.results[im.index[k]]
+		if errs[k] != nil {
+			im.results[im.index[k]] = failed(r, errs[k])
+			continue
 		}
 		r.Action, r.ID = "created", sc.ID
-	default:
-		return failed(r, err)
+		im.results[im.index[k]] = r
+		im.changed = true
 	}
-	return r
+	im.creates, im.index = im.creates[:0], im.index[:0]
+	clear(im.pending)
+	return nil
+}
+
+// workflowCache reads each workflow once for the length of an import.
+type workflowCache struct {
+	geoetl.Store
+	found map[string]*geoetl.Workflow
+}
+
+func (c *workflowCache) FindWorkflowByID(ctx context.Context, tenantID, id string) (*geoetl.Workflow, error) {
+	key := tenantID + "/" + id
+	if w, ok := c.found[key]; ok {
+		return w, nil
+	}
+	w, err := c.Store.FindWorkflowByID(ctx, tenantID, id)
+	if err != nil {
+		return nil, err
+	}
+	c.found[key] = w
+	return w, nil
 }
 
 func (s *Service) workflowIDByName(ctx context.Context, tenantID, name string) (string, error) {

@@ -10,12 +10,9 @@ import (
 	"github.com/geoetl/geoetl"
 )
 
-// CreateSchedule creates a schedule from the fields set in in (the rest
-// take the API's defaults), owned by p's tenant.
-func (s *Service) CreateSchedule(ctx context.Context, p geoetl.Principal, in geoetl.ScheduleUpdate) (*geoetl.Schedule, error) {
-	if err := requireRole(p, geoetl.RoleEditor); err != nil {
-		return nil, err
-	}
+// newSchedule builds and checks a new schedule of p's tenant from in, with
+// its first run, ready to store.
+func (s *Service) newSchedule(ctx context.Context, p geoetl.Principal, in geoetl.ScheduleUpdate) (*geoetl.Schedule, error) {
 	sc := geoetl.NewSchedule()
 	in.Apply(sc)
 	sc.ID = geoetl.NewID()
@@ -30,8 +27,20 @@ func (s *Service) CreateSchedule(ctx context.Context, p geoetl.Principal, in geo
 	if err := s.checkMinInterval(sc); err != nil {
 		return nil, err
 	}
-	now := s.Clock.Now().UTC()
-	if err := s.scheduleNext(sc, now); err != nil {
+	if err := s.scheduleNext(sc, s.Clock.Now().UTC()); err != nil {
+		return nil, err
+	}
+	return sc, nil
+}
+
+// CreateSchedule creates a schedule from the fields set in in (the rest
+// take the API's defaults), owned by p's tenant.
+func (s *Service) CreateSchedule(ctx context.Context, p geoetl.Principal, in geoetl.ScheduleUpdate) (*geoetl.Schedule, error) {
+	if err := requireRole(p, geoetl.RoleEditor); err != nil {
+		return nil, err
+	}
+	sc, err := s.newSchedule(ctx, p, in)
+	if err != nil {
 		return nil, err
 	}
 	if err := s.Store.CreateScheduleCapped(ctx, sc, s.Limits.MaxSchedules); err != nil {

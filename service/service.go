@@ -70,7 +70,15 @@ func (noScheduler) CancelExecution(context.Context, string) {}
 // audit appends an audit entry. A failure to audit is logged but does not
 // undo the change, which has already been committed.
 func (s *Service) audit(ctx context.Context, p geoetl.Principal, action, objectType, objectID string, before, after any) {
-	e := &geoetl.AuditEntry{
+	e := s.auditEntry(p, action, objectType, objectID, before, after)
+	if err := s.Store.AppendAudit(ctx, e); err != nil {
+		s.Logger.Error("audit append failed", "action", action, "object", objectID, "err", err)
+	}
+}
+
+// auditEntry is the audit log entry of one change.
+func (s *Service) auditEntry(p geoetl.Principal, action, objectType, objectID string, before, after any) *geoetl.AuditEntry {
+	return &geoetl.AuditEntry{
 		ID:         geoetl.NewID(),
 		TenantID:   p.TenantID,
 		ActorID:    p.ActorID,
@@ -81,9 +89,6 @@ func (s *Service) audit(ctx context.Context, p geoetl.Principal, action, objectT
 		Before:     auditJSON(before),
 		After:      auditJSON(after),
 		At:         s.Clock.Now().UTC(),
-	}
-	if err := s.Store.AppendAudit(ctx, e); err != nil {
-		s.Logger.Error("audit append failed", "action", action, "object", objectID, "err", err)
 	}
 }
 

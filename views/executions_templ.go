@@ -228,9 +228,9 @@ func ExecRows(p Page, zone string, execs []*geoetl.Execution, oob bool) templ.Co
 					return templ_7745c5c3_Err
 				}
 				var templ_7745c5c3_Var11 string
-				templ_7745c5c3_Var11, templ_7745c5c3_Err = templ.JoinStringErrs(*e.SkipReason)
+				templ_7745c5c3_Var11, templ_7745c5c3_Err = templ.JoinStringErrs(*e.SkipReason + missedNote(e, zone))
 				if templ_7745c5c3_Err != nil {
-					return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/executions.templ`, Line: 55, Col: 41}
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/executions.templ`, Line: 55, Col: 63}
 				}
 				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var11))
 				if templ_7745c5c3_Err != nil {
@@ -889,9 +889,9 @@ func ExecutionLive(p Page, d ExecutionData, oob bool) templ.Component {
 				return templ_7745c5c3_Err
 			}
 			var templ_7745c5c3_Var40 string
-			templ_7745c5c3_Var40, templ_7745c5c3_Err = templ.JoinStringErrs(*e.SkipReason)
+			templ_7745c5c3_Var40, templ_7745c5c3_Err = templ.JoinStringErrs(*e.SkipReason + missedNote(e, d.Zone))
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/executions.templ`, Line: 219, Col: 24}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/executions.templ`, Line: 219, Col: 48}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var40))
 			if templ_7745c5c3_Err != nil {
@@ -1412,6 +1412,15 @@ func ExecutionLive(p Page, d ExecutionData, oob bool) templ.Component {
 }
 
 // nodesDone counts the nodes that have finished, whatever their outcome.
+// missedNote says how many occurrences a miss record stands for, and
+// until when ("" for a single one).
+func missedNote(e *geoetl.Execution, zone string) string {
+	if e.MissedCount <= 1 || e.MissedUntil == nil {
+		return ""
+	}
+	return " (" + fmtInt(int64(e.MissedCount)) + " occurrences, until " + AbsTime(*e.MissedUntil, zone) + ")"
+}
+
 func nodesDone(nodes []*geoetl.NodeRun) int {
 	n := 0
 	for _, r := range nodes {

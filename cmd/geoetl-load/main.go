@@ -5,6 +5,13 @@
 // searches a tenant of 100,000 schedules, and prints the figures as
 // Markdown tables. It exits 1 when any request got a 5xx answer or any
 // occurrence ran twice.
+//
+// With -sched it runs the scheduler throughput benchmark of the real
+// binary instead: N every-second no-op schedules on SQLite (or, with -db,
+// on PostgreSQL with -instances processes), created
+// through the API, lined up and measured from outside (the executions
+// table, and the process tree's CPU, memory and writes in /proc). It
+// exits 1 when an occurrence ran twice or was missed.
 package main
 
 import (
@@ -30,7 +37,33 @@ func main() {
 	flag.IntVar(&cfg.Writers, "writers", 4, "concurrent API writers")
 	flag.Float64Var(&cfg.Rate, "rate", 100, "API requests per second, readers and writers together, on a fixed timetable (0: as fast as answers come)")
 	flag.IntVar(&cfg.ListSchedules, "list", 100_000, "schedules of the tenant listed and searched (-1 skips)")
+	sched := flag.Bool("sched", false, "run the scheduler benchmark of the real binary instead (SQLite; -schedules, -duration)")
+	lead := flag.Duration("lead", 10*time.Second, "-sched: time from the restart to the lined-up first occurrence")
+	probe := flag.Float64("probe", 5, "-sched: API requests a second during the window (0: none)")
+	profile := flag.String("profile", "", "-sched: write CPU, allocation, mutex and block profiles of serve into this folder")
+	down := flag.Duration("down", 0, "-sched: line the schedules up as if the server had been down this long, and measure the on-time runs after the restart")
+	instances := flag.Int("instances", 1, "-sched: geoetl serve processes sharing the database (more than one needs -db postgres://…)")
+	importN := flag.Int("import", 0, "time importing this many schedules through the API of the real binary (SQLite) instead")
 	flag.Parse()
+	if *importN > 0 {
+		if err := runImport(*importN, *profile); err != nil {
+			fmt.Fprintln(os.Stderr, "geoetl-load:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if *sched {
+		schedDB := ""
+		if *dbURL != "sqlite" {
+			schedDB = *dbURL
+		}
+		if err := runSched(load.SchedConfig{DB: schedDB, Instances: *instances, Schedules: cfg.Schedules, Duration: cfg.Duration, Lead: *lead, Probe: *probe,
+			ProfileDir: *profile, Down: *down}); err != nil {
+			fmt.Fprintln(os.Stderr, "geoetl-load:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(cfg, *dbURL); err != nil {
 		fmt.Fprintln(os.Stderr, "geoetl-load:", err)
 		os.Exit(1)
@@ -60,5 +93,50 @@ func run(cfg load.Config, dbURL string) error {
 	if n, twice := rep.ServerErrors(), rep.Twice(); n > 0 || twice > 0 {
 		return fmt.Errorf("%d answers were 5xx and %d occurrences ran twice", n, twice)
 	}
+	return nil
+}
+
+func runSched(cfg load.SchedConfig) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	dir, err := os.MkdirTemp("", "geoetl-sched-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	if cfg.Bin, err = chaos.Build(ctx, dir); err != nil {
+		return err
+	}
+	cfg.Dir, cfg.Log = dir, os.Stderr
+	rep, err := load.RunSched(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	rep.Print(os.Stdout)
+	if rep.Twice > 0 || rep.Missed > 0 || rep.GivingUp > 0 || rep.Unfinished > 0 {
+		return fmt.Errorf("%d occurrences ran twice, %d were missed, %d outcome writes gave up, %d rows were left unfinished by the stop",
+			rep.Twice, rep.Missed, rep.GivingUp, rep.Unfinished)
+	}
+	return nil
+}
+
+func runImport(n int, profileDir string) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	dir, err := os.MkdirTemp("", "geoetl-import-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	bin, err := chaos.Build(ctx, dir)
+	if err != nil {
+		return err
+	}
+	took, size, err := load.RunImport(ctx, bin, dir, n, profileDir)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("Import of %d schedules through the API (real binary, SQLite): %s, %.0f/s; database %d MB\n",
+		n, took.Round(10*time.Millisecond), float64(n)/took.Seconds(), size>>20)
 	return nil
 }

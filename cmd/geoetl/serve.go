@@ -53,6 +53,11 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, env 
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
 	defer ln.Close()
+	stopPprof, err := startPprof(env["GEOETL_PPROF_ADDR"], logger)
+	if err != nil {
+		return err
+	}
+	defer stopPprof()
 
 	if err := db.MigrateUp(ctx, cfg.DB); err != nil {
 		return err
@@ -109,9 +114,13 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, env 
 	if err != nil {
 		return usagef("--smtp-url: %v", err)
 	}
+	cluster, err := db.OpenCluster(cfg.DB)
+	if err != nil {
+		return err
+	}
 	sched, err := scheduler.New(scheduler.Config{
 		Store: store, Engine: workflows, Notifier: notifier, Clock: clock.Real{}, Logger: logger, Metrics: m,
-		InstanceID: cfg.InstanceID, DatabaseURL: cfg.DB, Workers: cfg.Workers,
+		InstanceID: cfg.InstanceID, Cluster: cluster, Workers: cfg.Workers,
 		ShutdownGrace: cfg.ShutdownGrace, Retention: cfg.Retention, Dispatch: !cfg.NoScheduler,
 		TenantMaxRuns: cfg.TenantMaxRuns,
 	})

@@ -112,6 +112,10 @@ var dialect = &sqlstore.Dialect{
 	// about their errors that PostgreSQL does not make. Checked on
 	// PostgreSQL 15: the same search reads the GIN index as superuser and
 	// scans the table as geoetl_app. So searches test the tenant's rows.
+	// Counts by status kept by triggers (migration 00007), sharded per
+	// writing session: a list filtered by status alone, or not at all,
+	// sums them instead of counting the tenant's rows.
+	StatusCount: `SELECT coalesce(sum(n), 0) FROM schedule_status_counts WHERE tenant_id = $1 AND ($2::text = '' OR status = $2::text)`,
 	HourBucket: func(col string) string {
 		return fmt.Sprintf("date_trunc('hour', %s, 'UTC')", col)
 	},

@@ -278,4 +278,39 @@ func (s *suite) executions(t *testing.T) {
 			t.Fatalf("empty stats %+v", none)
 		}
 	})
+
+	t.Run("MissRecordStandsForItsOccurrences", func(t *testing.T) {
+		w := newWorld(t, st)
+		x := w.schedule(t, nil)
+		reason := geoetl.SkipReasonSuperseded
+		rec := w.execution(x, epoch.Add(-10*time.Minute), geoetl.TriggerSchedule)
+		until := epoch.Add(-time.Minute)
+		rec.Status, rec.Skipped, rec.SkipReason, rec.MissedCount, rec.MissedUntil = geoetl.ExecSkipped, true, &reason, 10, &until
+		w.mustExecution(t, rec)
+		got, err := st.FindExecutionByID(bg, w.ten.ID, rec.ID)
+		noErr(t, err)
+		if got.MissedCount != 10 || got.MissedUntil == nil || !got.MissedUntil.Equal(until) {
+			t.Fatalf("miss record read back as count %d until %v", got.MissedCount, got.MissedUntil)
+		}
+		single := w.execution(x, epoch, geoetl.TriggerSchedule)
+		single.Status, single.Skipped, single.SkipReason, single.MissedCount, single.MissedUntil = geoetl.ExecSkipped, true, &reason, 1, &single.ScheduledAt
+		w.mustExecution(t, single)
+		done := w.execution(x, epoch.Add(time.Second), geoetl.TriggerSchedule)
+		done.Status = geoetl.ExecCompleted
+		w.mustExecution(t, done)
+
+		stats, err := st.ExecutionStats(bg, w.ten.ID, x.ID, epoch.Add(-time.Hour))
+		noErr(t, err)
+		if stats.Missed != 11 || stats.ByStatus[geoetl.ExecSkipped] != 11 || stats.Total != 12 {
+			t.Fatalf("stats count rows, not occurrences: missed %d, skipped %d, total %d; want 11, 11, 12",
+				stats.Missed, stats.ByStatus[geoetl.ExecSkipped], stats.Total)
+		}
+
+		bad := w.execution(x, epoch.Add(-2*time.Hour), geoetl.TriggerSchedule)
+		bad.Status, bad.Skipped, bad.SkipReason, bad.MissedCount = geoetl.ExecSkipped, true, &reason, 3
+		wantCode(t, st.CreateExecution(bg, bad), geoetl.EINVALID)
+		before := epoch.Add(-3 * time.Hour)
+		bad.MissedUntil = &before
+		wantCode(t, st.CreateExecution(bg, bad), geoetl.EINVALID)
+	})
 }

@@ -3,6 +3,7 @@ package storetest
 import (
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -40,6 +41,52 @@ func fullSchedule(s *geoetl.Schedule) {
 
 func (s *suite) schedules(t *testing.T) {
 	st, clk := s.fresh(t)
+
+	t.Run("CreateSchedulesBatchReportsEachItem", func(t *testing.T) {
+		w := newWorld(t, st)
+		taken := w.schedule(t, nil)
+		ok1 := newSchedule(w.ten.ID, w.wf.ID, unique("batch"))
+		dup := newSchedule(w.ten.ID, w.wf.ID, taken.Name)
+		noWF := newSchedule(w.ten.ID, geoetl.NewID(), unique("batch"))
+		ok2 := newSchedule(w.ten.ID, w.wf.ID, unique("batch"))
+		audit := func(x *geoetl.Schedule) *geoetl.AuditEntry {
+			return &geoetl.AuditEntry{TenantID: x.TenantID, Actor: "importer", Action: "schedule.create", ObjectType: "schedule", ObjectID: x.ID}
+		}
+		errs, err := st.CreateSchedules(bg, []*geoetl.Schedule{ok1, dup, noWF, ok2}, 0, audit)
+		noErr(t, err)
+		if len(errs) != 4 || errs[0] != nil || errs[3] != nil {
+			t.Fatalf("results %v, want the first and last created", errs)
+		}
+		wantCode(t, errs[1], geoetl.ECONFLICT)
+		wantCode(t, errs[2], geoetl.ENOTFOUND)
+		for _, x := range []*geoetl.Schedule{ok1, ok2} {
+			got, err := st.FindScheduleByName(bg, w.ten.ID, x.Name)
+			noErr(t, err)
+			if got.ID != x.ID || got.Version != 1 {
+				t.Fatalf("created %+v, read %+v", x, got)
+			}
+		}
+		if got, err := st.FindScheduleByID(bg, w.ten.ID, taken.ID); err != nil || got.Name != taken.Name {
+			t.Fatalf("the taken name's schedule changed: %+v %v", got, err)
+		}
+		entries, _, _, err := st.FindAudit(bg, geoetl.AuditFilter{TenantID: w.ten.ID, Page: geoetl.Page{Limit: 10}})
+		noErr(t, err)
+		if len(entries) != 2 {
+			t.Fatalf("%d audit entries, want one per created schedule", len(entries))
+		}
+		other := mustTenant(t, st)
+		_, err = st.CreateSchedules(bg, []*geoetl.Schedule{newSchedule(w.ten.ID, w.wf.ID, unique("batch")), newSchedule(other.ID, w.wf.ID, unique("batch"))}, 0, nil)
+		wantCode(t, err, geoetl.EINVALID)
+
+		// With a limit, one count for the batch: the tenant has 3, may
+		// have 4, so the first is created and the second refused.
+		capped := []*geoetl.Schedule{newSchedule(w.ten.ID, w.wf.ID, unique("batch")), newSchedule(w.ten.ID, w.wf.ID, unique("batch"))}
+		errs, err = st.CreateSchedules(bg, capped, 4, nil)
+		noErr(t, err)
+		if errs[0] != nil || geoetl.ErrorCode(errs[1]) == "" || !strings.Contains(geoetl.ErrorMessage(errs[1]), "at most 4") {
+			t.Fatalf("capped batch: %v", errs)
+		}
+	})
 
 	t.Run("CreateAndFindRoundTripEveryField", func(t *testing.T) {
 		w := newWorld(t, st)

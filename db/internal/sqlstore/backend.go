@@ -109,8 +109,9 @@ type Dialect struct {
 	// of schedules. The store then keeps the totals of schedule lists and
 	// updates them from it. Empty: every list counts afresh.
 	ListChanges string
-	// StatusCount, with ListChanges, reads how many schedules tenant $1
-	// has in status $2 ('' for all), from counts the same triggers keep.
+	// StatusCount reads how many schedules tenant $1 has in status $2 (''
+	// for all), from counts triggers keep (SQLite 00006, PostgreSQL
+	// 00007). Empty: such lists count too.
 	StatusCount string
 	// HourBucket truncates a time column to the hour, in UTC.
 	HourBucket func(col string) string

@@ -51,9 +51,9 @@ func (c *claimTx) DueSchedules(until time.Time, limit int) ([]*geoetl.Schedule, 
 	return collect(rows, scanSchedule)
 }
 
-// DuePending returns unclaimed pending executions due by until, soonest
+// duePending returns unclaimed pending executions due by until, soonest
 // first, locked.
-func (c *claimTx) DuePending(until time.Time, limit int) ([]*geoetl.Execution, error) {
+func (c *claimTx) duePending(until time.Time, limit int) ([]*geoetl.Execution, error) {
 	rows, err := c.tx.Query(c.ctx, `SELECT `+executionCols+` FROM executions
 		WHERE status = 'pending' AND instance_id IS NULL AND due_at <= $1 ORDER BY due_at, id LIMIT $2`+c.s.d.LockSkip,
 		c.s.t(until), int64(limit))
@@ -144,12 +144,17 @@ func (c *claimTx) UpdateExecutions(execs []*geoetl.Execution) error {
 			return geoetl.NotFound("Execution")
 		}
 		e.ExecutedAt, e.CompletedAt, e.HeartbeatAt, e.DueAt = microp(e.ExecutedAt), microp(e.CompletedAt), microp(e.HeartbeatAt), micro(e.DueAt)
+		e.MissedUntil = microp(e.MissedUntil)
+		if err := checkMissed(e); err != nil {
+			return err
+		}
 		args = append(args, []any{id, string(e.Status), nullStr(e.InstanceID), c.s.tp(e.HeartbeatAt), c.s.tp(e.ExecutedAt), c.s.tp(e.CompletedAt),
-			nullInt64(e.DurationMs), nullStr(e.ErrorMessage), e.Skipped, nullStr(e.SkipReason), e.CancelRequested, c.s.t(e.DueAt), nullStr(e.WaitReason)})
+			nullInt64(e.DurationMs), nullStr(e.ErrorMessage), e.Skipped, nullStr(e.SkipReason), e.CancelRequested, c.s.t(e.DueAt), nullStr(e.WaitReason),
+			c.s.tp(e.MissedUntil), int64(e.MissedCount)})
 	}
 	_, err := c.tx.ExecBatch(c.ctx, `UPDATE executions SET status = $2, instance_id = $3, heartbeat_at = $4, executed_at = $5,
 		completed_at = $6, duration_ms = $7, error_message = $8, skipped = $9, skip_reason = $10, cancel_requested = $11, due_at = $12,
-		wait_reason = $13 WHERE id = $1`, args)
+		wait_reason = $13, missed_until = $14, missed_count = $15 WHERE id = $1`, args)
 	return err
 }
 
@@ -184,9 +189,9 @@ func (c *claimTx) FindWorkflow(tenantID, id string) (*geoetl.Workflow, error) {
 	return c.s.findWorkflow(c.ctx, c.tx, tid, wid, "")
 }
 
-// NextWakeAt returns the soonest next run of an active schedule or due
+// nextWakeAt returns the soonest next run of an active schedule or due
 // time of an unclaimed pending execution.
-func (s *Store) NextWakeAt(ctx context.Context) (*time.Time, error) {
+func (s *Store) nextWakeAt(ctx context.Context) (*time.Time, error) {
 	var out *time.Time
 	err := s.read(ctx, "", func(tx Tx) error {
 		var a, b *time.Time
@@ -288,11 +293,16 @@ func (s *Store) FinishExecutions(ctx context.Context, results []geoetl.Execution
 					return invalidField("summary", "cannot be stored as JSON")
 				}
 			}
+			e.MissedUntil = microp(e.MissedUntil)
+			if err := checkMissed(e); err != nil {
+				return err
+			}
 			args = append(args, []any{id, string(e.Status), s.tp(e.ExecutedAt), s.tp(e.CompletedAt), nullInt64(e.DurationMs), nullStr(e.ErrorMessage), summary,
-				e.Skipped, nullStr(e.SkipReason), e.CancelRequested})
+				e.Skipped, nullStr(e.SkipReason), e.CancelRequested, s.tp(e.MissedUntil), int64(e.MissedCount)})
 		}
 		counts, err := tx.ExecBatch(ctx, `UPDATE executions SET status = $2, executed_at = coalesce($3, executed_at), completed_at = $4, duration_ms = $5,
-			error_message = $6, summary = $7, skipped = $8, skip_reason = $9, cancel_requested = (cancel_requested OR $10)
+			error_message = $6, summary = $7, skipped = $8, skip_reason = $9, cancel_requested = (cancel_requested OR $10),
+			missed_until = $11, missed_count = $12
 			WHERE id = $1 AND status IN ('pending', 'running')`, args)
 		if err != nil {
 			return err

@@ -208,20 +208,38 @@ func (s *Store) AppendAudit(ctx context.Context, a *geoetl.AuditEntry) error {
 	if !ok {
 		return geoetl.NotFound("Tenant")
 	}
+	a.ID, a.TenantID = id, tid
 	return s.write(ctx, tid, func(tx Tx) error {
 		now, err := s.now(ctx, tx)
 		if err != nil {
 			return err
 		}
-		a.ID, a.TenantID = id, tid
-		if a.At.IsZero() {
-			a.At = now
-		}
-		a.At = micro(a.At)
-		_, err = tx.Exec(ctx, `INSERT INTO audit_log (`+auditCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)`,
-			a.ID, a.TenantID, a.ActorID, a.Actor, a.Action, a.ObjectType, a.ObjectID, rawArg(a.Before), rawArg(a.After), s.t(a.At))
-		return err
+		return s.appendAuditTx(ctx, tx, now, a)
 	})
+}
+
+// appendAuditTx writes one audit entry in tx (its id and tenant checked
+// by the caller, or filled here).
+func (s *Store) appendAuditTx(ctx context.Context, tx Tx, now time.Time, a *geoetl.AuditEntry) error {
+	if a == nil {
+		return nil
+	}
+	id, err := newID(a.ID)
+	if err != nil {
+		return err
+	}
+	tid, ok := normID(a.TenantID)
+	if !ok {
+		return geoetl.NotFound("Tenant")
+	}
+	a.ID, a.TenantID = id, tid
+	if a.At.IsZero() {
+		a.At = now
+	}
+	a.At = micro(a.At)
+	_, err = tx.Exec(ctx, `INSERT INTO audit_log (`+auditCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)`,
+		a.ID, a.TenantID, a.ActorID, a.Actor, a.Action, a.ObjectType, a.ObjectID, rawArg(a.Before), rawArg(a.After), s.t(a.At))
+	return err
 }
 
 // FindAudit lists a tenant's audit entries, newest first.

@@ -12,15 +12,15 @@ import (
 
 const executionCols = `id, tenant_id, schedule_id, workflow_id, workflow_run_id, scheduled_at, due_at, trigger_type, status,
 	executed_at, completed_at, duration_ms, retry_count, retry_of, error_message, skipped, skip_reason, instance_id,
-	parameter_values, summary, forced, heartbeat_at, cancel_requested, created_at, created_by, wait_reason`
+	parameter_values, summary, forced, heartbeat_at, cancel_requested, created_at, created_by, wait_reason, missed_until, missed_count`
 
-const executionWidth = 26
+const executionWidth = 28
 
 func executionDest(e *geoetl.Execution) []any {
 	return []any{str(&e.ID), str(&e.TenantID), strp(&e.ScheduleID), str(&e.WorkflowID), &e.WorkflowRunID, ts(&e.ScheduledAt), ts(&e.DueAt),
 		&e.Trigger, &e.Status, tsp(&e.ExecutedAt), tsp(&e.CompletedAt), int64p(&e.DurationMs), &e.RetryCount, strp(&e.RetryOf),
 		strp(&e.ErrorMessage), &e.Skipped, strp(&e.SkipReason), strp(&e.InstanceID), jsonInto(&e.ParameterValues), jsonInto(&e.Summary),
-		&e.Force, tsp(&e.HeartbeatAt), &e.CancelRequested, ts(&e.CreatedAt), &e.CreatedBy, strp(&e.WaitReason)}
+		&e.Force, tsp(&e.HeartbeatAt), &e.CancelRequested, ts(&e.CreatedAt), &e.CreatedBy, strp(&e.WaitReason), tsp(&e.MissedUntil), &e.MissedCount}
 }
 
 func scanExecution(r Row) (*geoetl.Execution, error) {
@@ -96,7 +96,10 @@ func (s *Store) prepareExecution(e *geoetl.Execution, now time.Time) ([]any, err
 		e.ParameterValues = map[string]any{}
 	}
 	e.CreatedAt, e.ScheduledAt, e.DueAt = micro(e.CreatedAt), micro(e.ScheduledAt), micro(e.DueAt)
-	e.ExecutedAt, e.CompletedAt, e.HeartbeatAt = microp(e.ExecutedAt), microp(e.CompletedAt), microp(e.HeartbeatAt)
+	e.ExecutedAt, e.CompletedAt, e.HeartbeatAt, e.MissedUntil = microp(e.ExecutedAt), microp(e.CompletedAt), microp(e.HeartbeatAt), microp(e.MissedUntil)
+	if err := checkMissed(e); err != nil {
+		return nil, err
+	}
 	params, err := jsonArg(e.ParameterValues)
 	if err != nil {
 		return nil, invalidField("parameterValues", "cannot be stored as JSON")
@@ -109,7 +112,23 @@ func (s *Store) prepareExecution(e *geoetl.Execution, now time.Time) ([]any, err
 	}
 	return []any{e.ID, e.TenantID, nullStr(e.ScheduleID), e.WorkflowID, e.WorkflowRunID, s.t(e.ScheduledAt), s.t(e.DueAt), string(e.Trigger), string(e.Status),
 		s.tp(e.ExecutedAt), s.tp(e.CompletedAt), nullInt64(e.DurationMs), int64(e.RetryCount), nullStr(e.RetryOf), nullStr(e.ErrorMessage), e.Skipped,
-		nullStr(e.SkipReason), nullStr(e.InstanceID), params, summary, e.Force, s.tp(e.HeartbeatAt), e.CancelRequested, s.t(e.CreatedAt), e.CreatedBy, nullStr(e.WaitReason)}, nil
+		nullStr(e.SkipReason), nullStr(e.InstanceID), params, summary, e.Force, s.tp(e.HeartbeatAt), e.CancelRequested, s.t(e.CreatedAt), e.CreatedBy, nullStr(e.WaitReason),
+		s.tp(e.MissedUntil), int64(e.MissedCount)}, nil
+}
+
+// checkMissed refuses a miss range that cannot be true: a count below
+// zero, or a range that ends before it begins or holds one occurrence
+// with a count above one.
+func checkMissed(e *geoetl.Execution) error {
+	switch {
+	case e.MissedCount < 0:
+		return invalidField("missedCount", "must not be negative")
+	case e.MissedUntil != nil && e.MissedUntil.Before(e.ScheduledAt):
+		return invalidField("missedUntil", "must not be before scheduledAt")
+	case e.MissedCount > 1 && (e.MissedUntil == nil || !e.MissedUntil.After(e.ScheduledAt)):
+		return invalidField("missedUntil", "must be after scheduledAt when more than one occurrence was missed")
+	}
+	return nil
 }
 
 func occurrenceTaken(e *geoetl.Execution) [2]string {
@@ -382,18 +401,23 @@ func (s *Store) ExecutionStats(ctx context.Context, tenantID, scheduleID string,
 	w.add("scheduled_at >= $?", s.t(since))
 	const timed = `status IN ('completed', 'failed') AND duration_ms IS NOT NULL`
 	err := s.read(ctx, tid, func(tx Tx) error {
-		rows, err := tx.Query(ctx, `SELECT status, count(*), CAST(sum(CASE WHEN `+timed+` THEN duration_ms ELSE 0 END) AS BIGINT),
-			CAST(sum(CASE WHEN `+timed+` THEN 1 ELSE 0 END) AS BIGINT) FROM executions WHERE `+w.sql()+` GROUP BY status`, w.args...)
+		// Occurrences, not rows: a miss record counts every occurrence
+		// it stands for.
+		rows, err := tx.Query(ctx, `SELECT status, CAST(sum(CASE WHEN missed_count > 1 THEN missed_count ELSE 1 END) AS BIGINT),
+			CAST(sum(CASE WHEN `+timed+` THEN duration_ms ELSE 0 END) AS BIGINT),
+			CAST(sum(CASE WHEN `+timed+` THEN 1 ELSE 0 END) AS BIGINT),
+			CAST(sum(missed_count) AS BIGINT) FROM executions WHERE `+w.sql()+` GROUP BY status`, w.args...)
 		if err != nil {
 			return err
 		}
 		var sumMs, nTimed int64
 		_, err = collect(rows, func(r Row) (struct{}, error) {
 			var status geoetl.ExecutionStatus
-			var n, sum, cnt int64
-			if err := r.Scan(&status, &n, &sum, &cnt); err != nil {
+			var n, sum, cnt, missed int64
+			if err := r.Scan(&status, &n, &sum, &cnt, &missed); err != nil {
 				return struct{}{}, err
 			}
+			st.Missed += int(missed)
 			st.ByStatus[status] = int(n)
 			st.Total += int(n)
 			sumMs += sum

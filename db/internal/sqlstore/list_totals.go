@@ -42,13 +42,16 @@ type keptTotal struct {
 // Everything is read in the transaction that lists, so on SQLite the
 // generation, the changes and the rows are one snapshot.
 func (s *Store) scheduleTotal(ctx context.Context, tx Tx, tid string, f geoetl.ScheduleFilter, table string, w, exact *where, p geoetl.Page, got int) (int, error) {
-	if s.totals == nil || (p.Cursor == "" && got <= p.Limit && (got > 0 || p.Offset == 0)) {
+	if p.Cursor == "" && got <= p.Limit && (got > 0 || p.Offset == 0) {
 		return s.total(ctx, tx, table, w, p, got)
 	}
-	if f.Q == "" && f.Tag == "" && f.WorkflowID == "" {
+	if f.Q == "" && f.Tag == "" && f.WorkflowID == "" && s.d.StatusCount != "" {
 		var n int
 		err := tx.QueryRow(ctx, s.d.StatusCount, tid, string(f.Status)).Scan(&n)
 		return n, err
+	}
+	if s.totals == nil {
+		return s.total(ctx, tx, table, w, p, got)
 	}
 	// The newest and the oldest change left in the tenant's log: each is
 	// one step into its primary key (a min and a max in one aggregate

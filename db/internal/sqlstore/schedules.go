@@ -169,6 +169,112 @@ func (s *Store) CreateScheduleCapped(ctx context.Context, x *geoetl.Schedule, ma
 	})
 }
 
+// CreateSchedules stores a batch of schedules of one tenant in one
+// transaction, each as CreateSchedule would, with the audit entries of
+// those created. The result has one entry per schedule: nil when created,
+// else why not (ECONFLICT, ENOTFOUND); a failed item does not stop the
+// others. The error is for the batch as a whole (nothing was written).
+func (s *Store) CreateSchedules(ctx context.Context, list []*geoetl.Schedule, max int, audit func(*geoetl.Schedule) *geoetl.AuditEntry) ([]error, error) {
+	if len(list) == 0 {
+		return nil, nil
+	}
+	tid, ok := tenantID(list[0].TenantID)
+	if !ok {
+		return nil, geoetl.NotFound("Tenant")
+	}
+	results := make([]error, len(list))
+	err := s.write(ctx, tid, func(tx Tx) error {
+		now, err := s.now(ctx, tx)
+		if err != nil {
+			return err
+		}
+		// One count for the batch, under the tenant lock that capped
+		// creations take turns at.
+		have := -1
+		if max > 0 {
+			if err := s.checkScheduleRoom(ctx, tx, tid, 1<<62); err != nil {
+				return err
+			}
+			var n int64
+			if err := tx.QueryRow(ctx, `SELECT count(*) FROM schedules WHERE tenant_id = $1`, tid).Scan(&n); err != nil {
+				return err
+			}
+			have = int(n)
+		}
+		workflows := map[string]error{}
+		for i, x := range list {
+			results[i] = nil
+			if have >= 0 && have >= max {
+				results[i] = geoetl.OverLimit(geoetl.LimitMaxSchedules, "the tenant has %d schedules and may have at most %d; delete some, or raise the limit (--tenant-max-schedules)", have, max)
+				continue
+			}
+			if t, ok := tenantID(x.TenantID); !ok || t != tid {
+				return geoetl.Errorf(geoetl.EINVALID, "CreateSchedules: every schedule must be of one tenant")
+			}
+			id, err := newID(x.ID)
+			if err != nil {
+				results[i] = err
+				continue
+			}
+			wfErr, seen := workflows[strings.ToLower(x.WorkflowID)]
+			if !seen {
+				wfErr = s.checkWorkflow(ctx, tx, tid, x.WorkflowID)
+				if wfErr != nil && !geoetl.IsNotFound(wfErr) {
+					return wfErr
+				}
+				workflows[strings.ToLower(x.WorkflowID)] = wfErr
+			}
+			if wfErr != nil {
+				results[i] = wfErr
+				continue
+			}
+			x.ID, x.TenantID, x.WorkflowID, x.Version = id, tid, strings.ToLower(x.WorkflowID), 1
+			if x.CreatedAt.IsZero() {
+				x.CreatedAt = now
+			}
+			if x.UpdatedAt.IsZero() {
+				x.UpdatedAt = x.CreatedAt
+			}
+			if x.UpdatedBy == "" {
+				x.UpdatedBy = x.CreatedBy
+			}
+			normalizeScheduleTimes(x)
+			args, err := s.scheduleArgs(x)
+			if err != nil {
+				results[i] = err
+				continue
+			}
+			// DO NOTHING, not an error: on PostgreSQL a failed statement
+			// would abort the whole batch.
+			n, err := tx.Exec(ctx, `INSERT INTO schedules (`+scheduleCols+`, name_lc, search_lc) VALUES `+placeholders(1, len(args), 0)+
+				` ON CONFLICT DO NOTHING`, args...)
+			if err != nil {
+				return err
+			}
+			if n == 0 {
+				results[i] = geoetl.Errorf(geoetl.ECONFLICT, "%s", scheduleNameTaken(x.Name)[1])
+				continue
+			}
+			if err := s.insertScheduleVersion(ctx, tx, x); err != nil {
+				return err
+			}
+			if have >= 0 {
+				have++
+			}
+			if audit != nil {
+				if err := s.appendAuditTx(ctx, tx, now, audit(x)); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return results, nil
+}
+
 func (s *Store) insertScheduleVersion(ctx context.Context, tx Tx, x *geoetl.Schedule) error {
 	snap, err := json.Marshal(x)
 	if err != nil {
