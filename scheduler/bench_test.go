@@ -1,6 +1,6 @@
 package scheduler
 
-// Benchmarks of issue #3. Each runs one scenario once, whatever b.N, and
+// Benchmarks of the scheduler. Each runs one scenario once, whatever b.N, and
 // reports its figures with b.ReportMetric; run several times (-count) and
 // take medians. They use the real clock, so they take the time they say:
 //

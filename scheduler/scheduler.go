@@ -2,7 +2,7 @@
 // the database, a worker pool runs them through a geoetl.WorkflowEngine, and
 // batching writers record what happened.
 //
-// How it holds together (DESIGN.md §4 and §5):
+// How it holds together:
 //
 //   - The database is the source of truth. The dispatcher sleeps on one
 //     timer until the soonest next run minus Lookahead (never longer than
