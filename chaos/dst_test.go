@@ -17,8 +17,9 @@ import (
 )
 
 // dstDay is one local day with a clock change, and what the cron
-// dialect's daylight-saving rules say must happen on it, written out by hand (not computed by the cron
-// package, which the dispatcher itself uses).
+// dialect's daylight-saving rules say must happen on it, written out by
+// hand (not computed by the cron package, which the dispatcher itself
+// uses).
 type dstDay struct {
 	name, zone string
 	date       time.Time // the local date (year, month, day)
