@@ -21,6 +21,10 @@
 //     the CLI to exit codes; FieldErrors names every bad field at once.
 //   - Store (store.go): everything the application keeps, implemented by
 //     db/sqlite and db/postgres and held to one behaviour by db/storetest.
+//   - Cluster (cluster.go): how instances sharing a database stay in step,
+//     a ChangeFeed of changes between them and an Elector of the one that
+//     runs the singleton chores; db/postgres implements it with
+//     LISTEN/NOTIFY and an advisory lock, db/inprocess within one process.
 //
 // The cron dialect itself is in the cron subpackage. Adapters sit below
 // this package and depend on it, never the other way round: handlers and

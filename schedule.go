@@ -3,6 +3,7 @@ package geoetl
 import (
 	"encoding/json"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -352,39 +353,135 @@ type ScheduleUpdate struct {
 
 // Apply copies the set fields of u onto s. It does not validate.
 func (u *ScheduleUpdate) Apply(s *Schedule) {
-	setIf(&s.WorkflowID, u.WorkflowID)
-	setIf(&s.Name, u.Name)
-	setIf(&s.Description, u.Description)
-	setIf(&s.CronExpression, u.CronExpression)
-	setIf(&s.Timezone, u.Timezone)
-	setIf(&s.Enabled, u.Enabled)
-	setIf(&s.Status, u.Status)
-	setIf(&s.StatusReason, u.StatusReason)
-	setIf(&s.ParameterValues, u.ParameterValues)
-	setIf(&s.Tags, u.Tags)
-	setIf(&s.MaxConcurrentExecutions, u.MaxConcurrentExecutions)
-	setIf(&s.OverlapPolicy, u.OverlapPolicy)
-	setIf(&s.MisfirePolicy, u.MisfirePolicy)
-	setIf(&s.CatchupWindowMinutes, u.CatchupWindowMinutes)
-	setIf(&s.RetryAttempts, u.RetryAttempts)
-	setIf(&s.RetryDelayMinutes, u.RetryDelayMinutes)
-	setIf(&s.RetryBackoff, u.RetryBackoff)
-	setIf(&s.MaxRetryDelayMinutes, u.MaxRetryDelayMinutes)
-	setIf(&s.TimeoutMinutes, u.TimeoutMinutes)
-	setIf(&s.ExpiresAt, u.ExpiresAt)
-	setIf(&s.NotificationConfig, u.NotificationConfig)
+	for _, f := range scheduleFields {
+		f.apply(u, s)
+	}
+}
+
+// Fields returns the JSON names of the fields u sets, sorted.
+func (u *ScheduleUpdate) Fields() []string {
+	out := []string{}
+	for _, f := range scheduleFields {
+		if f.isSet(u) {
+			out = append(out, f.name)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// UpdateBetween returns the update that turns was into now: it sets, to
+// now's values, the fields in which the two differ. Values compare as
+// their JSON, with null and an empty list or object counting as the same,
+// so a field nobody touched never shows as changed because one side was
+// read from a form and the other from the store.
+func UpdateBetween(was, now *Schedule) ScheduleUpdate {
+	var u ScheduleUpdate
+	for _, f := range scheduleFields {
+		if !sameJSON(f.value(was), f.value(now)) {
+			f.take(&u, now)
+		}
+	}
+	return u
+}
+
+// Diff returns the JSON names of the fields that differ between s and
+// other, sorted. Identity and runtime fields (id, next and last run,
+// version, who and when) are not compared: they change without anyone
+// changing the schedule.
+func (s *Schedule) Diff(other *Schedule) []string {
+	u := UpdateBetween(s, other)
+	return u.Fields()
+}
+
+// DefinitionUpdate returns an update setting every field of s's
+// definition, which is everything an update can set except its status
+// and status reason: restoring a definition does not pause or resume.
+func (s *Schedule) DefinitionUpdate() ScheduleUpdate {
+	var u ScheduleUpdate
+	for _, f := range scheduleFields {
+		if !f.state {
+			f.take(&u, s)
+		}
+	}
+	return u
+}
+
+// scheduleField ties a Schedule field to the ScheduleUpdate field that
+// sets it, so applying, diffing and listing updates share one list.
+type scheduleField struct {
+	name  string // the JSON name
+	state bool   // status, not definition
+	value func(*Schedule) any
+	take  func(*ScheduleUpdate, *Schedule) // set u's field to s's value
+	apply func(*ScheduleUpdate, *Schedule) // copy u's field onto s, if set
+	isSet func(*ScheduleUpdate) bool
+}
+
+func field[T any](name string, sf func(*Schedule) *T, uf func(*ScheduleUpdate) **T) scheduleField {
+	return scheduleField{
+		name:  name,
+		value: func(s *Schedule) any { return *sf(s) },
+		take:  func(u *ScheduleUpdate, s *Schedule) { *uf(u) = sf(s) },
+		apply: func(u *ScheduleUpdate, s *Schedule) {
+			if v := *uf(u); v != nil {
+				*sf(s) = *v
+			}
+		},
+		isSet: func(u *ScheduleUpdate) bool { return *uf(u) != nil },
+	}
+}
+
+func stateField(f scheduleField) scheduleField {
+	f.state = true
+	return f
+}
+
+// scheduleFields lists every field a ScheduleUpdate can set. A new
+// schedule field that users may change gets its line here.
+var scheduleFields = []scheduleField{
+	field("workflowId", func(s *Schedule) *string { return &s.WorkflowID }, func(u *ScheduleUpdate) **string { return &u.WorkflowID }),
+	field("name", func(s *Schedule) *string { return &s.Name }, func(u *ScheduleUpdate) **string { return &u.Name }),
+	field("description", func(s *Schedule) *string { return &s.Description }, func(u *ScheduleUpdate) **string { return &u.Description }),
+	field("cronExpression", func(s *Schedule) *string { return &s.CronExpression }, func(u *ScheduleUpdate) **string { return &u.CronExpression }),
+	field("timezone", func(s *Schedule) *string { return &s.Timezone }, func(u *ScheduleUpdate) **string { return &u.Timezone }),
+	field("enabled", func(s *Schedule) *bool { return &s.Enabled }, func(u *ScheduleUpdate) **bool { return &u.Enabled }),
+	stateField(field("status", func(s *Schedule) *ScheduleStatus { return &s.Status }, func(u *ScheduleUpdate) **ScheduleStatus { return &u.Status })),
+	stateField(field("statusReason", func(s *Schedule) **string { return &s.StatusReason }, func(u *ScheduleUpdate) ***string { return &u.StatusReason })),
+	field("parameterValues", func(s *Schedule) *map[string]any { return &s.ParameterValues }, func(u *ScheduleUpdate) **map[string]any { return &u.ParameterValues }),
+	field("tags", func(s *Schedule) *[]string { return &s.Tags }, func(u *ScheduleUpdate) **[]string { return &u.Tags }),
+	field("maxConcurrentExecutions", func(s *Schedule) *int { return &s.MaxConcurrentExecutions }, func(u *ScheduleUpdate) **int { return &u.MaxConcurrentExecutions }),
+	field("overlapPolicy", func(s *Schedule) *OverlapPolicy { return &s.OverlapPolicy }, func(u *ScheduleUpdate) **OverlapPolicy { return &u.OverlapPolicy }),
+	field("misfirePolicy", func(s *Schedule) *MisfirePolicy { return &s.MisfirePolicy }, func(u *ScheduleUpdate) **MisfirePolicy { return &u.MisfirePolicy }),
+	field("catchupWindowMinutes", func(s *Schedule) *int { return &s.CatchupWindowMinutes }, func(u *ScheduleUpdate) **int { return &u.CatchupWindowMinutes }),
+	field("retryAttempts", func(s *Schedule) *int { return &s.RetryAttempts }, func(u *ScheduleUpdate) **int { return &u.RetryAttempts }),
+	field("retryDelayMinutes", func(s *Schedule) *int { return &s.RetryDelayMinutes }, func(u *ScheduleUpdate) **int { return &u.RetryDelayMinutes }),
+	field("retryBackoff", func(s *Schedule) *RetryBackoff { return &s.RetryBackoff }, func(u *ScheduleUpdate) **RetryBackoff { return &u.RetryBackoff }),
+	field("maxRetryDelayMinutes", func(s *Schedule) *int { return &s.MaxRetryDelayMinutes }, func(u *ScheduleUpdate) **int { return &u.MaxRetryDelayMinutes }),
+	field("timeoutMinutes", func(s *Schedule) **int { return &s.TimeoutMinutes }, func(u *ScheduleUpdate) ***int { return &u.TimeoutMinutes }),
+	field("expiresAt", func(s *Schedule) **time.Time { return &s.ExpiresAt }, func(u *ScheduleUpdate) ***time.Time { return &u.ExpiresAt }),
+	field("notificationConfig", func(s *Schedule) *NotificationConfig { return &s.NotificationConfig }, func(u *ScheduleUpdate) **NotificationConfig { return &u.NotificationConfig }),
+}
+
+// sameJSON compares values as their JSON, so nil and empty collections
+// count as the same.
+func sameJSON(a, b any) bool {
+	ja, _ := json.Marshal(a)
+	jb, _ := json.Marshal(b)
+	norm := func(b []byte) string {
+		switch string(b) {
+		case "null", "[]", "{}":
+			return ""
+		}
+		return string(b)
+	}
+	return norm(ja) == norm(jb)
 }
 
 // ChangesTiming reports whether the update can move the next run, so the
 // store recomputes next_run_at.
 func (u *ScheduleUpdate) ChangesTiming() bool {
 	return u.CronExpression != nil || u.Timezone != nil || u.Enabled != nil || u.Status != nil || u.ExpiresAt != nil
-}
-
-func setIf[T any](dst *T, src *T) {
-	if src != nil {
-		*dst = *src
-	}
 }
 
 // ScheduleSort names the orders a schedule list can come in.

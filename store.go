@@ -225,14 +225,9 @@ type SchedulerStore interface {
 	// serialises claimers. If fn returns an error everything is rolled back.
 	Claim(ctx context.Context, fn func(tx ClaimTx) error) error
 	// NextWakeAt returns the soonest next_run_at of an active schedule or
-	// due_at of an unclaimed pending execution, nil when there is none.
-	NextWakeAt(ctx context.Context) (*time.Time, error)
-	// NextWakeAtExcept is NextWakeAt leaving out the pending executions
-	// that wait for a slot of one of the schedules in waiting (every
-	// trigger but retries and forced run-nows) or for a run slot of one of
-	// the tenants in tenants (every row of the tenant), so that rows which
-	// cannot start yet do not wake the scheduler over and over.
-	NextWakeAtExcept(ctx context.Context, waiting, tenants []string) (*time.Time, error)
+	// due_at of an unclaimed pending execution that p does not leave out,
+	// nil when there is none. A nil p leaves nothing out.
+	NextWakeAt(ctx context.Context, p *NextWakeAtParams) (*time.Time, error)
 	// CountDueSchedules counts the enabled, active schedules whose
 	// next_run_at is at or before until, up to limit (a bounded index
 	// range count), so the scheduler can tell a large set falling due
@@ -270,6 +265,29 @@ type SchedulerStore interface {
 	DeleteFinishedExecutionsBefore(ctx context.Context, t time.Time, limit int) (int, error)
 }
 
+// NextWakeAtParams are the pending executions NextWakeAt leaves out: rows
+// that cannot start yet, so that they do not wake the scheduler over and
+// over.
+type NextWakeAtParams struct {
+	// Waiting are schedules whose rows wait for one of their slots (every
+	// trigger but retries and forced run-nows).
+	Waiting []string
+	// Tenants are tenants whose rows all wait for a run slot.
+	Tenants []string
+}
+
+// DuePendingParams select the pending executions a claim reads.
+type DuePendingParams struct {
+	// Until is the latest due_at read; Limit bounds the rows.
+	Until time.Time
+	Limit int
+	// Waiting and Tenants leave out rows waiting for a slot, as in
+	// NextWakeAtParams, so they neither crowd out other due rows nor get
+	// read again and again.
+	Waiting []string
+	Tenants []string
+}
+
 // ClaimTx is the view of one claim transaction.
 type ClaimTx interface {
 	// Now is the database clock at the start of the transaction.
@@ -277,13 +295,10 @@ type ClaimTx interface {
 	// DueSchedules returns up to limit schedules that are enabled, status
 	// active and have next_run_at <= until, soonest first, locked.
 	DueSchedules(until time.Time, limit int) ([]*Schedule, error)
-	// DuePending returns up to limit pending executions with due_at <=
-	// until that no live instance holds, soonest first, locked.
-	DuePending(until time.Time, limit int) ([]*Execution, error)
-	// DuePendingExcept is DuePending leaving out the rows that wait for a
-	// slot of one of the schedules in waiting (see NextWakeAtExcept), so
-	// they neither crowd out other due rows nor get read again and again.
-	DuePendingExcept(until time.Time, limit int, waiting, tenants []string) ([]*Execution, error)
+	// DuePending returns up to p.Limit pending executions with due_at <=
+	// p.Until that no live instance holds and p does not leave out,
+	// soonest first, locked.
+	DuePending(p *DuePendingParams) ([]*Execution, error)
 	// TenantRuns counts, for each tenant id, its executions that hold a
 	// run slot (running, or pending and claimed by an instance). It locks
 	// the tenants' rows until the transaction ends (on PostgreSQL, in id

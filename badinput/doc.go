@@ -1,4 +1,4 @@
-// Package badinput holds the bad-input proofs of issue #8: fuzz targets
+// Package badinput proves that bad input is refused cleanly: fuzz targets
 // for every JSON body of the API (beside the cron parser's in cron/, the
 // workflow definitions' in etl/ and the schedule bodies' in handlers/),
 // and a corpus of hostile inputs sent to every API route. Its code is all

@@ -15,6 +15,7 @@ import (
 	"github.com/geoetl/geoetl"
 	"github.com/geoetl/geoetl/clock"
 	"github.com/geoetl/geoetl/db"
+	"github.com/geoetl/geoetl/db/postgres"
 	"github.com/geoetl/geoetl/etl"
 	"github.com/geoetl/geoetl/scheduler"
 )
@@ -177,7 +178,7 @@ func startSkewedSchedulers(t *testing.T, u string) *recordingEngine {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { st.Close() })
-		s, err := scheduler.New(scheduler.Config{Store: st, Engine: rec, Clock: offsetClock{off}, InstanceID: id, DatabaseURL: u,
+		s, err := scheduler.New(scheduler.Config{Store: st, Engine: rec, Clock: offsetClock{off}, InstanceID: id, Cluster: postgres.NewCluster(u),
 			Dispatch: true, ShutdownGrace: 10 * time.Second, Logger: slog.New(slog.DiscardHandler)})
 		if err != nil {
 			t.Fatal(err)

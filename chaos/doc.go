@@ -1,4 +1,4 @@
-// Package chaos is the fault-injection harness of GeoETL (issue #8). It
+// Package chaos is the fault-injection harness of GeoETL. It
 // drives real `geoetl serve` processes (Build compiles ./cmd/geoetl) on one
 // database, injects faults (SIGKILL, SIGSTOP, dropped database sessions, a
 // restarted PostgreSQL, skewed clocks) and then judges the executions table

@@ -16,9 +16,10 @@ import (
 	"github.com/geoetl/geoetl/scheduler"
 )
 
-// dstDay is one local day with a clock change, and what DESIGN.md §3.2
-// says must happen on it, written out by hand (not computed by the cron
-// package, which the dispatcher itself uses).
+// dstDay is one local day with a clock change, and what the cron
+// dialect's daylight-saving rules say must happen on it, written out by
+// hand (not computed by the cron package, which the dispatcher itself
+// uses).
 type dstDay struct {
 	name, zone string
 	date       time.Time // the local date (year, month, day)
@@ -58,8 +59,8 @@ var dstExpressions = []string{"30 2 * * *", "30 1 * * *", "15 2 * * *", "45 1 * 
 // real dispatcher, worker pool and workflow engine on a fake clock (which
 // is also the database's clock), stepping the clock to each occurrence in
 // turn. Every occurrence the cron package defines must run exactly once,
-// at its exact time, and the days' occurrences must be those DESIGN.md
-// §3.2 prescribes.
+// at its exact time, and the days' occurrences must be those the
+// daylight-saving rules prescribe.
 func TestChaos_DSTDays(t *testing.T) {
 	t.Parallel()
 	for _, day := range dstDays {

@@ -16,7 +16,7 @@ func mustLoad(tb testing.TB, name string) *time.Location {
 	return loc
 }
 
-// TestNext_DaylightSaving pins the rules of DESIGN.md §3.2 in many zones.
+// TestNext_DaylightSaving pins the daylight-saving rules (README, "Cron dialect and daylight saving") in many zones.
 // Each case lists the next occurrences in UTC; the comments give the wall
 // times. Transitions used (all from the tz database):
 //   - America/New_York 2027: 03-14 02:00 EST -> 03:00 EDT (07:00Z);
@@ -35,7 +35,7 @@ func TestNext_DaylightSaving(t *testing.T) {
 	tests := []struct {
 		name, zone, expr, from, want string
 	}{
-		// The examples of DESIGN.md §3.2.
+		// The examples the README gives for the daylight-saving rules.
 		{"NewYork_SkippedFixedTimeFiresAtTheJump", "America/New_York", "30 2 * * *", "2027-03-13T12:00:00Z",
 			"2027-03-14T07:00:00Z 2027-03-15T06:30:00Z"}, // 03:00 EDT, then 02:30 EDT
 		{"NewYork_RepeatedFixedTimeFiresInTheFirstPassOnly", "America/New_York", "30 1 * * *", "2027-11-06T12:00:00Z",

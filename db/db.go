@@ -20,6 +20,7 @@ import (
 
 	"github.com/geoetl/geoetl"
 	"github.com/geoetl/geoetl/clock"
+	"github.com/geoetl/geoetl/db/inprocess"
 	"github.com/geoetl/geoetl/db/migrations"
 	"github.com/geoetl/geoetl/db/postgres"
 	"github.com/geoetl/geoetl/db/sqlite"
@@ -81,6 +82,22 @@ func Open(ctx context.Context, url string, opts Options) (geoetl.Store, error) {
 		return postgres.Open(ctx, target, postgres.Options{Clock: opts.Clock, Logger: opts.Logger, MaxConns: opts.MaxConns})
 	}
 	return sqlite.Open(ctx, target, sqlite.Options{Clock: opts.Clock, Logger: opts.Logger, MaxReaders: opts.MaxConns})
+}
+
+// OpenCluster returns how the instances using the database at url stay in
+// step: LISTEN/NOTIFY and an advisory lock on PostgreSQL; on SQLite, which
+// cannot carry messages between processes, the instances of this process
+// only. Each call returns a new cluster: give every instance in a process
+// the same one.
+func OpenCluster(url string) (geoetl.Cluster, error) {
+	kind, target, err := Parse(url)
+	if err != nil {
+		return nil, err
+	}
+	if kind == Postgres {
+		return postgres.NewCluster(target), nil
+	}
+	return inprocess.New(), nil
 }
 
 // MigrateUp applies every pending migration. Several instances may call it

@@ -38,8 +38,8 @@ type apiRoute struct {
 	// Location says the answer carries a Location header naming the
 	// created (or started) object.
 	Location bool
-	// External marks a route that server.go registers itself (the
-	// operational endpoints); the table only documents it.
+	// External marks an operational route, which registerOperationsRoutes
+	// adds; the table only documents it.
 	External bool
 }
 
@@ -50,12 +50,8 @@ type queryParam struct {
 	Doc    string
 }
 
-func init() {
-	routeRegistrars = append(routeRegistrars, (*Server).registerAPIRoutes)
-}
-
-// registerAPIRoutes adds every table route that the server does not
-// register itself, behind authentication and its role.
+// registerAPIRoutes adds every route of the API table (apiRoutes) that is
+// not an operational one, behind authentication and its role.
 func (s *Server) registerAPIRoutes() {
 	for _, r := range apiRoutes() {
 		if r.External {

@@ -209,7 +209,7 @@ func apiRoutes() []apiRoute {
 			Summary: "The database answers and its migrations are current; 503 otherwise.", Status: 200, Result: "Health", Errors: []int{503}},
 		{Method: http.MethodGet, Path: "/metrics", External: true, Tag: "operations",
 			Summary: "Prometheus metrics; every name starts with geoetl_.", Status: 200, Result: "Metrics", ResultType: "text/plain"},
-		{Method: http.MethodGet, Path: "/openapi.json", Handle: (*Server).handleOpenAPI, Tag: "operations",
+		{Method: http.MethodGet, Path: "/openapi.json", External: true, Tag: "operations",
 			Summary: "This document.", Status: 200, Result: "OpenAPI"},
 	}
 }

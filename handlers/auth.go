@@ -8,6 +8,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/geoetl/geoetl"
+	"github.com/geoetl/geoetl/views/urls"
 )
 
 // SessionCookie is the name of the console's session cookie.
@@ -80,8 +81,8 @@ func (s *Server) requireAuth(next echo.HandlerFunc) echo.HandlerFunc {
 // it wanted to go. HTMX requests get HX-Redirect, since a 302 would be
 // followed inside the fragment swap.
 func redirectToLogin(c echo.Context) error {
-	target := "/login"
-	if r := c.Request(); r.Method == http.MethodGet && r.URL.Path != "/" {
+	target := urls.Login()
+	if r := c.Request(); r.Method == http.MethodGet && r.URL.Path != urls.Dashboard() {
 		target += "?next=" + urlQueryEscape(r.URL.RequestURI())
 	}
 	if c.Request().Header.Get("HX-Request") == "true" {

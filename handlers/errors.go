@@ -76,8 +76,8 @@ func (s *Server) handleError(err error, c echo.Context) {
 	if p.Status >= 500 {
 		s.log.Error("request failed", "method", c.Request().Method, "path", c.Request().URL.Path, "err", err)
 	}
-	if !isAPI(c) && pageErrorHandler != nil {
-		if perr := pageErrorHandler(s, c, p); perr == nil {
+	if !isAPI(c) {
+		if perr := s.renderPageError(c, p); perr == nil {
 			return
 		}
 	}
@@ -92,7 +92,3 @@ func writeProblem(c echo.Context, p Problem) {
 		_, _ = c.Response().Write(b)
 	}
 }
-
-// pageErrorHandler renders errors of console routes; set by the console's
-// files. When it returns an error the problem document is sent instead.
-var pageErrorHandler func(s *Server, c echo.Context, p Problem) error

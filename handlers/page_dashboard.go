@@ -8,7 +8,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/geoetl/geoetl"
-	"github.com/geoetl/geoetl/cron"
+	"github.com/geoetl/geoetl/service"
 	"github.com/geoetl/geoetl/views"
 )
 
@@ -86,18 +86,23 @@ func (s *Server) execRows(c echo.Context, execs []*geoetl.Execution) []views.Exe
 }
 
 // previewCount is how many next runs the editor's preview lists.
-const previewCount = 5
+const previewCount = service.DefaultPreviewCount
 
 // pageCronPreview is GET /geoetl/cron/preview: the editor's live
 // description and next runs. Invalid input is answered 200 with the
 // message inline, so htmx swaps it in like any preview.
 func (s *Server) pageCronPreview(c echo.Context) error {
-	d := cronPreview(c.QueryParam("cronExpression"), c.QueryParam("timezone"), s.svc.Clock.Now())
+	d, err := s.cronPreview(c, c.QueryParam("cronExpression"), c.QueryParam("timezone"))
+	if err != nil {
+		return err
+	}
 	return s.renderHTML(c, http.StatusOK, views.CronPreview(d))
 }
 
-// cronPreview describes an expression in a zone and lists its next runs.
-func cronPreview(expr, zone string, now time.Time) views.CronPreviewData {
+// cronPreview describes an expression in a zone and lists its next runs,
+// as the service previews them. Bad input becomes the preview's message;
+// any other error (such as a missing role) is returned.
+func (s *Server) cronPreview(c echo.Context, expr, zone string) (views.CronPreviewData, error) {
 	expr = strings.TrimSpace(expr)
 	zone = strings.TrimSpace(zone)
 	if zone == "" {
@@ -105,23 +110,25 @@ func cronPreview(expr, zone string, now time.Time) views.CronPreviewData {
 	}
 	d := views.CronPreviewData{Expr: expr, Zone: zone}
 	if expr == "" {
-		return d
+		return d, nil
 	}
-	if len(expr) > 200 {
-		d.Error = "The expression is too long."
-		return d
+	pv, err := s.svc.PreviewCron(c.Request().Context(), principal(c), expr, zone, time.Time{}, previewCount)
+	if geoetl.ErrorCode(err) == geoetl.EINVALID {
+		fields := geoetl.ErrorFields(err)
+		switch {
+		case len(fields["cronExpression"]) > 0:
+			d.Error = strings.Join(fields["cronExpression"], "; ")
+		case len(fields["timezone"]) > 0:
+			d.Error = "Time zone: " + strings.Join(fields["timezone"], "; ")
+		default:
+			d.Error = geoetl.ErrorMessage(err)
+		}
+		return d, nil
 	}
-	e, err := cron.Parse(expr)
 	if err != nil {
-		d.Error = err.Error()
-		return d
+		return d, err
 	}
-	loc, err := geoetl.LoadLocation(zone)
-	if err != nil {
-		d.Error = "Time zone: " + err.Error()
-		return d
-	}
-	d.Description = e.Describe()
-	d.Next = e.NextN(now, loc, previewCount)
-	return d
+	d.Description = pv.Description
+	d.Next = pv.Occurrences
+	return d, nil
 }

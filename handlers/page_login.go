@@ -15,6 +15,7 @@ import (
 	"github.com/geoetl/geoetl"
 	"github.com/geoetl/geoetl/service"
 	"github.com/geoetl/geoetl/views"
+	"github.com/geoetl/geoetl/views/urls"
 )
 
 // pageLoginPage is GET /login.
@@ -88,10 +89,10 @@ func (s *Server) pageLogout(c echo.Context) error {
 	}
 	c.SetCookie(&http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: s.cfg.SecureCookies, SameSite: http.SameSiteLaxMode})
 	if isHTMX(c) {
-		c.Response().Header().Set("HX-Redirect", "/login")
+		c.Response().Header().Set("HX-Redirect", urls.Login())
 		return c.NoContent(http.StatusOK)
 	}
-	return c.Redirect(http.StatusSeeOther, "/login")
+	return c.Redirect(http.StatusSeeOther, urls.Login())
 }
 
 // safeNext keeps a post-login destination only when it is a path on this
@@ -102,16 +103,16 @@ func (s *Server) pageLogout(c echo.Context) error {
 // refused outright rather than cleaned.
 func safeNext(next string) string {
 	if !sameSitePath(next) {
-		return "/"
+		return urls.Dashboard()
 	}
 	// Also once decoded: a server or proxy on the way may decode it, and
 	// "/%09/evil.example" means nothing good on this site either.
 	if dec, err := url.PathUnescape(next); err != nil || !sameSitePath(strings.ReplaceAll(dec, " ", "%20")) {
-		return "/"
+		return urls.Dashboard()
 	}
 	u, err := url.Parse(next)
 	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || !strings.HasPrefix(u.Path, "/") || strings.HasPrefix(u.Path, "//") {
-		return "/"
+		return urls.Dashboard()
 	}
 	return next
 }

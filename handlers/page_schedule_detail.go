@@ -11,6 +11,7 @@ import (
 	"github.com/geoetl/geoetl"
 	"github.com/geoetl/geoetl/service"
 	"github.com/geoetl/geoetl/views"
+	"github.com/geoetl/geoetl/views/urls"
 )
 
 // Sizes of the lists on the schedule pages.
@@ -78,7 +79,7 @@ func (s *Server) streamURL(q url.Values) string {
 	if s.cfg.Events == nil {
 		return ""
 	}
-	return "/geoetl/events?" + q.Encode()
+	return urls.Events() + "?" + q.Encode()
 }
 
 // definitionFields are the snapshot fields compared between versions;
@@ -241,5 +242,5 @@ func (s *Server) pageExecutionCancel(c echo.Context) error {
 	if _, err := s.svc.CancelExecution(c.Request().Context(), principal(c), id); err != nil {
 		return err
 	}
-	return s.navigate(c, "/geoetl/executions/"+id, &views.Flash{Kind: "ok", Text: "Cancellation requested."})
+	return s.navigate(c, urls.Execution(id), &views.Flash{Kind: "ok", Text: "Cancellation requested."})
 }

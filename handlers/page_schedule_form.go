@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -14,6 +14,7 @@ import (
 	"github.com/geoetl/geoetl"
 	"github.com/geoetl/geoetl/service"
 	"github.com/geoetl/geoetl/views"
+	"github.com/geoetl/geoetl/views/urls"
 )
 
 // expiresLayout is the value format of <input type="datetime-local">.
@@ -65,7 +66,7 @@ func (s *Server) pageScheduleCreate(c echo.Context) error {
 	if err != nil {
 		return s.formError(c, "", 0, f, err)
 	}
-	return s.navigate(c, "/geoetl/schedules/"+sc.ID, &views.Flash{Kind: "ok", Text: "Created " + sc.Name + "."})
+	return s.navigate(c, urls.Schedule(sc.ID), &views.Flash{Kind: "ok", Text: "Created " + sc.Name + "."})
 }
 
 // pageScheduleSave is POST /geoetl/schedules/{id} (and …/edit). The form
@@ -95,8 +96,8 @@ func (s *Server) pageScheduleSave(c echo.Context) error {
 	if len(fe) > 0 {
 		return s.formFailed(c, id, version, f, fe, "")
 	}
-	upd := changedFields(opened, cand)
-	if both := changedFieldNames(changedFields(opened, now), upd); len(both) > 0 {
+	upd := geoetl.UpdateBetween(opened, cand)
+	if both := bothChanged(opened.Diff(now), upd.Fields()); len(both) > 0 {
 		msg := fmt.Sprintf("Someone else changed %s since you opened this form (now version %d). Your values are kept below; save again to apply them.", strings.Join(both, ", "), current.Version)
 		return s.formFailed(c, id, current.Version, f, nil, msg)
 	}
@@ -105,7 +106,7 @@ func (s *Server) pageScheduleSave(c echo.Context) error {
 	if err != nil {
 		return s.formError(c, id, version, f, err)
 	}
-	return s.navigate(c, "/geoetl/schedules/"+sc.ID, &views.Flash{Kind: "ok", Text: "Saved " + sc.Name + " (version " + strconv.Itoa(sc.Version) + ")."})
+	return s.navigate(c, urls.Schedule(sc.ID), &views.Flash{Kind: "ok", Text: "Saved " + sc.Name + " (version " + strconv.Itoa(sc.Version) + ")."})
 }
 
 // scheduleAtVersion returns the schedule's definition as it was at a kept
@@ -130,36 +131,15 @@ func (s *Server) scheduleAtVersion(c echo.Context, id string, version int) *geoe
 	return nil
 }
 
-// jsonFieldName turns a Go field name into the API's JSON name
-// (WorkflowID becomes workflowId).
-func jsonFieldName(goName string) string {
-	if base, ok := strings.CutSuffix(goName, "ID"); ok {
-		goName = base + "Id"
-	}
-	return strings.ToLower(goName[:1]) + goName[1:]
-}
-
-// changedFieldNames returns the JSON names of the fields set in both
-// updates.
-func changedFieldNames(a, b geoetl.ScheduleUpdate) []string {
-	setIn := func(u geoetl.ScheduleUpdate) map[string]bool {
-		out := map[string]bool{}
-		v := reflect.ValueOf(u)
-		for i := 0; i < v.NumField(); i++ {
-			if v.Field(i).Kind() == reflect.Pointer && !v.Field(i).IsNil() {
-				out[v.Type().Field(i).Name] = true
-			}
-		}
-		return out
-	}
-	inB := setIn(b)
-	names := map[string]bool{}
-	for name := range setIn(a) {
-		if inB[name] && name != "ExpectedVersion" {
-			names[jsonFieldName(name)] = true
+// bothChanged returns the field names in both a and b.
+func bothChanged(a, b []string) []string {
+	out := []string{}
+	for _, name := range a {
+		if slices.Contains(b, name) {
+			out = append(out, name)
 		}
 	}
-	return views.SortedKeys(names)
+	return out
 }
 
 // pageScheduleParams is GET /geoetl/schedules/params: the parameter
@@ -232,7 +212,11 @@ func (s *Server) formFailed(c echo.Context, id string, version int, f views.Sche
 // formData gathers what the editor shows besides the form's values.
 func (s *Server) formData(c echo.Context, id string, version int, f views.ScheduleForm, fe map[string][]string) views.ScheduleFormData {
 	d := views.ScheduleFormData{ID: id, Version: version, Form: f, Errors: fe, Zones: views.Zones(), Workflows: s.allWorkflows(c)}
-	d.Preview = cronPreview(f.CronExpression, f.Timezone, s.svc.Clock.Now())
+	preview, err := s.cronPreview(c, f.CronExpression, f.Timezone)
+	if err != nil {
+		preview.Error = geoetl.ErrorMessage(err)
+	}
+	d.Preview = preview
 	if geoetl.IsUUID(f.WorkflowID) {
 		params, err := s.svc.WorkflowParameters(c.Request().Context(), principal(c), f.WorkflowID)
 		switch {
@@ -464,93 +448,12 @@ func splitList(s, sep string) []string {
 	return out
 }
 
-// fullUpdate sets every definition field of sc, for a new schedule.
+// fullUpdate sets the fields of sc that differ from their zero value,
+// and enabled (false is a value to send too), for a new schedule.
 func fullUpdate(sc *geoetl.Schedule) geoetl.ScheduleUpdate {
-	return changedFields(nil, sc)
-}
-
-// changedFields returns an update holding the definition fields in which
-// cand differs from was (every field when was is nil).
-func changedFields(was, cand *geoetl.Schedule) geoetl.ScheduleUpdate {
-	var u geoetl.ScheduleUpdate
-	if was == nil {
-		was = &geoetl.Schedule{}
-		u.Enabled = &cand.Enabled // false is a value to send for a new schedule too
-	}
-	diff := func(a, b any) bool { return !reflect.DeepEqual(a, b) }
-	if diff(was.Name, cand.Name) {
-		u.Name = &cand.Name
-	}
-	if diff(was.Description, cand.Description) {
-		u.Description = &cand.Description
-	}
-	if diff(was.WorkflowID, cand.WorkflowID) {
-		u.WorkflowID = &cand.WorkflowID
-	}
-	if diff(was.CronExpression, cand.CronExpression) {
-		u.CronExpression = &cand.CronExpression
-	}
-	if diff(was.Timezone, cand.Timezone) {
-		u.Timezone = &cand.Timezone
-	}
-	if diff(was.Enabled, cand.Enabled) {
-		u.Enabled = &cand.Enabled
-	}
-	if !sameJSON(was.ParameterValues, cand.ParameterValues) {
-		u.ParameterValues = &cand.ParameterValues
-	}
-	if !sameJSON(was.Tags, cand.Tags) {
-		u.Tags = &cand.Tags
-	}
-	if diff(was.MaxConcurrentExecutions, cand.MaxConcurrentExecutions) {
-		u.MaxConcurrentExecutions = &cand.MaxConcurrentExecutions
-	}
-	if diff(was.OverlapPolicy, cand.OverlapPolicy) {
-		u.OverlapPolicy = &cand.OverlapPolicy
-	}
-	if diff(was.MisfirePolicy, cand.MisfirePolicy) {
-		u.MisfirePolicy = &cand.MisfirePolicy
-	}
-	if diff(was.CatchupWindowMinutes, cand.CatchupWindowMinutes) {
-		u.CatchupWindowMinutes = &cand.CatchupWindowMinutes
-	}
-	if diff(was.RetryAttempts, cand.RetryAttempts) {
-		u.RetryAttempts = &cand.RetryAttempts
-	}
-	if diff(was.RetryDelayMinutes, cand.RetryDelayMinutes) {
-		u.RetryDelayMinutes = &cand.RetryDelayMinutes
-	}
-	if diff(was.RetryBackoff, cand.RetryBackoff) {
-		u.RetryBackoff = &cand.RetryBackoff
-	}
-	if diff(was.MaxRetryDelayMinutes, cand.MaxRetryDelayMinutes) {
-		u.MaxRetryDelayMinutes = &cand.MaxRetryDelayMinutes
-	}
-	if !sameJSON(was.TimeoutMinutes, cand.TimeoutMinutes) {
-		u.TimeoutMinutes = &cand.TimeoutMinutes
-	}
-	if !sameJSON(was.ExpiresAt, cand.ExpiresAt) {
-		u.ExpiresAt = &cand.ExpiresAt
-	}
-	if !sameJSON(was.NotificationConfig, cand.NotificationConfig) {
-		u.NotificationConfig = &cand.NotificationConfig
-	}
+	u := geoetl.UpdateBetween(&geoetl.Schedule{}, sc)
+	u.Enabled = &sc.Enabled
 	return u
-}
-
-// sameJSON compares values as their JSON, so nil and empty collections
-// and equal times in different locations count as the same.
-func sameJSON(a, b any) bool {
-	ja, _ := json.Marshal(a)
-	jb, _ := json.Marshal(b)
-	norm := func(b []byte) string {
-		switch string(b) {
-		case "null", "[]", "{}":
-			return ""
-		}
-		return string(b)
-	}
-	return norm(ja) == norm(jb)
 }
 
 // requireEditor refuses the editor pages to viewers before they type.

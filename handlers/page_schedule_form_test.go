@@ -229,6 +229,7 @@ func TestCronPreview_DescribesOrExplainsInline(t *testing.T) {
 		{"BadZone", "cronExpression=0+1+*+*+*&timezone=Nowhere/Land", []string{"Time zone", "Nowhere/Land"}},
 		{"Empty", "cronExpression=&timezone=UTC", []string{"Type a cron expression"}},
 		{"Escaped", "cronExpression=0+%3Cscript%3E+*+*+*&timezone=UTC", []string{"&lt;SCRIPT&gt;"}},
+		{"TooLongForTheService", "cronExpression=0" + strings.Repeat(",0", 500) + "+0+*+*+*&timezone=UTC", []string{"✖", "at most 1000 characters"}},
 	}
 	// The cases share the parent's browser, whose checks fail the parent
 	// test; each failure message names the body it looked at.

@@ -10,6 +10,7 @@ import (
 	"github.com/geoetl/geoetl"
 	"github.com/geoetl/geoetl/cron"
 	"github.com/geoetl/geoetl/views"
+	"github.com/geoetl/geoetl/views/urls"
 )
 
 // scheduleListLimit is the page size of the schedule list.
@@ -102,7 +103,7 @@ func (s *Server) pageScheduleRow(c echo.Context) error {
 		return err
 	}
 	if !wantsFragment(c) {
-		return c.Redirect(http.StatusSeeOther, "/geoetl/schedules")
+		return c.Redirect(http.StatusSeeOther, urls.Schedules())
 	}
 	sc, err := s.svc.GetSchedule(c.Request().Context(), principal(c), id)
 	if err != nil {
@@ -128,7 +129,7 @@ func (s *Server) afterScheduleAction(c echo.Context, sc *geoetl.Schedule, flash 
 		}
 		return s.render(c, http.StatusOK, pg, views.ScheduleDetailMain(pg, d))
 	}
-	return s.navigate(c, "/geoetl/schedules/"+sc.ID, flash)
+	return s.navigate(c, urls.Schedule(sc.ID), flash)
 }
 
 // pageSchedulePause is POST /geoetl/schedules/{id}/pause, with an
@@ -173,9 +174,9 @@ func (s *Server) pageScheduleRunNow(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	flash := &views.Flash{Kind: "ok", Text: "Run of " + sc.Name + " requested.", Link: "/geoetl/executions/" + e.ID, LinkText: "Watch it"}
+	flash := &views.Flash{Kind: "ok", Text: "Run of " + sc.Name + " requested.", Link: urls.Execution(e.ID), LinkText: "Watch it"}
 	if !isHTMX(c) {
-		return s.navigate(c, "/geoetl/executions/"+e.ID, flash)
+		return s.navigate(c, urls.Execution(e.ID), flash)
 	}
 	return s.afterScheduleAction(c, sc, flash)
 }
@@ -217,5 +218,5 @@ func (s *Server) pageScheduleDelete(c echo.Context) error {
 	if hxTarget(c) == views.RowID(id) {
 		return s.renderHTML(c, http.StatusOK, views.FlashOOB(flash))
 	}
-	return s.navigate(c, "/geoetl/schedules", flash)
+	return s.navigate(c, urls.Schedules(), flash)
 }

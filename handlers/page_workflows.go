@@ -12,6 +12,7 @@ import (
 	"github.com/geoetl/geoetl"
 	"github.com/geoetl/geoetl/service"
 	"github.com/geoetl/geoetl/views"
+	"github.com/geoetl/geoetl/views/urls"
 )
 
 // newWorkflowTemplate starts the editor with a small valid definition to
@@ -169,7 +170,7 @@ func (s *Server) saveWorkflow(c echo.Context, w *geoetl.Workflow) error {
 		return err
 	}
 	if w == nil {
-		return s.navigate(c, "/geoetl/workflows/"+saved.ID, &views.Flash{Kind: "ok", Text: "Created " + saved.Name + "."})
+		return s.navigate(c, urls.Workflow(saved.ID), &views.Flash{Kind: "ok", Text: "Created " + saved.Name + "."})
 	}
 	d = s.workflowData(c, saved)
 	d.Saved = true
@@ -250,7 +251,7 @@ func (s *Server) pageWorkflowRun(c echo.Context) error {
 	if len(fe) == 0 {
 		e, err := s.svc.RunWorkflow(ctx, p, id, values)
 		if err == nil {
-			return s.navigate(c, "/geoetl/executions/"+e.ID, &views.Flash{Kind: "ok", Text: "Run of " + w.Name + " requested."})
+			return s.navigate(c, urls.Execution(e.ID), &views.Flash{Kind: "ok", Text: "Run of " + w.Name + " requested."})
 		}
 		if geoetl.ErrorCode(err) != geoetl.EINVALID {
 			return err
@@ -280,5 +281,5 @@ func (s *Server) pageWorkflowDelete(c echo.Context) error {
 	if err := s.svc.DeleteWorkflow(ctx, principal(c), id, c.FormValue("force") == "true"); err != nil {
 		return err
 	}
-	return s.navigate(c, "/geoetl/workflows", &views.Flash{Kind: "ok", Text: "Deleted " + w.Name + "."})
+	return s.navigate(c, urls.Workflows(), &views.Flash{Kind: "ok", Text: "Deleted " + w.Name + "."})
 }

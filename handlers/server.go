@@ -94,23 +94,12 @@ func New(svc *service.Service, cfg Config) *Server {
 	e.Use(s.rateLimitMiddleware())
 	e.Use(s.csrfMiddleware())
 
-	e.GET("/healthz", s.handleHealthz)
-	e.GET("/readyz", s.handleReadyz)
-	if cfg.Metrics != nil {
-		e.GET("/metrics", echo.WrapHandler(cfg.Metrics))
-	}
-	s.registerRoutes()
+	// The route tables, one per surface (routes.go, api_routes.go). The
+	// middleware above applies to all; a table adds its own checks.
+	s.registerOperationsRoutes()
+	s.registerAPIRoutes()
+	s.registerConsoleRoutes()
 	return s
-}
-
-// routeRegistrars are filled by the files that define route groups (API,
-// console), so each group registers itself without this file knowing it.
-var routeRegistrars []func(*Server)
-
-func (s *Server) registerRoutes() {
-	for _, r := range routeRegistrars {
-		r(s)
-	}
 }
 
 // ServeHTTP makes the server an http.Handler.

@@ -30,11 +30,6 @@ func assetURL(name string) string {
 	return static.Prefix + name
 }
 
-func (s *Server) registerStaticRoutes() {
-	s.Echo.GET(static.Prefix+":hash/:name", s.pageStatic)
-	s.Echo.HEAD(static.Prefix+":hash/:name", s.pageStatic)
-}
-
 // pageStatic is GET /static/{hash}/{name}. The current hash is cached for
 // a year as immutable; an old hash (a page from before an upgrade) gets the
 // current file without long caching, so nothing breaks mid-upgrade.

@@ -1,4 +1,4 @@
-// Package load is the load test of GeoETL (issue #8): a real `geoetl
+// Package load is the load test of GeoETL: a real `geoetl
 // serve` process fires many every-second schedules while concurrent API
 // readers and writers hit it, and the report gives the API's latency per
 // route class, its error rate and 5xx count, and the scheduler's start

@@ -1,6 +1,6 @@
 package scheduler
 
-// Benchmarks of issue #3. Each runs one scenario once, whatever b.N, and
+// Benchmarks of the scheduler. Each runs one scenario once, whatever b.N, and
 // reports its figures with b.ReportMetric; run several times (-count) and
 // take medians. They use the real clock, so they take the time they say:
 //
@@ -30,6 +30,7 @@ import (
 	"github.com/geoetl/geoetl/clock"
 	"github.com/geoetl/geoetl/db"
 	"github.com/geoetl/geoetl/db/dbtest"
+	"github.com/geoetl/geoetl/db/postgres"
 	"github.com/geoetl/geoetl/db/sqlite"
 )
 
@@ -173,7 +174,7 @@ func (d *benchDB) scheduler(id string, engine geoetl.WorkflowEngine, edit func(*
 	d.tb.Helper()
 	cfg := Config{Store: d.store, Engine: engine, InstanceID: id, Dispatch: true, Logger: testLogger(nil)}
 	if d.kind == "postgres" {
-		cfg.DatabaseURL = d.url
+		cfg.Cluster = postgres.NewCluster(d.url)
 	}
 	if edit != nil {
 		edit(&cfg)
@@ -414,7 +415,7 @@ func BenchmarkDuePendingEqualDue(b *testing.B) {
 			b.ResetTimer()
 			for range b.N {
 				err := d.store.Claim(context.Background(), func(tx geoetl.ClaimTx) error {
-					list, err := tx.DuePending(tx.Now().Add(time.Hour), 500)
+					list, err := tx.DuePending(&geoetl.DuePendingParams{Until: tx.Now().Add(time.Hour), Limit: 500})
 					if err == nil && len(list) != 500 {
 						err = fmt.Errorf("%d due rows, want 500", len(list))
 					}

@@ -34,8 +34,8 @@ func (s *Scheduler) startChores() error {
 		return err
 	}
 	opts := []gocron.SchedulerOption{}
-	if s.isPG {
-		s.elector = newElector(s, s.cfg.DatabaseURL)
+	if s.cfg.Cluster != nil {
+		s.elector = s.cfg.Cluster.NewElector(&geoetl.ElectorParams{IdleTimeout: s.cfg.electorIdleTimeout(), Logger: s.log})
 		opts = append(opts, gocron.WithDistributedElector(s.elector))
 	}
 	single, err := gocron.NewScheduler(opts...)

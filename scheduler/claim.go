@@ -71,7 +71,7 @@ func (s *Scheduler) claimIn(tx geoetl.ClaimTx, limit int, blocked []string, loca
 	now := tx.Now()
 	until := s.claimUntil(now)
 	res.until = until
-	pending, err := tx.DuePendingExcept(until, limit, blocked, s.tenantsWaiting())
+	pending, err := tx.DuePending(&geoetl.DuePendingParams{Until: until, Limit: limit, Waiting: blocked, Tenants: s.tenantsWaiting()})
 	if err != nil {
 		return err
 	}
@@ -495,7 +495,7 @@ func (s *Scheduler) applyClaim(ctx context.Context, res *claimResult) {
 
 // announceDecided acts on what a committed claim or decider transaction
 // decided: runs it cancelled (cancel_previous) are stopped here or, through
-// the bus, wherever they run; events of the rows it wrote go to
+// the change feed, wherever they run; events of the rows it wrote go to
 // subscribers here and on other instances; skips are counted.
 func (s *Scheduler) announceDecided(ctx context.Context, cancels []string, events []geoetl.ExecutionEvent, skipped map[string]int) {
 	var remote []string
@@ -504,14 +504,14 @@ func (s *Scheduler) announceDecided(ctx context.Context, cancels []string, event
 			remote = append(remote, id)
 		}
 	}
-	if s.bus != nil && len(remote) > 0 {
-		s.bus.publish(ctx, message{Cancel: remote})
+	if len(remote) > 0 {
+		s.publish(ctx, geoetl.Change{Cancel: remote})
 	}
 	for _, ev := range events {
 		s.events.publish(ev)
 	}
-	if s.bus != nil && len(events) > 0 {
-		s.bus.publish(ctx, message{Events: events})
+	if len(events) > 0 {
+		s.publish(ctx, geoetl.Change{Events: events})
 	}
 	s.tenantsFreed(events)
 	if s.m != nil {
@@ -578,9 +578,7 @@ func (s *Scheduler) announce(rs []geoetl.ExecutionResult) {
 		s.events.publish(ev)
 		s.m.Finished(string(e.Status), string(e.Trigger))
 	}
-	if s.bus != nil {
-		s.bus.publish(context.Background(), message{Events: events})
-	}
+	s.publish(context.Background(), geoetl.Change{Events: events})
 	if deliveries && s.cfg.Notifier != nil {
 		s.cfg.Notifier.Kick()
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/geoetl/geoetl/clock"
 	"github.com/geoetl/geoetl/db"
 	"github.com/geoetl/geoetl/db/dbtest"
+	"github.com/geoetl/geoetl/db/postgres"
 )
 
 // cluster is several scheduler instances, each with its own store (its own
@@ -48,7 +49,7 @@ func (c *cluster) instance(id string, edit func(*Config)) *Scheduler {
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	cfg := Config{Store: st, Engine: c.engine, Logger: testLogger(c.t), InstanceID: id, DatabaseURL: c.url, Dispatch: true,
+	cfg := Config{Store: st, Engine: c.engine, Logger: testLogger(c.t), InstanceID: id, Cluster: postgres.NewCluster(c.url), Dispatch: true,
 		ShutdownGrace: time.Second, RetentionInterval: -1}
 	if edit != nil {
 		edit(&cfg)
@@ -243,7 +244,7 @@ func runChild(url string) int {
 		fmt.Fprintln(os.Stderr, "child:", err)
 		return 1
 	}
-	s, err := New(Config{Store: st, Engine: newTestEngine(clock.Real{}), InstanceID: id, DatabaseURL: url, Dispatch: true,
+	s, err := New(Config{Store: st, Engine: newTestEngine(clock.Real{}), InstanceID: id, Cluster: postgres.NewCluster(url), Dispatch: true,
 		Logger:            slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		HeartbeatInterval: time.Second, LeaseTimeout: 5 * time.Second, ReapInterval: time.Second})
 	if err != nil {

@@ -28,7 +28,7 @@ type Notifier interface {
 
 // Config configures a Scheduler. Zero tunables take the defaults named.
 type Config struct {
-	Store    geoetl.Store
+	Store    Store // a geoetl.Store will do
 	Engine   geoetl.WorkflowEngine
 	Notifier Notifier // may be nil: no notifications
 	Clock    clock.Clock
@@ -38,9 +38,11 @@ type Config struct {
 	// InstanceID names this instance in claims; default host name and
 	// process id.
 	InstanceID string
-	// DatabaseURL is needed on PostgreSQL for LISTEN/NOTIFY and the
-	// elector of singleton chores; for SQLite it may be empty.
-	DatabaseURL string
+	// Cluster carries changes between the instances sharing the database
+	// and elects the one running the singleton chores (db.OpenCluster
+	// gives the one for the database in use). Nil: this instance is alone,
+	// nothing is propagated and it runs every chore.
+	Cluster geoetl.Cluster
 	// Workers is how many executions run at once; default 4 per CPU, at
 	// least 8.
 	Workers int

@@ -3,6 +3,8 @@ package scheduler
 import (
 	"context"
 	"time"
+
+	"github.com/geoetl/geoetl"
 )
 
 // dispatcher claims due work whenever the soonest next run (minus the
@@ -77,7 +79,7 @@ func (s *Scheduler) dispatchOnce(ctx context.Context) (time.Time, error) {
 			break
 		}
 	}
-	next, err := s.store.NextWakeAtExcept(ctx, s.blockedList(), s.tenantsWaiting())
+	next, err := s.store.NextWakeAt(ctx, &geoetl.NextWakeAtParams{Waiting: s.blockedList(), Tenants: s.tenantsWaiting()})
 	if err != nil {
 		return time.Time{}, err
 	}

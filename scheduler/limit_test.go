@@ -15,7 +15,7 @@ import (
 // same (or two seconds passed), so the two decide about its slots at the
 // same moment, as they may in production.
 type meetingStore struct {
-	geoetl.Store
+	Store
 	m    *meeting
 	once sync.Once
 }

@@ -2,7 +2,7 @@
 // the database, a worker pool runs them through a geoetl.WorkflowEngine, and
 // batching writers record what happened.
 //
-// How it holds together (DESIGN.md §4 and §5):
+// How it holds together:
 //
 //   - The database is the source of truth. The dispatcher sleeps on one
 //     timer until the soonest next run minus Lookahead (never longer than
@@ -21,8 +21,10 @@
 //     started runs with "instance lost", applying the retry policy. An
 //     instance cut off from the database stops its own runs before the
 //     reaper could act, so nothing runs twice.
-//   - On PostgreSQL, changes wake the other instances through LISTEN/NOTIFY
-//     and singleton chores are elected with an advisory lock.
+//   - Changes wake the other instances through the cluster's change feed,
+//     and the singleton chores run on the instance its elector picks
+//     (Config.Cluster). The scheduler never learns which database it runs
+//     on: the store and the cluster (db.OpenCluster) hide it.
 package scheduler
 
 import (
@@ -38,7 +40,6 @@ import (
 
 	"github.com/geoetl/geoetl"
 	"github.com/geoetl/geoetl/clock"
-	"github.com/geoetl/geoetl/db"
 	"github.com/geoetl/geoetl/metrics"
 )
 
@@ -46,7 +47,7 @@ import (
 // implements service.Scheduler and the console's event source.
 type Scheduler struct {
 	cfg    Config
-	store  geoetl.Store
+	store  Store
 	clock  clock.Clock
 	log    *slog.Logger
 	m      *metrics.Metrics
@@ -64,8 +65,8 @@ type Scheduler struct {
 	rate       claimRate   // of claim transactions, for the adaptive lookahead
 	window     claimWindow // how far claims reach for a large set due together
 	writer     *writer
-	bus        *bus // PostgreSQL LISTEN/NOTIFY; nil on SQLite
-	elector    *elector
+	feed       geoetl.ChangeFeed // nil without a cluster
+	elector    geoetl.Elector    // nil without a cluster
 	chores     gocron.Scheduler
 	localJobs  gocron.Scheduler
 
@@ -116,13 +117,7 @@ func New(cfg Config) (*Scheduler, error) {
 		jobs:       map[string]*job{},
 		blocked:    map[string]struct{}{},
 	}
-	if cfg.DatabaseURL != "" {
-		kind, _, err := db.Parse(cfg.DatabaseURL)
-		if err != nil {
-			return nil, err
-		}
-		s.isPG = kind == db.Postgres
-	}
+	s.isPG = cfg.Cluster != nil && cfg.Cluster.MultiProcess()
 	s.writer = newWriter(s)
 	s.runCtx, s.runCancel = context.WithCancel(context.Background())
 	s.stopCtx, s.stopFn = context.WithCancel(context.Background())
@@ -144,9 +139,11 @@ func (s *Scheduler) Start(ctx context.Context) error {
 	s.started = true
 	s.mu.Unlock()
 
-	if s.isPG {
-		s.bus = newBus(s, s.cfg.DatabaseURL)
-		if err := s.bus.start(ctx); err != nil {
+	if s.cfg.Cluster != nil {
+		s.feed = s.newFeed()
+		if err := s.feed.Start(ctx); err != nil {
+			s.feed.Close()
+			s.feed = nil
 			return err
 		}
 	}
@@ -185,8 +182,8 @@ func (s *Scheduler) Stop(ctx context.Context) error {
 	s.stopChores()
 	if !s.cfg.Dispatch {
 		s.loops.Wait()
-		if s.bus != nil {
-			s.bus.close()
+		if s.feed != nil {
+			s.feed.Close()
 		}
 		return nil
 	}
@@ -228,11 +225,11 @@ func (s *Scheduler) Stop(ctx context.Context) error {
 	s.stopHeartbeats()
 	s.loops.Wait()
 	s.runCancel()
-	if s.bus != nil {
-		s.bus.close()
+	if s.feed != nil {
+		s.feed.Close()
 	}
 	if s.elector != nil {
-		s.elector.close()
+		s.elector.Close()
 	}
 	return errors.Join(errs...)
 }
@@ -242,9 +239,7 @@ func (s *Scheduler) Stop(ctx context.Context) error {
 func (s *Scheduler) Changed(ctx context.Context) {
 	s.unblockAll()
 	s.poke()
-	if s.bus != nil {
-		s.bus.publish(ctx, message{Wake: true})
-	}
+	s.publish(ctx, geoetl.Change{Wake: true})
 }
 
 // CancelExecution stops an execution at once if this instance holds it;
@@ -255,9 +250,7 @@ func (s *Scheduler) CancelExecution(ctx context.Context, id string) {
 	if s.cancelLocal(id, stopUser) {
 		return
 	}
-	if s.bus != nil {
-		s.bus.publish(ctx, message{Cancel: []string{id}})
-	}
+	s.publish(ctx, geoetl.Change{Cancel: []string{id}})
 }
 
 // Subscribe returns the status changes of the tenant's executions (this

@@ -23,7 +23,7 @@ import (
 //
 // So that waiting rows are not read again by every claim, an instance
 // leaves out the rows of a tenant it found full until a run of that
-// tenant ends (here, or on another instance through the bus), a change
+// tenant ends (here, or on another instance through the change feed), a change
 // wakes the dispatcher, or SweepInterval passed: the last is the safety
 // net for a slot freed without news reaching this instance (a claim
 // handed back elsewhere, say), so a waiting run is looked at again within

@@ -211,7 +211,7 @@ func TestTenantShare_TheLimitHoldsOverInstances(t *testing.T) {
 		s := c.instance(id, func(cfg *Config) { cfg.Engine, cfg.TenantMaxRuns, cfg.Workers = eng, limit, 8 })
 		if events == nil {
 			var cancel func()
-			events, cancel = s.Subscribe(c.tenant.ID) // its own and, through the bus, the other's
+			events, cancel = s.Subscribe(c.tenant.ID) // its own and, through the change feed, the other's
 			defer cancel()
 		}
 	}

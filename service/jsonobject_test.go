@@ -197,8 +197,8 @@ func TestCheckParameterValues(t *testing.T) {
 }
 
 func TestChangedFields_IgnoresRuntimeFields(t *testing.T) {
-	a := `{"name":"a","cronExpression":"* * * * *","nextRunAt":"x","version":1,"tags":["a"]}`
-	b := `{"name":"a","cronExpression":"0 * * * *","nextRunAt":"y","version":2,"tags":["a","b"],"description":"new"}`
+	a := `{"name":"a","cronExpression":"* * * * *","nextRunAt":"2027-01-01T00:00:00Z","version":1,"tags":["a"]}`
+	b := `{"name":"a","cronExpression":"0 * * * *","nextRunAt":"2027-01-01T01:00:00Z","version":2,"tags":["a","b"],"description":"new"}`
 	if got := strings.Join(changedFields([]byte(a), []byte(b)), ","); got != "cronExpression,description,tags" {
 		t.Fatalf("changed fields = %s", got)
 	}

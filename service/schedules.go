@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"reflect"
 	"sort"
 	"time"
 
@@ -470,35 +469,14 @@ func (s *Service) ScheduleVersions(ctx context.Context, p geoetl.Principal, id s
 	return out, nil
 }
 
-// runtimeFields change without the definition changing.
-var runtimeFields = map[string]bool{
-	"nextRunAt": true, "lastRunAt": true, "lastRunStatus": true, "lastRunId": true,
-	"updatedAt": true, "updatedBy": true, "version": true, "createdAt": true, "createdBy": true,
-}
-
-// changedFields names the top-level fields that differ between two
-// schedule snapshots, sorted.
+// changedFields names the fields that differ between two schedule
+// snapshots, sorted.
 func changedFields(a, b json.RawMessage) []string {
-	var ma, mb map[string]any
-	if json.Unmarshal(a, &ma) != nil || json.Unmarshal(b, &mb) != nil {
+	var sa, sb geoetl.Schedule
+	if json.Unmarshal(a, &sa) != nil || json.Unmarshal(b, &sb) != nil {
 		return []string{}
 	}
-	out := []string{}
-	for k, vb := range mb {
-		if runtimeFields[k] {
-			continue
-		}
-		if va, ok := ma[k]; !ok || !reflect.DeepEqual(va, vb) {
-			out = append(out, k)
-		}
-	}
-	for k := range ma {
-		if _, ok := mb[k]; !ok && !runtimeFields[k] {
-			out = append(out, k)
-		}
-	}
-	sort.Strings(out)
-	return out
+	return sa.Diff(&sb)
 }
 
 // RestoreScheduleVersion makes an earlier version's definition current
@@ -525,7 +503,7 @@ func (s *Service) RestoreScheduleVersion(ctx context.Context, p geoetl.Principal
 	if old == nil {
 		return nil, geoetl.NotFound("Version")
 	}
-	upd := definitionUpdate(old)
+	upd := old.DefinitionUpdate()
 	sc, err := s.UpdateSchedule(ctx, p, id, upd)
 	if geoetl.IsNotFound(err) && geoetl.ErrorFields(err) != nil {
 		return nil, geoetl.Errorf(geoetl.ECONFLICT, "Version %d uses a workflow that no longer exists.", version)
@@ -535,21 +513,6 @@ func (s *Service) RestoreScheduleVersion(ctx context.Context, p geoetl.Principal
 	}
 	s.audit(ctx, p, "schedule.restore", "schedule", id, nil, map[string]any{"restoredVersion": version, "newVersion": sc.Version})
 	return sc, nil
-}
-
-// definitionUpdate turns a schedule's definition fields into an update.
-func definitionUpdate(o *geoetl.Schedule) geoetl.ScheduleUpdate {
-	nc := o.NotificationConfig
-	return geoetl.ScheduleUpdate{
-		WorkflowID: &o.WorkflowID, Name: &o.Name, Description: &o.Description,
-		CronExpression: &o.CronExpression, Timezone: &o.Timezone, Enabled: &o.Enabled,
-		ParameterValues: &o.ParameterValues, Tags: &o.Tags,
-		MaxConcurrentExecutions: &o.MaxConcurrentExecutions, OverlapPolicy: &o.OverlapPolicy,
-		MisfirePolicy: &o.MisfirePolicy, CatchupWindowMinutes: &o.CatchupWindowMinutes,
-		RetryAttempts: &o.RetryAttempts, RetryDelayMinutes: &o.RetryDelayMinutes,
-		RetryBackoff: &o.RetryBackoff, MaxRetryDelayMinutes: &o.MaxRetryDelayMinutes,
-		TimeoutMinutes: &o.TimeoutMinutes, ExpiresAt: &o.ExpiresAt, NotificationConfig: &nc,
-	}
 }
 
 // checkSchedule validates a new schedule and its references. A workflow

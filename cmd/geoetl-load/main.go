@@ -1,4 +1,4 @@
-// Command geoetl-load is the load test of issue #8 (`make load`): it builds
+// Command geoetl-load is the load test of GeoETL (`make load`): it builds
 // geoetl, runs `geoetl serve` on a fresh database with 1,000 every-second
 // schedules, measures the API under concurrent readers and writers and the
 // scheduler's lateness with and without that load, then lists and

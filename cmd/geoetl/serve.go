@@ -114,9 +114,13 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, env 
 	if err != nil {
 		return usagef("--smtp-url: %v", err)
 	}
+	cluster, err := db.OpenCluster(cfg.DB)
+	if err != nil {
+		return err
+	}
 	sched, err := scheduler.New(scheduler.Config{
 		Store: store, Engine: workflows, Notifier: notifier, Clock: clock.Real{}, Logger: logger, Metrics: m,
-		InstanceID: cfg.InstanceID, DatabaseURL: cfg.DB, Workers: cfg.Workers,
+		InstanceID: cfg.InstanceID, Cluster: cluster, Workers: cfg.Workers,
 		ShutdownGrace: cfg.ShutdownGrace, Retention: cfg.Retention, Dispatch: !cfg.NoScheduler,
 		TenantMaxRuns: cfg.TenantMaxRuns,
 	})

@@ -43,7 +43,7 @@ func (s *suite) claims(t *testing.T) {
 			sameIDs(t, "limit 1", scheduleIDs(got), []string{due2.ID})
 			return nil
 		}))
-		wake, err := w.st.NextWakeAt(bg)
+		wake, err := w.st.NextWakeAt(bg, nil)
 		noErr(t, err)
 		if wake == nil || !wake.Equal(early) {
 			t.Fatalf("NextWakeAt = %v, want %v", wake, early)
@@ -144,12 +144,12 @@ func (s *suite) claims(t *testing.T) {
 		done.Status = geoetl.ExecCompleted
 		w.mustExecution(t, done)
 		noErr(t, w.st.Claim(bg, func(tx geoetl.ClaimTx) error {
-			got, err := tx.DuePending(tx.Now(), 10)
+			got, err := tx.DuePending(&geoetl.DuePendingParams{Until: tx.Now(), Limit: 10})
 			noErr(t, err)
 			sameIDs(t, "due pending", execIDs(got), []string{free.ID})
 			return nil
 		}))
-		wake, err := w.st.NextWakeAt(bg)
+		wake, err := w.st.NextWakeAt(bg, nil)
 		noErr(t, err)
 		if wake == nil || !wake.Equal(free.DueAt) {
 			t.Fatalf("NextWakeAt = %v, want the unclaimed pending one's due time %v", wake, free.DueAt)
@@ -157,7 +157,7 @@ func (s *suite) claims(t *testing.T) {
 		// A released claim is due again.
 		noErr(t, w.st.ReleaseClaims(bg, []string{claimed.ID}))
 		noErr(t, w.st.Claim(bg, func(tx geoetl.ClaimTx) error {
-			got, err := tx.DuePending(tx.Now(), 10)
+			got, err := tx.DuePending(&geoetl.DuePendingParams{Until: tx.Now(), Limit: 10})
 			noErr(t, err)
 			sameIDs(t, "due pending after release", execIDs(got), []string{claimed.ID, free.ID})
 			return nil
@@ -470,7 +470,7 @@ func (s *suite) concurrentClaimers(t *testing.T, w *world, n int) {
 				if err != nil {
 					return err
 				}
-				pend, err := tx.DuePending(tx.Now(), n)
+				pend, err := tx.DuePending(&geoetl.DuePendingParams{Until: tx.Now(), Limit: n})
 				if err != nil {
 					return err
 				}

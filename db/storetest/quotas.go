@@ -224,25 +224,25 @@ func (s *suite) tenantQuotas(t *testing.T) {
 		w.mustExecution(t, w.execution(nil, at(7), geoetl.TriggerManual))
 		kept := other.mustExecution(t, other.execution(nil, at(6), geoetl.TriggerManual))
 		noErr(t, w.st.Claim(bg, func(tx geoetl.ClaimTx) error {
-			got, err := tx.DuePendingExcept(tx.Now(), 10, nil, []string{w.ten.ID})
+			got, err := tx.DuePending(&geoetl.DuePendingParams{Until: tx.Now(), Limit: 10, Tenants: []string{w.ten.ID}})
 			noErr(t, err)
 			sameIDs(t, "due pending of tenants not full", execIDs(got), []string{kept.ID})
-			got, err = tx.DuePendingExcept(tx.Now(), 10, []string{sc.ID}, []string{other.ten.ID})
+			got, err = tx.DuePending(&geoetl.DuePendingParams{Until: tx.Now(), Limit: 10, Waiting: []string{sc.ID}, Tenants: []string{other.ten.ID}})
 			noErr(t, err)
 			if len(got) != 2 { // the retry and the ad hoc run
 				t.Fatalf("got %d rows, want the retry and the ad hoc run", len(got))
 			}
 			return nil
 		}))
-		wake, err := w.st.NextWakeAtExcept(bg, nil, []string{w.ten.ID})
+		wake, err := w.st.NextWakeAt(bg, &geoetl.NextWakeAtParams{Tenants: []string{w.ten.ID}})
 		noErr(t, err)
 		if wake == nil || !wake.Equal(kept.DueAt) {
-			t.Fatalf("NextWakeAtExcept = %v, want the other tenant's row %v", wake, kept.DueAt)
+			t.Fatalf("NextWakeAt = %v, want the other tenant's row %v", wake, kept.DueAt)
 		}
-		wake, err = w.st.NextWakeAtExcept(bg, nil, []string{w.ten.ID, other.ten.ID})
+		wake, err = w.st.NextWakeAt(bg, &geoetl.NextWakeAtParams{Tenants: []string{w.ten.ID, other.ten.ID}})
 		noErr(t, err)
 		if wake != nil {
-			t.Fatalf("NextWakeAtExcept = %v with every tenant full and no schedule due, want none", wake)
+			t.Fatalf("NextWakeAt = %v with every tenant full and no schedule due, want none", wake)
 		}
 	})
 }

@@ -12,7 +12,7 @@ import (
 // of the first ones: rows waiting for a slot, schedules read in a claim,
 // cancel_previous, and the lease rules of Heartbeat and StartExecutions.
 func (s *suite) schedulerClaims(t *testing.T) {
-	t.Run("DuePendingExceptLeavesOutRowsWaitingForASlot", func(t *testing.T) {
+	t.Run("DuePendingLeavesOutRowsWaitingForASlot", func(t *testing.T) {
 		w, _ := s.claimWorld(t)
 		busy, free := w.schedule(t, nil), w.schedule(t, nil)
 		at := func(min int) time.Time { return epoch.Add(time.Duration(-min) * time.Minute) }
@@ -26,25 +26,25 @@ func (s *suite) schedulerClaims(t *testing.T) {
 		other := w.mustExecution(t, w.execution(free, at(4), geoetl.TriggerManual))
 		adhoc := w.mustExecution(t, w.execution(nil, at(3), geoetl.TriggerManual))
 		noErr(t, w.st.Claim(bg, func(tx geoetl.ClaimTx) error {
-			got, err := tx.DuePendingExcept(tx.Now(), 10, []string{busy.ID, "not-a-uuid"}, nil)
+			got, err := tx.DuePending(&geoetl.DuePendingParams{Until: tx.Now(), Limit: 10, Waiting: []string{busy.ID, "not-a-uuid"}})
 			noErr(t, err)
 			sameIDs(t, "due pending not waiting", execIDs(got), []string{retry.ID, forced.ID, other.ID, adhoc.ID})
-			got, err = tx.DuePendingExcept(tx.Now(), 10, nil, nil)
+			got, err = tx.DuePending(&geoetl.DuePendingParams{Until: tx.Now(), Limit: 10})
 			noErr(t, err)
 			if len(got) != 7 {
 				t.Fatalf("without waiting schedules got %d rows, want all 7", len(got))
 			}
 			return nil
 		}))
-		wake, err := w.st.NextWakeAtExcept(bg, []string{busy.ID}, nil)
+		wake, err := w.st.NextWakeAt(bg, &geoetl.NextWakeAtParams{Waiting: []string{busy.ID}})
 		noErr(t, err)
 		if wake == nil || !wake.Equal(retry.DueAt) {
-			t.Fatalf("NextWakeAtExcept = %v, want the retry's due time %v", wake, retry.DueAt)
+			t.Fatalf("NextWakeAt = %v, want the retry's due time %v", wake, retry.DueAt)
 		}
-		wake, err = w.st.NextWakeAtExcept(bg, nil, nil)
+		wake, err = w.st.NextWakeAt(bg, nil)
 		noErr(t, err)
 		if wake == nil || !wake.Equal(at(9)) {
-			t.Fatalf("NextWakeAtExcept(nil) = %v, want the backfill's %v", wake, at(9))
+			t.Fatalf("NextWakeAt(nil) = %v, want the backfill's %v", wake, at(9))
 		}
 	})
 

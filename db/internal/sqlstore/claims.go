@@ -51,9 +51,9 @@ func (c *claimTx) DueSchedules(until time.Time, limit int) ([]*geoetl.Schedule, 
 	return collect(rows, scanSchedule)
 }
 
-// DuePending returns unclaimed pending executions due by until, soonest
+// duePending returns unclaimed pending executions due by until, soonest
 // first, locked.
-func (c *claimTx) DuePending(until time.Time, limit int) ([]*geoetl.Execution, error) {
+func (c *claimTx) duePending(until time.Time, limit int) ([]*geoetl.Execution, error) {
 	rows, err := c.tx.Query(c.ctx, `SELECT `+executionCols+` FROM executions
 		WHERE status = 'pending' AND instance_id IS NULL AND due_at <= $1 ORDER BY due_at, id LIMIT $2`+c.s.d.LockSkip,
 		c.s.t(until), int64(limit))
@@ -189,9 +189,9 @@ func (c *claimTx) FindWorkflow(tenantID, id string) (*geoetl.Workflow, error) {
 	return c.s.findWorkflow(c.ctx, c.tx, tid, wid, "")
 }
 
-// NextWakeAt returns the soonest next run of an active schedule or due
+// nextWakeAt returns the soonest next run of an active schedule or due
 // time of an unclaimed pending execution.
-func (s *Store) NextWakeAt(ctx context.Context) (*time.Time, error) {
+func (s *Store) nextWakeAt(ctx context.Context) (*time.Time, error) {
 	var out *time.Time
 	err := s.read(ctx, "", func(tx Tx) error {
 		var a, b *time.Time

@@ -17,12 +17,14 @@ func (s *Store) notWaiting(n int) string {
 		AND NOT ` + s.d.InIDs("tenant_id", n+1)
 }
 
-// DuePendingExcept is DuePending without the rows that wait for a slot of
-// one of the schedules in waiting or for a run slot of one of tenants.
-func (c *claimTx) DuePendingExcept(until time.Time, limit int, waiting, tenants []string) ([]*geoetl.Execution, error) {
-	ids, tids := normIDs(waiting), normIDs(tenants)
+// DuePending returns the unclaimed pending executions due by p.Until,
+// without the rows that wait for a slot of one of the schedules in
+// p.Waiting or for a run slot of one of p.Tenants.
+func (c *claimTx) DuePending(p *geoetl.DuePendingParams) ([]*geoetl.Execution, error) {
+	until, limit := p.Until, p.Limit
+	ids, tids := normIDs(p.Waiting), normIDs(p.Tenants)
 	if len(ids) == 0 && len(tids) == 0 {
-		return c.DuePending(until, limit)
+		return c.duePending(until, limit)
 	}
 	rows, err := c.tx.Query(c.ctx, `SELECT `+executionCols+` FROM executions
 		WHERE status = 'pending' AND instance_id IS NULL AND due_at <= $1 AND `+c.s.notWaiting(3)+`
@@ -34,13 +36,17 @@ func (c *claimTx) DuePendingExcept(until time.Time, limit int, waiting, tenants 
 	return collect(rows, scanExecution)
 }
 
-// NextWakeAtExcept is NextWakeAt without the pending rows that wait for a
-// slot of one of the schedules in waiting or for a run slot of one of
-// tenants.
-func (s *Store) NextWakeAtExcept(ctx context.Context, waiting, tenants []string) (*time.Time, error) {
-	ids, tids := normIDs(waiting), normIDs(tenants)
+// NextWakeAt returns the soonest next run of an active schedule or due
+// time of an unclaimed pending execution, without the pending rows that
+// wait for a slot of one of the schedules in p.Waiting or for a run slot
+// of one of p.Tenants.
+func (s *Store) NextWakeAt(ctx context.Context, p *geoetl.NextWakeAtParams) (*time.Time, error) {
+	if p == nil {
+		p = &geoetl.NextWakeAtParams{}
+	}
+	ids, tids := normIDs(p.Waiting), normIDs(p.Tenants)
 	if len(ids) == 0 && len(tids) == 0 {
-		return s.NextWakeAt(ctx)
+		return s.nextWakeAt(ctx)
 	}
 	var out *time.Time
 	err := s.read(ctx, "", func(tx Tx) error {

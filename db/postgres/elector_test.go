@@ -1,4 +1,4 @@
-package scheduler
+package postgres_test
 
 import (
 	"context"
@@ -6,7 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/geoetl/geoetl"
 	"github.com/geoetl/geoetl/db/dbtest"
+	"github.com/geoetl/geoetl/db/postgres"
 )
 
 // TestElector_ASilentLeaderLosesTheLockToAnotherInstance: a leader whose
@@ -19,17 +21,17 @@ import (
 func TestElector_ASilentLeaderLosesTheLockToAnotherInstance(t *testing.T) {
 	_, u := dbtest.Postgres(t)
 	ctx := context.Background()
-	mk := func() *elector {
-		e := newElector(&Scheduler{cfg: Config{LeaseTimeout: 2 * time.Second}, log: testLogger(t)}, u)
-		t.Cleanup(e.close)
+	mk := func() geoetl.Elector {
+		e := postgres.NewCluster(u).NewElector(&geoetl.ElectorParams{IdleTimeout: time.Second})
+		t.Cleanup(e.Close)
 		return e
 	}
 	a, b := mk(), mk()
 	if err := a.IsLeader(ctx); err != nil {
 		t.Fatalf("first elector: %v", err)
 	}
-	if err := b.IsLeader(ctx); !errors.Is(err, errNotLeader) {
-		t.Fatalf("second elector while the first leads: %v, want errNotLeader", err)
+	if err := b.IsLeader(ctx); !errors.Is(err, geoetl.ErrNotLeader) {
+		t.Fatalf("second elector while the first leads: %v, want ErrNotLeader", err)
 	}
 	// a now says nothing, as a frozen process would; b keeps asking.
 	deadline := time.Now().Add(15 * time.Second)
@@ -39,7 +41,7 @@ func TestElector_ASilentLeaderLosesTheLockToAnotherInstance(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	if err := a.IsLeader(ctx); !errors.Is(err, errNotLeader) {
-		t.Fatalf("the old leader, back: %v, want errNotLeader", err)
+	if err := a.IsLeader(ctx); !errors.Is(err, geoetl.ErrNotLeader) {
+		t.Fatalf("the old leader, back: %v, want ErrNotLeader", err)
 	}
 }
