@@ -39,18 +39,18 @@ bench:
 # every-second no-op schedules created through the API and lined up by
 # next_run_at, the executions table read after a graceful stop, CPU and
 # memory of the whole process tree from /proc (flags: go run
-# ./cmd/geoetl-load -h). Then the same after 3 minutes down, and an
+# ./internal/cmd/geoetl-load -h). Then the same after 3 minutes down, and an
 # import of 100,000 schedules.
 BENCHSCHEDULES ?= 1000 10000
 BENCHDURATION  ?= 60s
 bench-binary:
-	@for n in $(BENCHSCHEDULES); do $(GO) run ./cmd/geoetl-load -sched -schedules $$n -duration $(BENCHDURATION) -lead 20s || true; done
-	$(GO) run ./cmd/geoetl-load -sched -schedules 1000 -duration 30s -down 3m
-	$(GO) run ./cmd/geoetl-load -import 100000
+	@for n in $(BENCHSCHEDULES); do $(GO) run ./internal/cmd/geoetl-load -sched -schedules $$n -duration $(BENCHDURATION) -lead 20s || true; done
+	$(GO) run ./internal/cmd/geoetl-load -sched -schedules 1000 -duration 30s -down 3m
+	$(GO) run ./internal/cmd/geoetl-load -import 100000
 
 # Every fuzz target of these packages, each for FUZZTIME (the seeds and a
 # bounded mutation run are part of `make test` already).
-FUZZPKGS  ?= ./cron ./etl ./handlers ./badinput
+FUZZPKGS  ?= ./cron ./etl ./handlers ./internal/badinput
 fuzz:
 	@for pkg in $(FUZZPKGS); do \
 	  for target in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
@@ -64,14 +64,14 @@ fuzz:
 # log goes to CHAOSLOG; the scenario reports are printed at the end.
 CHAOSLOG  ?= $(or $(TMPDIR),/tmp)/geoetl-chaos.log
 chaos:
-	@GEOETL_CHAOS_LONG=1 $(GO) test -count=1 -v -timeout 90m -run 'TestChaos|TestCheck' ./chaos/ > $(CHAOSLOG) 2>&1; rc=$$?; \
+	@GEOETL_CHAOS_LONG=1 $(GO) test -count=1 -v -timeout 90m -run 'TestChaos|TestCheck' ./internal/chaos/ > $(CHAOSLOG) 2>&1; rc=$$?; \
 	  grep -E 'chaos report|^(--- |ok|FAIL)' $(CHAOSLOG); exit $$rc
 
 # The load test: 1,000 every-second schedules under concurrent API readers
-# and writers, and a 100,000-schedule list (flags: go run ./cmd/geoetl-load -h).
+# and writers, and a 100,000-schedule list (flags: go run ./internal/cmd/geoetl-load -h).
 LOADFLAGS ?=
 load:
-	$(GO) run ./cmd/geoetl-load $(LOADFLAGS)
+	$(GO) run ./internal/cmd/geoetl-load $(LOADFLAGS)
 
 clean:
 	rm -rf bin

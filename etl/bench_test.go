@@ -15,7 +15,7 @@ import (
 )
 
 // BenchmarkPipeline_GeoJSONReprojectGeoPackage runs the benchmark pipeline
-// of etl/cmd/etlbench (which also compares with ogr2ogr and measures peak
+// of internal/cmd/etlbench (which also compares with ogr2ogr and measures peak
 // memory on one million points) on 100,000 points.
 func BenchmarkPipeline_GeoJSONReprojectGeoPackage(b *testing.B) {
 	dataDir := b.TempDir()

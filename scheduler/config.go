@@ -100,7 +100,7 @@ type Config struct {
 	RetentionInterval time.Duration
 	// FlushInterval is how long the batching writer gathers starts,
 	// finishes, node records and logs before writing them in one
-	// transaction; default 2 ms. FlushSize caps a batch; default 2,000.
+	// transaction; default 20 ms. FlushSize caps a batch; default 2,000.
 	FlushInterval time.Duration
 	FlushSize     int
 }

@@ -12,7 +12,7 @@
 //	parquet  Shapefile, EPSG:4326 -> EPSG:2056, GeoParquet (engine only:
 //	         GDAL here has no Parquet driver)
 //
-//	go run ./etl/cmd/etlbench [-scenario gpkg,fgb,parquet] [-n 1000000] [-dir /tmp/etlbench] [-runs 3] [-crs EPSG:2056]
+//	go run ./internal/cmd/etlbench [-scenario gpkg,fgb,parquet] [-n 1000000] [-dir /tmp/etlbench] [-runs 3] [-crs EPSG:2056]
 package main
 
 import (

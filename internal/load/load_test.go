@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/geoetl/geoetl/chaos"
+	"github.com/geoetl/geoetl/internal/chaos"
 )
 
 // TestRun_SmallLoadAnswersEverythingAndRunsEveryOccurrenceOnce runs the

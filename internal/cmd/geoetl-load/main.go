@@ -23,8 +23,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/geoetl/geoetl/chaos"
-	"github.com/geoetl/geoetl/load"
+	"github.com/geoetl/geoetl/internal/chaos"
+	"github.com/geoetl/geoetl/internal/load"
 )
 
 func main() {

@@ -19,8 +19,8 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // PostgreSQL: the harness reads the database itself
 	_ "modernc.org/sqlite"             // SQLite: the harness reads the server's database file itself
 
-	"github.com/geoetl/geoetl/chaos"
 	"github.com/geoetl/geoetl/db"
+	"github.com/geoetl/geoetl/internal/chaos"
 )
 
 // SchedConfig sets a scheduler throughput run of the real binary (SQLite,

@@ -4,7 +4,7 @@
 // route class, its error rate and 5xx count, and the scheduler's start
 // lateness with and without the API load; then a tenant with 100,000
 // schedules is listed and searched. `make load` runs it through
-// cmd/geoetl-load.
+// internal/cmd/geoetl-load.
 package load
 
 import (
@@ -19,8 +19,8 @@ import (
 	"time"
 
 	"github.com/geoetl/geoetl"
-	"github.com/geoetl/geoetl/chaos"
 	"github.com/geoetl/geoetl/db"
+	"github.com/geoetl/geoetl/internal/chaos"
 	"github.com/geoetl/geoetl/service"
 )
 
