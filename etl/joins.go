@@ -13,13 +13,21 @@ import (
 	"github.com/peterstace/simplefeatures/rtree"
 )
 
-// joinInputs reads the right input (the second edge) to its end with
-// right, then hands the left input's batches to left. Meanwhile the left
-// input is spooled, so that a source feeding both sides never blocks.
+// joinInputs checks a join's two inputs and reads them with
+// secondThenFirst: the right side whole, then the left.
 func joinInputs(ctx context.Context, nc *nodeCtx, right, left func([]Feature) error) error {
 	if nc.inputCount() != 2 {
 		return errors.New("needs exactly two inputs: the left features first, the right features second")
 	}
+	return secondThenFirst(ctx, nc, right, left)
+}
+
+// secondThenFirst reads the second input (the second edge) to its end with
+// second, then hands the first input's batches to first. Meanwhile the
+// first input is spooled, so that a source feeding both never blocks. On
+// every return the first input's reader is stopped and waited for before
+// the spool is closed.
+func secondThenFirst(ctx context.Context, nc *nodeCtx, second, first func([]Feature) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	sp := newSpool()
@@ -52,18 +60,18 @@ func joinInputs(ctx context.Context, nc *nodeCtx, right, left func([]Feature) er
 		for range live {
 		}
 	}()
-	if err := nc.eachBatch(ctx, 1, right); err != nil {
+	if err := nc.eachBatch(ctx, 1, second); err != nil {
 		return err
 	}
 	mu.Lock()
 	ready = true
 	mu.Unlock()
-	if err := sp.replay(left); err != nil {
+	if err := sp.replay(first); err != nil {
 		return err
 	}
 	sp.close()
 	for b := range live {
-		if err := left(b); err != nil {
+		if err := first(b); err != nil {
 			return err
 		}
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 
 	"github.com/peterstace/simplefeatures/geom"
 )
@@ -255,45 +254,12 @@ func (e *Engine) overlayNode(typ, desc string, op func(a, b geom.Geometry) (geom
 				if nc.inputCount() != 2 {
 					return errors.New("needs exactly two inputs")
 				}
-				ctx, cancel := context.WithCancel(ctx)
-				defer cancel()
-				sp := newSpool()
-				defer sp.close()
-				var mu sync.Mutex
-				ready := false
-				subj := make(chan []Feature)
-				subjErr := make(chan error, 1)
-				go func() {
-					err := nc.eachBatch(ctx, 0, func(b []Feature) error {
-						mu.Lock()
-						if !ready {
-							err := sp.add(b)
-							mu.Unlock()
-							return err
-						}
-						mu.Unlock()
-						select {
-						case subj <- b:
-							return nil
-						case <-ctx.Done():
-							return ctx.Err()
-						}
-					})
-					close(subj)
-					subjErr <- err
-				}()
-				// On every return the subject reader is stopped and
-				// waited for before the spool is closed.
-				defer func() {
-					cancel()
-					for range subj {
-					}
-				}()
-
 				var u unionFolder
 				var al crsAligner
 				seen := 0
-				if err := nc.eachBatch(ctx, 1, func(b []Feature) error {
+				var masks map[int]geom.Geometry
+				var mask geom.Geometry
+				readOverlay := func(b []Feature) error {
 					for _, f := range b {
 						seen++
 						g, keep, err := nc.checkFeature(mode, "overlay feature", seen, f)
@@ -311,16 +277,17 @@ func (e *Engine) overlayNode(typ, desc string, op func(a, b geom.Geometry) (geom
 						}
 					}
 					return nil
-				}); err != nil {
-					return err
 				}
-				mask, err := u.result()
-				if err != nil {
-					return err
-				}
-				masks := map[int]geom.Geometry{al.crs: mask}
 				n := 0
 				process := func(b []Feature) error {
+					if masks == nil {
+						// The overlay layer has been read whole: fold it once.
+						var err error
+						if mask, err = u.result(); err != nil {
+							return err
+						}
+						masks = map[int]geom.Geometry{al.crs: mask}
+					}
 					for _, f := range b {
 						n++
 						checked, keep, err := nc.checkFeature(mode, "feature", n, f)
@@ -364,19 +331,7 @@ func (e *Engine) overlayNode(typ, desc string, op func(a, b geom.Geometry) (geom
 					}
 					return nil
 				}
-				mu.Lock()
-				ready = true
-				mu.Unlock()
-				if err := sp.replay(process); err != nil {
-					return err
-				}
-				sp.close()
-				for b := range subj {
-					if err := process(b); err != nil {
-						return err
-					}
-				}
-				return <-subjErr
+				return secondThenFirst(ctx, nc, readOverlay, process)
 			}), nil
 		},
 	}
