@@ -3,6 +3,7 @@
 package clock
 
 import (
+	"context"
 	"sort"
 	"sync"
 	"time"
@@ -156,4 +157,29 @@ func (t *fakeTimer) Reset(d time.Duration) {
 	}
 	f.fireLocked()
 	f.notifyLocked()
+}
+
+// Backoff returns how long to wait after the given number of consecutive
+// failures of a database round trip: 100 ms doubling to 5 s. The
+// scheduler's loops and the PostgreSQL change feed share it, so they back
+// off alike.
+func Backoff(failures int) time.Duration {
+	d := 100 * time.Millisecond
+	for i := 1; i < failures && d < 5*time.Second; i++ {
+		d *= 2
+	}
+	return min(d, 5*time.Second)
+}
+
+// SleepContext waits d of real time or until ctx is done, and reports
+// whether the whole wait passed.
+func SleepContext(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }

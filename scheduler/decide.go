@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/geoetl/geoetl"
+	"github.com/geoetl/geoetl/clock"
 )
 
 // Contended occurrences.
@@ -83,9 +84,9 @@ func (s *Scheduler) decider() {
 		}
 		if err != nil {
 			failures++
-			wait := backoff(failures)
+			wait := clock.Backoff(failures)
 			s.log.Warn("decider: database error; backing off", "err", err, "retry_in", wait)
-			if !sleepCtx(ctx, wait) {
+			if !clock.SleepContext(ctx, wait) {
 				return
 			}
 			s.pokeDecider()

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/geoetl/geoetl"
+	"github.com/geoetl/geoetl/clock"
 )
 
 // dispatcher claims due work whenever the soonest next run (minus the
@@ -24,7 +25,7 @@ func (s *Scheduler) dispatcher() {
 		}
 		if err != nil {
 			failures++
-			wait := backoff(failures)
+			wait := clock.Backoff(failures)
 			s.log.Warn("dispatcher: database error; backing off", "err", err, "retry_in", wait)
 			// Real time, not the scheduler's clock: this waits for the
 			// database, not for an occurrence.

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/geoetl/geoetl"
+	"github.com/geoetl/geoetl/clock"
 )
 
 // job is an execution this instance holds: claimed and waiting for its
@@ -277,7 +278,7 @@ func (s *Scheduler) releaseClaims(ctx context.Context, ids []string) error {
 			return nil
 		}
 		s.log.Warn("handing back claims failed; retrying", "err", err, "count", len(ids))
-		if !sleepCtx(ctx, backoff(failures)) {
+		if !clock.SleepContext(ctx, clock.Backoff(failures)) {
 			return err
 		}
 	}

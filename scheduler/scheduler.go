@@ -316,25 +316,3 @@ type offsetTracker struct{ d atomic.Int64 }
 func (o *offsetTracker) add(d time.Duration) { o.d.Store(int64(d)) }
 
 func (o *offsetTracker) get() time.Duration { return time.Duration(o.d.Load()) }
-
-// backoff returns the wait after the given number of consecutive
-// failures: 100 ms doubling to 5 s.
-func backoff(failures int) time.Duration {
-	d := 100 * time.Millisecond
-	for i := 1; i < failures && d < 5*time.Second; i++ {
-		d *= 2
-	}
-	return min(d, 5*time.Second)
-}
-
-// sleepCtx waits d of real time or until ctx is done.
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/geoetl/geoetl"
+	"github.com/geoetl/geoetl/clock"
 )
 
 // writer records starts, node records, logs and finishes in batches: it
@@ -245,7 +246,7 @@ func (w *writer) retry(ctx context.Context, what string, n int, write func(conte
 			return false
 		}
 		w.s.log.Warn("writing failed; retrying: "+what, "count", n, "err", err)
-		if !sleepCtx(ctx, backoff(failures)) {
+		if !clock.SleepContext(ctx, clock.Backoff(failures)) {
 			return false
 		}
 	}

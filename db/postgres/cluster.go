@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/geoetl/geoetl"
+	"github.com/geoetl/geoetl/clock"
 )
 
 // Cluster keeps the instances sharing a PostgreSQL database in step:
@@ -195,9 +196,9 @@ func (b *changeFeed) listen() {
 			return
 		}
 		failures++
-		wait := backoff(failures)
+		wait := clock.Backoff(failures)
 		b.log.Warn("LISTEN connection lost; reconnecting", "err", err, "retry_in", wait)
-		if !sleepCtx(b.ctx, wait) {
+		if !clock.SleepContext(b.ctx, wait) {
 			return
 		}
 	}
@@ -241,28 +242,6 @@ func (b *changeFeed) receive(payload string) {
 		c.Events = append(c.Events, geoetl.ExecutionEvent{TenantID: e[0], ExecutionID: e[1], ScheduleID: e[2], Status: geoetl.ExecutionStatus(e[3])})
 	}
 	b.p.OnChange(c)
-}
-
-// backoff returns the wait after the given number of consecutive
-// failures: 100 ms doubling to 5 s.
-func backoff(failures int) time.Duration {
-	d := 100 * time.Millisecond
-	for i := 1; i < failures && d < 5*time.Second; i++ {
-		d *= 2
-	}
-	return min(d, 5*time.Second)
-}
-
-// sleepCtx waits d of real time or until ctx is done.
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
 
 // choresLockKey is the advisory lock that elects the instance running the
