@@ -29,6 +29,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -104,6 +105,11 @@ type Pool struct {
 	started bool
 
 	deaths *prometheus.CounterVec
+
+	// inProcess remembers stayInProcess per workflow id and version (a
+	// version's definition never changes), so a run does not parse its
+	// definition once here and again in the engine.
+	inProcess sync.Map
 }
 
 var _ geoetl.WorkflowEngine = (*Pool)(nil)
@@ -269,10 +275,24 @@ func (pl *Pool) Parameters(definition json.RawMessage) ([]geoetl.WorkflowParamet
 // Run runs a workflow in a worker process, or in process when it has no
 // node that does work (see stayInProcess).
 func (pl *Pool) Run(ctx context.Context, req geoetl.RunRequest) (geoetl.RunSummary, error) {
-	if req.Workflow == nil || stayInProcess(req.Workflow) {
+	if req.Workflow == nil || pl.staysInProcess(req.Workflow) {
 		return pl.cfg.Local.Run(ctx, req)
 	}
 	return pl.runInWorker(ctx, req)
+}
+
+// staysInProcess is stayInProcess, remembered per workflow version.
+func (pl *Pool) staysInProcess(w *geoetl.Workflow) bool {
+	if w.ID == "" {
+		return stayInProcess(w)
+	}
+	key := w.ID + "@" + strconv.Itoa(w.Version)
+	if v, ok := pl.inProcess.Load(key); ok {
+		return v.(bool)
+	}
+	v := stayInProcess(w)
+	pl.inProcess.Store(key, v)
+	return v
 }
 
 // stayInProcess reports whether a workflow runs in serve itself. A
