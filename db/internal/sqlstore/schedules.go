@@ -407,7 +407,17 @@ func (s *Store) FindSchedules(ctx context.Context, f geoetl.ScheduleFilter) ([]*
 				pw.add("(updated_at, id) < ($?, $?)", s.d.Time(timeFromMicros(*orZero(c.Time))), c.ID)
 			}
 		}
-		rows, err := tx.Query(ctx, `SELECT `+scheduleCols+`, name_lc FROM `+from+` WHERE `+pw.sql()+` ORDER BY `+order+pw.limit(page), pw.args...)
+		deferred := s.d.DeferOffset && page.Cursor == "" && page.Offset > 0 && from == "schedules" && len(pw.conds) == 1
+		cond := pw.sql()
+		lim := pw.limit(page)
+		q := `SELECT ` + scheduleCols + `, name_lc FROM ` + from + ` WHERE ` + cond + ` ORDER BY ` + order + lim
+		if deferred {
+			// Only the tenant's condition ($1): the sort order's index holds
+			// it, so the rows skipped are index entries, not rows read.
+			q = `SELECT ` + scheduleCols + `, name_lc FROM schedules WHERE tenant_id = $1 AND id IN (SELECT id FROM schedules WHERE ` + cond +
+				` ORDER BY ` + order + lim + `) ORDER BY ` + order
+		}
+		rows, err := tx.Query(ctx, q, pw.args...)
 		if err != nil {
 			return err
 		}
