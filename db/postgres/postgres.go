@@ -122,6 +122,7 @@ var dialect = &sqlstore.Dialect{
 	FilterCount: `SELECT coalesce(sum(n), 0) FROM schedule_filter_counts WHERE tenant_id = $1 AND kind = $2::"char" AND key = $3::text AND ($4::text = '' OR status = $4::text)`,
 	SearchCount: `SELECT schedule_search_count($1::text)`,
 	DeferOffset: true,
+	Arrays:      true,
 	HourBucket: func(col string) string {
 		return fmt.Sprintf("date_trunc('hour', %s, 'UTC')", col)
 	},

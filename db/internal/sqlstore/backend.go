@@ -123,6 +123,11 @@ type Dialect struct {
 	// search the index did not narrow (PostgreSQL 00009: from a narrow
 	// copy of the column). Empty: such searches count schedules.
 	SearchCount string
+	// Arrays says that a statement may take arrays as parameters and read
+	// them as rows (unnest): the scheduler's writes of many rows then go
+	// as one statement each instead of one statement per row (PostgreSQL,
+	// where each statement costs the server a plan and an executor run).
+	Arrays bool
 	// DeferOffset makes a page asked for by offset find its rows' ids
 	// first, through the sort order's index alone, and read only those
 	// rows: skipping rows by offset in a plain scan reads every skipped
