@@ -258,12 +258,14 @@ func (s *Store) StartExecutions(ctx context.Context, starts []geoetl.ExecutionSt
 			for i, a := range args {
 				ids[i], insts[i], ats[i] = a[0].(string), a[1].(string), timeArg(a[2])
 			}
-			// The rows are locked in id order, as FinishExecutions locks
-			// them, so that writers never wait for each other in a cycle.
+			// The ids are sorted and few next to the table, so the planner
+			// walks them in order through the primary key and locks the rows
+			// in id order, as FinishExecutions does. (Locking them first with
+			// an ordered SELECT … FOR NO KEY UPDATE in the statement made it
+			// five times slower; a deadlock, should a plan differ, is retried.)
 			_, err = tx.Exec(ctx, `UPDATE executions e SET status = 'running', executed_at = u.at, heartbeat_at = $4
 				FROM unnest($1::uuid[], $2::text[], $3::timestamptz[]) AS u(id, inst, at)
-				WHERE e.id = u.id AND e.id IN (SELECT id FROM executions WHERE id = ANY($1::uuid[]) AND status = 'pending' ORDER BY id FOR NO KEY UPDATE)
-				AND e.status = 'pending' AND e.instance_id = u.inst`, ids, insts, ats, s.t(now))
+				WHERE e.id = u.id AND e.status = 'pending' AND e.instance_id = u.inst`, ids, insts, ats, s.t(now))
 			return err
 		}
 		_, err = tx.ExecBatch(ctx, `UPDATE executions SET status = 'running', executed_at = $3, heartbeat_at = $4
@@ -443,12 +445,10 @@ func (s *Store) recordLastRuns(ctx context.Context, tx Tx, latest map[string]*ge
 		for i, a := range args {
 			sids[i], ats[i], statuses[i], runs[i] = a[0].(string), timeArg(a[1]), a[2].(string), a[3].(string)
 		}
-		// In schedule id order, whether the rows are held already (locked
-		// above) or are waited for (the rows a claimer held).
+		// In schedule id order, as StartExecutions locks executions.
 		_, err := tx.Exec(ctx, `UPDATE schedules s SET last_run_at = u.at, last_run_status = u.status, last_run_id = u.run
 			FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::uuid[]) AS u(id, at, status, run)
-			WHERE s.id = u.id AND s.id IN (SELECT id FROM schedules WHERE id = ANY($1::uuid[]) ORDER BY id FOR NO KEY UPDATE)
-			AND (s.last_run_at IS NULL OR s.last_run_at <= u.at)`, sids, ats, statuses, runs)
+			WHERE s.id = u.id AND (s.last_run_at IS NULL OR s.last_run_at <= u.at)`, sids, ats, statuses, runs)
 		return busy, err
 	}
 	_, err := tx.ExecBatch(ctx, `UPDATE schedules SET last_run_at = $2, last_run_status = $3, last_run_id = $4
@@ -480,16 +480,15 @@ func (s *Store) finishRows(ctx context.Context, tx Tx, args [][]any) ([]int64, e
 		skipped[i], reasons[i], cancels[i] = a[7].(bool), strArg(a[8]), a[9].(bool)
 		missedUntil[i], missedCounts[i] = timeArg(a[10]), a[11].(int64)
 	}
-	// One statement for the batch; the rows are locked in id order first,
-	// as StartExecutions and the other instances' writers lock them.
+	// One statement for the batch, the ids in order (see StartExecutions
+	// on the order of its locks).
 	rows, err := tx.Query(ctx, `UPDATE executions e SET status = u.status, executed_at = coalesce(u.executed, e.executed_at), completed_at = u.completed,
 			duration_ms = u.duration, error_message = u.err, summary = u.summary::jsonb, skipped = u.skipped, skip_reason = u.reason,
 			cancel_requested = (e.cancel_requested OR u.cancel), missed_until = u.missed_until, missed_count = u.missed_count
 		FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::bigint[], $6::text[], $7::text[], $8::boolean[],
 			$9::text[], $10::boolean[], $11::timestamptz[], $12::integer[])
 			AS u(id, status, executed, completed, duration, err, summary, skipped, reason, cancel, missed_until, missed_count)
-		WHERE e.id = u.id AND e.id IN (SELECT id FROM executions WHERE id = ANY($1::uuid[]) AND status IN ('pending', 'running') ORDER BY id FOR NO KEY UPDATE)
-			AND e.status IN ('pending', 'running')
+		WHERE e.id = u.id AND e.status IN ('pending', 'running')
 		RETURNING e.id`, ids, statuses, executed, completed, durations, errs, summaries, skipped, reasons, cancels, missedUntil, missedCounts)
 	if err != nil {
 		return nil, err
