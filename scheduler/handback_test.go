@@ -53,7 +53,7 @@ func TestHandedBackClaim_SupersededByANewerClaimedOccurrence(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if _, err := s.claim(ctx); err != nil {
+				if _, err := s.claimer.claim(ctx); err != nil {
 					t.Fatal(err)
 				}
 				got := b.execution(handedBack.ID)

@@ -106,12 +106,12 @@ func TestCancelThroughHeartbeat_WhenTheRequestCameFromElsewhere(t *testing.T) {
 	sc := b.schedule(b.workflow(defWait(3600)), "0 0 1 1 *", nil)
 	e := b.runNow(sc, nil, false)
 	b.waitStatus(sc, geoetl.ExecRunning, 1)
-	b.sched.writer.drainForTest(t)
+	b.sched.runner.writer.drainForTest(t)
 	// Another instance's API took the request: only the database knows.
 	if _, err := b.store.RequestCancel(context.Background(), b.tenant.ID, e.ID); err != nil {
 		t.Fatal(err)
 	}
-	s.heartbeat(context.Background())
+	s.chores.heartbeat(context.Background())
 	b.waitStatus(sc, geoetl.ExecCancelled, 1)
 	if got := b.execution(e.ID); str(got.ErrorMessage) != geoetl.ErrorCancelledByUser {
 		t.Fatalf("error = %q", str(got.ErrorMessage))
@@ -131,7 +131,7 @@ func TestExpiry_NoRunAtOrAfterExpiresAtAndStatusExpired(t *testing.T) {
 		t.Fatalf("next run %v after the last occurrence before expiry", next)
 	}
 	b.advanceTo(t0.Add(4 * time.Minute))
-	if err := s.expire(context.Background()); err != nil {
+	if err := s.chores.expire(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	got := b.reload(sc)
@@ -208,7 +208,7 @@ func TestReaper_FailsLostRunsAndRetriesThem(t *testing.T) {
 	}
 	running := mk(geoetl.ExecRunning, old)
 	claimed := mk(geoetl.ExecPending, old.Add(time.Minute))
-	if err := s.reap(context.Background()); err != nil {
+	if err := s.chores.reap(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	got := b.execution(running.ID)
@@ -226,7 +226,7 @@ func TestReaper_FailsLostRunsAndRetriesThem(t *testing.T) {
 		}
 	}
 	// Reaping again (a second reaper) changes nothing.
-	if err := s.reap(context.Background()); err != nil {
+	if err := s.chores.reap(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if n := len(b.history(sc)); n != 3 {
@@ -371,7 +371,7 @@ func TestNotifications_OnlyForTheFinalOutcome(t *testing.T) {
 	sc := b.schedule(b.workflow(defFail), "0 * * * *", func(s *geoetl.Schedule) { s.RetryAttempts, s.RetryDelayMinutes = 1, 0 })
 	b.advanceTo(t0.Add(time.Hour))
 	b.waitStatus(sc, geoetl.ExecFailed, 2)
-	b.sched.writer.drainForTest(t)
+	b.sched.runner.writer.drainForTest(t)
 	evs := n.executionEvents()
 	if len(evs) != 2 || !evs[0].WillRetry || evs[1].WillRetry || evs[1].Execution.RetryCount != 1 || evs[1].WorkflowName == "" {
 		t.Fatalf("planned %d notifications: %+v", len(evs), evs)

@@ -24,7 +24,7 @@ func TestRun_RecordsErrorsWithoutServerDetails(t *testing.T) {
 	sc := b.schedule(b.workflow(def), "0 0 1 1 *", nil)
 	e := b.runNow(sc, nil, false)
 	b.waitStatus(sc, geoetl.ExecFailed, 1)
-	b.sched.writer.drainForTest(t)
+	b.sched.runner.writer.drainForTest(t)
 	var texts []string
 	got := b.execution(e.ID)
 	texts = append(texts, str(got.ErrorMessage))
