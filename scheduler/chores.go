@@ -27,7 +27,7 @@ type chores struct {
 // choreBatch bounds the rows one pass of a chore handles.
 const choreBatch = 500
 
-// startChores starts the periodic work under gocron: heartbeats on every
+// start starts the periodic work under gocron: heartbeats on every
 // instance, and the singleton chores (reaper, expiry, retention) on the
 // elected instance only.
 func (ch *chores) start() error {

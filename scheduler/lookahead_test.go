@@ -10,6 +10,7 @@ import (
 )
 
 func TestClaimRate_CountsOnlyClaimsLargeEnoughToMeasureTheRate(t *testing.T) {
+	t.Parallel()
 	var r claimRate
 	if got := r.get(); got != defaultClaimRate {
 		t.Fatalf("unmeasured rate = %v, want the default %v", got, defaultClaimRate)
