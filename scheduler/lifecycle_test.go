@@ -25,6 +25,7 @@ func (b *bundle) runNow(sc *geoetl.Schedule, params map[string]any, force bool) 
 }
 
 func TestRunNow(t *testing.T) {
+	t.Parallel()
 	t.Run("RunsAtOnceWithItsParameters", func(t *testing.T) {
 		b := setupSQLite(t)
 		b.start("i1", nil)
@@ -81,6 +82,7 @@ func TestRunNow(t *testing.T) {
 }
 
 func TestCancelExecution_StopsARunningOneAtOnce(t *testing.T) {
+	t.Parallel()
 	b := setupSQLite(t)
 	s := b.start("i1", nil)
 	sc := b.schedule(b.workflow(defWait(3600)), "0 0 1 1 *", func(s *geoetl.Schedule) { s.RetryAttempts = 3 })
@@ -101,6 +103,7 @@ func TestCancelExecution_StopsARunningOneAtOnce(t *testing.T) {
 }
 
 func TestCancelThroughHeartbeat_WhenTheRequestCameFromElsewhere(t *testing.T) {
+	t.Parallel()
 	b := setupSQLite(t)
 	s := b.start("i1", nil)
 	sc := b.schedule(b.workflow(defWait(3600)), "0 0 1 1 *", nil)
@@ -119,6 +122,7 @@ func TestCancelThroughHeartbeat_WhenTheRequestCameFromElsewhere(t *testing.T) {
 }
 
 func TestExpiry_NoRunAtOrAfterExpiresAtAndStatusExpired(t *testing.T) {
+	t.Parallel()
 	b := setupSQLite(t)
 	s := b.start("i1", nil)
 	exp := t0.Add(2*time.Minute + 30*time.Second)
@@ -144,6 +148,7 @@ func TestExpiry_NoRunAtOrAfterExpiresAtAndStatusExpired(t *testing.T) {
 }
 
 func TestScheduleThatCannotFire_GoesToErrorWithAReasonAndNotifies(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name   string
 		break_ func(b *bundle, sc *geoetl.Schedule)
@@ -188,6 +193,7 @@ func TestScheduleThatCannotFire_GoesToErrorWithAReasonAndNotifies(t *testing.T) 
 }
 
 func TestReaper_FailsLostRunsAndRetriesThem(t *testing.T) {
+	t.Parallel()
 	b := setupSQLite(t)
 	s := b.start("i2", nil)
 	sc := b.schedule(b.workflow(defEmpty), "0 0 1 1 *", func(s *geoetl.Schedule) { s.RetryAttempts, s.RetryDelayMinutes = 1, 0 })
@@ -235,6 +241,7 @@ func TestReaper_FailsLostRunsAndRetriesThem(t *testing.T) {
 }
 
 func TestStop_HandsBackClaimsAndCancelsRunsAfterTheGrace(t *testing.T) {
+	t.Parallel()
 	b := setupSQLite(t)
 	s := b.start("i1", func(c *Config) { c.ShutdownGrace = 100 * time.Millisecond })
 	long := b.schedule(b.workflow(defWait(3600)), "0 0 1 1 *", nil)
@@ -266,6 +273,7 @@ func TestStop_HandsBackClaimsAndCancelsRunsAfterTheGrace(t *testing.T) {
 }
 
 func TestDST_ThroughTheDispatcher(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, zone, expr string
 		from             string
@@ -334,6 +342,7 @@ func wantLordHowe(t *testing.T, sc *geoetl.Schedule) []time.Time {
 }
 
 func TestPauseResume_ThroughTheService(t *testing.T) {
+	t.Parallel()
 	b := setupSQLite(t)
 	s := b.start("i1", nil)
 	svc := service.New(service.Service{Store: b.store, Engine: b.engine, Scheduler: s, Clock: b.clock, Logger: testLogger(t)})
@@ -365,6 +374,7 @@ func TestPauseResume_ThroughTheService(t *testing.T) {
 }
 
 func TestNotifications_OnlyForTheFinalOutcome(t *testing.T) {
+	t.Parallel()
 	b := setupSQLite(t)
 	n := newTestNotifier()
 	b.start("i1", func(c *Config) { c.Notifier = n })
