@@ -13,6 +13,7 @@ import (
 	"github.com/peterstace/simplefeatures/geom"
 
 	"github.com/geoetl/geoetl/etl/crs"
+	"github.com/geoetl/geoetl/etl/feature"
 )
 
 // gpkgWriter writes features into one table of a GeoPackage inside a
@@ -404,7 +405,7 @@ func (w *gpkgWriter) addColumnDef(key string, ft FieldType) int {
 func (w *gpkgWriter) value(key string, v any) (int, any, error) {
 	i, ok := w.colByKey[key]
 	if !ok {
-		t, _ := valueFieldType(v)
+		t, _ := feature.TypeOf(v)
 		var err error
 		if i, err = w.addColumn(key, t); err != nil {
 			return 0, nil, err
@@ -415,14 +416,14 @@ func (w *gpkgWriter) value(key string, v any) (int, any, error) {
 		if c.ft == "" {
 			return i, sqliteValue(v), nil
 		}
-		cv, err := coerceValue(v, c.ft)
+		cv, err := feature.Coerce(v, c.ft)
 		if err != nil {
 			return 0, nil, fmt.Errorf("attribute %q: %v in column %q, which is %s%s", key, err, c.name, c.typ, w.fixedHint(key))
 		}
 		return i, sqliteValue(cv), nil
 	}
-	if vt, ok := valueFieldType(v); ok && vt != c.ft {
-		if nt := widenFieldType(c.ft, vt); nt != c.ft {
+	if vt, ok := feature.TypeOf(v); ok && vt != c.ft {
+		if nt := feature.Widen(c.ft, vt); nt != c.ft {
 			if err := w.widenColumn(i, nt); err != nil {
 				return 0, nil, err
 			}

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/geoetl/geoetl/etl/feature"
 	"github.com/peterstace/simplefeatures/geom"
 	"github.com/peterstace/simplefeatures/rtree"
 )
@@ -96,7 +97,7 @@ func joinKey(v any) (string, bool) {
 	case bool:
 		return "b" + strconv.FormatBool(x), true
 	}
-	return "j" + formatValue(v), true
+	return "j" + feature.FormatValue(v), true
 }
 
 // rightSide holds the right input's features and the union of their

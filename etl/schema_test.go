@@ -54,7 +54,7 @@ func TestSchemaBuilder_KeepsFirstSeenOrder(t *testing.T) {
 	var b SchemaBuilder
 	b.Add(Properties{{Key: "b", Value: "x"}, {Key: "a", Value: int64(1)}})
 	b.Add(Properties{{Key: "c", Value: true}, {Key: "a", Value: 2.5}})
-	want := []Field{{"b", FieldText}, {"a", FieldReal}, {"c", FieldBoolean}}
+	want := []Field{{Name: "b", Type: FieldText}, {Name: "a", Type: FieldReal}, {Name: "c", Type: FieldBoolean}}
 	if got := b.Fields(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("Fields() = %v, want %v", got, want)
 	}
@@ -65,7 +65,7 @@ func TestSchemaBuilder_KeepsFirstSeenOrder(t *testing.T) {
 
 func TestParseSchemaParam(t *testing.T) {
 	good := `[{"name":"code","type":"text"},{"name":"n","type":"integer"},{"name":"when","type":"DateTime"}]`
-	want := []Field{{"code", FieldText}, {"n", FieldInteger}, {"when", FieldDateTime}}
+	want := []Field{{Name: "code", Type: FieldText}, {Name: "n", Type: FieldInteger}, {Name: "when", Type: FieldDateTime}}
 	for _, raw := range []any{json.RawMessage(good), good, mustAnySlice(t, good)} {
 		got, err := parseSchemaParam(raw)
 		if err != nil {
@@ -109,7 +109,7 @@ func TestSchemaBuilder_TypesDateTextAsDate(t *testing.T) {
 	var b SchemaBuilder
 	b.Add(Properties{{Key: "day", Value: "2019-04-01"}, {Key: "mixed", Value: "2019-04-01"}, {Key: "bad", Value: "2019-02-30"}, {Key: "stamp", Value: "2019-04-01T10:00:00Z"}})
 	b.Add(Properties{{Key: "day", Value: nil}, {Key: "mixed", Value: "n/a"}, {Key: "bad", Value: "2019-02-28"}})
-	want := []Field{{"day", FieldDate}, {"mixed", FieldText}, {"bad", FieldText}, {"stamp", FieldText}}
+	want := []Field{{Name: "day", Type: FieldDate}, {Name: "mixed", Type: FieldText}, {Name: "bad", Type: FieldText}, {Name: "stamp", Type: FieldText}}
 	if got := b.Fields(); !reflect.DeepEqual(got, want) {
 		t.Errorf("fields %v, want %v", got, want)
 	}

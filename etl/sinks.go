@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/geoetl/geoetl/etl/crs"
+	"github.com/geoetl/geoetl/etl/feature"
 )
 
 func sinkType(t *NodeType) *NodeType {
@@ -137,14 +138,14 @@ func appendGeoJSONFeature(dst []byte, f *Feature) ([]byte, error) {
 	if f.ID != nil {
 		dst = append(dst, `"id":`...)
 		var err error
-		if dst, err = appendValue(dst, f.ID); err != nil {
+		if dst, err = feature.AppendValue(dst, f.ID); err != nil {
 			return nil, err
 		}
 		dst = append(dst, ',')
 	}
 	dst = append(dst, `"properties":`...)
 	var err error
-	if dst, err = appendProperties(dst, f.Props); err != nil {
+	if dst, err = feature.AppendProperties(dst, f.Props); err != nil {
 		return nil, err
 	}
 	dst = append(dst, `,"geometry":`...)
@@ -367,11 +368,11 @@ func csvCell(v any) string {
 		return x
 	case float64:
 		if math.IsInf(x, 0) || math.IsNaN(x) {
-			return formatValue(x)
+			return feature.FormatValue(x)
 		}
-		return string(appendReal(nil, x))
+		return string(feature.AppendReal(nil, x))
 	}
-	return formatValue(v)
+	return feature.FormatValue(v)
 }
 
 func (e *Engine) waitNode() *NodeType {

@@ -14,6 +14,7 @@ import (
 	"github.com/peterstace/simplefeatures/geom"
 
 	"github.com/geoetl/geoetl/etl/crs"
+	"github.com/geoetl/geoetl/etl/feature"
 )
 
 // collectedFeatures is a sink's whole input, held in a spool, with what
@@ -114,7 +115,7 @@ func (c *collectedFeatures) widen(f *Feature) error {
 	if len(f.Props) == len(c.fields) {
 		same := true
 		for i, kv := range f.Props {
-			t, ok := valueFieldType(kv.Value)
+			t, ok := feature.TypeOf(kv.Value)
 			if kv.Key != c.fields[i].Name || (ok && t != c.fields[i].Type) {
 				same = false
 				break
@@ -127,7 +128,7 @@ func (c *collectedFeatures) widen(f *Feature) error {
 	props := make(Properties, 0, len(c.fields))
 	for _, fd := range c.fields {
 		v, _ := f.Props.Get(fd.Name)
-		cv, err := coerceValue(v, fd.Type)
+		cv, err := feature.Coerce(v, fd.Type)
 		if err != nil {
 			return fmt.Errorf("attribute %q: %v", fd.Name, err)
 		}
@@ -153,7 +154,7 @@ func valueWidth(v any) int {
 	case bool:
 		return 5
 	}
-	return len(formatValue(v))
+	return len(feature.FormatValue(v))
 }
 
 func crsName(code int) string {

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/geoetl/geoetl/etl/crs"
+	"github.com/geoetl/geoetl/etl/feature"
 )
 
 // data_source.geopackage reads one feature table of a GeoPackage.
@@ -136,7 +137,7 @@ func readGPKG(ctx context.Context, nc *nodeCtx, relPath, table string, p params)
 				if err != nil {
 					fid := ""
 					if fidIdx >= 0 {
-						fid = fmt.Sprintf(" (fid %v)", normalizeValue(vals[fidIdx]))
+						fid = fmt.Sprintf(" (fid %v)", feature.Normalize(vals[fidIdx]))
 					}
 					return fmt.Errorf("table %q feature %d%s: %v", table, n, fid, err)
 				}
@@ -150,7 +151,7 @@ func readGPKG(ctx context.Context, nc *nodeCtx, relPath, table string, p params)
 			f.Props = append(f.Props, Property{Key: c.Name(), Value: sqliteToValue(vals[i], c.DatabaseTypeName())})
 		}
 		if fidIdx >= 0 {
-			f.ID = normalizeValue(vals[fidIdx])
+			f.ID = feature.Normalize(vals[fidIdx])
 		}
 		if err := nc.emit(ctx, f); err != nil {
 			return err
@@ -163,7 +164,7 @@ func readGPKG(ctx context.Context, nc *nodeCtx, relPath, table string, p params)
 }
 
 func sqliteToValue(v any, declType string) any {
-	v = normalizeValue(v)
+	v = feature.Normalize(v)
 	if strings.EqualFold(declType, "BOOLEAN") {
 		if i, ok := v.(int64); ok {
 			return i != 0
