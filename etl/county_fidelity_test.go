@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/geoetl/geoetl/etl/gpkg"
 	"github.com/jackc/pgx/v5"
 	"github.com/peterstace/simplefeatures/geom"
 )
@@ -286,7 +287,7 @@ func gpkgTable(t *testing.T, path, name string) table {
 		if err := rows.Scan(dst...); err != nil {
 			t.Fatal(err)
 		}
-		g, _, err := decodeGPKGBlob(blob)
+		g, _, err := gpkg.DecodeBlob(blob)
 		if err != nil {
 			t.Fatalf("fid %d: %v", r.fid, err)
 		}

@@ -5,6 +5,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/geoetl/geoetl/etl/feature"
 )
 
 func gdal(t *testing.T, tool string, args ...string) {
@@ -92,7 +94,7 @@ func TestGeoPackageSource_ReadsBlobsAndAttributeTables(t *testing.T) {
 	execSQLite(t, env.path("a.gpkg"), `ALTER TABLE plain ADD COLUMN raw BLOB; UPDATE plain SET raw = x'00ff10' WHERE name = 'x'`)
 	env.mustRun(chain(node{id: "src", typ: "data_source.geopackage", params: map[string]any{"file_path": "a.gpkg", "table_name": "plain"}}, geojsonOut("o.json")))
 	fs := env.readFC("o.json")
-	if len(fs) != 2 || !isNullGeometry(fs[0].Geometry) {
+	if len(fs) != 2 || !feature.IsNullGeometry(fs[0].Geometry) {
 		t.Fatalf("read %d features: %v", len(fs), texts(fs))
 	}
 	if raw, _ := fs[0].Props.Get("raw"); raw != "00FF10" {
@@ -117,7 +119,7 @@ func TestCSVSource_EmptyCoordinateGivesNullGeometryAsGDAL(t *testing.T) {
 	fs := env.readFC("o.json")
 	var got []string
 	for _, f := range fs {
-		if isNullGeometry(f.Geometry) {
+		if feature.IsNullGeometry(f.Geometry) {
 			got = append(got, "null")
 		} else {
 			got = append(got, f.Geometry.AsText())

@@ -628,7 +628,7 @@ func (w *pgWriter) create(ctx context.Context, first []Feature) error {
 // noteGeometry widens the geometry column's declared type for g and
 // reports whether it changed.
 func (w *pgWriter) noteGeometry(g geom.Geometry) bool {
-	if isNullGeometry(g) {
+	if feature.IsNullGeometry(g) {
 		return false
 	}
 	changed := false
@@ -808,7 +808,7 @@ func (w *pgWriter) write(ctx context.Context, fs []Feature) error {
 			}
 			var err error
 			if g, err = transformGeometry(g, t); err != nil {
-				return fmt.Errorf("feature %d%s: %v", n, idSuffix(f), err)
+				return fmt.Errorf("feature %d%s: %v", n, feature.IDSuffix(f), err)
 			}
 		}
 		if w.created && w.noteGeometry(g) {
@@ -820,7 +820,7 @@ func (w *pgWriter) write(ctx context.Context, fs []Feature) error {
 		var args []any
 		ph := []string{"NULL"}
 		// A feature without geometry (GeoJSON null) is stored as NULL.
-		if !isNullGeometry(g) {
+		if !feature.IsNullGeometry(g) {
 			args = append(args, g.AsBinary())
 			ph[0] = "ST_SetSRID(ST_GeomFromWKB($1), " + strconv.Itoa(w.srid) + ")"
 		}
@@ -862,7 +862,7 @@ func featureErr(n int64, f Feature, err error) error {
 	if errors.As(err, &ie) {
 		return err
 	}
-	return fmt.Errorf("feature %d%s: %v", n, idSuffix(f), err)
+	return fmt.Errorf("feature %d%s: %v", n, feature.IDSuffix(f), err)
 }
 
 // flush sends the queued inserts.

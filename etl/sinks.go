@@ -14,6 +14,7 @@ import (
 
 	"github.com/geoetl/geoetl/etl/crs"
 	"github.com/geoetl/geoetl/etl/feature"
+	"github.com/geoetl/geoetl/etl/gpkg"
 )
 
 func sinkType(t *NodeType) *NodeType {
@@ -88,7 +89,7 @@ func writeGeoJSON(ctx context.Context, nc *nodeCtx, path string, pretty bool, sc
 			if len(schema) > 0 {
 				cf, err := coerceFeature(*f, schema)
 				if err != nil {
-					return fmt.Errorf("feature %d%s: %v", n+1, idSuffix(*f), err)
+					return fmt.Errorf("feature %d%s: %v", n+1, feature.IDSuffix(*f), err)
 				}
 				f = &cf
 			}
@@ -175,7 +176,7 @@ func (e *Engine) geopackageSink() *NodeType {
 			checkPathParam(p, "output_path", add)
 			checkSchemaParam(p, add)
 			if p.has("table_name") {
-				if err := checkTableName(p.str("table_name")); err != nil {
+				if err := gpkg.CheckTableName(p.str("table_name")); err != nil {
 					add("table_name", "%v", err)
 				}
 			}
@@ -186,23 +187,48 @@ func (e *Engine) geopackageSink() *NodeType {
 				return nil, err
 			}
 			return func(ctx context.Context, nc *nodeCtx) error {
-				w, err := nc.r.newGPKGWriter(ctx, p.str("output_path"), p.str("table_name"), p.str("mode"), schema)
-				if err != nil {
-					return err
-				}
-				if err := nc.eachBatchAll(ctx, w.write); err != nil {
-					w.abort()
-					return err
-				}
-				if err := w.commit(); err != nil {
-					return fmt.Errorf("GeoPackage %q: %v", p.str("output_path"), err)
-				}
-				nc.count(int(w.count))
-				nc.log("info", "wrote %d features to table %q of %s", w.count, p.str("table_name"), p.str("output_path"))
-				return nil
+				return writeGeoPackage(ctx, nc, p.str("output_path"), p.str("table_name"), p.str("mode"), schema)
 			}, nil
 		},
 	})
+}
+
+// writeGeoPackage writes the node's input into a table of a copy of the
+// GeoPackage (see gpkgOutput) and renames the copy over it once the
+// table's transaction has committed.
+func writeGeoPackage(ctx context.Context, nc *nodeCtx, relPath, table, mode string, schema []Field) error {
+	if err := gpkg.CheckTableName(table); err != nil {
+		return fmt.Errorf("table_name %q %v", table, err)
+	}
+	out, err := nc.r.prepareGPKGOutput(relPath)
+	if err != nil {
+		return err
+	}
+	db, err := gpkg.Open(out.file.Path, false)
+	if err != nil {
+		out.remove(nc.r)
+		return fmt.Errorf("opening GeoPackage %q: %v", relPath, err)
+	}
+	w, err := gpkg.NewWriter(ctx, db, table, mode, schema)
+	if err != nil {
+		out.remove(nc.r)
+		return fmt.Errorf("GeoPackage %q: %v", relPath, err)
+	}
+	if err := nc.eachBatchAll(ctx, w.Write); err != nil {
+		w.Abort()
+		out.remove(nc.r)
+		return err
+	}
+	if err := w.Commit(); err != nil {
+		out.remove(nc.r)
+		return fmt.Errorf("GeoPackage %q: %v", relPath, err)
+	}
+	if err := out.commit(nc.r); err != nil {
+		return fmt.Errorf("GeoPackage %q: %v", relPath, err)
+	}
+	nc.count(int(w.Count()))
+	nc.log("info", "wrote %d features to table %q of %s", w.Count(), table, relPath)
+	return nil
 }
 
 func (e *Engine) csvSink() *NodeType {

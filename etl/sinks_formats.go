@@ -15,6 +15,7 @@ import (
 
 	"github.com/geoetl/geoetl/etl/crs"
 	"github.com/geoetl/geoetl/etl/feature"
+	"github.com/geoetl/geoetl/etl/internal/hilbert"
 )
 
 // collectedFeatures is a sink's whole input, held in a spool, with what
@@ -55,12 +56,12 @@ func collectForSink(ctx context.Context, nc *nodeCtx, declared []Field) (*collec
 			if c.n == 1 {
 				c.crs = f.CRS
 			} else if f.CRS != c.crs {
-				return fmt.Errorf("feature %d%s is in %s, earlier ones in %s; add geoprocessing.reproject before the sink", c.n, idSuffix(f), crsName(f.CRS), crsName(c.crs))
+				return fmt.Errorf("feature %d%s is in %s, earlier ones in %s; add geoprocessing.reproject before the sink", c.n, feature.IDSuffix(f), crsName(f.CRS), crsName(c.crs))
 			}
 			if declared != nil {
 				var err error
 				if f, err = coerceFeature(f, declared); err != nil {
-					return fmt.Errorf("feature %d%s: %v", c.n, idSuffix(f), err)
+					return fmt.Errorf("feature %d%s: %v", c.n, feature.IDSuffix(f), err)
 				}
 				out[i] = f
 			}
@@ -258,10 +259,10 @@ func (c *collectedFeatures) replayWidened(fn func(n int, f *Feature) error) erro
 			n++
 			f := b[i]
 			if err := c.widen(&f); err != nil {
-				return fmt.Errorf("feature %d%s: %v", n, idSuffix(f), err)
+				return fmt.Errorf("feature %d%s: %v", n, feature.IDSuffix(f), err)
 			}
 			if err := fn(n, &f); err != nil {
-				return fmt.Errorf("feature %d%s: %v", n, idSuffix(f), err)
+				return fmt.Errorf("feature %d%s: %v", n, feature.IDSuffix(f), err)
 			}
 		}
 		return nil
@@ -504,7 +505,7 @@ func writeIndexedFGB(out io.Writer, c *collectedFeatures, name string, gt byte, 
 	w, h := ext[2]-ext[0], ext[3]-ext[1]
 	keys := make([]uint64, len(entries))
 	for i, e := range entries {
-		keys[i] = hilbert(((e.minx+e.maxx)/2-ext[0])/(w+1e-300), ((e.miny+e.maxy)/2-ext[1])/(h+1e-300))
+		keys[i] = hilbert.Index(((e.minx+e.maxx)/2-ext[0])/(w+1e-300), ((e.miny+e.maxy)/2-ext[1])/(h+1e-300))
 	}
 	order := make([]int, len(entries))
 	for i := range order {

@@ -181,3 +181,15 @@ func Normalize(v any) any {
 	}
 	return v
 }
+
+// IDSuffix names a feature's id in error messages, or nothing without one.
+func IDSuffix(f Feature) string {
+	if f.ID == nil {
+		return ""
+	}
+	return fmt.Sprintf(" (id %v)", f.ID)
+}
+
+// IsNullGeometry reports whether g stands for a missing geometry (GeoJSON
+// null is read as an empty collection).
+func IsNullGeometry(g geom.Geometry) bool { return g.IsEmpty() && g.IsGeometryCollection() }
