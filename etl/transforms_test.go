@@ -246,7 +246,7 @@ func TestUnion_MergesAllInputs(t *testing.T) {
 	}
 }
 
-func overlayRun(t *testing.T, typ string) []Feature {
+func runOverlay(t *testing.T, typ string) []Feature {
 	t.Helper()
 	env := newEnv(t)
 	def := graph([]node{
@@ -260,7 +260,7 @@ func overlayRun(t *testing.T, typ string) []Feature {
 }
 
 func TestIntersection_KeepsSubjectInsideOverlay(t *testing.T) {
-	out := overlayRun(t, "geoprocessing.intersection")
+	out := runOverlay(t, "geoprocessing.intersection")
 	if len(out) != 1 || math.Abs(out[0].Geometry.Area()-8) > 1e-9 {
 		t.Fatalf("intersection = %v", texts(out))
 	}
@@ -270,7 +270,7 @@ func TestIntersection_KeepsSubjectInsideOverlay(t *testing.T) {
 }
 
 func TestDifference_RemovesOverlayFromSubject(t *testing.T) {
-	out := overlayRun(t, "geoprocessing.difference")
+	out := runOverlay(t, "geoprocessing.difference")
 	if len(out) != 3 || math.Abs(out[0].Geometry.Area()-8) > 1e-9 || out[1].Geometry.AsText() != "POINT(10 10)" {
 		t.Fatalf("difference = %v", texts(out))
 	}
