@@ -7,6 +7,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"strconv"
 	"strings"
@@ -49,88 +50,99 @@ func (e *Engine) geojsonSink() *NodeType {
 }
 
 func writeGeoJSON(ctx context.Context, nc *nodeCtx, path string, pretty bool, schema []Field) error {
-	af, err := nc.r.createData(path)
-	if err != nil {
-		return err
-	}
-	ok := false
-	defer func() {
-		if !ok {
-			af.abort()
+	gw := geojsonWriter{pretty: pretty, schema: schema}
+	err := nc.r.writeOutput([]string{path}, func(files []*atomicFile) error {
+		gw.w = files[0].buffered()
+		if err := nc.eachBatchAll(ctx, gw.writeBatch); err != nil {
+			return err
 		}
-	}()
-	w := bufio.NewWriterSize(af, 1<<20)
-	code := 0
-	n := 0
-	var buf, ind []byte
-	header := func(c int) error {
-		w.WriteString(`{"type":"FeatureCollection",`)
-		if c != 4326 {
-			urn, err := crs.URN(c)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(w, `"crs":{"type":"name","properties":{"name":"%s"}},`, urn)
-		}
-		w.WriteString(`"features":[`)
-		return nil
-	}
-	err = nc.eachBatchAll(ctx, func(b []Feature) error {
-		for i := range b {
-			f := &b[i]
-			if n == 0 {
-				code = f.CRS
-				if err := header(code); err != nil {
-					return err
-				}
-			} else if f.CRS != code {
-				return fmt.Errorf("feature %d is in EPSG:%d, earlier ones in EPSG:%d; add geoprocessing.reproject before the sink", n+1, f.CRS, code)
-			}
-			if len(schema) > 0 {
-				cf, err := coerceFeature(*f, schema)
-				if err != nil {
-					return fmt.Errorf("feature %d%s: %v", n+1, feature.IDSuffix(*f), err)
-				}
-				f = &cf
-			}
-			if buf, err = appendGeoJSONFeature(buf[:0], f); err != nil {
-				return fmt.Errorf("feature %d: %v", n+1, err)
-			}
-			if n > 0 {
-				w.WriteByte(',')
-			}
-			w.WriteByte('\n')
-			if pretty {
-				var out bytes.Buffer
-				if err := json.Indent(&out, buf, "  ", "  "); err != nil {
-					return err
-				}
-				w.WriteString("  ")
-				ind = out.Bytes()
-				w.Write(ind)
-			} else {
-				w.Write(buf)
-			}
-			n++
-		}
-		return nil
+		return gw.close()
 	})
 	if err != nil {
 		return err
 	}
-	if n == 0 {
-		_ = header(4326) // no crs member, so no error
+	nc.count(gw.n)
+	nc.log("info", "wrote %d features to %s", gw.n, path)
+	return nil
+}
+
+// geojsonWriter writes a FeatureCollection in the CRS of its first
+// feature (named in a crs member unless EPSG:4326).
+type geojsonWriter struct {
+	w        *bufio.Writer
+	pretty   bool
+	schema   []Field
+	code, n  int
+	buf, ind []byte
+}
+
+func (g *geojsonWriter) header(c int) error {
+	g.w.WriteString(`{"type":"FeatureCollection",`)
+	if c != 4326 {
+		urn, err := crs.URN(c)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(g.w, `"crs":{"type":"name","properties":{"name":"%s"}},`, urn)
 	}
-	w.WriteString("\n]}\n")
-	if err := w.Flush(); err != nil {
-		return err
+	g.w.WriteString(`"features":[`)
+	return nil
+}
+
+func (g *geojsonWriter) writeBatch(b []Feature) error {
+	for i := range b {
+		if err := g.write(&b[i]); err != nil {
+			return err
+		}
 	}
-	if err := af.commit(); err != nil {
-		return err
+	return nil
+}
+
+func (g *geojsonWriter) write(f *Feature) error {
+	if g.n == 0 {
+		g.code = f.CRS
+		if err := g.header(g.code); err != nil {
+			return err
+		}
+	} else if f.CRS != g.code {
+		return fmt.Errorf("feature %d is in EPSG:%d, earlier ones in EPSG:%d; add geoprocessing.reproject before the sink", g.n+1, f.CRS, g.code)
 	}
-	ok = true
-	nc.count(n)
-	nc.log("info", "wrote %d features to %s", n, path)
+	if len(g.schema) > 0 {
+		cf, err := coerceFeature(*f, g.schema)
+		if err != nil {
+			return fmt.Errorf("feature %d%s: %v", g.n+1, feature.IDSuffix(*f), err)
+		}
+		f = &cf
+	}
+	var err error
+	if g.buf, err = appendGeoJSONFeature(g.buf[:0], f); err != nil {
+		return fmt.Errorf("feature %d: %v", g.n+1, err)
+	}
+	if g.n > 0 {
+		g.w.WriteByte(',')
+	}
+	g.w.WriteByte('\n')
+	if g.pretty {
+		var out bytes.Buffer
+		if err := json.Indent(&out, g.buf, "  ", "  "); err != nil {
+			return err
+		}
+		g.w.WriteString("  ")
+		g.ind = out.Bytes()
+		g.w.Write(g.ind)
+	} else {
+		g.w.Write(g.buf)
+	}
+	g.n++
+	return nil
+}
+
+// close ends the collection (an empty one has no crs member).
+func (g *geojsonWriter) close() error {
+	if g.n == 0 {
+		_ = g.header(4326) // no crs member, so no error
+	}
+	g.w.WriteString("\n]}\n")
 	return nil
 }
 
@@ -194,40 +206,41 @@ func (e *Engine) geopackageSink() *NodeType {
 }
 
 // writeGeoPackage writes the node's input into a table of a copy of the
-// GeoPackage (see gpkgOutput) and renames the copy over it once the
-// table's transaction has committed.
+// GeoPackage (see atomicFile.forSQLite) and renames the copy over it once
+// the table's transaction has committed.
 func writeGeoPackage(ctx context.Context, nc *nodeCtx, relPath, table, mode string, schema []Field) error {
 	if err := gpkg.CheckTableName(table); err != nil {
 		return fmt.Errorf("table_name %q %v", table, err)
 	}
-	out, err := nc.r.prepareGPKGOutput(relPath)
+	var count int64
+	err := nc.r.writeOutput([]string{relPath}, func(files []*atomicFile) error {
+		path, err := files[0].forSQLite()
+		if err != nil {
+			return err
+		}
+		db, err := gpkg.Open(path, false)
+		if err != nil {
+			return fmt.Errorf("opening GeoPackage %q: %v", relPath, err)
+		}
+		w, err := gpkg.NewWriter(ctx, db, table, mode, schema)
+		if err != nil {
+			return fmt.Errorf("GeoPackage %q: %v", relPath, err)
+		}
+		if err := nc.eachBatchAll(ctx, w.Write); err != nil {
+			w.Abort()
+			return err
+		}
+		if err := w.Commit(); err != nil {
+			return fmt.Errorf("GeoPackage %q: %v", relPath, err)
+		}
+		count = w.Count()
+		return nil
+	})
 	if err != nil {
 		return err
 	}
-	db, err := gpkg.Open(out.file.Path, false)
-	if err != nil {
-		out.remove(nc.r)
-		return fmt.Errorf("opening GeoPackage %q: %v", relPath, err)
-	}
-	w, err := gpkg.NewWriter(ctx, db, table, mode, schema)
-	if err != nil {
-		out.remove(nc.r)
-		return fmt.Errorf("GeoPackage %q: %v", relPath, err)
-	}
-	if err := nc.eachBatchAll(ctx, w.Write); err != nil {
-		w.Abort()
-		out.remove(nc.r)
-		return err
-	}
-	if err := w.Commit(); err != nil {
-		out.remove(nc.r)
-		return fmt.Errorf("GeoPackage %q: %v", relPath, err)
-	}
-	if err := out.commit(nc.r); err != nil {
-		return fmt.Errorf("GeoPackage %q: %v", relPath, err)
-	}
-	nc.count(int(w.Count()))
-	nc.log("info", "wrote %d features to table %q of %s", w.Count(), table, relPath)
+	nc.count(int(count))
+	nc.log("info", "wrote %d features to table %q of %s", count, table, relPath)
 	return nil
 }
 
@@ -281,23 +294,23 @@ func writeCSV(ctx context.Context, nc *nodeCtx, path string, latlon bool, delim 
 		return err
 	}
 	defer c.sp.close()
-	af, err := nc.r.createData(path)
+	// The types are renamed into place first, so that a reader never pairs
+	// the new CSV with the old types.
+	typesPath := strings.TrimSuffix(path, pathExt(path)) + ".csvt"
+	err = nc.r.writeOutput([]string{typesPath, path}, func(files []*atomicFile) error {
+		return writeCSVFiles(c, files[1].buffered(), files[0], latlon, delim)
+	})
 	if err != nil {
 		return err
 	}
-	tf, err := nc.r.createData(strings.TrimSuffix(path, pathExt(path)) + ".csvt")
-	if err != nil {
-		af.abort()
-		return err
-	}
-	ok := false
-	defer func() {
-		if !ok {
-			af.abort()
-			tf.abort()
-		}
-	}()
-	bw := bufio.NewWriterSize(af, 1<<20)
+	nc.count(c.n)
+	nc.log("info", "wrote %d features to %s", c.n, path)
+	return nil
+}
+
+// writeCSVFiles writes the collected features as CSV to bw and their
+// column types, as GDAL reads them from a .csvt, to typesOut.
+func writeCSVFiles(c *collectedFeatures, bw *bufio.Writer, typesOut io.Writer, latlon bool, delim rune) error {
 	cw := csv.NewWriter(bw)
 	cw.Comma = delim
 	head, types := []string{"wkt"}, []string{"WKT"}
@@ -321,7 +334,7 @@ func writeCSV(ctx context.Context, nc *nodeCtx, path string, latlon bool, delim 
 		return err
 	}
 	var rec []string
-	err = c.replayWidened(func(n int, f *Feature) error {
+	err := c.replayWidened(func(n int, f *Feature) error {
 		rec = rec[:0]
 		if latlon {
 			pt, isPt := f.Geometry.AsPoint()
@@ -352,7 +365,7 @@ func writeCSV(ctx context.Context, nc *nodeCtx, path string, latlon bool, delim 
 	if err := bw.Flush(); err != nil {
 		return err
 	}
-	tw := csv.NewWriter(tf)
+	tw := csv.NewWriter(typesOut)
 	tw.Comma = delim
 	if err := tw.Write(types); err != nil {
 		return err
@@ -360,17 +373,6 @@ func writeCSV(ctx context.Context, nc *nodeCtx, path string, latlon bool, delim 
 	if tw.Flush(); tw.Error() != nil {
 		return tw.Error()
 	}
-	// The types first, so that a reader never pairs the new CSV with the
-	// old types.
-	if err := tf.commit(); err != nil {
-		return err
-	}
-	if err := af.commit(); err != nil {
-		return err
-	}
-	ok = true
-	nc.count(c.n)
-	nc.log("info", "wrote %d features to %s", c.n, path)
 	return nil
 }
 

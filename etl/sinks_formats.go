@@ -306,31 +306,31 @@ func writeShapefile(ctx context.Context, nc *nodeCtx, out string, declared []Fie
 	if len(renames) > 0 {
 		nc.log("warn", "field names cut to the 10 characters a shapefile allows: %s", strings.Join(renames, ", "))
 	}
+	// The .shp is renamed into place last, so a reader never finds a new
+	// .shp beside old attribute files.
 	base := strings.TrimSuffix(out, ext)
-	files := map[string]*atomicFile{}
-	committed := false
-	defer func() {
-		if !committed {
-			for _, f := range files {
-				f.abort()
-			}
-		}
-	}()
-	for _, e := range []string{".shp", ".shx", ".dbf", ".cpg", ".prj"} {
-		af, err := nc.r.createData(base + e)
-		if err != nil {
-			return err
-		}
-		files[e] = af
+	err = nc.r.writeOutput([]string{base + ".shx", base + ".dbf", base + ".cpg", base + ".prj", base + ".shp"}, func(files []*atomicFile) error {
+		return writeShapefileFiles(c, cols, family, ct, files[4], files[0], files[1], files[2], files[3])
+	})
+	if err != nil {
+		return err
 	}
-	sw := newShpWriter(files[".shp"], files[".shx"], family, ct)
-	dbfW := bufio.NewWriterSize(files[".dbf"], 1<<20)
+	nc.count(c.n)
+	nc.log("info", "wrote %d features to %s", c.n, out)
+	return nil
+}
+
+// writeShapefileFiles writes the collected features into the files of a
+// shapefile.
+func writeShapefileFiles(c *collectedFeatures, cols []dbfColumn, family int, ct geom.CoordinatesType, shp, shx, dbf, cpg, prj *atomicFile) error {
+	sw := newShpWriter(shp, shx, family, ct)
+	dbfW := dbf.buffered()
 	if err := writeDBFHeader(dbfW, cols, c.n); err != nil {
 		return err
 	}
 	cells := make([]string, len(cols))
 	var rec []byte
-	err = c.replayWidened(func(_ int, f *Feature) error {
+	err := c.replayWidened(func(_ int, f *Feature) error {
 		if err := sw.write(f.Geometry); err != nil {
 			return err
 		}
@@ -350,31 +350,17 @@ func writeShapefile(ctx context.Context, nc *nodeCtx, out string, declared []Fie
 		return err
 	}
 	dbfW.WriteByte(0x1A)
-	if err := dbfW.Flush(); err != nil {
+	if err := sw.finish(shp, shx); err != nil {
 		return err
 	}
-	if err := sw.finish(files[".shp"], files[".shx"]); err != nil {
-		return err
-	}
-	files[".cpg"].WriteString("UTF-8")
+	cpg.WriteString("UTF-8")
 	if cr, err := crs.Lookup(c.crs); err == nil && c.n > 0 {
-		files[".prj"].WriteString(cr.WKT)
+		prj.WriteString(cr.WKT)
 	} else if c.n > 0 {
 		return err
 	} else {
-		files[".prj"].WriteString(mustWKT(4326))
+		prj.WriteString(mustWKT(4326))
 	}
-	// Commit the .shp last, so a reader never finds a new .shp beside old
-	// attribute files.
-	for _, e := range []string{".shx", ".dbf", ".cpg", ".prj", ".shp"} {
-		if err := files[e].commit(); err != nil {
-			return err
-		}
-		delete(files, e)
-	}
-	committed = true
-	nc.count(c.n)
-	nc.log("info", "wrote %d features to %s", c.n, out)
 	return nil
 }
 
@@ -429,16 +415,20 @@ func writeFlatGeobuf(ctx context.Context, nc *nodeCtx, out string, declared []Fi
 			gt = fgbGeomType(t)
 		}
 	}
-	af, err := nc.r.createData(out)
+	err = nc.r.writeOutput([]string{out}, func(files []*atomicFile) error {
+		return writeFlatGeobufFile(nc, files[0], c, out, gt, ct)
+	})
 	if err != nil {
 		return err
 	}
-	ok := false
-	defer func() {
-		if !ok {
-			af.abort()
-		}
-	}()
+	nc.count(c.n)
+	nc.log("info", "wrote %d features to %s", c.n, out)
+	return nil
+}
+
+// writeFlatGeobufFile writes the collected features to w, with a packed
+// R-tree unless some feature has no geometry.
+func writeFlatGeobufFile(nc *nodeCtx, w io.Writer, c *collectedFeatures, out string, gt byte, ct geom.CoordinatesType) error {
 	code := c.crs
 	if c.n == 0 {
 		code = 4326
@@ -449,7 +439,7 @@ func writeFlatGeobuf(ctx context.Context, nc *nodeCtx, out string, declared []Fi
 		if c.empties > 0 {
 			nc.log("info", "%d features have no geometry; the FlatGeobuf is written without a spatial index", c.empties)
 		}
-		fw, err := newFGBWriter(af, name, c.fields, gt, ct, uint64(c.n), c.envelope(), code, 0)
+		fw, err := newFGBWriter(w, name, c.fields, gt, ct, uint64(c.n), c.envelope(), code, 0)
 		if err != nil {
 			return err
 		}
@@ -459,15 +449,9 @@ func writeFlatGeobuf(ctx context.Context, nc *nodeCtx, out string, declared []Fi
 		if err := fw.w.Flush(); err != nil {
 			return err
 		}
-	} else if err := writeIndexedFGB(af, c, name, gt, ct, code); err != nil {
+	} else if err := writeIndexedFGB(w, c, name, gt, ct, code); err != nil {
 		return err
 	}
-	if err := af.commit(); err != nil {
-		return err
-	}
-	ok = true
-	nc.count(c.n)
-	nc.log("info", "wrote %d features to %s", c.n, out)
 	return nil
 }
 
@@ -563,34 +547,19 @@ func writeGeoParquetSink(ctx context.Context, nc *nodeCtx, out string, declared 
 	if err != nil {
 		return err
 	}
-	af, err := nc.r.createData(out)
-	if err != nil {
-		return err
-	}
-	ok := false
-	defer func() {
-		if !ok {
-			af.abort()
+	err = nc.r.writeOutput([]string{out}, func(files []*atomicFile) error {
+		gw, err := newGeoParquetWriter(files[0].buffered(), c.fields, meta)
+		if err != nil {
+			return err
 		}
-	}()
-	bw := bufio.NewWriterSize(af, 1<<20)
-	gw, err := newGeoParquetWriter(bw, c.fields, meta)
+		if err := c.replayWidened(func(_ int, f *Feature) error { return gw.write(f) }); err != nil {
+			return err
+		}
+		return gw.close()
+	})
 	if err != nil {
 		return err
 	}
-	if err := c.replayWidened(func(_ int, f *Feature) error { return gw.write(f) }); err != nil {
-		return err
-	}
-	if err := gw.close(); err != nil {
-		return err
-	}
-	if err := bw.Flush(); err != nil {
-		return err
-	}
-	if err := af.commit(); err != nil {
-		return err
-	}
-	ok = true
 	nc.count(c.n)
 	nc.log("info", "wrote %d features to %s", c.n, out)
 	return nil
