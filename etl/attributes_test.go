@@ -20,6 +20,7 @@ func propsOf(fs []Feature) [][]Property {
 }
 
 func TestAttributeNodes(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name    string
 		typ     string
@@ -81,6 +82,7 @@ func TestAttributeNodes(t *testing.T) {
 }
 
 func TestAttributeNodes_BadParametersAreFieldErrors(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	cases := []struct {
 		typ    string

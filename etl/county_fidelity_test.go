@@ -143,6 +143,7 @@ func dbfToLogical(t *testing.T, path, name string) {
 // within 1e-8 m. The differences that remain are deliberate and listed in
 // etl/README.md ("Shapefile from a county portal").
 func TestShapefile_CountyPortalConvertsAsOgr2ogrDoes(t *testing.T) {
+	t.Parallel()
 	ogr2ogr := requireTool(t, "ogr2ogr", "gdal-bin")
 	u := postgisDB(t)
 	env := newEnv(t, func(c *Config) { c.Connections = map[string]string{"gis": u} })

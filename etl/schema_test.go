@@ -8,6 +8,7 @@ import (
 )
 
 func TestSchemaBuilder_WidensOverEveryValue(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name   string
 		values []any
@@ -40,6 +41,7 @@ func TestSchemaBuilder_WidensOverEveryValue(t *testing.T) {
 }
 
 func TestSchemaBuilder_WidensPastTheFirstBatch(t *testing.T) {
+	t.Parallel()
 	var b SchemaBuilder
 	for i := 0; i < 2*batchSize; i++ {
 		b.Add(Properties{{Key: "n", Value: int64(i)}})
@@ -51,6 +53,7 @@ func TestSchemaBuilder_WidensPastTheFirstBatch(t *testing.T) {
 }
 
 func TestSchemaBuilder_KeepsFirstSeenOrder(t *testing.T) {
+	t.Parallel()
 	var b SchemaBuilder
 	b.Add(Properties{{Key: "b", Value: "x"}, {Key: "a", Value: int64(1)}})
 	b.Add(Properties{{Key: "c", Value: true}, {Key: "a", Value: 2.5}})
@@ -64,6 +67,7 @@ func TestSchemaBuilder_KeepsFirstSeenOrder(t *testing.T) {
 }
 
 func TestParseSchemaParam(t *testing.T) {
+	t.Parallel()
 	good := `[{"name":"code","type":"text"},{"name":"n","type":"integer"},{"name":"when","type":"DateTime"}]`
 	want := []Field{{Name: "code", Type: FieldText}, {Name: "n", Type: FieldInteger}, {Name: "when", Type: FieldDateTime}}
 	for _, raw := range []any{json.RawMessage(good), good, mustAnySlice(t, good)} {
@@ -106,6 +110,7 @@ func mustAnySlice(t *testing.T, s string) []any {
 // GDAL types a GeoJSON string that is a calendar date as Date, and the
 // shapefile reader hands on D fields as such text: both make date columns.
 func TestSchemaBuilder_TypesDateTextAsDate(t *testing.T) {
+	t.Parallel()
 	var b SchemaBuilder
 	b.Add(Properties{{Key: "day", Value: "2019-04-01"}, {Key: "mixed", Value: "2019-04-01"}, {Key: "bad", Value: "2019-02-30"}, {Key: "stamp", Value: "2019-04-01T10:00:00Z"}})
 	b.Add(Properties{{Key: "day", Value: nil}, {Key: "mixed", Value: "n/a"}, {Key: "bad", Value: "2019-02-28"}})

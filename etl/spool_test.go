@@ -8,6 +8,7 @@ import (
 )
 
 func TestSpool_SpilledFeaturesComeBackUnchanged(t *testing.T) {
+	t.Parallel()
 	pt, _ := geom.UnmarshalWKT("POINT Z(1.5 -2.25 3)")
 	poly, _ := geom.UnmarshalWKT("POLYGON((0 0,1 0,1 1,0 0))")
 	in := []Feature{
