@@ -120,50 +120,10 @@ var registerOnce sync.Once
 // afterwards.
 func registerSQLFunctions() {
 	registerOnce.Do(func() {
-		envFn := func(i int, isMax bool) func(*sqlite.FunctionContext, []driver.Value) (driver.Value, error) {
-			return func(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
-				b, ok := args[0].([]byte)
-				if !ok || len(b) == 0 {
-					return nil, nil
-				}
-				g, h, err := DecodeBlob(b)
-				if err != nil || h.empty || g.IsEmpty() {
-					return nil, nil
-				}
-				if len(h.env) >= 4 {
-					return h.env[i], nil
-				}
-				lo, hi, ok := g.Envelope().MinMaxXYs()
-				if !ok {
-					return nil, nil
-				}
-				xy := lo
-				if isMax {
-					xy = hi
-				}
-				if i < 2 {
-					return xy.X, nil
-				}
-				return xy.Y, nil
-			}
-		}
 		funcs := map[string]func(*sqlite.FunctionContext, []driver.Value) (driver.Value, error){
-			"ST_MinX": envFn(0, false), "ST_MaxX": envFn(1, true),
-			"ST_MinY": envFn(2, false), "ST_MaxY": envFn(3, true),
-			"ST_IsEmpty": func(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
-				b, ok := args[0].([]byte)
-				if !ok || len(b) == 0 {
-					return nil, nil
-				}
-				g, h, err := DecodeBlob(b)
-				if err != nil {
-					return nil, nil
-				}
-				if h.empty || g.IsEmpty() {
-					return int64(1), nil
-				}
-				return int64(0), nil
-			},
+			"ST_MinX": envelopeFunc(0, false), "ST_MaxX": envelopeFunc(1, true),
+			"ST_MinY": envelopeFunc(2, false), "ST_MaxY": envelopeFunc(3, true),
+			"ST_IsEmpty": stIsEmpty,
 		}
 		for name, fn := range funcs {
 			// An error here means the name is registered already (by
@@ -171,6 +131,54 @@ func registerSQLFunctions() {
 			_ = sqlite.RegisterDeterministicScalarFunction(name, 1, fn)
 		}
 	})
+}
+
+// envelopeFunc is the SQL function giving one bound of a geometry blob's
+// envelope: i indexes [minx, maxx, miny, maxy]. NULL for an empty or
+// unreadable geometry.
+func envelopeFunc(i int, isMax bool) func(*sqlite.FunctionContext, []driver.Value) (driver.Value, error) {
+	return func(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
+		b, ok := args[0].([]byte)
+		if !ok || len(b) == 0 {
+			return nil, nil
+		}
+		g, h, err := DecodeBlob(b)
+		if err != nil || h.empty || g.IsEmpty() {
+			return nil, nil
+		}
+		if len(h.env) >= 4 {
+			return h.env[i], nil
+		}
+		lo, hi, ok := g.Envelope().MinMaxXYs()
+		if !ok {
+			return nil, nil
+		}
+		xy := lo
+		if isMax {
+			xy = hi
+		}
+		if i < 2 {
+			return xy.X, nil
+		}
+		return xy.Y, nil
+	}
+}
+
+// stIsEmpty is ST_IsEmpty: 1 for an empty geometry blob, NULL for one
+// that is missing or unreadable.
+func stIsEmpty(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
+	b, ok := args[0].([]byte)
+	if !ok || len(b) == 0 {
+		return nil, nil
+	}
+	g, h, err := DecodeBlob(b)
+	if err != nil {
+		return nil, nil
+	}
+	if h.empty || g.IsEmpty() {
+		return int64(1), nil
+	}
+	return int64(0), nil
 }
 
 // Open opens a GeoPackage file with one connection.
