@@ -222,7 +222,7 @@ func CheckTableName(s string) error {
 	return nil
 }
 
-// gpkgGeometryTypeName returns the geometry type name of the
+// geometryTypeName returns the geometry type name of the
 // gpkg_geometry_columns table.
 func geometryTypeName(t geom.GeometryType) string {
 	switch t {

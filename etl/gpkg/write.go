@@ -69,7 +69,7 @@ type rowEnv struct {
 	lo, hi geom.XY
 }
 
-// gpkgCol is one attribute column. ft is the field type its values have
+// column is one attribute column. ft is the field type its values have
 // needed so far ("" while they were all null); a column the schema
 // declares, or that an appended-to table already has, keeps its type
 // (fixed) and values must fit it.
@@ -79,7 +79,7 @@ type column struct {
 	fixed          bool
 }
 
-// gpkgColumnType is the GeoPackage column type of a field type; a column
+// columnType is the GeoPackage column type of a field type; a column
 // that has held only nulls is TEXT, as GDAL makes it.
 func columnType(t feature.FieldType) string {
 	switch t {
@@ -99,7 +99,7 @@ func columnType(t feature.FieldType) string {
 	return "TEXT"
 }
 
-// gpkgFieldType reads the field type of an existing column's declared
+// fieldType reads the field type of an existing column's declared
 // type, by SQLite's affinity rules; "" for types that take any value.
 func fieldType(decl string) feature.FieldType {
 	d := strings.ToUpper(decl)
