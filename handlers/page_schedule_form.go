@@ -448,10 +448,11 @@ func splitList(s, sep string) []string {
 	return out
 }
 
-// fullUpdate sets the fields of sc that differ from their zero value,
-// and enabled (false is a value to send too), for a new schedule.
+// fullUpdate sets every field of sc's definition, zeros included: the
+// form sends all of them, so a 0 the user left is meant, and must not be
+// mistaken for an omitted field that the service fills with its default.
 func fullUpdate(sc *geoetl.Schedule) geoetl.ScheduleUpdate {
-	u := geoetl.UpdateBetween(&geoetl.Schedule{}, sc)
+	u := sc.DefinitionUpdate()
 	u.Enabled = &sc.Enabled
 	return u
 }
