@@ -86,9 +86,13 @@ func (s *Service) ImportSchedules(ctx context.Context, p geoetl.Principal, body 
 	// Workflows are read once per import, not once per item.
 	batch := *s
 	batch.Store = &workflowCache{Store: s.Store, found: map[string]*geoetl.Workflow{}}
-	im := &importer{s: &batch, p: p, results: make([]ImportResult, len(doc.Schedules)), pending: map[string]bool{}}
-	for i, raw := range doc.Schedules {
-		if err := im.add(ctx, i, raw); err != nil {
+	if s.Engine != nil {
+		batch.Engine = &parametersCache{WorkflowEngine: s.Engine, found: map[string]parametersOf{}}
+	}
+	im := &importer{s: &batch, p: p, results: make([]ImportResult, len(doc.Schedules)), pending: map[string]bool{},
+		exists: map[string]string{}, workflowIDs: map[string]workflowByName{}}
+	for at := 0; at < len(doc.Schedules); at += importBatch {
+		if err := im.addChunk(ctx, at, doc.Schedules[at:min(len(doc.Schedules), at+importBatch)]); err != nil {
 			return nil, err
 		}
 	}
@@ -101,8 +105,9 @@ func (s *Service) ImportSchedules(ctx context.Context, p geoetl.Principal, body 
 	return im.results, nil
 }
 
-// importBatch is how many new schedules an import writes per transaction.
-const importBatch = 1000
+// importBatch is how many new schedules an import writes per transaction,
+// and how many items' names it looks up at once.
+const importBatch = 5000
 
 // importer creates an import's new schedules in batched transactions;
 // updates of existing ones go one by one as before.
@@ -113,14 +118,59 @@ type importer struct {
 	creates []*geoetl.Schedule
 	index   []int           // results index of each create
 	pending map[string]bool // names in creates
-	changed bool
+	// exists holds the ids of the schedules, by name, that items looked
+	// up so far found, and of those the import created.
+	exists      map[string]string
+	workflowIDs map[string]workflowByName
+	changed     bool
 }
 
-func (im *importer) add(ctx context.Context, i int, raw json.RawMessage) error {
-	r := ImportResult{Index: i}
-	upd, extra, err := DecodeScheduleJSON(raw)
+type workflowByName struct {
+	id  string
+	err error
+}
+
+// importItem is an item decoded, before it is applied.
+type importItem struct {
+	upd   geoetl.ScheduleUpdate
+	extra ScheduleExtras
+	err   error
+}
+
+// addChunk applies the items from index at: their names are looked up in
+// one read, then each is applied in order.
+func (im *importer) addChunk(ctx context.Context, at int, raws []json.RawMessage) error {
+	items := make([]importItem, len(raws))
+	var names []string
+	for k, raw := range raws {
+		it := &items[k]
+		it.upd, it.extra, it.err = DecodeScheduleJSON(raw)
+		if it.err == nil && it.upd.Name != nil && *it.upd.Name != "" {
+			if _, known := im.exists[*it.upd.Name]; !known {
+				names = append(names, *it.upd.Name)
+			}
+		}
+	}
+	found, err := im.s.Store.FindScheduleIDsByName(ctx, im.p.TenantID, names)
 	if err != nil {
-		im.results[i] = failed(r, err)
+		return err
+	}
+	for name, id := range found {
+		im.exists[name] = id
+	}
+	for k := range items {
+		if err := im.add(ctx, at+k, items[k]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (im *importer) add(ctx context.Context, i int, it importItem) error {
+	r := ImportResult{Index: i}
+	upd, extra := it.upd, it.extra
+	if it.err != nil {
+		im.results[i] = failed(r, it.err)
 		return nil
 	}
 	if upd.Name != nil {
@@ -138,42 +188,45 @@ func (im *importer) add(ctx context.Context, i int, raw json.RawMessage) error {
 		return nil
 	}
 	if extra.WorkflowName != "" && (upd.WorkflowID == nil || *upd.WorkflowID == "") {
-		id, err := im.s.workflowIDByName(ctx, im.p.TenantID, extra.WorkflowName)
-		if err != nil {
-			im.results[i] = failed(r, err)
+		w, seen := im.workflowIDs[extra.WorkflowName]
+		if !seen {
+			w.id, w.err = im.s.workflowIDByName(ctx, im.p.TenantID, extra.WorkflowName)
+			if w.err == nil || geoetl.ErrorCode(w.err) == geoetl.EINVALID {
+				im.workflowIDs[extra.WorkflowName] = w
+			}
+		}
+		if w.err != nil {
+			im.results[i] = failed(r, w.err)
 			return nil
 		}
+		id := w.id
 		upd.WorkflowID = &id
 	}
 	if r.Name == "" {
 		im.results[i] = failed(r, invalid("name", "is required"))
 		return nil
 	}
-	existing, err := im.s.Store.FindScheduleByName(ctx, im.p.TenantID, r.Name)
-	switch {
-	case err == nil:
+	if id, ok := im.exists[r.Name]; ok {
 		upd.ExpectedVersion = nil
-		sc, err := im.s.UpdateSchedule(ctx, im.p, existing.ID, upd)
+		sc, err := im.s.UpdateSchedule(ctx, im.p, id, upd)
 		if err != nil {
 			im.results[i] = failed(r, err)
 			return nil
 		}
 		r.Action, r.ID = "updated", sc.ID
 		im.results[i] = r
-	case geoetl.IsNotFound(err):
-		sc, err := im.s.newSchedule(ctx, im.p, upd)
-		if err != nil {
-			im.results[i] = failed(r, err)
-			return nil
-		}
-		im.results[i] = r
-		im.creates, im.index = append(im.creates, sc), append(im.index, i)
-		im.pending[r.Name] = true
-		if len(im.creates) >= importBatch {
-			return im.flush(ctx)
-		}
-	default:
+		return nil
+	}
+	sc, err := im.s.newSchedule(ctx, im.p, upd)
+	if err != nil {
 		im.results[i] = failed(r, err)
+		return nil
+	}
+	im.results[i] = r
+	im.creates, im.index = append(im.creates, sc), append(im.index, i)
+	im.pending[r.Name] = true
+	if len(im.creates) >= importBatch {
+		return im.flush(ctx)
 	}
 	return nil
 }
@@ -199,6 +252,7 @@ func (im *importer) flush(ctx context.Context) error {
 		}
 		r.Action, r.ID = "created", sc.ID
 		im.results[im.index[k]] = r
+		im.exists[sc.Name] = sc.ID
 		im.changed = true
 	}
 	im.creates, im.index = im.creates[:0], im.index[:0]
@@ -223,6 +277,27 @@ func (c *workflowCache) FindWorkflowByID(ctx context.Context, tenantID, id strin
 	}
 	c.found[key] = w
 	return w, nil
+}
+
+// parametersCache parses each workflow definition once for the length of
+// an import, to check every item's parameter values against it.
+type parametersCache struct {
+	geoetl.WorkflowEngine
+	found map[string]parametersOf
+}
+
+type parametersOf struct {
+	declared []geoetl.WorkflowParameter
+	err      error
+}
+
+func (c *parametersCache) Parameters(definition json.RawMessage) ([]geoetl.WorkflowParameter, error) {
+	if p, ok := c.found[string(definition)]; ok {
+		return p.declared, p.err
+	}
+	declared, err := c.WorkflowEngine.Parameters(definition)
+	c.found[string(definition)] = parametersOf{declared, err}
+	return declared, err
 }
 
 func (s *Service) workflowIDByName(ctx context.Context, tenantID, name string) (string, error) {
