@@ -73,13 +73,24 @@ func (s *Service) ImportSchedules(ctx context.Context, p geoetl.Principal, body 
 	if len(doc.Schedules) > MaxImportItems {
 		return nil, invalid("schedules", fmt.Sprintf("at most %d schedules per import", MaxImportItems))
 	}
-	// The tenant comes from the caller only: an item that names another
-	// tenant refuses the whole import before anything changes.
+	// Every item is decoded first: the tenant comes from the caller only,
+	// and an item that names another tenant refuses the whole import
+	// before anything changes.
+	items := make([]importItem, len(doc.Schedules))
 	for i, raw := range doc.Schedules {
-		var item struct {
-			TenantID *string `json:"tenantId"`
+		it := &items[i]
+		it.upd, it.extra, it.err = DecodeScheduleJSON(raw)
+		claimed := it.extra.TenantID
+		if it.err != nil {
+			// Not a valid item, but it may still name a tenant.
+			var item struct {
+				TenantID *string `json:"tenantId"`
+			}
+			if json.Unmarshal(raw, &item) == nil {
+				claimed = item.TenantID
+			}
 		}
-		if json.Unmarshal(raw, &item) == nil && item.TenantID != nil && *item.TenantID != p.TenantID {
+		if claimed != nil && *claimed != p.TenantID {
 			return nil, &geoetl.Error{Code: geoetl.EFORBIDDEN, Message: "tenantId must be your own tenant.", Fields: map[string][]string{fmt.Sprintf("schedules[%d].tenantId", i): {"must be your own tenant"}}}
 		}
 	}
@@ -89,25 +100,23 @@ func (s *Service) ImportSchedules(ctx context.Context, p geoetl.Principal, body 
 	if s.Engine != nil {
 		batch.Engine = &parametersCache{WorkflowEngine: s.Engine, found: map[string]parametersOf{}}
 	}
-	im := &importer{s: &batch, p: p, results: make([]ImportResult, len(doc.Schedules)), pending: map[string]bool{},
+	im := &importer{s: &batch, p: p, results: make([]ImportResult, len(items)), pending: map[string]bool{},
 		exists: map[string]string{}, workflowIDs: map[string]workflowByName{}}
-	for at := 0; at < len(doc.Schedules); at += importBatch {
-		if err := im.addChunk(ctx, at, doc.Schedules[at:min(len(doc.Schedules), at+importBatch)]); err != nil {
-			return nil, err
-		}
-	}
-	if err := im.flush(ctx); err != nil {
-		return nil, err
-	}
+	err := im.run(ctx, items)
 	if im.changed {
 		s.Scheduler.Changed(ctx)
+	}
+	if err != nil {
+		return nil, err
 	}
 	return im.results, nil
 }
 
 // importBatch is how many new schedules an import writes per transaction,
-// and how many items' names it looks up at once.
-const importBatch = 5000
+// and how many items' names it looks up at once. While one batch is being
+// written, the next is validated: the writes take one core, and this
+// keeps the other busy.
+const importBatch = 2500
 
 // importer creates an import's new schedules in batched transactions;
 // updates of existing ones go one by one as before.
@@ -123,6 +132,17 @@ type importer struct {
 	exists      map[string]string
 	workflowIDs map[string]workflowByName
 	changed     bool
+	// writing is the batch being written, if any; done receives its
+	// outcome.
+	writing *importWrite
+}
+
+type importWrite struct {
+	creates []*geoetl.Schedule
+	index   []int
+	names   map[string]bool
+	done    chan error
+	errs    []error
 }
 
 type workflowByName struct {
@@ -137,14 +157,24 @@ type importItem struct {
 	err   error
 }
 
+func (im *importer) run(ctx context.Context, items []importItem) error {
+	for at := 0; at < len(items); at += importBatch {
+		if err := im.addChunk(ctx, at, items[at:min(len(items), at+importBatch)]); err != nil {
+			_ = im.wait()
+			return err
+		}
+	}
+	if err := im.startWrite(ctx); err != nil {
+		return err
+	}
+	return im.wait()
+}
+
 // addChunk applies the items from index at: their names are looked up in
 // one read, then each is applied in order.
-func (im *importer) addChunk(ctx context.Context, at int, raws []json.RawMessage) error {
-	items := make([]importItem, len(raws))
+func (im *importer) addChunk(ctx context.Context, at int, items []importItem) error {
 	var names []string
-	for k, raw := range raws {
-		it := &items[k]
-		it.upd, it.extra, it.err = DecodeScheduleJSON(raw)
+	for _, it := range items {
 		if it.err == nil && it.upd.Name != nil && *it.upd.Name != "" {
 			if _, known := im.exists[*it.upd.Name]; !known {
 				names = append(names, *it.upd.Name)
@@ -176,10 +206,13 @@ func (im *importer) add(ctx context.Context, i int, it importItem) error {
 	if upd.Name != nil {
 		r.Name = *upd.Name
 	}
-	if im.pending[r.Name] {
-		// A later item of the same name updates the earlier one: write
-		// the batch first, so it finds it.
-		if err := im.flush(ctx); err != nil {
+	if im.pending[r.Name] || (im.writing != nil && im.writing.names[r.Name]) {
+		// A later item of the same name updates the earlier one: the
+		// earlier one is written first, so it finds it.
+		if err := im.startWrite(ctx); err != nil {
+			return err
+		}
+		if err := im.wait(); err != nil {
 			return err
 		}
 	}
@@ -207,6 +240,11 @@ func (im *importer) add(ctx context.Context, i int, it importItem) error {
 		return nil
 	}
 	if id, ok := im.exists[r.Name]; ok {
+		// Updates keep the order of the items: the creations before
+		// them are written first.
+		if err := im.wait(); err != nil {
+			return err
+		}
 		upd.ExpectedVersion = nil
 		sc, err := im.s.UpdateSchedule(ctx, im.p, id, upd)
 		if err != nil {
@@ -226,37 +264,57 @@ func (im *importer) add(ctx context.Context, i int, it importItem) error {
 	im.creates, im.index = append(im.creates, sc), append(im.index, i)
 	im.pending[r.Name] = true
 	if len(im.creates) >= importBatch {
-		return im.flush(ctx)
+		return im.startWrite(ctx)
 	}
 	return nil
 }
 
-// flush writes the pending creates in one transaction.
-func (im *importer) flush(ctx context.Context) error {
+// startWrite waits for the batch being written, then starts writing the
+// pending creates, in one transaction, while the caller goes on.
+func (im *importer) startWrite(ctx context.Context) error {
+	if err := im.wait(); err != nil {
+		return err
+	}
 	if len(im.creates) == 0 {
 		return nil
 	}
-	// The tenant's schedule limit is checked once per batch, in its
-	// transaction.
-	errs, err := im.s.Store.CreateSchedules(ctx, im.creates, im.s.Limits.MaxSchedules, func(sc *geoetl.Schedule) *geoetl.AuditEntry {
-		return im.s.auditEntry(im.p, "schedule.create", "schedule", sc.ID, nil, sc)
-	})
-	if err != nil {
+	w := &importWrite{creates: im.creates, index: im.index, names: im.pending, done: make(chan error, 1)}
+	im.creates, im.index, im.pending = nil, nil, map[string]bool{}
+	im.writing = w
+	s, p := im.s, im.p
+	go func() {
+		// The tenant's schedule limit is checked once per batch, in its
+		// transaction.
+		var err error
+		w.errs, err = s.Store.CreateSchedules(ctx, w.creates, s.Limits.MaxSchedules, func(sc *geoetl.Schedule) *geoetl.AuditEntry {
+			return s.auditEntry(p, "schedule.create", "schedule", sc.ID, nil, sc)
+		})
+		w.done <- err
+	}()
+	return nil
+}
+
+// wait waits for the batch being written, if any, and reports its items.
+func (im *importer) wait() error {
+	w := im.writing
+	if w == nil {
+		return nil
+	}
+	im.writing = nil
+	if err := <-w.done; err != nil {
 		return err
 	}
-	for k, sc := range im.creates {
-		r := im.results[im.index[k]]
-		if errs[k] != nil {
-			im.results[im.index[k]] = failed(r, errs[k])
+	for k, sc := range w.creates {
+		r := im.results[w.index[k]]
+		if w.errs[k] != nil {
+			im.results[w.index[k]] = failed(r, w.errs[k])
 			continue
 		}
 		r.Action, r.ID = "created", sc.ID
-		im.results[im.index[k]] = r
+		im.results[w.index[k]] = r
 		im.exists[sc.Name] = sc.ID
 		im.changed = true
 	}
-	im.creates, im.index = im.creates[:0], im.index[:0]
-	clear(im.pending)
 	return nil
 }
 

@@ -283,12 +283,14 @@ func (s *Store) CreateSchedules(ctx context.Context, list []*geoetl.Schedule, ma
 }
 
 // createChunk is how many schedules one INSERT of CreateSchedules
-// carries: 34 parameters a row stays under both engines' limits on
+// carries: at 34 parameters a row, under both engines' limits on
 // parameters per statement (32,766 on SQLite, 65,535 on PostgreSQL).
-const createChunk = 500
+// SQLite journals each page a statement changes the first time that
+// statement changes it, so fewer, larger statements journal less.
+const createChunk = 900
 
-// historyChunk is how many version or audit rows one INSERT carries.
-const historyChunk = 1000
+// maxParams is the most parameters the other multi-row INSERTs bind.
+const maxParams = 30_000
 
 type queuedSchedule struct {
 	i    int // index in the batch
@@ -387,11 +389,11 @@ func (b *scheduleBatch) writeHistory(ctx context.Context, audit func(*geoetl.Sch
 	return insertRows(ctx, b.tx, `INSERT INTO audit_log (`+auditCols+`) VALUES `, entries)
 }
 
-// insertRows inserts rows of equal width with prefix, historyChunk at a
-// time.
+// insertRows inserts rows of equal width with prefix, as many a statement
+// as maxParams allows.
 func insertRows(ctx context.Context, tx Tx, prefix string, rows [][]any) error {
 	for len(rows) > 0 {
-		n := min(len(rows), historyChunk)
+		n := min(len(rows), maxParams/len(rows[0]))
 		args := make([]any, 0, n*len(rows[0]))
 		for _, r := range rows[:n] {
 			args = append(args, r...)
@@ -450,7 +452,7 @@ func (s *Store) FindScheduleIDsByName(ctx context.Context, tenantID string, name
 	}
 	err := s.read(ctx, tid, func(tx Tx) error {
 		for rest := names; len(rest) > 0; {
-			n := min(len(rest), historyChunk)
+			n := min(len(rest), 1000)
 			args := make([]any, 0, n+1)
 			args = append(args, tid)
 			for _, name := range rest[:n] {
