@@ -283,13 +283,20 @@ func (im *importer) startWrite(ctx context.Context) error {
 	im.writing = w
 	s, p := im.s, im.p
 	go func() {
+		var err error
+		// A panic here would end the process: the request's recovery
+		// only covers its own goroutine.
+		defer func() {
+			if v := recover(); v != nil {
+				err = fmt.Errorf("import: writing a batch: %v", v)
+			}
+			w.done <- err
+		}()
 		// The tenant's schedule limit is checked once per batch, in its
 		// transaction.
-		var err error
 		w.errs, err = s.Store.CreateSchedules(ctx, w.creates, s.Limits.MaxSchedules, func(sc *geoetl.Schedule) *geoetl.AuditEntry {
 			return s.auditEntry(p, "schedule.create", "schedule", sc.ID, nil, sc)
 		})
-		w.done <- err
 	}()
 	return nil
 }
