@@ -456,13 +456,23 @@ func readOutcome(ctx context.Context, dbURL string, from, to time.Time, rep *Sch
 	if rep.Started > 0 {
 		rep.RowsPerRun = float64(total) / float64(rep.Started)
 	}
-	if err := conn.QueryRowContext(ctx, conn.q(`
+	before := func(missedCount string) error {
+		return conn.QueryRowContext(ctx, conn.q(`
 		SELECT count(*), coalesce(sum(CASE WHEN e.skipped THEN 1 ELSE 0 END), 0),
-			coalesce(sum(CASE WHEN e.skipped THEN e.missed_count ELSE 0 END), 0),
+			coalesce(sum(CASE WHEN e.skipped THEN `+missedCount+` ELSE 0 END), 0),
 			coalesce(sum(CASE WHEN e.trigger_type = 'catchup' THEN 1 ELSE 0 END), 0)
 		FROM executions e JOIN schedules s ON s.id = e.schedule_id
-		WHERE s.name LIKE 'bench-%' AND e.scheduled_at < ?`), conn.t(from)).Scan(new(int), &rep.MissRecordsBefore, &rep.MissedBefore, &rep.CatchUps); err != nil {
-		return err
+		WHERE s.name LIKE 'bench-%' AND e.scheduled_at < ?`), conn.t(from)).Scan(new(int), &rep.MissRecordsBefore, &rep.MissedBefore, &rep.CatchUps)
+	}
+	if err := before("e.missed_count"); err != nil {
+		// Builds from before compact miss records (-bin) wrote one row
+		// per missed occurrence.
+		if !strings.Contains(err.Error(), "missed_count") {
+			return err
+		}
+		if err := before("1"); err != nil {
+			return err
+		}
 	}
 	// A graceful stop leaves every row finished, or pending and unclaimed
 	// (handed back for the next start).
