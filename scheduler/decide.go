@@ -291,6 +291,8 @@ func decideOne(j *job, v overlapView, inBatch map[string]*job, kind map[*job]dec
 				holders = append(holders, e)
 			case ok && k == decisionWait:
 				unsure = append(unsure, e)
+			case ok && k == decisionRelease:
+				waiting++ // it took the queue's place
 			}
 			continue
 		}

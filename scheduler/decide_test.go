@@ -231,6 +231,24 @@ func TestDecideOverlap(t *testing.T) {
 			want: []want{{kind: decisionSkip, reason: geoetl.SkipReasonQueueFull}},
 		},
 		{
+			// Two occurrences fall due while the run goes on and are decided
+			// together (a late decider, a clock jump): the older one takes
+			// the single waiting place, so the newer finds the queue full.
+			name: "QueueHandsBackOnlyTheOlderOfTwoDecidedTogether",
+			setup: func() *overlapCase {
+				c := newOverlapCase(geoetl.OverlapQueue, 1)
+				c.own("e1", jobRunning)
+				c.contended("e2", due.Add(-time.Minute))
+				c.contended("e3", due)
+				return c
+			},
+			now: atDue,
+			want: []want{
+				{kind: decisionRelease},
+				{kind: decisionSkip, reason: geoetl.SkipReasonQueueFull},
+			},
+		},
+		{
 			name: "LimitOfTwoStartsBesideOneRun",
 			setup: func() *overlapCase {
 				c := newOverlapCase(geoetl.OverlapSkip, 2)
