@@ -21,6 +21,10 @@ func TestRun_EmptyWorkflowDoesNothing(t *testing.T) {
 	if err != nil || sum.FeaturesRead != 0 || len(rec.nodes) != 0 {
 		t.Errorf("Run = %+v, %v, %d node records", sum, err, len(rec.nodes))
 	}
+	// Nothing to record either: every log line is a row written per run.
+	if len(rec.logs) != 0 {
+		t.Errorf("an empty workflow logged %q", rec.logs)
+	}
 }
 
 func TestRun_SubstitutesParametersAndRunVariables(t *testing.T) {

@@ -139,7 +139,7 @@ func Open(ctx context.Context, path string, opts Options) (geoetl.Store, error) 
 		if log == nil {
 			log = slog.New(slog.DiscardHandler)
 		}
-		if b.checkpoints, err = startCheckpointer(ctx, writer, limit, every, log); err != nil {
+		if b.checkpoints, err = startCheckpointer(ctx, path, writer, limit, every, log); err != nil {
 			b.Close()
 			return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 		}

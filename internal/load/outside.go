@@ -70,7 +70,13 @@ type SchedReport struct {
 	// MissRows are skipped rows (compact miss records among them) of the
 	// schedules inside the window, and MissRowsCovered the occurrences
 	// they say they cover (missed_count, 1 where absent).
-	MissRows        int
+	MissRows int
+	// SkipReasons counts the window's skipped rows by reason, and
+	// WorstSecond is the occurrence second with the latest start, so a
+	// stall can be told from a steady lag.
+	SkipReasons     map[string]int
+	WorstSecond     time.Time
+	From            time.Time     // the window's first second
 	P50, P99, Max   time.Duration // lateness: executed_at - scheduled_at
 	CPUMicros       int64         // whole process tree, during the window
 	CPUPerRun       float64       // µs
@@ -412,8 +418,9 @@ func readOutcome(ctx context.Context, dbURL string, from, to time.Time, rep *Sch
 		return err
 	}
 	rep.Expected = ids * int(to.Sub(from)/time.Second)
+	rep.From = from
 	rows, err := conn.QueryContext(ctx, conn.q(`
-		SELECT e.schedule_id, `+conn.us("e.scheduled_at")+`, `+conn.us("e.executed_at")+`, `+conn.flag("e.skipped")+`
+		SELECT e.schedule_id, `+conn.us("e.scheduled_at")+`, `+conn.us("e.executed_at")+`, `+conn.flag("e.skipped")+`, coalesce(e.skip_reason, '')
 		FROM executions e JOIN schedules s ON s.id = e.schedule_id
 		WHERE s.name LIKE 'bench-%' AND e.scheduled_at >= ? AND e.scheduled_at < ?`), conn.t(from), conn.t(to))
 	if err != nil {
@@ -426,21 +433,31 @@ func readOutcome(ctx context.Context, dbURL string, from, to time.Time, rep *Sch
 	}
 	started := map[occ]int{}
 	var late []time.Duration
+	var worst time.Duration
 	total := 0
 	for rows.Next() {
 		var o occ
 		var executed sql.NullInt64
 		var skipped int
-		if err := rows.Scan(&o.id, &o.at, &executed, &skipped); err != nil {
+		var reason string
+		if err := rows.Scan(&o.id, &o.at, &executed, &skipped, &reason); err != nil {
 			return err
 		}
 		total++
 		if skipped != 0 {
 			rep.MissRows++
+			if rep.SkipReasons == nil {
+				rep.SkipReasons = map[string]int{}
+			}
+			rep.SkipReasons[reason]++
 		}
 		if executed.Valid {
 			started[o]++
-			late = append(late, time.Duration(executed.Int64-o.at)*time.Microsecond)
+			l := time.Duration(executed.Int64-o.at) * time.Microsecond
+			if l > worst {
+				worst, rep.WorstSecond = l, time.UnixMicro(o.at).UTC()
+			}
+			late = append(late, l)
 		}
 	}
 	if err := rows.Err(); err != nil {
@@ -456,13 +473,23 @@ func readOutcome(ctx context.Context, dbURL string, from, to time.Time, rep *Sch
 	if rep.Started > 0 {
 		rep.RowsPerRun = float64(total) / float64(rep.Started)
 	}
-	if err := conn.QueryRowContext(ctx, conn.q(`
+	before := func(missedCount string) error {
+		return conn.QueryRowContext(ctx, conn.q(`
 		SELECT count(*), coalesce(sum(CASE WHEN e.skipped THEN 1 ELSE 0 END), 0),
-			coalesce(sum(CASE WHEN e.skipped THEN e.missed_count ELSE 0 END), 0),
+			coalesce(sum(CASE WHEN e.skipped THEN `+missedCount+` ELSE 0 END), 0),
 			coalesce(sum(CASE WHEN e.trigger_type = 'catchup' THEN 1 ELSE 0 END), 0)
 		FROM executions e JOIN schedules s ON s.id = e.schedule_id
-		WHERE s.name LIKE 'bench-%' AND e.scheduled_at < ?`), conn.t(from)).Scan(new(int), &rep.MissRecordsBefore, &rep.MissedBefore, &rep.CatchUps); err != nil {
-		return err
+		WHERE s.name LIKE 'bench-%' AND e.scheduled_at < ?`), conn.t(from)).Scan(new(int), &rep.MissRecordsBefore, &rep.MissedBefore, &rep.CatchUps)
+	}
+	if err := before("e.missed_count"); err != nil {
+		// Builds from before compact miss records (-bin) wrote one row
+		// per missed occurrence.
+		if !strings.Contains(err.Error(), "missed_count") {
+			return err
+		}
+		if err := before("1"); err != nil {
+			return err
+		}
 	}
 	// A graceful stop leaves every row finished, or pending and unclaimed
 	// (handed back for the next start).
@@ -500,6 +527,10 @@ func (r *SchedReport) Print(w io.Writer) {
 	if r.Down > 0 {
 		fmt.Fprintf(w, "\nRestart after %s down: ready in %s; %d miss records counting %d occurrences, %d catch-up runs; the window starts at the first whole second after ready.\n",
 			r.Down, r.Restart.Round(time.Millisecond), r.MissRecordsBefore, r.MissedBefore, r.CatchUps)
+	}
+	if len(r.SkipReasons) > 0 || r.Max > 0 {
+		fmt.Fprintf(w, "\nSkipped rows in the window by reason: %v; the latest start was of an occurrence at %s (%s after the window began).\n",
+			r.SkipReasons, r.WorstSecond.Format(time.TimeOnly), r.WorstSecond.Sub(r.From).Round(time.Second))
 	}
 	fmt.Fprintf(w, "\nSchedules created through the import API at %.0f/s. Log lines \"giving up\": %d. Rows left running or claimed after the graceful stop: %d.\n",
 		r.CreatePerSecond, r.GivingUp, r.Unfinished)

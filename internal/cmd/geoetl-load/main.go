@@ -44,6 +44,7 @@ func main() {
 	down := flag.Duration("down", 0, "-sched: line the schedules up as if the server had been down this long, and measure the on-time runs after the restart")
 	instances := flag.Int("instances", 1, "-sched: geoetl serve processes sharing the database (more than one needs -db postgres://…)")
 	importN := flag.Int("import", 0, "time importing this many schedules through the API of the real binary (SQLite) instead")
+	bin := flag.String("bin", "", "-sched: measure this geoetl binary instead of building the one in this checkout (to compare builds of other commits)")
 	flag.Parse()
 	if *importN > 0 {
 		if err := runImport(*importN, *profile); err != nil {
@@ -58,7 +59,7 @@ func main() {
 			schedDB = *dbURL
 		}
 		if err := runSched(load.SchedConfig{DB: schedDB, Instances: *instances, Schedules: cfg.Schedules, Duration: cfg.Duration, Lead: *lead, Probe: *probe,
-			ProfileDir: *profile, Down: *down}); err != nil {
+			ProfileDir: *profile, Down: *down, Bin: *bin}); err != nil {
 			fmt.Fprintln(os.Stderr, "geoetl-load:", err)
 			os.Exit(1)
 		}
@@ -104,8 +105,10 @@ func runSched(cfg load.SchedConfig) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	if cfg.Bin, err = chaos.Build(ctx, dir); err != nil {
-		return err
+	if cfg.Bin == "" {
+		if cfg.Bin, err = chaos.Build(ctx, dir); err != nil {
+			return err
+		}
 	}
 	cfg.Dir, cfg.Log = dir, os.Stderr
 	rep, err := load.RunSched(ctx, cfg)
