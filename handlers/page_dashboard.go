@@ -15,9 +15,9 @@ import (
 // upcomingHours is how far ahead the dashboard lists upcoming runs.
 const upcomingHours = 6
 
-// pageDashboard is GET /: counts by status, the last 24 hours of runs,
+// handleConsoleDashboard is GET /: counts by status, the last 24 hours of runs,
 // what is due next, and recent failures.
-func (s *Server) pageDashboard(c echo.Context) error {
+func (s *Server) handleConsoleDashboard(c echo.Context) error {
 	ctx := c.Request().Context()
 	p := principal(c)
 	pg := s.page(c, "Dashboard", "dashboard")
@@ -88,10 +88,10 @@ func (s *Server) execRows(c echo.Context, execs []*geoetl.Execution) []views.Exe
 // previewCount is how many next runs the editor's preview lists.
 const previewCount = service.DefaultPreviewCount
 
-// pageCronPreview is GET /geoetl/cron/preview: the editor's live
+// handleConsoleCronPreview is GET /geoetl/cron/preview: the editor's live
 // description and next runs. Invalid input is answered 200 with the
 // message inline, so htmx swaps it in like any preview.
-func (s *Server) pageCronPreview(c echo.Context) error {
+func (s *Server) handleConsoleCronPreview(c echo.Context) error {
 	d, err := s.cronPreview(c, c.QueryParam("cronExpression"), c.QueryParam("timezone"))
 	if err != nil {
 		return err

@@ -18,8 +18,8 @@ import (
 	"github.com/geoetl/geoetl/views/urls"
 )
 
-// pageLoginPage is GET /login.
-func (s *Server) pageLoginPage(c echo.Context) error {
+// handleConsoleLoginPage is GET /login.
+func (s *Server) handleConsoleLoginPage(c echo.Context) error {
 	if _, ok := c.Get(ctxPrincipal).(geoetl.Principal); ok && c.Get(ctxAuthVia) == "session" {
 		return c.Redirect(http.StatusSeeOther, safeNext(c.QueryParam("next")))
 	}
@@ -28,9 +28,9 @@ func (s *Server) pageLoginPage(c echo.Context) error {
 	return s.render(c, http.StatusOK, p, views.LoginMain(p, views.LoginData{Next: safeNext(c.QueryParam("next"))}))
 }
 
-// pageLogin is POST /login: checks the password, opens a session and
+// handleConsoleLogin is POST /login: checks the password, opens a session and
 // sets its cookie.
-func (s *Server) pageLogin(c echo.Context) error {
+func (s *Server) handleConsoleLogin(c echo.Context) error {
 	login := strings.TrimSpace(c.FormValue("login"))
 	next := safeNext(c.FormValue("next"))
 	p := s.page(c, "Sign in", "")
@@ -73,15 +73,15 @@ func (s *Server) pageLogin(c echo.Context) error {
 	return c.Redirect(http.StatusSeeOther, next)
 }
 
-// pageLogoutPage is GET /logout: a button, since signing out by a plain
+// handleConsoleLogoutPage is GET /logout: a button, since signing out by a plain
 // link would let other sites sign users out.
-func (s *Server) pageLogoutPage(c echo.Context) error {
+func (s *Server) handleConsoleLogoutPage(c echo.Context) error {
 	p := s.page(c, "Sign out", "")
 	return s.render(c, http.StatusOK, p, views.LogoutMain(p))
 }
 
-// pageLogout is POST /logout: ends the session and clears the cookie.
-func (s *Server) pageLogout(c echo.Context) error {
+// handleConsoleLogout is POST /logout: ends the session and clears the cookie.
+func (s *Server) handleConsoleLogout(c echo.Context) error {
 	if ck, err := c.Cookie(SessionCookie); err == nil && ck.Value != "" {
 		if err := s.svc.Logout(c.Request().Context(), ck.Value); err != nil && !geoetl.IsNotFound(err) {
 			return err

@@ -21,8 +21,8 @@ const (
 	detailNextRuns   = 5
 )
 
-// pageScheduleDetail is GET /geoetl/schedules/{id}.
-func (s *Server) pageScheduleDetail(c echo.Context) error {
+// handleConsoleScheduleDetail is GET /geoetl/schedules/{id}.
+func (s *Server) handleConsoleScheduleDetail(c echo.Context) error {
 	id, err := pathID(c)
 	if err != nil {
 		return err
@@ -135,8 +135,8 @@ func compactJSON(raw json.RawMessage) string {
 	return string(b)
 }
 
-// pageScheduleRestore is POST /geoetl/schedules/{id}/versions/{version}/restore.
-func (s *Server) pageScheduleRestore(c echo.Context) error {
+// handleConsoleScheduleRestore is POST /geoetl/schedules/{id}/versions/{version}/restore.
+func (s *Server) handleConsoleScheduleRestore(c echo.Context) error {
 	id, err := pathID(c)
 	if err != nil {
 		return err
@@ -152,10 +152,10 @@ func (s *Server) pageScheduleRestore(c echo.Context) error {
 	return s.afterScheduleAction(c, sc, &views.Flash{Kind: "ok", Text: "Restored version " + strconv.Itoa(v) + " as version " + strconv.Itoa(sc.Version) + "."})
 }
 
-// pageScheduleHistory is GET /geoetl/schedules/{id}/history: executions
+// handleConsoleScheduleHistory is GET /geoetl/schedules/{id}/history: executions
 // newest first, filtered by status, cursor-paged; the first page follows
 // new runs live.
-func (s *Server) pageScheduleHistory(c echo.Context) error {
+func (s *Server) handleConsoleScheduleHistory(c echo.Context) error {
 	id, err := pathID(c)
 	if err != nil {
 		return err
@@ -186,9 +186,9 @@ func (s *Server) pageScheduleHistory(c echo.Context) error {
 	return s.render(c, http.StatusOK, pg, views.HistoryMain(pg, d))
 }
 
-// pageExecutionPage is GET /geoetl/executions/{id}: one run with its
+// handleConsoleExecutionPage is GET /geoetl/executions/{id}: one run with its
 // nodes and log, live while it runs.
-func (s *Server) pageExecutionPage(c echo.Context) error {
+func (s *Server) handleConsoleExecutionPage(c echo.Context) error {
 	id, err := pathID(c)
 	if err != nil {
 		return err
@@ -233,8 +233,8 @@ func (s *Server) executionData(c echo.Context, id string) (views.ExecutionData, 
 	return d, nil
 }
 
-// pageExecutionCancel is POST /geoetl/executions/{id}/cancel.
-func (s *Server) pageExecutionCancel(c echo.Context) error {
+// handleConsoleExecutionCancel is POST /geoetl/executions/{id}/cancel.
+func (s *Server) handleConsoleExecutionCancel(c echo.Context) error {
 	id, err := pathID(c)
 	if err != nil {
 		return err

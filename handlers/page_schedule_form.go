@@ -20,9 +20,9 @@ import (
 // expiresLayout is the value format of <input type="datetime-local">.
 const expiresLayout = "2006-01-02T15:04"
 
-// pageScheduleNew is GET /geoetl/schedules/new: the empty editor, with
+// handleConsoleScheduleNew is GET /geoetl/schedules/new: the empty editor, with
 // the workflow preselected when ?workflowId= names one.
-func (s *Server) pageScheduleNew(c echo.Context) error {
+func (s *Server) handleConsoleScheduleNew(c echo.Context) error {
 	if err := requireEditor(c); err != nil {
 		return err
 	}
@@ -36,8 +36,8 @@ func (s *Server) pageScheduleNew(c echo.Context) error {
 	return s.render(c, http.StatusOK, pg, views.ScheduleFormMain(pg, d))
 }
 
-// pageScheduleEdit is GET /geoetl/schedules/{id}/edit.
-func (s *Server) pageScheduleEdit(c echo.Context) error {
+// handleConsoleScheduleEdit is GET /geoetl/schedules/{id}/edit.
+func (s *Server) handleConsoleScheduleEdit(c echo.Context) error {
 	id, err := pathID(c)
 	if err != nil {
 		return err
@@ -54,8 +54,8 @@ func (s *Server) pageScheduleEdit(c echo.Context) error {
 	return s.render(c, http.StatusOK, pg, views.ScheduleFormMain(pg, d))
 }
 
-// pageScheduleCreate is POST /geoetl/schedules/new.
-func (s *Server) pageScheduleCreate(c echo.Context) error {
+// handleConsoleScheduleCreate is POST /geoetl/schedules/new.
+func (s *Server) handleConsoleScheduleCreate(c echo.Context) error {
 	f := readScheduleForm(c)
 	base := geoetl.NewSchedule()
 	cand, fe := s.scheduleFromForm(c, f, base)
@@ -69,13 +69,13 @@ func (s *Server) pageScheduleCreate(c echo.Context) error {
 	return s.navigate(c, urls.Schedule(sc.ID), &views.Flash{Kind: "ok", Text: "Created " + sc.Name + "."})
 }
 
-// pageScheduleSave is POST /geoetl/schedules/{id} (and …/edit). The form
+// handleConsoleScheduleSave is POST /geoetl/schedules/{id} (and …/edit). The form
 // is compared with the schedule as it was when the form was opened (its
 // version), and only the fields the user changed are sent. So an edit
 // never resets a field the user did not touch, even when someone else
 // changed that field meanwhile; only when both changed the same field is
 // the user asked to decide.
-func (s *Server) pageScheduleSave(c echo.Context) error {
+func (s *Server) handleConsoleScheduleSave(c echo.Context) error {
 	id, err := pathID(c)
 	if err != nil {
 		return err
@@ -142,9 +142,9 @@ func bothChanged(a, b []string) []string {
 	return out
 }
 
-// pageScheduleParams is GET /geoetl/schedules/params: the parameter
+// handleConsoleScheduleParams is GET /geoetl/schedules/params: the parameter
 // inputs for the workflow just picked, keeping values already typed.
-func (s *Server) pageScheduleParams(c echo.Context) error {
+func (s *Server) handleConsoleScheduleParams(c echo.Context) error {
 	f := readScheduleForm(c)
 	d := s.formData(c, "", 0, f, nil)
 	return s.renderHTML(c, http.StatusOK, views.ParamFields(d))
@@ -448,10 +448,11 @@ func splitList(s, sep string) []string {
 	return out
 }
 
-// fullUpdate sets the fields of sc that differ from their zero value,
-// and enabled (false is a value to send too), for a new schedule.
+// fullUpdate sets every field of sc's definition, zeros included: the
+// form sends all of them, so a 0 the user left is meant, and must not be
+// mistaken for an omitted field that the service fills with its default.
 func fullUpdate(sc *geoetl.Schedule) geoetl.ScheduleUpdate {
-	u := geoetl.UpdateBetween(&geoetl.Schedule{}, sc)
+	u := sc.DefinitionUpdate()
 	u.Enabled = &sc.Enabled
 	return u
 }

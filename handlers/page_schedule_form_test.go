@@ -69,6 +69,42 @@ func TestScheduleEditor_CreatesEveryFieldFromTheForm(t *testing.T) {
 	b.get(loc, nil).want(http.StatusOK).has("Created Parcels nightly")
 }
 
+// TestScheduleEditor_CreateKeepsZerosTheUserTyped checks that a number
+// left at 0 on the form is stored as 0, never replaced
+// by the API's default for an omitted field (catch-up 1440, retry delay 5,
+// concurrency 1): the form sends every field, so none of them is omitted.
+func TestScheduleEditor_CreateKeepsZerosTheUserTyped(t *testing.T) {
+	env := newConsoleEnv(t)
+	w := env.workflow("Parcels", paramWorkflow)
+	b := env.signedIn("editor")
+	form := newScheduleForm(w.ID)
+	form.Set("catchupWindowMinutes", "0")
+	form.Set("retryDelayMinutes", "0")
+	form.Set("retryAttempts", "0")
+	res := b.post("/geoetl/schedules/new", form, nil).want(http.StatusSeeOther)
+	id := strings.TrimPrefix(res.Header.Get("Location"), "/geoetl/schedules/")
+	sc, err := env.store.FindScheduleByID(context.Background(), env.tenant, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sc.CatchupWindowMinutes != 0 || sc.RetryDelayMinutes != 0 || sc.RetryAttempts != 0 {
+		t.Errorf("catch-up %d, retry delay %d, attempts %d; want the zeros typed",
+			sc.CatchupWindowMinutes, sc.RetryDelayMinutes, sc.RetryAttempts)
+	}
+
+	form = newScheduleForm(w.ID)
+	form.Set("name", "Unlimited")
+	form.Set("maxConcurrentExecutions", "0") // 0 means no limit
+	res = b.post("/geoetl/schedules/new", form, nil).want(http.StatusSeeOther)
+	id = strings.TrimPrefix(res.Header.Get("Location"), "/geoetl/schedules/")
+	if sc, err = env.store.FindScheduleByID(context.Background(), env.tenant, id); err != nil {
+		t.Fatal(err)
+	}
+	if sc.MaxConcurrentExecutions != 0 {
+		t.Errorf("maxConcurrentExecutions = %d, want the 0 (unlimited) typed", sc.MaxConcurrentExecutions)
+	}
+}
+
 // TestScheduleEditor_HTMXSubmitNavigatesWithHXLocation checks that htmx
 // gets HX-Location (a 303 would be followed inside the swap).
 func TestScheduleEditor_HTMXSubmitNavigatesWithHXLocation(t *testing.T) {

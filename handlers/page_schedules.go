@@ -16,9 +16,9 @@ import (
 // scheduleListLimit is the page size of the schedule list.
 const scheduleListLimit = 25
 
-// pageSchedulesPage is GET /geoetl/schedules: search, filters, sort and
+// handleConsoleSchedulesPage is GET /geoetl/schedules: search, filters, sort and
 // cursor paging. A filter change from the page asks for the results only.
-func (s *Server) pageSchedulesPage(c echo.Context) error {
+func (s *Server) handleConsoleSchedulesPage(c echo.Context) error {
 	ctx := c.Request().Context()
 	p := principal(c)
 	pg := s.page(c, "Schedules", "schedules")
@@ -95,9 +95,9 @@ func (s *Server) rowFor(c echo.Context, sc *geoetl.Schedule) views.ScheduleRow {
 	return scheduleRow(sc, name)
 }
 
-// pageScheduleRow is GET /geoetl/schedules/{id}/row: one row of the
+// handleConsoleScheduleRow is GET /geoetl/schedules/{id}/row: one row of the
 // list, used to cancel a delete confirmation in place.
-func (s *Server) pageScheduleRow(c echo.Context) error {
+func (s *Server) handleConsoleScheduleRow(c echo.Context) error {
 	id, err := pathID(c)
 	if err != nil {
 		return err
@@ -132,9 +132,9 @@ func (s *Server) afterScheduleAction(c echo.Context, sc *geoetl.Schedule, flash 
 	return s.navigate(c, urls.Schedule(sc.ID), flash)
 }
 
-// pageSchedulePause is POST /geoetl/schedules/{id}/pause, with an
+// handleConsoleSchedulePause is POST /geoetl/schedules/{id}/pause, with an
 // optional reason.
-func (s *Server) pageSchedulePause(c echo.Context) error {
+func (s *Server) handleConsoleSchedulePause(c echo.Context) error {
 	id, err := pathID(c)
 	if err != nil {
 		return err
@@ -146,8 +146,8 @@ func (s *Server) pageSchedulePause(c echo.Context) error {
 	return s.afterScheduleAction(c, sc, &views.Flash{Kind: "ok", Text: "Paused " + sc.Name + "."})
 }
 
-// pageScheduleResume is POST /geoetl/schedules/{id}/resume.
-func (s *Server) pageScheduleResume(c echo.Context) error {
+// handleConsoleScheduleResume is POST /geoetl/schedules/{id}/resume.
+func (s *Server) handleConsoleScheduleResume(c echo.Context) error {
 	id, err := pathID(c)
 	if err != nil {
 		return err
@@ -159,8 +159,8 @@ func (s *Server) pageScheduleResume(c echo.Context) error {
 	return s.afterScheduleAction(c, sc, &views.Flash{Kind: "ok", Text: "Resumed " + sc.Name + "."})
 }
 
-// pageScheduleRunNow is POST /geoetl/schedules/{id}/run-now.
-func (s *Server) pageScheduleRunNow(c echo.Context) error {
+// handleConsoleScheduleRunNow is POST /geoetl/schedules/{id}/run-now.
+func (s *Server) handleConsoleScheduleRunNow(c echo.Context) error {
 	id, err := pathID(c)
 	if err != nil {
 		return err
@@ -181,9 +181,9 @@ func (s *Server) pageScheduleRunNow(c echo.Context) error {
 	return s.afterScheduleAction(c, sc, flash)
 }
 
-// pageScheduleDeleteConfirm is GET /geoetl/schedules/{id}/delete: the
+// handleConsoleScheduleDeleteConfirm is GET /geoetl/schedules/{id}/delete: the
 // question in place of the row for htmx, or as a page.
-func (s *Server) pageScheduleDeleteConfirm(c echo.Context) error {
+func (s *Server) handleConsoleScheduleDeleteConfirm(c echo.Context) error {
 	id, err := pathID(c)
 	if err != nil {
 		return err
@@ -199,9 +199,9 @@ func (s *Server) pageScheduleDeleteConfirm(c echo.Context) error {
 	return s.render(c, http.StatusOK, pg, views.DeleteConfirmMain(pg, sc))
 }
 
-// pageScheduleDelete is POST /geoetl/schedules/{id}/delete. In the list
+// handleConsoleScheduleDelete is POST /geoetl/schedules/{id}/delete. In the list
 // the row disappears; elsewhere the browser goes to the list.
-func (s *Server) pageScheduleDelete(c echo.Context) error {
+func (s *Server) handleConsoleScheduleDelete(c echo.Context) error {
 	id, err := pathID(c)
 	if err != nil {
 		return err

@@ -13,9 +13,9 @@ import (
 	"github.com/geoetl/geoetl/views"
 )
 
-// pageAuditPage is GET /geoetl/audit: the tenant's changes, newest
+// handleConsoleAuditPage is GET /geoetl/audit: the tenant's changes, newest
 // first, filtered by object type and action.
-func (s *Server) pageAuditPage(c echo.Context) error {
+func (s *Server) handleConsoleAuditPage(c echo.Context) error {
 	d := views.AuditData{ObjectType: strings.TrimSpace(c.QueryParam("objectType")), Action: strings.TrimSpace(c.QueryParam("action"))}
 	items, total, next, err := s.svc.ListAudit(c.Request().Context(), principal(c), geoetl.AuditFilter{
 		ObjectType: d.ObjectType, Action: d.Action, Page: geoetl.Page{Limit: 50, Cursor: c.QueryParam("cursor")},
@@ -28,8 +28,8 @@ func (s *Server) pageAuditPage(c echo.Context) error {
 	return s.render(c, http.StatusOK, pg, views.AuditMain(pg, d))
 }
 
-// pageSettingsPage is GET /geoetl/settings.
-func (s *Server) pageSettingsPage(c echo.Context) error {
+// handleConsoleSettingsPage is GET /geoetl/settings.
+func (s *Server) handleConsoleSettingsPage(c echo.Context) error {
 	return s.renderSettings(c, http.StatusOK, views.SettingsData{})
 }
 
@@ -75,8 +75,8 @@ func formStatus(c echo.Context) int {
 	return http.StatusUnprocessableEntity
 }
 
-// pageUserCreate is POST /geoetl/settings/users.
-func (s *Server) pageUserCreate(c echo.Context) error {
+// handleConsoleUserCreate is POST /geoetl/settings/users.
+func (s *Server) handleConsoleUserCreate(c echo.Context) error {
 	uf := views.UserForm{Name: strings.TrimSpace(c.FormValue("name")), Email: strings.TrimSpace(c.FormValue("email")), Role: c.FormValue("role")}
 	u := &geoetl.User{Name: uf.Name, Email: uf.Email, Role: geoetl.Role(uf.Role)}
 	if err := s.checkNameProbe(c); err != nil {
@@ -97,8 +97,8 @@ func (s *Server) pageUserCreate(c echo.Context) error {
 	return s.renderSettings(c, formStatus(c), views.SettingsData{UserForm: uf})
 }
 
-// pageUserRole is POST /geoetl/settings/users/{id}/role.
-func (s *Server) pageUserRole(c echo.Context) error {
+// handleConsoleUserRole is POST /geoetl/settings/users/{id}/role.
+func (s *Server) handleConsoleUserRole(c echo.Context) error {
 	id, err := pathID(c)
 	if err != nil {
 		return err
@@ -111,9 +111,9 @@ func (s *Server) pageUserRole(c echo.Context) error {
 	return s.renderSettings(c, http.StatusOK, views.SettingsData{Message: u.Name + " is now " + string(u.Role) + "."})
 }
 
-// pageUserDisabled is POST /geoetl/settings/users/{id}/disabled: a
+// handleConsoleUserDisabled is POST /geoetl/settings/users/{id}/disabled: a
 // disabled user cannot sign in, and their sessions stop working.
-func (s *Server) pageUserDisabled(c echo.Context) error {
+func (s *Server) handleConsoleUserDisabled(c echo.Context) error {
 	id, err := pathID(c)
 	if err != nil {
 		return err
@@ -130,9 +130,9 @@ func (s *Server) pageUserDisabled(c echo.Context) error {
 	return s.renderSettings(c, http.StatusOK, views.SettingsData{Message: u.Name + " is " + word + "."})
 }
 
-// pageTokenCreate is POST /geoetl/settings/tokens: the new secret is in
+// handleConsoleTokenCreate is POST /geoetl/settings/tokens: the new secret is in
 // this one answer and nowhere else.
-func (s *Server) pageTokenCreate(c echo.Context) error {
+func (s *Server) handleConsoleTokenCreate(c echo.Context) error {
 	tf := views.TokenForm{Name: strings.TrimSpace(c.FormValue("name")), Role: c.FormValue("role")}
 	t, secret, err := s.svc.CreateToken(c.Request().Context(), principal(c), tf.Name, geoetl.Role(tf.Role))
 	if geoetl.ErrorCode(err) == geoetl.EINVALID {
@@ -144,8 +144,8 @@ func (s *Server) pageTokenCreate(c echo.Context) error {
 	return s.renderSettings(c, http.StatusOK, views.SettingsData{NewToken: secret, Message: "Created the token " + t.Name + "."})
 }
 
-// pageTokenRevoke is POST /geoetl/settings/tokens/{id}/revoke.
-func (s *Server) pageTokenRevoke(c echo.Context) error {
+// handleConsoleTokenRevoke is POST /geoetl/settings/tokens/{id}/revoke.
+func (s *Server) handleConsoleTokenRevoke(c echo.Context) error {
 	id, err := pathID(c)
 	if err != nil {
 		return err
@@ -156,23 +156,23 @@ func (s *Server) pageTokenRevoke(c echo.Context) error {
 	return s.renderSettings(c, http.StatusOK, views.SettingsData{Message: "Revoked the token."})
 }
 
-// pageSecretRotate is POST /geoetl/settings/webhook-secret/rotate.
-func (s *Server) pageSecretRotate(c echo.Context) error {
+// handleConsoleSecretRotate is POST /geoetl/settings/webhook-secret/rotate.
+func (s *Server) handleConsoleSecretRotate(c echo.Context) error {
 	if _, err := s.svc.RotateWebhookSecret(c.Request().Context(), principal(c)); err != nil {
 		return err
 	}
 	return s.renderSettings(c, http.StatusOK, views.SettingsData{Message: "Rotated the webhook secret. The previous one keeps signing alongside it for a while."})
 }
 
-// pageAccountPage is GET /geoetl/account: the signed-in user's password.
-func (s *Server) pageAccountPage(c echo.Context) error {
+// handleConsoleAccountPage is GET /geoetl/account: the signed-in user's password.
+func (s *Server) handleConsoleAccountPage(c echo.Context) error {
 	p := s.page(c, "Account", "account")
 	return s.render(c, http.StatusOK, p, views.AccountMain(p, views.AccountData{}))
 }
 
-// pageAccountPassword is POST /geoetl/account/password: the user changes
+// handleConsoleAccountPassword is POST /geoetl/account/password: the user changes
 // their own password, giving the current one, as PUT /me/password.
-func (s *Server) pageAccountPassword(c echo.Context) error {
+func (s *Server) handleConsoleAccountPassword(c echo.Context) error {
 	p := s.page(c, "Account", "account")
 	if err := s.checkPasswordGuess(c); err != nil {
 		return err

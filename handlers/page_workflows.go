@@ -27,8 +27,8 @@ const newWorkflowTemplate = `{
   "edges": [{"from": "src", "to": "out"}]
 }`
 
-// pageWorkflowsPage is GET /geoetl/workflows.
-func (s *Server) pageWorkflowsPage(c echo.Context) error {
+// handleConsoleWorkflowsPage is GET /geoetl/workflows.
+func (s *Server) handleConsoleWorkflowsPage(c echo.Context) error {
 	q := strings.TrimSpace(c.QueryParam("q"))
 	items, total, next, err := s.svc.ListWorkflows(c.Request().Context(), principal(c), geoetl.WorkflowFilter{Q: q, Page: geoetl.Page{Limit: 50, Cursor: c.QueryParam("cursor")}})
 	if err != nil {
@@ -55,8 +55,8 @@ func (s *Server) catalog() []views.CatalogEntry {
 	return out
 }
 
-// pageWorkflowNew is GET /geoetl/workflows/new.
-func (s *Server) pageWorkflowNew(c echo.Context) error {
+// handleConsoleWorkflowNew is GET /geoetl/workflows/new.
+func (s *Server) handleConsoleWorkflowNew(c echo.Context) error {
 	if err := requireEditor(c); err != nil {
 		return err
 	}
@@ -65,8 +65,8 @@ func (s *Server) pageWorkflowNew(c echo.Context) error {
 	return s.render(c, http.StatusOK, pg, views.WorkflowMain(pg, d))
 }
 
-// pageWorkflowPage is GET /geoetl/workflows/{id}.
-func (s *Server) pageWorkflowPage(c echo.Context) error {
+// handleConsoleWorkflowPage is GET /geoetl/workflows/{id}.
+func (s *Server) handleConsoleWorkflowPage(c echo.Context) error {
 	id, err := pathID(c)
 	if err != nil {
 		return err
@@ -95,14 +95,14 @@ func (s *Server) workflowData(c echo.Context, w *geoetl.Workflow) views.Workflow
 	return d
 }
 
-// pageWorkflowCreate is POST /geoetl/workflows/new.
-func (s *Server) pageWorkflowCreate(c echo.Context) error {
+// handleConsoleWorkflowCreate is POST /geoetl/workflows/new.
+func (s *Server) handleConsoleWorkflowCreate(c echo.Context) error {
 	return s.saveWorkflow(c, nil)
 }
 
-// pageWorkflowSave is POST /geoetl/workflows/{id}: save, or only
+// handleConsoleWorkflowSave is POST /geoetl/workflows/{id}: save, or only
 // validate when the "Validate only" button was used.
-func (s *Server) pageWorkflowSave(c echo.Context) error {
+func (s *Server) handleConsoleWorkflowSave(c echo.Context) error {
 	id, err := pathID(c)
 	if err != nil {
 		return err
@@ -219,9 +219,9 @@ func (s *Server) workflowFormOK(c echo.Context, d views.WorkflowFormData, note s
 	return s.render(c, http.StatusOK, pg, views.WorkflowMain(pg, d))
 }
 
-// pageWorkflowRun is POST /geoetl/workflows/{id}/run: an ad hoc run with
+// handleConsoleWorkflowRun is POST /geoetl/workflows/{id}/run: an ad hoc run with
 // the parameter values typed.
-func (s *Server) pageWorkflowRun(c echo.Context) error {
+func (s *Server) handleConsoleWorkflowRun(c echo.Context) error {
 	id, err := pathID(c)
 	if err != nil {
 		return err
@@ -266,9 +266,9 @@ func (s *Server) pageWorkflowRun(c echo.Context) error {
 	return s.render(c, http.StatusUnprocessableEntity, pg, views.WorkflowMain(pg, d))
 }
 
-// pageWorkflowDelete is POST /geoetl/workflows/{id}/delete; force puts
+// handleConsoleWorkflowDelete is POST /geoetl/workflows/{id}/delete; force puts
 // the schedules that use it into error.
-func (s *Server) pageWorkflowDelete(c echo.Context) error {
+func (s *Server) handleConsoleWorkflowDelete(c echo.Context) error {
 	id, err := pathID(c)
 	if err != nil {
 		return err

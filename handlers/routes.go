@@ -25,8 +25,8 @@ func (s *Server) registerOperationsRoutes() {
 		e.GET("/metrics", echo.WrapHandler(s.cfg.Metrics))
 	}
 	e.GET("/openapi.json", s.handleOpenAPI)
-	e.GET(static.Prefix+":hash/:name", s.pageStatic)
-	e.HEAD(static.Prefix+":hash/:name", s.pageStatic)
+	e.GET(static.Prefix+":hash/:name", s.handleStatic)
+	e.HEAD(static.Prefix+":hash/:name", s.handleStatic)
 }
 
 // registerConsoleRoutes adds the HTML console: pages that also answer with
@@ -48,78 +48,78 @@ func (s *Server) registerConsoleRoutes() {
 func (s *Server) registerLoginRoutes(e *echo.Echo) {
 	// The destination after sign-in is checked by safeNext, which drops a
 	// bad one rather than refusing the sign-in.
-	e.GET("/login", s.pageLoginPage, checkFormTextExcept("next"))
-	e.POST("/login", s.pageLogin, checkFormTextExcept("next"))
-	e.GET("/logout", s.pageLogoutPage)
-	e.POST("/logout", s.pageLogout)
+	e.GET("/login", s.handleConsoleLoginPage, checkFormTextExcept("next"))
+	e.POST("/login", s.handleConsoleLogin, checkFormTextExcept("next"))
+	e.GET("/logout", s.handleConsoleLogoutPage)
+	e.POST("/logout", s.handleConsoleLogout)
 }
 
 // registerDashboardRoutes adds the dashboard and what its forms and live
 // updates call.
 func (s *Server) registerDashboardRoutes(g *echo.Group) {
-	g.GET("/", s.pageDashboard)
-	g.GET("/geoetl/cron/preview", s.pageCronPreview)
-	g.GET("/geoetl/events", s.pageEvents)
+	g.GET("/", s.handleConsoleDashboard)
+	g.GET("/geoetl/cron/preview", s.handleConsoleCronPreview)
+	g.GET("/geoetl/events", s.handleConsoleEvents)
 }
 
 // registerSchedulePageRoutes adds the schedule list, form, detail and the
 // actions on one schedule.
 func (s *Server) registerSchedulePageRoutes(g *echo.Group) {
-	g.GET("/geoetl/schedules", s.pageSchedulesPage)
-	g.GET("/geoetl/schedules/new", s.pageScheduleNew)
-	g.POST("/geoetl/schedules/new", s.pageScheduleCreate)
-	g.GET("/geoetl/schedules/params", s.pageScheduleParams)
-	g.GET("/geoetl/schedules/:id", s.pageScheduleDetail)
-	g.POST("/geoetl/schedules/:id", s.pageScheduleSave)
-	g.GET("/geoetl/schedules/:id/edit", s.pageScheduleEdit)
-	g.POST("/geoetl/schedules/:id/edit", s.pageScheduleSave)
-	g.GET("/geoetl/schedules/:id/row", s.pageScheduleRow)
-	g.GET("/geoetl/schedules/:id/history", s.pageScheduleHistory)
-	g.GET("/geoetl/schedules/:id/delete", s.pageScheduleDeleteConfirm)
-	g.POST("/geoetl/schedules/:id/delete", s.pageScheduleDelete)
-	g.POST("/geoetl/schedules/:id/pause", s.pageSchedulePause)
-	g.POST("/geoetl/schedules/:id/resume", s.pageScheduleResume)
-	g.POST("/geoetl/schedules/:id/run-now", s.pageScheduleRunNow)
-	g.POST("/geoetl/schedules/:id/versions/:version/restore", s.pageScheduleRestore)
+	g.GET("/geoetl/schedules", s.handleConsoleSchedulesPage)
+	g.GET("/geoetl/schedules/new", s.handleConsoleScheduleNew)
+	g.POST("/geoetl/schedules/new", s.handleConsoleScheduleCreate)
+	g.GET("/geoetl/schedules/params", s.handleConsoleScheduleParams)
+	g.GET("/geoetl/schedules/:id", s.handleConsoleScheduleDetail)
+	g.POST("/geoetl/schedules/:id", s.handleConsoleScheduleSave)
+	g.GET("/geoetl/schedules/:id/edit", s.handleConsoleScheduleEdit)
+	g.POST("/geoetl/schedules/:id/edit", s.handleConsoleScheduleSave)
+	g.GET("/geoetl/schedules/:id/row", s.handleConsoleScheduleRow)
+	g.GET("/geoetl/schedules/:id/history", s.handleConsoleScheduleHistory)
+	g.GET("/geoetl/schedules/:id/delete", s.handleConsoleScheduleDeleteConfirm)
+	g.POST("/geoetl/schedules/:id/delete", s.handleConsoleScheduleDelete)
+	g.POST("/geoetl/schedules/:id/pause", s.handleConsoleSchedulePause)
+	g.POST("/geoetl/schedules/:id/resume", s.handleConsoleScheduleResume)
+	g.POST("/geoetl/schedules/:id/run-now", s.handleConsoleScheduleRunNow)
+	g.POST("/geoetl/schedules/:id/versions/:version/restore", s.handleConsoleScheduleRestore)
 }
 
 // registerExecutionPageRoutes adds the run page and its cancel action.
 func (s *Server) registerExecutionPageRoutes(g *echo.Group) {
-	g.GET("/geoetl/executions/:id", s.pageExecutionPage)
-	g.POST("/geoetl/executions/:id/cancel", s.pageExecutionCancel)
+	g.GET("/geoetl/executions/:id", s.handleConsoleExecutionPage)
+	g.POST("/geoetl/executions/:id/cancel", s.handleConsoleExecutionCancel)
 }
 
 // registerWorkflowPageRoutes adds the workflow list, editor and actions.
 func (s *Server) registerWorkflowPageRoutes(g *echo.Group) {
-	g.GET("/geoetl/workflows", s.pageWorkflowsPage)
-	g.GET("/geoetl/workflows/new", s.pageWorkflowNew)
-	g.POST("/geoetl/workflows/new", s.pageWorkflowCreate)
-	g.GET("/geoetl/workflows/:id", s.pageWorkflowPage)
-	g.POST("/geoetl/workflows/:id", s.pageWorkflowSave)
-	g.POST("/geoetl/workflows/:id/run", s.pageWorkflowRun)
-	g.POST("/geoetl/workflows/:id/delete", s.pageWorkflowDelete)
+	g.GET("/geoetl/workflows", s.handleConsoleWorkflowsPage)
+	g.GET("/geoetl/workflows/new", s.handleConsoleWorkflowNew)
+	g.POST("/geoetl/workflows/new", s.handleConsoleWorkflowCreate)
+	g.GET("/geoetl/workflows/:id", s.handleConsoleWorkflowPage)
+	g.POST("/geoetl/workflows/:id", s.handleConsoleWorkflowSave)
+	g.POST("/geoetl/workflows/:id/run", s.handleConsoleWorkflowRun)
+	g.POST("/geoetl/workflows/:id/delete", s.handleConsoleWorkflowDelete)
 }
 
 // registerAuditPageRoutes adds the audit log.
 func (s *Server) registerAuditPageRoutes(g *echo.Group) {
-	g.GET("/geoetl/audit", s.pageAuditPage)
+	g.GET("/geoetl/audit", s.handleConsoleAuditPage)
 }
 
 // registerAccountPageRoutes adds the signed-in user's own account.
 func (s *Server) registerAccountPageRoutes(g *echo.Group) {
-	g.GET("/geoetl/account", s.pageAccountPage)
-	g.POST("/geoetl/account/password", s.pageAccountPassword)
+	g.GET("/geoetl/account", s.handleConsoleAccountPage)
+	g.POST("/geoetl/account/password", s.handleConsoleAccountPassword)
 }
 
 // registerSettingsPageRoutes adds the tenant's settings: users, tokens and
 // the webhook secret. The page and the service decide what each role may
 // see and change.
 func (s *Server) registerSettingsPageRoutes(g *echo.Group) {
-	g.GET("/geoetl/settings", s.pageSettingsPage)
-	g.POST("/geoetl/settings/users", s.pageUserCreate)
-	g.POST("/geoetl/settings/users/:id/role", s.pageUserRole)
-	g.POST("/geoetl/settings/users/:id/disabled", s.pageUserDisabled)
-	g.POST("/geoetl/settings/tokens", s.pageTokenCreate)
-	g.POST("/geoetl/settings/tokens/:id/revoke", s.pageTokenRevoke)
-	g.POST("/geoetl/settings/webhook-secret/rotate", s.pageSecretRotate)
+	g.GET("/geoetl/settings", s.handleConsoleSettingsPage)
+	g.POST("/geoetl/settings/users", s.handleConsoleUserCreate)
+	g.POST("/geoetl/settings/users/:id/role", s.handleConsoleUserRole)
+	g.POST("/geoetl/settings/users/:id/disabled", s.handleConsoleUserDisabled)
+	g.POST("/geoetl/settings/tokens", s.handleConsoleTokenCreate)
+	g.POST("/geoetl/settings/tokens/:id/revoke", s.handleConsoleTokenRevoke)
+	g.POST("/geoetl/settings/webhook-secret/rotate", s.handleConsoleSecretRotate)
 }

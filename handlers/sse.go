@@ -30,7 +30,7 @@ var (
 	sseMaxLifetime = 5 * time.Minute
 )
 
-// pageEvents is GET /geoetl/events: server-sent events that keep a view
+// handleConsoleEvents is GET /geoetl/events: server-sent events that keep a view
 // current. Each "update" event carries HTML whose elements replace their
 // twins on the page out of band (htmx-ext-sse swaps them):
 //   - ?executionId=ID: the run page's live part; ends with a "done" event
@@ -41,7 +41,7 @@ var (
 //
 // The first update is sent at once, so nothing that happened between the
 // page's render and the stream's start is missed.
-func (s *Server) pageEvents(c echo.Context) error {
+func (s *Server) handleConsoleEvents(c echo.Context) error {
 	if s.cfg.Events == nil {
 		return echo.NewHTTPError(http.StatusNotFound, "Live updates are not available on this server.")
 	}

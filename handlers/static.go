@@ -30,10 +30,10 @@ func assetURL(name string) string {
 	return static.Prefix + name
 }
 
-// pageStatic is GET /static/{hash}/{name}. The current hash is cached for
+// handleStatic is GET /static/{hash}/{name}. The current hash is cached for
 // a year as immutable; an old hash (a page from before an upgrade) gets the
 // current file without long caching, so nothing breaks mid-upgrade.
-func (s *Server) pageStatic(c echo.Context) error {
+func (s *Server) handleStatic(c echo.Context) error {
 	a, ok := assets[c.Param("name")]
 	if !ok {
 		return echo.NewHTTPError(http.StatusNotFound, "No such file.")
