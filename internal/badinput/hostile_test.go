@@ -107,11 +107,7 @@ var literalValues = []string{
 // fields get a problem+json 4xx and leave both tenants' data exactly as it
 // was; nothing ever gets a 5xx.
 func TestHostileInput_EveryRouteRefusesAndChangesNothing(t *testing.T) {
-	// Each backend has its own store and server; while one waits for its
-	// database the other works.
-	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, open func(t *testing.T) geoetl.Store) {
-		t.Parallel()
 		e := newEnv(t, open(t))
 		routes := e.routes()
 		sent := 0
