@@ -132,6 +132,11 @@ type ScheduleStore interface {
 	// one transaction that concurrent creations of the tenant take turns
 	// at, so they never together go over max.
 	CreateScheduleCapped(ctx context.Context, s *Schedule, max int) error
+	// FindScheduleIDsByName returns the ids of the tenant's schedules
+	// named exactly as one of names, keyed by name (names of no schedule
+	// are absent), in one read, for imports that match thousands of
+	// items by name.
+	FindScheduleIDsByName(ctx context.Context, tenantID string, names []string) (map[string]string, error)
 	// CountSchedules counts the tenant's schedules, whatever their status.
 	CountSchedules(ctx context.Context, tenantID string) (int, error)
 	FindScheduleByID(ctx context.Context, tenantID, id string) (*Schedule, error)

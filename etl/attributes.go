@@ -7,18 +7,20 @@ import (
 	"math"
 	"sort"
 	"strings"
+
+	"github.com/geoetl/geoetl/etl/feature"
 )
 
 func parseFieldType(s string) (FieldType, error) {
-	if t := FieldType(s); t.valid() {
+	if t := FieldType(s); t.Valid() {
 		return t, nil
 	}
 	return "", fmt.Errorf("type %q is not one of %s", s, strings.Join(fieldTypeEnum(), ", "))
 }
 
 func fieldTypeEnum() []string {
-	out := make([]string, len(fieldTypes))
-	for i, t := range fieldTypes {
+	out := make([]string, len(feature.FieldTypes))
+	for i, t := range feature.FieldTypes {
 		out[i] = string(t)
 	}
 	return out
@@ -177,7 +179,7 @@ func (e *Engine) castNode() *NodeType {
 				props := make(Properties, len(f.Props))
 				for i, kv := range f.Props {
 					if t, ok := types[kv.Key]; ok {
-						v, err := coerceValue(kv.Value, t)
+						v, err := feature.Coerce(kv.Value, t)
 						if err != nil {
 							return f, false, fmt.Errorf("attribute %q: %v", kv.Key, err)
 						}
@@ -233,7 +235,7 @@ func (e *Engine) calculateNode() *NodeType {
 				if err != nil {
 					return f, false, fmt.Errorf("expression: %v", err)
 				}
-				v, err := coerceValue(normalizeExprResult(out), typ)
+				v, err := feature.Coerce(normalizeExprResult(out), typ)
 				if err != nil {
 					return f, false, fmt.Errorf("expression result for %q: %v", field, err)
 				}
@@ -268,5 +270,5 @@ func normalizeExprResult(v any) any {
 	case map[string]any, []any, string, bool, int64, nil, []byte:
 		return x
 	}
-	return normalizeValue(v)
+	return feature.Normalize(v)
 }

@@ -20,6 +20,7 @@ func propsOf(fs []Feature) [][]Property {
 }
 
 func TestAttributeNodes(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name    string
 		typ     string
@@ -30,32 +31,32 @@ func TestAttributeNodes(t *testing.T) {
 		{name: "select keeps the named fields in order, null for missing", typ: "attributes.select",
 			params: map[string]any{"fields": []any{"area", "name", "extra"}},
 			want: [][]Property{
-				{{"area", 51.62}, {"name", "Bern"}, {"extra", nil}},
-				{{"area", 21.6}, {"name", "Thun"}, {"extra", int64(1)}}}},
+				{{Key: "area", Value: 51.62}, {Key: "name", Value: "Bern"}, {Key: "extra", Value: nil}},
+				{{Key: "area", Value: 21.6}, {Key: "name", Value: "Thun"}, {Key: "extra", Value: int64(1)}}}},
 		{name: "rename keeps order and values", typ: "attributes.rename",
 			params: map[string]any{"mapping": map[string]any{"pop": "population", "name": "city"}},
 			want: [][]Property{
-				{{"city", "Bern"}, {"population", "134794"}, {"area", 51.62}, {"flag", "yes"}},
-				{{"city", "Thun"}, {"population", "43476"}, {"area", 21.6}, {"flag", "0"}, {"extra", int64(1)}}}},
+				{{Key: "city", Value: "Bern"}, {Key: "population", Value: "134794"}, {Key: "area", Value: 51.62}, {Key: "flag", Value: "yes"}},
+				{{Key: "city", Value: "Thun"}, {Key: "population", Value: "43476"}, {Key: "area", Value: 21.6}, {Key: "flag", Value: "0"}, {Key: "extra", Value: int64(1)}}}},
 		{name: "rename onto an existing name fails naming the feature", typ: "attributes.rename",
 			params: map[string]any{"mapping": map[string]any{"pop": "extra"}}, wantErr: `feature 2 (id b): renaming gives two attributes named "extra"`},
 		{name: "cast converts text to numbers and booleans", typ: "attributes.cast",
 			params: map[string]any{"fields": map[string]any{"pop": "integer", "flag": "boolean", "area": "text"}},
 			want: [][]Property{
-				{{"name", "Bern"}, {"pop", int64(134794)}, {"area", "51.62"}, {"flag", true}},
-				{{"name", "Thun"}, {"pop", int64(43476)}, {"area", "21.6"}, {"flag", false}, {"extra", int64(1)}}}},
+				{{Key: "name", Value: "Bern"}, {Key: "pop", Value: int64(134794)}, {Key: "area", Value: "51.62"}, {Key: "flag", Value: true}},
+				{{Key: "name", Value: "Thun"}, {Key: "pop", Value: int64(43476)}, {Key: "area", Value: "21.6"}, {Key: "flag", Value: false}, {Key: "extra", Value: int64(1)}}}},
 		{name: "cast fails loudly on a value that does not fit", typ: "attributes.cast",
 			params: map[string]any{"fields": map[string]any{"area": "integer"}}, wantErr: `feature 1 (id a): attribute "area"`},
 		{name: "calculate appends a typed result", typ: "attributes.calculate",
 			params: map[string]any{"field": "density", "expression": "int(pop) / area", "type": "real"},
 			want: [][]Property{
-				{{"name", "Bern"}, {"pop", "134794"}, {"area", 51.62}, {"flag", "yes"}, {"density", div(134794, 51.62)}},
-				{{"name", "Thun"}, {"pop", "43476"}, {"area", 21.6}, {"flag", "0"}, {"extra", int64(1)}, {"density", div(43476, 21.6)}}}},
+				{{Key: "name", Value: "Bern"}, {Key: "pop", Value: "134794"}, {Key: "area", Value: 51.62}, {Key: "flag", Value: "yes"}, {Key: "density", Value: div(134794, 51.62)}},
+				{{Key: "name", Value: "Thun"}, {Key: "pop", Value: "43476"}, {Key: "area", Value: 21.6}, {Key: "flag", Value: "0"}, {Key: "extra", Value: int64(1)}, {Key: "density", Value: div(43476, 21.6)}}}},
 		{name: "calculate replaces in place", typ: "attributes.calculate",
 			params: map[string]any{"field": "name", "expression": "upper(name)", "type": "text"},
 			want: [][]Property{
-				{{"name", "BERN"}, {"pop", "134794"}, {"area", 51.62}, {"flag", "yes"}},
-				{{"name", "THUN"}, {"pop", "43476"}, {"area", 21.6}, {"flag", "0"}, {"extra", int64(1)}}}},
+				{{Key: "name", Value: "BERN"}, {Key: "pop", Value: "134794"}, {Key: "area", Value: 51.62}, {Key: "flag", Value: "yes"}},
+				{{Key: "name", Value: "THUN"}, {Key: "pop", Value: "43476"}, {Key: "area", Value: 21.6}, {Key: "flag", Value: "0"}, {Key: "extra", Value: int64(1)}}}},
 		{name: "calculate fails when the result does not fit the type", typ: "attributes.calculate",
 			params: map[string]any{"field": "x", "expression": "area * 2", "type": "integer"}, wantErr: `feature 1 (id a): expression result for "x"`},
 	}
@@ -81,6 +82,7 @@ func TestAttributeNodes(t *testing.T) {
 }
 
 func TestAttributeNodes_BadParametersAreFieldErrors(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	cases := []struct {
 		typ    string

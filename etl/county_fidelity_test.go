@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/geoetl/geoetl/etl/gpkg"
 	"github.com/jackc/pgx/v5"
 	"github.com/peterstace/simplefeatures/geom"
 )
@@ -142,6 +143,7 @@ func dbfToLogical(t *testing.T, path, name string) {
 // within 1e-8 m. The differences that remain are deliberate and listed in
 // etl/README.md ("Shapefile from a county portal").
 func TestShapefile_CountyPortalConvertsAsOgr2ogrDoes(t *testing.T) {
+	t.Parallel()
 	ogr2ogr := requireTool(t, "ogr2ogr", "gdal-bin")
 	u := postgisDB(t)
 	env := newEnv(t, func(c *Config) { c.Connections = map[string]string{"gis": u} })
@@ -286,7 +288,7 @@ func gpkgTable(t *testing.T, path, name string) table {
 		if err := rows.Scan(dst...); err != nil {
 			t.Fatal(err)
 		}
-		g, _, err := decodeGPKGBlob(blob)
+		g, _, err := gpkg.DecodeBlob(blob)
 		if err != nil {
 			t.Fatalf("fid %d: %v", r.fid, err)
 		}

@@ -12,6 +12,7 @@ import (
 // data like any other: the CSV sink's columns come from all features, and
 // GDAL reads every value back with its type.
 func TestCSVSink_KeepsAttributesFirstSeenInLaterBatches(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	const n = 1300
 	var b strings.Builder
@@ -85,6 +86,7 @@ func TestCSVSink_KeepsAttributesFirstSeenInLaterBatches(t *testing.T) {
 }
 
 func TestCSVSink_HonoursDeclaredSchema(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	env.write("in.json", `{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"a":"7"},"geometry":{"type":"Point","coordinates":[1,2]}}]}`)
 	env.mustRun(chain(src("in.json"), node{id: "out", typ: "data_sink.csv_geometry", params: map[string]any{"output_path": "out.csv",
@@ -98,6 +100,7 @@ func TestCSVSink_HonoursDeclaredSchema(t *testing.T) {
 }
 
 func TestCSVSink_RefusesAttributeNamedLikeGeometryColumn(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	env.write("in.json", `{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"WKT":"x"},"geometry":{"type":"Point","coordinates":[1,2]}}]}`)
 	_, err, _ := env.run(chain(src("in.json"), node{id: "out", typ: "data_sink.csv_geometry", params: map[string]any{"output_path": "out.csv"}}), nil)

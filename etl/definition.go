@@ -12,6 +12,7 @@ import (
 	"time"
 
 	geoetl "github.com/geoetl/geoetl"
+	"github.com/geoetl/geoetl/etl/feature"
 )
 
 // Definition is a workflow in the Honua GeoETL shape (see API.md,
@@ -397,13 +398,13 @@ func (d *Definition) order() []*Node {
 // type and returns it in canonical form: float64 for number, int64 for
 // integer, bool, and strings for string, date and datetime.
 func coerceParameter(typ string, v any) (any, error) {
-	v = normalizeValue(v)
+	v = feature.Normalize(v)
 	switch typ {
 	case "string":
 		if s, ok := v.(string); ok {
 			return s, nil
 		}
-		return nil, fmt.Errorf("must be a string, not %s", describe(v))
+		return nil, fmt.Errorf("must be a string, not %s", feature.Describe(v))
 	case "number":
 		switch x := v.(type) {
 		case float64:
@@ -411,7 +412,7 @@ func coerceParameter(typ string, v any) (any, error) {
 		case int64:
 			return float64(x), nil
 		}
-		return nil, fmt.Errorf("must be a number, not %s", describe(v))
+		return nil, fmt.Errorf("must be a number, not %s", feature.Describe(v))
 	case "integer":
 		switch x := v.(type) {
 		case int64:
@@ -421,12 +422,12 @@ func coerceParameter(typ string, v any) (any, error) {
 				return int64(x), nil
 			}
 		}
-		return nil, fmt.Errorf("must be an integer, not %s", describe(v))
+		return nil, fmt.Errorf("must be an integer, not %s", feature.Describe(v))
 	case "boolean":
 		if b, ok := v.(bool); ok {
 			return b, nil
 		}
-		return nil, fmt.Errorf("must be true or false, not %s", describe(v))
+		return nil, fmt.Errorf("must be true or false, not %s", feature.Describe(v))
 	case "date":
 		s, ok := v.(string)
 		if ok {
@@ -434,7 +435,7 @@ func coerceParameter(typ string, v any) (any, error) {
 				return s, nil
 			}
 		}
-		return nil, fmt.Errorf("must be a date as YYYY-MM-DD, not %s", describe(v))
+		return nil, fmt.Errorf("must be a date as YYYY-MM-DD, not %s", feature.Describe(v))
 	case "datetime":
 		s, ok := v.(string)
 		if ok {
@@ -442,29 +443,7 @@ func coerceParameter(typ string, v any) (any, error) {
 				return s, nil
 			}
 		}
-		return nil, fmt.Errorf("must be an RFC 3339 date and time, not %s", describe(v))
+		return nil, fmt.Errorf("must be an RFC 3339 date and time, not %s", feature.Describe(v))
 	}
 	return nil, fmt.Errorf("unknown parameter type %q", typ)
-}
-
-// describe names a value for error messages.
-func describe(v any) string {
-	switch x := v.(type) {
-	case nil:
-		return "null"
-	case string:
-		if len(x) > 40 {
-			x = x[:40] + "..."
-		}
-		return fmt.Sprintf("the string %q", x)
-	case bool:
-		return fmt.Sprintf("%t", x)
-	case int64, float64:
-		return fmt.Sprintf("the number %v", x)
-	case []any:
-		return "an array"
-	case map[string]any:
-		return "an object"
-	}
-	return fmt.Sprintf("%T", v)
 }

@@ -22,6 +22,7 @@ func fieldsOf(t *testing.T, e *Engine, def string) map[string][]string {
 }
 
 func TestValidate_NamesTheBadNodeAndParameter(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	cases := []struct {
 		name, def, field, contains string
@@ -68,6 +69,7 @@ func TestValidate_NamesTheBadNodeAndParameter(t *testing.T) {
 }
 
 func TestValidate_ReportsCycles(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	def := graph([]node{
 		src("a.json"),
@@ -82,6 +84,7 @@ func TestValidate_ReportsCycles(t *testing.T) {
 }
 
 func TestValidate_AcceptsGoodDefinitions(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	for name, def := range map[string]string{
 		"NoNodes":                   `{"nodes":[],"edges":[]}`,
@@ -109,6 +112,7 @@ const apiExample = `{"metadata": {"name": "Parcels to GeoPackage", "description"
  "edges": [{"from": "src", "to": "wgs"}, {"from": "wgs", "to": "out"}]}`
 
 func TestValidate_RejectsNonJSON(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	for _, def := range []string{``, `nope`, `[1,2]`, `{"nodes":[]} trailing`} {
 		err := env.e.Validate(json.RawMessage(def))
@@ -119,6 +123,7 @@ func TestValidate_RejectsNonJSON(t *testing.T) {
 }
 
 func TestParameters_ListsDeclarationsSortedByName(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	ps, err := env.e.Parameters(json.RawMessage(`{"parameters":{
 		"region":{"type":"string","defaultValue":"north","required":false,"description":"Where"},
@@ -133,6 +138,7 @@ func TestParameters_ListsDeclarationsSortedByName(t *testing.T) {
 }
 
 func TestCatalog_ListsEveryNodeTypeAsJSON(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	cat := env.e.Catalog()
 	want := []string{"data_source.file", "data_source.csv_geometry", "data_source.geopackage", "data_source.postgis", "data_source.wfs",
@@ -164,6 +170,7 @@ func TestCatalog_ListsEveryNodeTypeAsJSON(t *testing.T) {
 }
 
 func TestConnectionsFromEnv_LowerCasesNames(t *testing.T) {
+	t.Parallel()
 	got := ConnectionsFromEnv([]string{
 		"GEOETL_CONNECTION_WAREHOUSE=postgres://u@h/db",
 		"GEOETL_CONNECTION_Gis2=postgres://x",

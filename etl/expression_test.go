@@ -15,6 +15,7 @@ import (
 const terabyteExpression = `len(repeat(repeat("a", 999999), 1000000)) > 0`
 
 func TestExpression_TerabyteRepeatIsRefusedAtSaveWithoutAllocating(t *testing.T) {
+	// Not parallel: it measures the process's allocations.
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	_, err := compileExpression(terabyteExpression, expr.AsBool())
@@ -28,6 +29,7 @@ func TestExpression_TerabyteRepeatIsRefusedAtSaveWithoutAllocating(t *testing.T)
 }
 
 func TestExpression_BudgetsStopRunawayEvaluations(t *testing.T) {
+	// Not parallel: it measures the process's allocations.
 	cases := []struct {
 		name, src, want string
 	}{
@@ -69,6 +71,7 @@ func TestExpression_BudgetsStopRunawayEvaluations(t *testing.T) {
 }
 
 func TestExpression_OrdinaryExpressionsStillWork(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		src  string
 		want bool

@@ -101,6 +101,7 @@ func gdalValueEquals(got any, want any, asType string) bool {
 }
 
 func TestGeoPackageSink_WidensColumnTypesOverAllFeatures(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	content, want := mixedTypesFC()
 	env.write("in.json", content)
@@ -142,6 +143,7 @@ func compareGDAL(t *testing.T, got, want []map[string]any, types map[string]stri
 }
 
 func TestGeoPackageSink_HonoursDeclaredSchema(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	content := fc(`{"type":"Point","coordinates":[1,1]}`, `{"type":"Point","coordinates":[2,2]}`) // n: 0, 1
 	schema := []any{map[string]any{"name": "n", "type": "real"}, map[string]any{"name": "zip", "type": "text"}, map[string]any{"name": "day", "type": "date"}}
@@ -166,6 +168,7 @@ func TestGeoPackageSink_HonoursDeclaredSchema(t *testing.T) {
 }
 
 func TestGeoPackageSink_AppendRefusesValuesTheColumnCannotHold(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	gp := func(mode string) node {
 		return node{id: "out", typ: "data_sink.geopackage", params: map[string]any{"output_path": "a.gpkg", "table_name": "t", "mode": mode}}
@@ -184,6 +187,7 @@ func TestGeoPackageSink_AppendRefusesValuesTheColumnCannotHold(t *testing.T) {
 }
 
 func TestGeoJSONSink_FloatsStayReal(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	env.mustRun(chain(inline("src", `{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"r":1.0,"i":1,"big":1e21,"neg":-2.0},"geometry":null}]}`), geojsonOut("o.json")))
 	out := env.read("o.json")

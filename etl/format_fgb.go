@@ -13,6 +13,7 @@ import (
 	"github.com/peterstace/simplefeatures/geom"
 
 	"github.com/geoetl/geoetl/etl/crs"
+	"github.com/geoetl/geoetl/etl/feature"
 )
 
 // FlatGeobuf (version 3) is read and written on the flatbuffers runtime
@@ -777,7 +778,7 @@ func (fw *fgbWriter) write(f *Feature) error {
 			p = le.AppendUint32(p, uint32(len(bs)))
 			p = append(p, bs...)
 		case FieldJSON:
-			j, err := appendValue(fw.jsonBuf[:0], v)
+			j, err := feature.AppendValue(fw.jsonBuf[:0], v)
 			if err != nil {
 				return fmt.Errorf("attribute %q: %v", fd.Name, err)
 			}

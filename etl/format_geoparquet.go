@@ -17,6 +17,7 @@ import (
 	"github.com/peterstace/simplefeatures/geom"
 
 	"github.com/geoetl/geoetl/etl/crs"
+	"github.com/geoetl/geoetl/etl/feature"
 )
 
 // GeoParquet 1.0 through parquet-go (pure Go): one WKB geometry column
@@ -363,7 +364,7 @@ func (gw *geoParquetWriter) write(f *Feature) error {
 		case FieldBinary:
 			pv = parquet.ByteArrayValue(v.([]byte))
 		case FieldJSON:
-			j, err := appendValue(nil, v)
+			j, err := feature.AppendValue(nil, v)
 			if err != nil {
 				return fmt.Errorf("attribute %q: %v", fd.Name, err)
 			}

@@ -16,6 +16,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/geoetl/geoetl/etl/feature"
 	"github.com/peterstace/simplefeatures/geom"
 	"golang.org/x/text/encoding"
 	"golang.org/x/text/encoding/charmap"
@@ -1074,7 +1075,7 @@ func textOf(v any) string {
 	case nil:
 		return ""
 	}
-	return formatValue(v)
+	return feature.FormatValue(v)
 }
 
 func writeDBFHeader(w io.Writer, cols []dbfColumn, n int) error {

@@ -122,7 +122,7 @@ func readKML(ctx context.Context, rd io.Reader, emit func(Feature) error) error 
 		props := Properties{}
 		name, _ := pm.text("name")
 		desc, _ := pm.text("description")
-		props = append(props, Property{"Name", nilIfEmpty(name)}, Property{"Description", nilIfEmpty(desc)})
+		props = append(props, Property{Key: "Name", Value: nilIfEmpty(name)}, Property{Key: "Description", Value: nilIfEmpty(desc)})
 		if ed := pm.child("ExtendedData"); ed != nil {
 			for _, d := range ed.Nodes {
 				switch d.XMLName.Local {
@@ -170,7 +170,7 @@ func setProp(p Properties, key string, v any) Properties {
 			return p
 		}
 	}
-	return append(p, Property{key, v})
+	return append(p, Property{Key: key, Value: v})
 }
 
 var kmlGeometryElement = map[string]bool{"Point": true, "LineString": true, "LinearRing": true, "Polygon": true, "MultiGeometry": true, "Track": true}
@@ -313,7 +313,7 @@ func readGPX(ctx context.Context, rd io.Reader, emit func(Feature) error) error 
 	n := 0
 	return streamElements(ctx, rd, map[string]bool{"wpt": true, "rte": true, "trk": true}, func(el *xmlNode) error {
 		n++
-		props := Properties{{"gpx_type", map[string]string{"wpt": "waypoint", "rte": "route", "trk": "track"}[el.XMLName.Local]}}
+		props := Properties{{Key: "gpx_type", Value: map[string]string{"wpt": "waypoint", "rte": "route", "trk": "track"}[el.XMLName.Local]}}
 		for _, f := range gpxFields {
 			s, ok := el.text(f)
 			if !ok {
@@ -334,7 +334,7 @@ func readGPX(ctx context.Context, rd io.Reader, emit func(Feature) error) error 
 				}
 				v = x
 			}
-			props = append(props, Property{f, v})
+			props = append(props, Property{Key: f, Value: v})
 		}
 		pt := func(p *xmlNode) (geom.XY, error) {
 			x, err1 := strconv.ParseFloat(strings.TrimSpace(p.attr("lon")), 64)

@@ -169,6 +169,7 @@ func inOrderOf(t *testing.T, got, want []Feature, key string) []Feature {
 }
 
 func TestFormats_WhatWeWriteGDALReadsWithEveryValue(t *testing.T) {
+	// Not parallel: it sets boolAsInt, which compareFeatures reads.
 	cases := []struct {
 		name, fixture, sink, out string
 		rename                   map[string]string
@@ -208,6 +209,7 @@ func TestFormats_WhatWeWriteGDALReadsWithEveryValue(t *testing.T) {
 }
 
 func TestShapefileSink_ReportsTruncatedFieldNames(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	_, rec := env.mustRun(chain(inline("src", fixturePoints), node{id: "out", typ: "data_sink.shapefile", params: map[string]any{"output_path": "p.shp"}}))
 	log := rec.logText()
@@ -220,6 +222,7 @@ func TestShapefileSink_ReportsTruncatedFieldNames(t *testing.T) {
 }
 
 func TestShapefileSink_RefusesMixedGeometryKinds(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	_, err, _ := env.run(chain(inline("src", fixtureMixed), node{id: "out", typ: "data_sink.shapefile", params: map[string]any{"output_path": "m.shp"}}), nil)
 	if err == nil || !strings.Contains(err.Error(), "one geometry kind") {
@@ -231,6 +234,7 @@ func TestShapefileSink_RefusesMixedGeometryKinds(t *testing.T) {
 }
 
 func TestShapefileSink_ProjectedCRSIsIdentifiedByGDAL(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	env.mustRun(chain(inline("src", fixturePoints),
 		node{id: "utm", typ: "geoprocessing.reproject", params: map[string]any{"target_crs": "EPSG:25832"}},
@@ -269,6 +273,7 @@ func (env *testEnv) zipFiles(t *testing.T, rel string, names ...string) {
 }
 
 func TestFormats_WhatGDALWritesWeReadTheSame(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name, fixture, driver, file string
 		lco                         []string
@@ -329,6 +334,7 @@ func TestFormats_WhatGDALWritesWeReadTheSame(t *testing.T) {
 }
 
 func TestShapefileSource_RefusesAnUnknownPRJ(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	env.mustRun(chain(inline("src", fixturePoints), node{id: "out", typ: "data_sink.shapefile", params: map[string]any{"output_path": "p.shp"}}))
 	env.write("p.prj", `PROJCS["Some_Local_Grid",GEOGCS["GCS_Bessel_1841",DATUM["D_Bessel_1841",SPHEROID["Bessel_1841",6377397.155,299.1528128]],PRIMEM["Greenwich",0.0],UNIT["Degree",0.0174532925199433]],PROJECTION["Fantasy_Projection_Of_Nowhere"],PARAMETER["False_Easting",600000.0],UNIT["Meter",1.0]]`)
@@ -344,6 +350,7 @@ func TestShapefileSource_RefusesAnUnknownPRJ(t *testing.T) {
 }
 
 func TestFormats_KMLAndGPXWrittenByGDALAreRead(t *testing.T) {
+	t.Parallel()
 	waypoints := `{"type":"FeatureCollection","features":[
 {"type":"Feature","properties":{"name":"Matterhorn","ele":4478.0},"geometry":{"type":"Point","coordinates":[7.658556,45.976444]}},
 {"type":"Feature","properties":{"name":"Hörnlihütte","ele":3260.5},"geometry":{"type":"Point","coordinates":[7.68,45.98]}}]}`
@@ -399,6 +406,7 @@ func TestFormats_KMLAndGPXWrittenByGDALAreRead(t *testing.T) {
 }
 
 func TestFormats_FormatFollowsTheExtension(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]string{"a.SHP": "shapefile", "b.zip": "shapefile", "c.fgb": "flatgeobuf", "d.parquet": "geoparquet",
 		"e.geoparquet": "geoparquet", "f.kml": "kml", "g.gpx": "gpx", "h.json": "geojson", "https://x.test/data.fgb?token=1": "flatgeobuf"} {
 		if got := formatFromPath(in); got != want {
@@ -408,6 +416,7 @@ func TestFormats_FormatFollowsTheExtension(t *testing.T) {
 }
 
 func TestLaunderDBFNames_FollowsGDAL(t *testing.T) {
+	t.Parallel()
 	fields := []Field{{Name: "population_total"}, {Name: "population_density"}, {Name: "POPULATION"}, {Name: "short"}, {Name: "größenklasse"}}
 	var many []Field
 	for i := range 12 {
@@ -429,6 +438,7 @@ func TestLaunderDBFNames_FollowsGDAL(t *testing.T) {
 }
 
 func TestFormats_SinksWidenTypesOverAllFeatures(t *testing.T) {
+	t.Parallel()
 	// 600 features: the real value comes after the first 512-feature batch.
 	var b strings.Builder
 	b.WriteString(`{"type":"FeatureCollection","features":[`)
@@ -465,6 +475,7 @@ func TestFormats_SinksWidenTypesOverAllFeatures(t *testing.T) {
 }
 
 func TestFormats_DeclaredSchemaIsHonouredOrFails(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	schema := []any{map[string]any{"name": "code", "type": "text"}, map[string]any{"name": "id", "type": "real"}, map[string]any{"name": "when", "type": "date"}}
 	fc := `{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"id":1,"code":42,"when":"2024-02-29"},"geometry":{"type":"Point","coordinates":[1,2]}}]}`
@@ -490,6 +501,7 @@ func TestFormats_DeclaredSchemaIsHonouredOrFails(t *testing.T) {
 // CP1252 to GeoPackage with the engine and with ogr2ogr, and compares what
 // GDAL reads from both, value by value and coordinate by coordinate.
 func TestShapefileToGeoPackage_AsOgr2ogr(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	env.write("fixture.geojson", fixturePoints)
 	ogr := gdalTool(t, "ogr2ogr")
@@ -506,6 +518,7 @@ func TestShapefileToGeoPackage_AsOgr2ogr(t *testing.T) {
 // FlatGeobuf by boxes through its packed R-tree and compares the answer
 // with the features whose boxes intersect.
 func TestFlatGeobufSink_SpatialIndexAnswersLikeAScan(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	env.write("many.geojson", pointsFC(5000))
 	env.mustRun(chain(src("many.geojson"), node{id: "out", typ: "data_sink.flatgeobuf", params: map[string]any{"output_path": "many.fgb"}}))

@@ -18,6 +18,7 @@ import (
 const mercatorFeatures = `"features":[{"type":"Feature","properties":{"name":"a \"crs\": {\"x\":1}"},"geometry":{"type":"Point","coordinates":[1113194.9079327357,6446275.841017158]}}]`
 
 func TestGeoJSONSource_HonoursCRSMemberWhereverItIsAndInBothForms(t *testing.T) {
+	t.Parallel()
 	named := `"crs":{"type":"name","properties":{"name":"urn:ogc:def:crs:EPSG::3857"}}`
 	epsg2008 := `"crs":{"type":"EPSG","properties":{"code":3857}}`
 	docs := map[string]string{
@@ -59,6 +60,7 @@ func TestGeoJSONSource_HonoursCRSMemberWhereverItIsAndInBothForms(t *testing.T) 
 }
 
 func TestGeoJSONSource_CRSAfterFeaturesFromAURL(t *testing.T) {
+	t.Parallel()
 	doc := `{"type":"FeatureCollection",` + mercatorFeatures + `,"crs":{"type":"EPSG","properties":{"code":3857}}}`
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/geo+json")
@@ -77,6 +79,7 @@ func TestGeoJSONSource_CRSAfterFeaturesFromAURL(t *testing.T) {
 }
 
 func TestGeoJSONSource_DisagreeingCRSMembersFail(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	env.write("m.json", `{"type":"FeatureCollection","crs":{"type":"EPSG","properties":{"code":3857}},`+mercatorFeatures+`,"crs":{"type":"EPSG","properties":{"code":25832}}}`)
 	_, err, _ := env.run(chain(src("m.json"), geojsonOut("o.json")), nil)
@@ -86,6 +89,7 @@ func TestGeoJSONSource_DisagreeingCRSMembersFail(t *testing.T) {
 }
 
 func TestScanTopLevelCRS_IgnoresCRSInsideFeatures(t *testing.T) {
+	// Not parallel: it changes scanChunk, which every GeoJSON read uses.
 	doc := `{"features":[{"type":"Feature","crs":{"type":"EPSG","properties":{"code":1}},"properties":{"s":"\\\"crs\":"},"geometry":null}],"crs" : {"type":"EPSG","properties":{"code":3857}} }`
 	defer func(n int) { scanChunk = n }(scanChunk)
 	for _, chunk := range []int{1 << 20, 1, 2, 3, 7} {

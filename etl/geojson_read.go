@@ -12,6 +12,7 @@ import (
 	"github.com/peterstace/simplefeatures/geom"
 
 	"github.com/geoetl/geoetl/etl/crs"
+	"github.com/geoetl/geoetl/etl/feature"
 )
 
 // geojsonReader streams the features of a GeoJSON document (a
@@ -273,7 +274,7 @@ func parseCRSMember(v []byte) (code int, ok bool, err error) {
 	}
 	ref := c.Properties.Name
 	if strings.EqualFold(c.Type, "EPSG") && c.Properties.Code != nil {
-		ref = "EPSG:" + strings.Trim(fmt.Sprint(normalizeValue(c.Properties.Code)), `"`)
+		ref = "EPSG:" + strings.Trim(fmt.Sprint(feature.Normalize(c.Properties.Code)), `"`)
 	}
 	if ref == "" {
 		return 0, false, nil

@@ -117,6 +117,7 @@ func checkGeoMetadata(t *testing.T, raw string) map[string]any {
 }
 
 func TestGeoParquetSink_DuckDBReadsEveryValueAndTheSpecHolds(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name, fixture string
 		reproject     string
@@ -221,6 +222,7 @@ func TestGeoParquetSink_DuckDBReadsEveryValueAndTheSpecHolds(t *testing.T) {
 }
 
 func TestGeoParquetSource_ReadsWhatDuckDBWrites(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	want := parseFixture(t, fixtureMixed)
 	var selects []string
@@ -250,6 +252,7 @@ func TestGeoParquetSource_ReadsWhatDuckDBWrites(t *testing.T) {
 }
 
 func TestGeoParquetSource_RefusesAFileWithoutGeoMetadata(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	p := env.path("plain.parquet")
 	duckdb(t, fmt.Sprintf(`COPY (SELECT 1 AS a) TO '%s' (FORMAT PARQUET)`, p))

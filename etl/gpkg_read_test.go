@@ -5,6 +5,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/geoetl/geoetl/etl/feature"
 )
 
 func gdal(t *testing.T, tool string, args ...string) {
@@ -45,6 +47,7 @@ func gdalGPKG(t *testing.T, env *testEnv, name, layer, csv string, extra ...stri
 }
 
 func TestGeoPackageSource_StraightCurvesAreReadAsGDALLinearisesThem(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	gdalGPKG(t, env, "c", "curves", `wkt,id
 "MULTISURFACE(((0 0,1 0,1 1,0 0)))",1
@@ -62,6 +65,7 @@ func TestGeoPackageSource_StraightCurvesAreReadAsGDALLinearisesThem(t *testing.T
 }
 
 func TestGeoPackageSource_RefusesCircularArcsNamingTheFeature(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	gdalGPKG(t, env, "c", "arcs", "wkt,id\n\"LINESTRING(0 0,1 1)\",1\n\"CURVEPOLYGON(CIRCULARSTRING(0 0,1 1,2 0,1 -1,0 0))\",2\n")
 	_, err, _ := env.run(chain(node{id: "src", typ: "data_source.geopackage", params: map[string]any{"file_path": "c.gpkg"}}, geojsonOut("o.json")), nil)
@@ -71,6 +75,7 @@ func TestGeoPackageSource_RefusesCircularArcsNamingTheFeature(t *testing.T) {
 }
 
 func TestGeoPackage_MValuesRoundTripAndPassGDALsValidator(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	gdalGPKG(t, env, "m", "m", "wkt,name\n\"LINESTRING M (0 0 1,1 1 2)\",a\n\"LINESTRING ZM (0 0 5 1,1 1 6 2)\",b\n")
 	env.mustRun(chain(node{id: "src", typ: "data_source.geopackage", params: map[string]any{"file_path": "m.gpkg"}},
@@ -87,12 +92,13 @@ func TestGeoPackage_MValuesRoundTripAndPassGDALsValidator(t *testing.T) {
 }
 
 func TestGeoPackageSource_ReadsBlobsAndAttributeTables(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	gdalGPKG(t, env, "a", "plain", "name,n\nx,1\ny,2\n")
 	execSQLite(t, env.path("a.gpkg"), `ALTER TABLE plain ADD COLUMN raw BLOB; UPDATE plain SET raw = x'00ff10' WHERE name = 'x'`)
 	env.mustRun(chain(node{id: "src", typ: "data_source.geopackage", params: map[string]any{"file_path": "a.gpkg", "table_name": "plain"}}, geojsonOut("o.json")))
 	fs := env.readFC("o.json")
-	if len(fs) != 2 || !isNullGeometry(fs[0].Geometry) {
+	if len(fs) != 2 || !feature.IsNullGeometry(fs[0].Geometry) {
 		t.Fatalf("read %d features: %v", len(fs), texts(fs))
 	}
 	if raw, _ := fs[0].Props.Get("raw"); raw != "00FF10" {
@@ -111,13 +117,14 @@ func TestGeoPackageSource_ReadsBlobsAndAttributeTables(t *testing.T) {
 }
 
 func TestCSVSource_EmptyCoordinateGivesNullGeometryAsGDAL(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	env.write("in.csv", "name,lon,lat\na,1,2\nb,,\nc,3,\nd,5,6\n")
 	sum, rec := env.mustRun(chain(node{id: "src", typ: "data_source.csv_geometry", params: map[string]any{"file_path": "in.csv"}}, geojsonOut("o.json")))
 	fs := env.readFC("o.json")
 	var got []string
 	for _, f := range fs {
-		if isNullGeometry(f.Geometry) {
+		if feature.IsNullGeometry(f.Geometry) {
 			got = append(got, "null")
 		} else {
 			got = append(got, f.Geometry.AsText())

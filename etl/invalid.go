@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 
+	"github.com/geoetl/geoetl/etl/feature"
 	"github.com/peterstace/simplefeatures/geom"
 )
 
@@ -225,7 +226,7 @@ func candidatePairs(ring []geom.XY, fn func(i, j int)) {
 func (nc *nodeCtx) checkFeature(mode, which string, n int, f Feature) (geom.Geometry, bool, error) {
 	g, keep, err := nc.validGeometry(mode, f.Geometry)
 	if err != nil {
-		return g, false, fmt.Errorf("%s %d%s: %w", which, n, idSuffix(f), err)
+		return g, false, fmt.Errorf("%s %d%s: %w", which, n, feature.IDSuffix(f), err)
 	}
 	return g, keep, nil
 }

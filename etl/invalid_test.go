@@ -65,6 +65,7 @@ func sameArea(t *testing.T, a, b geom.Geometry) bool {
 }
 
 func TestInvalidCorpus_ValidityAndRepairMatchGEOS(t *testing.T) {
+	t.Parallel()
 	for _, c := range invalidCorpus {
 		t.Run(c.name, func(t *testing.T) {
 			g := corpusGeometry(t, c.wkt)
@@ -98,6 +99,7 @@ func TestInvalidCorpus_ValidityAndRepairMatchGEOS(t *testing.T) {
 // values with PostGIS when it is present, so that the committed values
 // cannot drift from what GEOS says.
 func TestInvalidCorpus_AgreesWithPostGIS(t *testing.T) {
+	t.Parallel()
 	conn := postgisConn(t)
 	ctx := context.Background()
 	for _, c := range invalidCorpus {
@@ -144,6 +146,7 @@ func postgisConn(t *testing.T) *pgx.Conn {
 // The shapes that made overlays return wrong areas now fail by default,
 // naming the feature and the reason, and give GEOS's area with repair.
 func TestOverlay_InvalidGeometryFailsByDefaultAndIsRightWithRepair(t *testing.T) {
+	t.Parallel()
 	box := map[string]any{"bbox": []any{-1, -1, 11, 11}}
 	cases := []struct {
 		name     string
@@ -190,6 +193,7 @@ func withParam(p map[string]any, k string, v any) map[string]any {
 }
 
 func TestDifference_OfASpikePolygon(t *testing.T) {
+	t.Parallel()
 	spike := `{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"n":1},"geometry":{"type":"Polygon","coordinates":[[[0,0],[10,0],[10,10],[0,10],[0,5],[-5,5],[0,5],[0,0]]]}}]}`
 	mask := fc(`{"type":"Polygon","coordinates":[[[8,8],[12,8],[12,12],[8,12],[8,8]]]}`)
 	def := func(mode string) string {
@@ -217,6 +221,7 @@ func TestDifference_OfASpikePolygon(t *testing.T) {
 }
 
 func TestInvalidGeometry_EveryGeometryNodeChecks(t *testing.T) {
+	t.Parallel()
 	bowtie := fc(`{"type":"Polygon","coordinates":[[[0,0],[10,10],[10,0],[0,10],[0,0]]]}`, `{"type":"Point","coordinates":[1,1]}`)
 	nodes := []node{
 		{typ: "geoprocessing.buffer", params: map[string]any{"distance": 1}},
@@ -261,6 +266,7 @@ func TestInvalidGeometry_EveryGeometryNodeChecks(t *testing.T) {
 // overlap) and has PostGIS compare each result with ST_MakeValid's
 // polygonal part.
 func TestRepairGeometry_RandomPolygonsAgreeWithPostGIS(t *testing.T) {
+	t.Parallel()
 	conn := postgisConn(t)
 	ctx := context.Background()
 	rng := rand.New(rand.NewPCG(1, 2))

@@ -10,6 +10,7 @@ import (
 )
 
 func TestFileSource_ReadsInlineContentAsObjectOrText(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	def := graph([]node{
 		{id: "obj", typ: "data_source.file", params: map[string]any{"content": map[string]any{"type": "Feature", "id": "f1", "properties": map[string]any{"a": 1}, "geometry": map[string]any{"type": "Point", "coordinates": []any{1, 2}}}}},
@@ -27,6 +28,7 @@ func TestFileSource_ReadsInlineContentAsObjectOrText(t *testing.T) {
 }
 
 func TestFileSource_HonoursLegacyCRSMember(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	env.write("m.json", `{"type":"FeatureCollection","crs":{"type":"name","properties":{"name":"urn:ogc:def:crs:EPSG::3857"}},
 	  "features":[{"type":"Feature","properties":{},"geometry":{"type":"Point","coordinates":[1113194.9079327357,0]}}]}`)
@@ -37,6 +39,7 @@ func TestFileSource_HonoursLegacyCRSMember(t *testing.T) {
 }
 
 func TestFileSource_ReportsBrokenGeoJSON(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	for name, content := range map[string]string{
 		"truncated":   `{"type":"FeatureCollection","features":[{"type":"Feature","properties":{},"geometry":{"type":"Point","coordinates":[1,`,
@@ -52,6 +55,7 @@ func TestFileSource_ReportsBrokenGeoJSON(t *testing.T) {
 }
 
 func TestGeoJSONSink_WritesCRSMemberForProjectedData(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	env.write("in.json", pointsNear(3, 9, 50))
 	env.mustRun(chain(src("in.json"), node{id: "p", typ: "geoprocessing.reproject", params: map[string]any{"target_crs": "EPSG:32632"}}, geojsonOut("out/utm.geojson")))
@@ -65,6 +69,7 @@ func TestGeoJSONSink_WritesCRSMemberForProjectedData(t *testing.T) {
 }
 
 func TestGeoPackageSink_WritesValidGeoPackage(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	env.write("in.json", pointsNear(2000, 9, 50))
 	env.mustRun(chain(src("in.json"), node{id: "p", typ: "geoprocessing.reproject", params: map[string]any{"target_crs": "EPSG:25832"}},
@@ -108,6 +113,7 @@ func TestGeoPackageSink_WritesValidGeoPackage(t *testing.T) {
 }
 
 func TestGeoPackageSink_AppendKeepsIndexCurrentAndAddsColumns(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	gp := func(mode string) node {
 		return node{id: "out", typ: "data_sink.geopackage", params: map[string]any{"output_path": "a.gpkg", "table_name": "t", "mode": mode}}
@@ -150,6 +156,7 @@ func TestGeoPackageSink_AppendKeepsIndexCurrentAndAddsColumns(t *testing.T) {
 }
 
 func TestGeoPackageSink_WidensColumnWhenLaterFeaturesDiffer(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	// More than a batch of points, then a line: the column was created as
 	// POINT and must become GEOMETRY.
@@ -185,6 +192,7 @@ func checkRtree(t *testing.T, path, table string) {
 // The packed R-tree must find exactly the features that a scan finds,
 // for data large enough to need several chunks and levels.
 func TestGeoPackageSink_SpatialIndexAnswersLikeAScan(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("writes 150,000 features")
 	}
@@ -252,6 +260,7 @@ func validateGPKG(t *testing.T, path string) {
 }
 
 func TestGeoPackageSource_ReadsWhatTheSinkWroteAndWhatGDALWrote(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	env.write("in.json", pointsFC(50))
 	env.mustRun(chain(src("in.json"), node{id: "out", typ: "data_sink.geopackage", params: map[string]any{"output_path": "g.gpkg", "table_name": "pts"}}))
@@ -275,6 +284,7 @@ func TestGeoPackageSource_ReadsWhatTheSinkWroteAndWhatGDALWrote(t *testing.T) {
 }
 
 func TestCSV_SourceAndSinkRoundTrip(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	env.write("in.csv", "name;longitude;latitude;pop;code\nBerlin;13.4;52.52;3645000;0049\nParis;2.35;48.86;2161000;0033\n")
 	env.mustRun(chain(
@@ -304,6 +314,7 @@ func TestCSV_SourceAndSinkRoundTrip(t *testing.T) {
 }
 
 func TestSafety_SymlinkOutOfDataFolderIsRefused(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	outside := t.TempDir()
 	os.WriteFile(filepath.Join(outside, "secret.json"), []byte(pointsFC(1)), 0o644)
@@ -334,6 +345,7 @@ func TestSafety_SymlinkOutOfDataFolderIsRefused(t *testing.T) {
 }
 
 func TestSafety_TemplatedPathsAreCheckedAtRunTime(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	def := `{"parameters":{"p":{"type":"string","defaultValue":"../../etc/passwd"}},"nodes":[
 	  {"id":"src","type":"data_source.file","parameters":{"file_path":"{{parameters.p}}"}},
@@ -349,6 +361,7 @@ func TestSafety_TemplatedPathsAreCheckedAtRunTime(t *testing.T) {
 // the order of its members; content given as a JSON object reaches the
 // reader re-encoded with sorted keys ("coordinates" before "type").
 func TestFileSource_ReadsBareGeometryInAnyMemberOrder(t *testing.T) {
+	t.Parallel()
 	for name, tc := range map[string]struct {
 		content any
 		want    string
@@ -379,6 +392,7 @@ func TestFileSource_ReadsBareGeometryInAnyMemberOrder(t *testing.T) {
 }
 
 func TestFileSource_RefusesBareGeometryWithoutCoordinates(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	_, err, _ := env.run(chain(node{id: "s", typ: "data_source.file", params: map[string]any{"content": `{"type":"Point"}`}}, geojsonOut("o.json")), nil)
 	if err == nil || !strings.Contains(err.Error(), `Point has no "coordinates"`) {

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/geoetl/geoetl/etl/feature"
 	"github.com/peterstace/simplefeatures/geom"
 	"github.com/peterstace/simplefeatures/rtree"
 )
@@ -30,52 +31,71 @@ func joinInputs(ctx context.Context, nc *nodeCtx, right, left func([]Feature) er
 func secondThenFirst(ctx context.Context, nc *nodeCtx, second, first func([]Feature) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	sp := newSpool()
-	defer sp.close()
-	var mu sync.Mutex
-	ready := false
-	live := make(chan []Feature)
-	leftErr := make(chan error, 1)
-	go func() {
-		err := nc.eachBatch(ctx, 0, func(b []Feature) error {
-			mu.Lock()
-			if !ready {
-				err := sp.add(b)
-				mu.Unlock()
-				return err
-			}
-			mu.Unlock()
-			select {
-			case live <- b:
-				return nil
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		})
-		close(live)
-		leftErr <- err
-	}()
-	defer func() {
-		cancel()
-		for range live {
-		}
-	}()
+	in := &firstInput{ctx: ctx, sp: newSpool(), live: make(chan []Feature), done: make(chan error, 1)}
+	defer in.sp.close()
+	go in.read(nc)
+	defer in.stop(cancel)
 	if err := nc.eachBatch(ctx, 1, second); err != nil {
 		return err
 	}
-	mu.Lock()
-	ready = true
-	mu.Unlock()
-	if err := sp.replay(first); err != nil {
+	in.goLive()
+	if err := in.sp.replay(first); err != nil {
 		return err
 	}
-	sp.close()
-	for b := range live {
+	in.sp.close()
+	for b := range in.live {
 		if err := first(b); err != nil {
 			return err
 		}
 	}
-	return <-leftErr
+	return <-in.done
+}
+
+// firstInput reads the first input of secondThenFirst in its own
+// goroutine: into the spool until the second input has been read, then
+// on through live.
+type firstInput struct {
+	ctx   context.Context
+	sp    *spool
+	mu    sync.Mutex
+	ready bool // batches go to live, not to the spool
+	live  chan []Feature
+	done  chan error
+}
+
+func (in *firstInput) read(nc *nodeCtx) {
+	err := nc.eachBatch(in.ctx, 0, in.accept)
+	close(in.live)
+	in.done <- err
+}
+
+func (in *firstInput) accept(b []Feature) error {
+	in.mu.Lock()
+	if !in.ready {
+		err := in.sp.add(b)
+		in.mu.Unlock()
+		return err
+	}
+	in.mu.Unlock()
+	select {
+	case in.live <- b:
+		return nil
+	case <-in.ctx.Done():
+		return in.ctx.Err()
+	}
+}
+
+func (in *firstInput) goLive() {
+	in.mu.Lock()
+	in.ready = true
+	in.mu.Unlock()
+}
+
+// stop cancels the reader and waits for it to end.
+func (in *firstInput) stop(cancel context.CancelFunc) {
+	cancel()
+	for range in.live {
+	}
 }
 
 // joinKey gives equal keys to values that compare equal: integers and
@@ -96,7 +116,7 @@ func joinKey(v any) (string, bool) {
 	case bool:
 		return "b" + strconv.FormatBool(x), true
 	}
-	return "j" + formatValue(v), true
+	return "j" + feature.FormatValue(v), true
 }
 
 // rightSide holds the right input's features and the union of their
@@ -158,55 +178,74 @@ func (e *Engine) attributeJoinNode() *NodeType {
 			{Name: "how", Type: "string", Default: "left", Enum: []string{"left", "inner"}, Description: "Keep unmatched left features (left) or not (inner)."},
 		},
 		build: func(p params) (nodeFunc, error) {
-			lk, rk, inner := p.str("left_key"), p.str("right_key"), p.str("how") == "inner"
-			return func(ctx context.Context, nc *nodeCtx) error {
-				var rs rightSide
-				index := map[string][]int{}
-				err := joinInputs(ctx, nc, func(b []Feature) error {
-					for _, f := range b {
-						if k, ok := joinKey(propOrNil(f.Props, rk)); ok {
-							index[k] = append(index[k], len(rs.feats))
-						}
-						rs.add(f)
-					}
-					return nil
-				}, func(b []Feature) error {
-					for _, f := range b {
-						k, ok := joinKey(propOrNil(f.Props, lk))
-						matches := index[k]
-						if !ok || len(matches) == 0 {
-							if inner {
-								continue
-							}
-							if err := nc.emit(ctx, rs.merge(f, nil)); err != nil {
-								return err
-							}
-							continue
-						}
-						for _, i := range matches {
-							if err := nc.emit(ctx, rs.merge(f, &rs.feats[i])); err != nil {
-								return err
-							}
-						}
-					}
-					return nil
-				})
-				if err != nil {
-					return err
-				}
-				dup := 0
-				for _, m := range index {
-					if len(m) > 1 {
-						dup++
-					}
-				}
-				if dup > 0 {
-					nc.log("warn", "%d right_key values occur more than once on the right; left features matching them came out once per match", dup)
-				}
-				return nil
-			}, nil
+			return attributeJoin{leftKey: p.str("left_key"), rightKey: p.str("right_key"), inner: p.str("how") == "inner"}.run, nil
 		},
 	}
+}
+
+// attributeJoin is join.attribute: right features indexed by right key,
+// left features looked up by left key.
+type attributeJoin struct {
+	leftKey, rightKey string
+	inner             bool
+}
+
+func (j attributeJoin) run(ctx context.Context, nc *nodeCtx) error {
+	r := &attributeJoinRun{attributeJoin: j, ctx: ctx, nc: nc, index: map[string][]int{}}
+	if err := joinInputs(ctx, nc, r.addRight, r.joinLeft); err != nil {
+		return err
+	}
+	dup := 0
+	for _, m := range r.index {
+		if len(m) > 1 {
+			dup++
+		}
+	}
+	if dup > 0 {
+		nc.log("warn", "%d right_key values occur more than once on the right; left features matching them came out once per match", dup)
+	}
+	return nil
+}
+
+// attributeJoinRun holds one run's right side and its key index.
+type attributeJoinRun struct {
+	attributeJoin
+	ctx   context.Context
+	nc    *nodeCtx
+	rs    rightSide
+	index map[string][]int // right key -> positions in rs.feats
+}
+
+func (r *attributeJoinRun) addRight(b []Feature) error {
+	for _, f := range b {
+		if k, ok := joinKey(propOrNil(f.Props, r.rightKey)); ok {
+			r.index[k] = append(r.index[k], len(r.rs.feats))
+		}
+		r.rs.add(f)
+	}
+	return nil
+}
+
+func (r *attributeJoinRun) joinLeft(b []Feature) error {
+	for _, f := range b {
+		k, ok := joinKey(propOrNil(f.Props, r.leftKey))
+		matches := r.index[k]
+		if !ok || len(matches) == 0 {
+			if r.inner {
+				continue
+			}
+			if err := r.nc.emit(r.ctx, r.rs.merge(f, nil)); err != nil {
+				return err
+			}
+			continue
+		}
+		for _, i := range matches {
+			if err := r.nc.emit(r.ctx, r.rs.merge(f, &r.rs.feats[i])); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func propOrNil(p Properties, k string) any {
@@ -242,60 +281,91 @@ func (e *Engine) spatialJoinNode() *NodeType {
 			if hasMax && (pred == "within" || pred == "contains") {
 				return nil, fmt.Errorf("max_distance applies to intersects and nearest only")
 			}
-			return func(ctx context.Context, nc *nodeCtx) error {
-				var rs rightSide
-				rightCRS := 0
-				var items []rtree.BulkItem
-				var tree *rtree.RTree
-				n := 0
-				return joinInputs(ctx, nc, func(b []Feature) error {
-					for _, f := range b {
-						if len(rs.feats) == 0 {
-							rightCRS = f.CRS
-						} else if f.CRS != rightCRS {
-							return fmt.Errorf("right feature %d%s is in %s, earlier ones in %s", len(rs.feats)+1, idSuffix(f), crsName(f.CRS), crsName(rightCRS))
-						}
-						if box, ok := f.Geometry.Envelope().AsBox(); ok {
-							items = append(items, rtree.BulkItem{Box: box, RecordID: len(rs.feats)})
-						}
-						rs.add(f)
-					}
-					return nil
-				}, func(b []Feature) error {
-					if tree == nil {
-						tree = rtree.BulkLoad(items)
-						items = nil
-					}
-					for _, f := range b {
-						n++
-						if len(rs.feats) > 0 && f.CRS != rightCRS {
-							return fmt.Errorf("left feature %d%s is in %s but the right features are in %s; add geoprocessing.reproject to one side", n, idSuffix(f), crsName(f.CRS), crsName(rightCRS))
-						}
-						matched, err := spatialMatches(tree, rs.feats, f.Geometry, pred, maxDist, hasMax, func(i int, d float64) error {
-							var extra []Property
-							if pred == "nearest" {
-								extra = []Property{{Key: "join_distance", Value: d}}
-							}
-							return nc.emit(ctx, rs.merge(f, &rs.feats[i], extra...))
-						})
-						if err != nil {
-							return fmt.Errorf("left feature %d%s: %w", n, idSuffix(f), err)
-						}
-						if !matched && !inner {
-							var extra []Property
-							if pred == "nearest" {
-								extra = []Property{{Key: "join_distance", Value: nil}}
-							}
-							if err := nc.emit(ctx, rs.merge(f, nil, extra...)); err != nil {
-								return err
-							}
-						}
-					}
-					return nil
-				})
-			}, nil
+			return spatialJoin{pred: pred, inner: inner, maxDist: maxDist, hasMax: hasMax}.run, nil
 		},
 	}
+}
+
+// spatialJoin is join.spatial: right features under an R-tree, each left
+// feature matched against it by pred.
+type spatialJoin struct {
+	pred    string
+	inner   bool
+	maxDist float64
+	hasMax  bool
+}
+
+func (j spatialJoin) run(ctx context.Context, nc *nodeCtx) error {
+	r := &spatialJoinRun{spatialJoin: j, ctx: ctx, nc: nc}
+	return joinInputs(ctx, nc, r.addRight, r.joinLeft)
+}
+
+// spatialJoinRun holds one run's right side: its features and CRS, their
+// boxes while they are read, then the R-tree built from them.
+type spatialJoinRun struct {
+	spatialJoin
+	ctx      context.Context
+	nc       *nodeCtx
+	rs       rightSide
+	rightCRS int
+	items    []rtree.BulkItem
+	tree     *rtree.RTree
+	n        int // left features seen
+}
+
+func (r *spatialJoinRun) addRight(b []Feature) error {
+	for _, f := range b {
+		if len(r.rs.feats) == 0 {
+			r.rightCRS = f.CRS
+		} else if f.CRS != r.rightCRS {
+			return fmt.Errorf("right feature %d%s is in %s, earlier ones in %s", len(r.rs.feats)+1, feature.IDSuffix(f), crsName(f.CRS), crsName(r.rightCRS))
+		}
+		if box, ok := f.Geometry.Envelope().AsBox(); ok {
+			r.items = append(r.items, rtree.BulkItem{Box: box, RecordID: len(r.rs.feats)})
+		}
+		r.rs.add(f)
+	}
+	return nil
+}
+
+func (r *spatialJoinRun) joinLeft(b []Feature) error {
+	if r.tree == nil {
+		r.tree = rtree.BulkLoad(r.items)
+		r.items = nil
+	}
+	for _, f := range b {
+		if err := r.joinOne(f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *spatialJoinRun) joinOne(f Feature) error {
+	r.n++
+	if len(r.rs.feats) > 0 && f.CRS != r.rightCRS {
+		return fmt.Errorf("left feature %d%s is in %s but the right features are in %s; add geoprocessing.reproject to one side", r.n, feature.IDSuffix(f), crsName(f.CRS), crsName(r.rightCRS))
+	}
+	matched, err := spatialMatches(r.tree, r.rs.feats, f.Geometry, r.pred, r.maxDist, r.hasMax, func(i int, d float64) error {
+		return r.emit(f, &r.rs.feats[i], d)
+	})
+	if err != nil {
+		return fmt.Errorf("left feature %d%s: %w", r.n, feature.IDSuffix(f), err)
+	}
+	if !matched && !r.inner {
+		return r.emit(f, nil, nil)
+	}
+	return nil
+}
+
+// emit passes on left joined with right (nil: unmatched), with the
+// distance as join_distance for nearest.
+func (r *spatialJoinRun) emit(left Feature, right *Feature, distance any) error {
+	var extra []Property
+	if r.pred == "nearest" {
+		extra = []Property{{Key: "join_distance", Value: distance}}
+	}
+	return r.nc.emit(r.ctx, r.rs.merge(left, right, extra...))
 }
 
 // spatialMatches calls emit for every right feature that relates to g,

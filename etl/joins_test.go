@@ -19,6 +19,7 @@ const joinRight = `{"type":"FeatureCollection","features":[
 {"type":"Feature","properties":{"key":"3","name":"text three","zone":"Z4"},"geometry":{"type":"Point","coordinates":[18,20]}}]}`
 
 func TestJoinNodes(t *testing.T) {
+	t.Parallel()
 	type row struct {
 		name, zone, right any
 	}
@@ -92,6 +93,7 @@ func TestJoinNodes(t *testing.T) {
 }
 
 func TestSpatialJoin_RefusesDifferentCRSs(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	def := graph([]node{inline("l", joinLeft), inline("r", joinRight),
 		{id: "rp", typ: "geoprocessing.reproject", params: map[string]any{"target_crs": "EPSG:3857"}},
@@ -104,6 +106,7 @@ func TestSpatialJoin_RefusesDifferentCRSs(t *testing.T) {
 }
 
 func TestJoin_OneSourceFeedingBothSidesDoesNotBlock(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	def := graph([]node{inline("s", pointsFC(3000)), {id: "j", typ: "join.attribute", params: map[string]any{"left_key": "id", "right_key": "id", "how": "inner"}}, geojsonOut("out.geojson")},
 		[][2]string{{"s", "j"}, {"s", "j"}, {"j", "out"}})

@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+
+	"github.com/geoetl/geoetl/etl/feature"
 )
 
 // unmarshalJSON decodes b into v with numbers kept as json.Number, so
@@ -20,7 +22,7 @@ func unmarshalJSON(b []byte, v any) error {
 func normalizeNested(v any) any {
 	switch x := v.(type) {
 	case json.Number:
-		return normalizeValue(x)
+		return feature.Normalize(x)
 	case map[string]any:
 		for k, e := range x {
 			x[k] = normalizeNested(e)

@@ -12,6 +12,7 @@ import (
 
 	geoetl "github.com/geoetl/geoetl"
 	"github.com/geoetl/geoetl/etl/crs"
+	"github.com/geoetl/geoetl/etl/feature"
 )
 
 // NodeType describes one entry of the node catalog; the catalog is served
@@ -213,7 +214,7 @@ func coerceNodeParam(s *ParamSpec, v any, lenient bool) (any, error) {
 	case "string":
 		str, ok := v.(string)
 		if !ok {
-			return nil, fmt.Errorf("must be a string, not %s", describe(v))
+			return nil, fmt.Errorf("must be a string, not %s", feature.Describe(v))
 		}
 		if len(s.Enum) > 0 && !contains(s.Enum, str) {
 			return nil, fmt.Errorf("must be one of %s, not %q", strings.Join(s.Enum, ", "), str)
@@ -226,7 +227,7 @@ func coerceNodeParam(s *ParamSpec, v any, lenient bool) (any, error) {
 		case string:
 			return sqlText{SQL: x}, nil
 		}
-		return nil, fmt.Errorf("must be a string of SQL, not %s", describe(v))
+		return nil, fmt.Errorf("must be a string of SQL, not %s", feature.Describe(v))
 	case "number":
 		if str, ok := v.(string); ok && lenient {
 			if f, err := strconv.ParseFloat(strings.TrimSpace(str), 64); err == nil {
@@ -242,7 +243,7 @@ func coerceNodeParam(s *ParamSpec, v any, lenient bool) (any, error) {
 		case int64:
 			return float64(x), nil
 		}
-		return nil, fmt.Errorf("must be a number, not %s", describe(v))
+		return nil, fmt.Errorf("must be a number, not %s", feature.Describe(v))
 	case "integer":
 		if str, ok := v.(string); ok && lenient {
 			if i, err := strconv.ParseInt(strings.TrimSpace(str), 10, 64); err == nil {
@@ -257,7 +258,7 @@ func coerceNodeParam(s *ParamSpec, v any, lenient bool) (any, error) {
 				return int64(x), nil
 			}
 		}
-		return nil, fmt.Errorf("must be an integer, not %s", describe(v))
+		return nil, fmt.Errorf("must be an integer, not %s", feature.Describe(v))
 	case "boolean":
 		if str, ok := v.(string); ok && lenient {
 			if b, err := strconv.ParseBool(strings.TrimSpace(str)); err == nil {
@@ -267,7 +268,7 @@ func coerceNodeParam(s *ParamSpec, v any, lenient bool) (any, error) {
 		if b, ok := v.(bool); ok {
 			return b, nil
 		}
-		return nil, fmt.Errorf("must be true or false, not %s", describe(v))
+		return nil, fmt.Errorf("must be true or false, not %s", feature.Describe(v))
 	case "crs":
 		var code int
 		switch x := v.(type) {
@@ -280,7 +281,7 @@ func coerceNodeParam(s *ParamSpec, v any, lenient bool) (any, error) {
 		case int64:
 			code = int(x)
 		default:
-			return nil, fmt.Errorf("must be a CRS such as \"EPSG:4326\", not %s", describe(v))
+			return nil, fmt.Errorf("must be a CRS such as \"EPSG:4326\", not %s", feature.Describe(v))
 		}
 		if _, err := crs.Lookup(code); err != nil {
 			return nil, err
@@ -305,7 +306,7 @@ func coerceNodeParam(s *ParamSpec, v any, lenient bool) (any, error) {
 			}
 			return out, nil
 		}
-		return nil, fmt.Errorf("must be a string or an array of strings, not %s", describe(v))
+		return nil, fmt.Errorf("must be a string or an array of strings, not %s", feature.Describe(v))
 	case "json":
 		b, err := json.Marshal(v)
 		if err != nil {
@@ -348,7 +349,7 @@ func parseBBox(v any) ([]float64, error) {
 			}
 		}
 	default:
-		return nil, fmt.Errorf("must be [minx, miny, maxx, maxy], not %s", describe(v))
+		return nil, fmt.Errorf("must be [minx, miny, maxx, maxy], not %s", feature.Describe(v))
 	}
 	if len(nums) != 4 {
 		return nil, fmt.Errorf("must be four numbers [minx, miny, maxx, maxy], has %d", len(nums))
@@ -380,5 +381,5 @@ func parseGeometryParam(v any) (geom.Geometry, error) {
 		}
 		return g, nil
 	}
-	return geom.Geometry{}, fmt.Errorf("must be a GeoJSON geometry object or WKT text, not %s", describe(v))
+	return geom.Geometry{}, fmt.Errorf("must be a GeoJSON geometry object or WKT text, not %s", feature.Describe(v))
 }

@@ -1,6 +1,7 @@
 package etl
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -285,6 +286,42 @@ func tempName(dest string) string {
 	return filepath.Join(filepath.Dir(dest), "."+filepath.Base(dest)+"."+randomSuffix()+".tmp")
 }
 
+// writeOutput is how every file sink writes. Each of names (paths in the
+// data folder) is created under a temporary name in its own folder (see
+// createData: never through a link, over a device or FIFO, or outside the
+// tenant's folder); write fills the files; then they are made durable and
+// renamed into place in the order given, so a sink lists last the file
+// that readers look for first. When write or a rename fails, every file
+// not yet renamed is removed: a failed run leaves the previous outputs as
+// they were.
+func (r *run) writeOutput(names []string, write func(files []*atomicFile) error) error {
+	files := make([]*atomicFile, 0, len(names))
+	committed := 0
+	defer func() {
+		for _, f := range files[committed:] {
+			f.abort()
+		}
+	}()
+	for _, name := range names {
+		f, err := r.createData(name)
+		if err != nil {
+			return err
+		}
+		files = append(files, f)
+	}
+	if err := write(files); err != nil {
+		return err
+	}
+	for _, f := range files {
+		err := f.commit() // removes its own temporary file on failure
+		committed++
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // atomicFile is an output file written under a temporary name in the same
 // folder and renamed into place on commit, so readers never see half a
 // file and a failed run leaves the previous output as it was.
@@ -292,6 +329,10 @@ type atomicFile struct {
 	*os.File
 	r         *run
 	tmp, dest string
+	buf       *bufio.Writer
+	// sqlite is set once the file has been handed to SQLite, which writes
+	// it by name and may leave a journal beside it.
+	sqlite *sqliteFile
 }
 
 func (r *run) createData(p string) (*atomicFile, error) {
@@ -310,25 +351,99 @@ func (r *run) createData(p string) (*atomicFile, error) {
 	return &atomicFile{File: f, r: r, tmp: tmp, dest: osp}, nil
 }
 
+// buffered is the file behind a 1 MiB buffer, which commit flushes.
+func (a *atomicFile) buffered() *bufio.Writer {
+	if a.buf == nil {
+		a.buf = bufio.NewWriterSize(a.File, 1<<20)
+	}
+	return a.buf
+}
+
+// forSQLite copies the existing output, if any, into the temporary file
+// and names that copy for SQLite, which then writes it: the output is
+// never changed in place, so a hard link to it could not carry a change
+// out of the folder even if one got past the checks. The caller closes
+// its database before commit.
+func (a *atomicFile) forSQLite() (string, error) {
+	exists := true
+	if _, err := lstatPlain(a.r.root, a.dest); errors.Is(err, fs.ErrNotExist) {
+		exists = false
+	}
+	if exists {
+		for _, side := range []string{"-wal", "-journal"} {
+			if st, err := a.r.root.Lstat(a.dest + side); err == nil && st.Size() > 0 {
+				return "", fmt.Errorf("%q has an unfinished SQLite %s file; open it once with SQLite or ogrinfo to finish that write", filepath.ToSlash(a.dest), strings.TrimPrefix(side, "-"))
+			}
+		}
+		src, err := openPlain(a.r.root, a.dest)
+		if err != nil {
+			return "", err
+		}
+		_, err = io.Copy(a.File, src)
+		src.Close()
+		if err != nil {
+			return "", fmt.Errorf("copying %q: %v", filepath.ToSlash(a.dest), err)
+		}
+	}
+	// SQLite locks with POSIX locks, which closing any other descriptor of
+	// the file would drop: ours is closed before SQLite opens it.
+	err := a.File.Close()
+	a.File = nil
+	if err != nil {
+		return "", dataErr(filepath.ToSlash(a.dest), err)
+	}
+	if a.sqlite, err = a.r.sqlitePath(a.tmp); err != nil {
+		return "", err
+	}
+	return a.sqlite.Path, nil
+}
+
 func (a *atomicFile) commit() error {
+	if a.buf != nil {
+		if err := a.buf.Flush(); err != nil {
+			a.abort()
+			return err
+		}
+	}
+	if a.sqlite != nil {
+		a.sqlite.Close()
+		f, err := a.r.root.OpenFile(a.tmp, os.O_RDWR, 0)
+		if err != nil {
+			a.abort()
+			return err
+		}
+		a.File = f
+	}
 	if err := a.File.Sync(); err != nil {
 		a.abort()
 		return err
 	}
-	if err := a.File.Close(); err != nil {
-		a.r.root.Remove(a.tmp)
+	err := a.File.Close()
+	a.File = nil
+	if err != nil {
+		a.abort()
 		return err
 	}
 	if err := a.r.renameIntoPlace(a.tmp, a.dest); err != nil {
-		a.r.root.Remove(a.tmp)
+		a.abort()
 		return err
 	}
 	return nil
 }
 
+// abort removes the temporary file and whatever SQLite left beside it.
 func (a *atomicFile) abort() {
-	a.File.Close()
+	if a.File != nil {
+		a.File.Close()
+		a.File = nil
+	}
 	a.r.root.Remove(a.tmp)
+	if a.sqlite != nil {
+		a.sqlite.Close()
+		for _, side := range []string{"-journal", "-wal", "-shm"} {
+			a.r.root.Remove(a.tmp + side)
+		}
+	}
 }
 
 // renameIntoPlace replaces dest by the finished temporary file tmp, after
@@ -397,88 +512,4 @@ func (r *run) sqliteSource(p string) (*sqliteFile, error) {
 	}
 	f.Close()
 	return r.sqlitePath(osp)
-}
-
-// gpkgOutput is the temporary copy that a GeoPackage sink writes into and
-// renames over its output once the run succeeds: the output is never
-// changed in place, so a hard link to it could not carry a change out of
-// the folder even if one got past the checks.
-type gpkgOutput struct {
-	tmp, dest string
-	file      *sqliteFile
-}
-
-// prepareGPKGOutput copies the existing GeoPackage, if any, to a
-// temporary file beside it, and names that copy for SQLite.
-func (r *run) prepareGPKGOutput(p string) (*gpkgOutput, error) {
-	osp, err := cleanRel(p)
-	if err != nil {
-		return nil, err
-	}
-	exists, err := r.prepareOutput(osp)
-	if err != nil {
-		return nil, err
-	}
-	var src *os.File
-	if exists {
-		for _, side := range []string{"-wal", "-journal"} {
-			if st, err := r.root.Lstat(osp + side); err == nil && st.Size() > 0 {
-				return nil, fmt.Errorf("%q has an unfinished SQLite %s file; open it once with SQLite or ogrinfo to finish that write", filepath.ToSlash(osp), strings.TrimPrefix(side, "-"))
-			}
-		}
-		if src, err = openPlain(r.root, osp); err != nil {
-			return nil, err
-		}
-		defer src.Close()
-	}
-	tmp := tempName(osp)
-	out, err := r.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
-		return nil, dataErr(filepath.ToSlash(osp), err)
-	}
-	g := &gpkgOutput{tmp: tmp, dest: osp}
-	if src != nil {
-		if _, err := io.Copy(out, src); err != nil {
-			out.Close()
-			g.remove(r)
-			return nil, fmt.Errorf("copying %q: %v", filepath.ToSlash(osp), err)
-		}
-	}
-	if err := out.Close(); err != nil {
-		g.remove(r)
-		return nil, dataErr(filepath.ToSlash(osp), err)
-	}
-	if g.file, err = r.sqlitePath(tmp); err != nil {
-		g.remove(r)
-		return nil, err
-	}
-	return g, nil
-}
-
-// commit makes the finished copy durable and renames it over the output.
-// SQLite must have closed it.
-func (g *gpkgOutput) commit(r *run) error {
-	g.file.Close()
-	f, err := r.root.OpenFile(g.tmp, os.O_RDWR, 0)
-	if err == nil {
-		err = f.Sync()
-		f.Close()
-	}
-	if err == nil {
-		err = r.renameIntoPlace(g.tmp, g.dest)
-	}
-	if err != nil {
-		g.remove(r)
-	}
-	return err
-}
-
-// remove deletes the temporary copy and whatever SQLite left beside it.
-func (g *gpkgOutput) remove(r *run) {
-	if g.file != nil {
-		g.file.Close()
-	}
-	for _, side := range []string{"", "-journal", "-wal", "-shm"} {
-		r.root.Remove(g.tmp + side)
-	}
 }

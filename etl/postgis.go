@@ -16,6 +16,7 @@ import (
 	"github.com/peterstace/simplefeatures/geom"
 
 	"github.com/geoetl/geoetl/etl/crs"
+	"github.com/geoetl/geoetl/etl/feature"
 )
 
 // PostGIS nodes connect through connections named in configuration
@@ -248,7 +249,7 @@ func pgToValue(v any, oid uint32) any {
 			return x.Format("2006-01-02T15:04:05.999999999")
 		}
 	}
-	switch x := normalizeValue(v).(type) {
+	switch x := feature.Normalize(v).(type) {
 	case nil, bool, int64, float64, string, []byte:
 		return x
 	default:
@@ -412,16 +413,16 @@ func pgParam(v any, t FieldType) (any, error) {
 		case string:
 			return x, nil
 		case []byte:
-			return binaryText(x), nil
+			return feature.BinaryText(x), nil
 		}
-		return formatValue(v), nil
+		return feature.FormatValue(v), nil
 	case FieldJSON:
 		b, err := json.Marshal(v)
 		return string(b), err
 	case FieldDate:
 		return time.Parse(time.DateOnly, v.(string))
 	case FieldDateTime:
-		return parseDateTime(v.(string))
+		return feature.ParseDateTime(v.(string))
 	case FieldReal:
 		if f, ok := v.(float64); ok && (math.IsNaN(f) || math.IsInf(f, 0)) {
 			return nil, nil
@@ -627,7 +628,7 @@ func (w *pgWriter) create(ctx context.Context, first []Feature) error {
 // noteGeometry widens the geometry column's declared type for g and
 // reports whether it changed.
 func (w *pgWriter) noteGeometry(g geom.Geometry) bool {
-	if isNullGeometry(g) {
+	if feature.IsNullGeometry(g) {
 		return false
 	}
 	changed := false
@@ -732,7 +733,7 @@ func (w *pgWriter) column(ctx context.Context, key string, v any) (*pgColumn, er
 		for i := 1; w.cols[strings.ToLower(name)] != nil; i++ {
 			name = fmt.Sprintf("%s_%d", key, i)
 		}
-		t, _ := valueFieldType(v)
+		t, _ := feature.TypeOf(v)
 		c = &pgColumn{key: key, name: name, typ: pgColumnType(t), ft: t}
 		if _, err := w.tx.Exec(ctx, "ALTER TABLE "+w.table.Sanitize()+" ADD COLUMN "+pgx.Identifier{name}.Sanitize()+" "+c.typ); err != nil {
 			return nil, fmt.Errorf("adding column %q: %v", name, err)
@@ -751,7 +752,7 @@ func (w *pgWriter) value(ctx context.Context, key string, c *pgColumn, v any) (a
 		if c.ft == "" {
 			return pgParam(v, c.ft)
 		}
-		cv, err := coerceValue(v, c.ft)
+		cv, err := feature.Coerce(v, c.ft)
 		if err != nil {
 			where := fmt.Sprintf("the existing table %s; change the column's type or cast the attribute", w.table.Sanitize())
 			if w.created {
@@ -761,8 +762,8 @@ func (w *pgWriter) value(ctx context.Context, key string, c *pgColumn, v any) (a
 		}
 		return pgParam(cv, c.ft)
 	}
-	if vt, ok := valueFieldType(v); ok && vt != c.ft {
-		if nt := widenFieldType(c.ft, vt); nt != c.ft {
+	if vt, ok := feature.TypeOf(v); ok && vt != c.ft {
+		if nt := feature.Widen(c.ft, vt); nt != c.ft {
 			if err := w.flush(ctx); err != nil {
 				return nil, err
 			}
@@ -780,7 +781,7 @@ func (w *pgWriter) value(ctx context.Context, key string, c *pgColumn, v any) (a
 	if c.ft == "" { // a column that only held nulls so far
 		return pgParam(v, FieldText)
 	}
-	cv, err := coerceValue(v, c.ft)
+	cv, err := feature.Coerce(v, c.ft)
 	if err != nil {
 		return nil, fmt.Errorf("attribute %q: %v", key, err)
 	}
@@ -807,7 +808,7 @@ func (w *pgWriter) write(ctx context.Context, fs []Feature) error {
 			}
 			var err error
 			if g, err = transformGeometry(g, t); err != nil {
-				return fmt.Errorf("feature %d%s: %v", n, idSuffix(f), err)
+				return fmt.Errorf("feature %d%s: %v", n, feature.IDSuffix(f), err)
 			}
 		}
 		if w.created && w.noteGeometry(g) {
@@ -819,7 +820,7 @@ func (w *pgWriter) write(ctx context.Context, fs []Feature) error {
 		var args []any
 		ph := []string{"NULL"}
 		// A feature without geometry (GeoJSON null) is stored as NULL.
-		if !isNullGeometry(g) {
+		if !feature.IsNullGeometry(g) {
 			args = append(args, g.AsBinary())
 			ph[0] = "ST_SetSRID(ST_GeomFromWKB($1), " + strconv.Itoa(w.srid) + ")"
 		}
@@ -861,7 +862,7 @@ func featureErr(n int64, f Feature, err error) error {
 	if errors.As(err, &ie) {
 		return err
 	}
-	return fmt.Errorf("feature %d%s: %v", n, idSuffix(f), err)
+	return fmt.Errorf("feature %d%s: %v", n, feature.IDSuffix(f), err)
 }
 
 // flush sends the queued inserts.

@@ -31,6 +31,7 @@ func pgSink(table, mode string, extra ...any) node {
 }
 
 func TestPostGISSink_IDPropertyIsAnOrdinaryColumn(t *testing.T) {
+	t.Parallel()
 	env, conn := pgSinkEnv(t)
 	content := `{"type":"FeatureCollection","features":[
 	  {"type":"Feature","properties":{"id":"A-1","v":1},"geometry":{"type":"Point","coordinates":[1,2]}},
@@ -74,6 +75,7 @@ func pgConnString(t *testing.T, conn *pgx.Conn) string {
 }
 
 func TestPostGISSink_KeepsZAndMAndDeclaresTheGeometryType(t *testing.T) {
+	t.Parallel()
 	env, conn := pgSinkEnv(t)
 	ctx := context.Background()
 	cases := []struct {
@@ -126,6 +128,7 @@ func TestPostGISSink_KeepsZAndMAndDeclaresTheGeometryType(t *testing.T) {
 }
 
 func TestPostGISSink_MeasuresAreKept(t *testing.T) {
+	t.Parallel()
 	env, conn := pgSinkEnv(t)
 	ctx := context.Background()
 	// GeoPackage carries M; write one with M through GDAL and pass it on.
@@ -144,6 +147,7 @@ func TestPostGISSink_MeasuresAreKept(t *testing.T) {
 }
 
 func TestPostGISSink_ColumnTypesHoldEveryValue(t *testing.T) {
+	t.Parallel()
 	env, conn := pgSinkEnv(t)
 	ctx := context.Background()
 	content, want := mixedTypesFC()
@@ -221,6 +225,7 @@ func runTool(bin string, args ...string) ([]byte, error) {
 }
 
 func TestPostGISSource_ReadsIntervalByteaGeographyAndOtherTypes(t *testing.T) {
+	t.Parallel()
 	env, conn := pgSinkEnv(t)
 	ctx := context.Background()
 	for _, q := range []string{

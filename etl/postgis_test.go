@@ -62,6 +62,7 @@ func postgisDB(t *testing.T) string {
 }
 
 func TestPostGIS_SinkThenSourceRoundTrip(t *testing.T) {
+	t.Parallel()
 	u := postgisDB(t)
 	env := newEnv(t, func(c *Config) { c.Connections = map[string]string{"GIS": u} })
 	env.write("in.json", pointsNear(1200, 9, 50))
@@ -123,6 +124,7 @@ func TestPostGIS_SinkThenSourceRoundTrip(t *testing.T) {
 }
 
 func TestPostGIS_SourceIsReadOnlyAndConnectionsAreNamed(t *testing.T) {
+	t.Parallel()
 	u := postgisDB(t)
 	env := newEnv(t, func(c *Config) { c.Connections = map[string]string{"gis": u} })
 	ctx := context.Background()

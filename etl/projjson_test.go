@@ -14,6 +14,7 @@ import (
 // to GeoParquet for each kind of system etl/crs defines and identify it
 // as the same EPSG code.
 func TestProjJSON_PROJIdentifiesEveryCode(t *testing.T) {
+	t.Parallel()
 	bin := requireTool(t, "projinfo", "proj-bin")
 	for _, code := range []int{4326, 4258, 3857, 3035, 27700, 2154, 32632, 32733, 25832, 2056, 5070, 28992, 31467, 2193, 4269, 7844} {
 		t.Run(strconv.Itoa(code), func(t *testing.T) {
@@ -38,6 +39,7 @@ func TestProjJSON_PROJIdentifiesEveryCode(t *testing.T) {
 // systems of each mapped method (as etl/crs will define them from PROJ's
 // database) and has PROJ identify the result.
 func TestProjJSON_FromGDALWKT1(t *testing.T) {
+	t.Parallel()
 	bin := requireTool(t, "projinfo", "proj-bin")
 	// Northing-first systems: GDAL's WKT 1 does not say so; etl/crs does.
 	swapped := map[int]bool{31467: true, 2193: true}

@@ -14,6 +14,7 @@ import (
 // 179606.918154) in EPSG:27700 and at 0 m as (531979.292711,
 // 179606.908536), 1.9 cm apart.
 func TestReproject_UsesHeightsInDatumShifts(t *testing.T) {
+	t.Parallel()
 	out := transformOnce(t, fc(`{"type":"Point","coordinates":[-0.1,51.5,1000]}`, `{"type":"Point","coordinates":[-0.1,51.5]}`,
 		`{"type":"LineString","coordinates":[[-0.1,51.5,1000],[-0.1,51.5,0]]}`),
 		node{typ: "geoprocessing.reproject", params: map[string]any{"target_crs": "EPSG:27700"}})
@@ -37,6 +38,7 @@ func TestReproject_UsesHeightsInDatumShifts(t *testing.T) {
 }
 
 func TestReproject_AcceptsPROJStringsAndWKT(t *testing.T) {
+	t.Parallel()
 	out := transformOnce(t, fc(`{"type":"Point","coordinates":[9,48]}`),
 		node{typ: "geoprocessing.reproject", params: map[string]any{"target_crs": "+proj=utm +zone=32 +datum=WGS84 +units=m +no_defs"}})
 	if out[0].CRS != 32632 {
@@ -55,6 +57,7 @@ func TestReproject_AcceptsPROJStringsAndWKT(t *testing.T) {
 // installed, or that leaves points outside its area unshifted, says so in
 // the run log.
 func TestReproject_LogsTheDatumTransformationsLimits(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	env.write("a.json", fc(`{"type":"Point","coordinates":[-0.1,51.5]}`))
 	_, err, rec := env.run(chain(src("a.json"), node{id: "p", typ: "geoprocessing.reproject", params: map[string]any{"target_crs": "EPSG:27700"}}, geojsonOut("o.json")), nil)
@@ -69,6 +72,7 @@ func TestReproject_LogsTheDatumTransformationsLimits(t *testing.T) {
 // A GeoJSON file names an ESRI CRS as ESRI's, and refuses a custom one
 // rather than naming a code that is not it.
 func TestGeoJSONSink_NamesESRICodesAndRefusesCustomCRSs(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	env.write("a.json", fc(`{"type":"Point","coordinates":[9,48]}`))
 	env.mustRun(chain(src("a.json"), node{id: "p", typ: "geoprocessing.reproject", params: map[string]any{"target_crs": "ESRI:102100"}}, geojsonOut("o.json")))
@@ -85,6 +89,7 @@ func TestGeoJSONSink_NamesESRICodesAndRefusesCustomCRSs(t *testing.T) {
 // gpkg_spatial_ref_sys under organization NONE, and reads back into the
 // same CRS: reprojecting back to WGS 84 returns the input.
 func TestGeoPackage_CustomCRSRoundTrip(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	env.write("a.json", fc(`{"type":"Point","coordinates":[9.5,47.25]}`))
 	env.mustRun(chain(src("a.json"),

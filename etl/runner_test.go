@@ -15,14 +15,20 @@ import (
 )
 
 func TestRun_EmptyWorkflowDoesNothing(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	sum, err, rec := env.run(`{"nodes":[],"edges":[]}`, nil)
 	if err != nil || sum.FeaturesRead != 0 || len(rec.nodes) != 0 {
 		t.Errorf("Run = %+v, %v, %d node records", sum, err, len(rec.nodes))
 	}
+	// Nothing to record either: every log line is a row written per run.
+	if len(rec.logs) != 0 {
+		t.Errorf("an empty workflow logged %q", rec.logs)
+	}
 }
 
 func TestRun_SubstitutesParametersAndRunVariables(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	env.write("in/north.geojson", pointsFC(10))
 	def := `{"parameters":{
@@ -49,6 +55,7 @@ func TestRun_SubstitutesParametersAndRunVariables(t *testing.T) {
 }
 
 func TestRun_ParameterErrorsNameTheParameter(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	def := `{"parameters":{"d":{"type":"number","required":true},"when":{"type":"date"}},"nodes":[]}`
 	cases := []struct {
@@ -68,6 +75,7 @@ func TestRun_ParameterErrorsNameTheParameter(t *testing.T) {
 }
 
 func TestRun_TemplateOfWrongTypeFailsAfterSubstitution(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	def := `{"parameters":{"d":{"type":"string","defaultValue":"wide"}},"nodes":[
 	  {"id":"src","type":"data_source.file","parameters":{"content":{"type":"Point","coordinates":[1,2]}}},
@@ -84,6 +92,7 @@ func TestRun_TemplateOfWrongTypeFailsAfterSubstitution(t *testing.T) {
 }
 
 func TestRun_RecordsEveryNodeFromPendingToCompleted(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	env.write("in.json", pointsFC(1200))
 	_, rec := env.mustRun(chain(src("in.json"), node{id: "c", typ: "geoprocessing.centroid", params: map[string]any{}}, geojsonOut("o.json")))
@@ -102,6 +111,7 @@ func TestRun_RecordsEveryNodeFromPendingToCompleted(t *testing.T) {
 }
 
 func TestRun_CancellationStopsWaitAtOnce(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -136,6 +146,7 @@ func TestRun_CancellationStopsWaitAtOnce(t *testing.T) {
 }
 
 func TestRun_DeadlineEndsRunWithDeadlineExceeded(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
@@ -146,6 +157,7 @@ func TestRun_DeadlineEndsRunWithDeadlineExceeded(t *testing.T) {
 }
 
 func TestRun_NodeTimeoutFailsTheNode(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	start := time.Now()
 	_, err, rec := env.run(`{"nodes":[{"id":"w","type":"control.wait","parameters":{"seconds":60},"execution":{"timeoutSeconds":0.1}}]}`, nil)
@@ -161,6 +173,7 @@ func TestRun_NodeTimeoutFailsTheNode(t *testing.T) {
 }
 
 func TestRun_ContinueOnErrorSkipsDependentsAndCompletes(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	env.write("good.json", pointsFC(5))
 	def := graph([]node{
@@ -191,6 +204,7 @@ func TestRun_ContinueOnErrorSkipsDependentsAndCompletes(t *testing.T) {
 }
 
 func TestRun_FailureWithoutContinueOnErrorFailsRunNamingNode(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	_, err, rec := env.run(chain(src("missing.json"), geojsonOut("o.json")), nil)
 	if err == nil || !strings.Contains(err.Error(), `node "src" (data_source.file) failed`) {
@@ -202,6 +216,7 @@ func TestRun_FailureWithoutContinueOnErrorFailsRunNamingNode(t *testing.T) {
 }
 
 func TestRun_RetriesANodeThatFailedBeforeReading(t *testing.T) {
+	t.Parallel()
 	var hits atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if hits.Add(1) < 3 {
@@ -230,6 +245,7 @@ func TestRun_RetriesANodeThatFailedBeforeReading(t *testing.T) {
 // A diamond (one source feeding both inputs of a two-input node) must not
 // deadlock even when the overlay input needs all of its data first.
 func TestRun_DiamondThroughTwoInputNodeDoesNotDeadlock(t *testing.T) {
+	// Not parallel: it lowers spoolMemFeatures for every run.
 	env := newEnv(t)
 	env.write("in.json", pointsFC(3000))
 	def := graph([]node{

@@ -8,6 +8,7 @@ import (
 )
 
 func TestSampleWorkflow_RunsEndToEndAndOpensInGDAL(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	if err := InstallSampleData(env.dataDir); err != nil {
 		t.Fatal(err)
@@ -41,6 +42,7 @@ func TestSampleWorkflow_RunsEndToEndAndOpensInGDAL(t *testing.T) {
 }
 
 func TestInstallSampleData_KeepsAnExistingFile(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	p := filepath.Join(dir, "default", SampleDataPath)
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
@@ -66,6 +68,7 @@ func TestInstallSampleData_KeepsAnExistingFile(t *testing.T) {
 
 // The definition shown in API.md, imported as it is, runs end to end.
 func TestAPIExample_RunsEndToEndIntoGeoPackage(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	env.write("parcels/north.geojson", fc(
 		`{"type":"Polygon","coordinates":[[[10,50],[10.1,50],[10.1,50.1],[10,50.1],[10,50]]]}`,

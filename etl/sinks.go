@@ -7,12 +7,15 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/geoetl/geoetl/etl/crs"
+	"github.com/geoetl/geoetl/etl/feature"
+	"github.com/geoetl/geoetl/etl/gpkg"
 )
 
 func sinkType(t *NodeType) *NodeType {
@@ -47,88 +50,99 @@ func (e *Engine) geojsonSink() *NodeType {
 }
 
 func writeGeoJSON(ctx context.Context, nc *nodeCtx, path string, pretty bool, schema []Field) error {
-	af, err := nc.r.createData(path)
-	if err != nil {
-		return err
-	}
-	ok := false
-	defer func() {
-		if !ok {
-			af.abort()
+	gw := geojsonWriter{pretty: pretty, schema: schema}
+	err := nc.r.writeOutput([]string{path}, func(files []*atomicFile) error {
+		gw.w = files[0].buffered()
+		if err := nc.eachBatchAll(ctx, gw.writeBatch); err != nil {
+			return err
 		}
-	}()
-	w := bufio.NewWriterSize(af, 1<<20)
-	code := 0
-	n := 0
-	var buf, ind []byte
-	header := func(c int) error {
-		w.WriteString(`{"type":"FeatureCollection",`)
-		if c != 4326 {
-			urn, err := crs.URN(c)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(w, `"crs":{"type":"name","properties":{"name":"%s"}},`, urn)
-		}
-		w.WriteString(`"features":[`)
-		return nil
-	}
-	err = nc.eachBatchAll(ctx, func(b []Feature) error {
-		for i := range b {
-			f := &b[i]
-			if n == 0 {
-				code = f.CRS
-				if err := header(code); err != nil {
-					return err
-				}
-			} else if f.CRS != code {
-				return fmt.Errorf("feature %d is in EPSG:%d, earlier ones in EPSG:%d; add geoprocessing.reproject before the sink", n+1, f.CRS, code)
-			}
-			if len(schema) > 0 {
-				cf, err := coerceFeature(*f, schema)
-				if err != nil {
-					return fmt.Errorf("feature %d%s: %v", n+1, idSuffix(*f), err)
-				}
-				f = &cf
-			}
-			if buf, err = appendGeoJSONFeature(buf[:0], f); err != nil {
-				return fmt.Errorf("feature %d: %v", n+1, err)
-			}
-			if n > 0 {
-				w.WriteByte(',')
-			}
-			w.WriteByte('\n')
-			if pretty {
-				var out bytes.Buffer
-				if err := json.Indent(&out, buf, "  ", "  "); err != nil {
-					return err
-				}
-				w.WriteString("  ")
-				ind = out.Bytes()
-				w.Write(ind)
-			} else {
-				w.Write(buf)
-			}
-			n++
-		}
-		return nil
+		return gw.close()
 	})
 	if err != nil {
 		return err
 	}
-	if n == 0 {
-		_ = header(4326) // no crs member, so no error
+	nc.count(gw.n)
+	nc.log("info", "wrote %d features to %s", gw.n, path)
+	return nil
+}
+
+// geojsonWriter writes a FeatureCollection in the CRS of its first
+// feature (named in a crs member unless EPSG:4326).
+type geojsonWriter struct {
+	w        *bufio.Writer
+	pretty   bool
+	schema   []Field
+	code, n  int
+	buf, ind []byte
+}
+
+func (g *geojsonWriter) header(c int) error {
+	g.w.WriteString(`{"type":"FeatureCollection",`)
+	if c != 4326 {
+		urn, err := crs.URN(c)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(g.w, `"crs":{"type":"name","properties":{"name":"%s"}},`, urn)
 	}
-	w.WriteString("\n]}\n")
-	if err := w.Flush(); err != nil {
-		return err
+	g.w.WriteString(`"features":[`)
+	return nil
+}
+
+func (g *geojsonWriter) writeBatch(b []Feature) error {
+	for i := range b {
+		if err := g.write(&b[i]); err != nil {
+			return err
+		}
 	}
-	if err := af.commit(); err != nil {
-		return err
+	return nil
+}
+
+func (g *geojsonWriter) write(f *Feature) error {
+	if g.n == 0 {
+		g.code = f.CRS
+		if err := g.header(g.code); err != nil {
+			return err
+		}
+	} else if f.CRS != g.code {
+		return fmt.Errorf("feature %d is in EPSG:%d, earlier ones in EPSG:%d; add geoprocessing.reproject before the sink", g.n+1, f.CRS, g.code)
 	}
-	ok = true
-	nc.count(n)
-	nc.log("info", "wrote %d features to %s", n, path)
+	if len(g.schema) > 0 {
+		cf, err := coerceFeature(*f, g.schema)
+		if err != nil {
+			return fmt.Errorf("feature %d%s: %v", g.n+1, feature.IDSuffix(*f), err)
+		}
+		f = &cf
+	}
+	var err error
+	if g.buf, err = appendGeoJSONFeature(g.buf[:0], f); err != nil {
+		return fmt.Errorf("feature %d: %v", g.n+1, err)
+	}
+	if g.n > 0 {
+		g.w.WriteByte(',')
+	}
+	g.w.WriteByte('\n')
+	if g.pretty {
+		var out bytes.Buffer
+		if err := json.Indent(&out, g.buf, "  ", "  "); err != nil {
+			return err
+		}
+		g.w.WriteString("  ")
+		g.ind = out.Bytes()
+		g.w.Write(g.ind)
+	} else {
+		g.w.Write(g.buf)
+	}
+	g.n++
+	return nil
+}
+
+// close ends the collection (an empty one has no crs member).
+func (g *geojsonWriter) close() error {
+	if g.n == 0 {
+		_ = g.header(4326) // no crs member, so no error
+	}
+	g.w.WriteString("\n]}\n")
 	return nil
 }
 
@@ -137,14 +151,14 @@ func appendGeoJSONFeature(dst []byte, f *Feature) ([]byte, error) {
 	if f.ID != nil {
 		dst = append(dst, `"id":`...)
 		var err error
-		if dst, err = appendValue(dst, f.ID); err != nil {
+		if dst, err = feature.AppendValue(dst, f.ID); err != nil {
 			return nil, err
 		}
 		dst = append(dst, ',')
 	}
 	dst = append(dst, `"properties":`...)
 	var err error
-	if dst, err = appendProperties(dst, f.Props); err != nil {
+	if dst, err = feature.AppendProperties(dst, f.Props); err != nil {
 		return nil, err
 	}
 	dst = append(dst, `,"geometry":`...)
@@ -174,7 +188,7 @@ func (e *Engine) geopackageSink() *NodeType {
 			checkPathParam(p, "output_path", add)
 			checkSchemaParam(p, add)
 			if p.has("table_name") {
-				if err := checkTableName(p.str("table_name")); err != nil {
+				if err := gpkg.CheckTableName(p.str("table_name")); err != nil {
 					add("table_name", "%v", err)
 				}
 			}
@@ -185,23 +199,49 @@ func (e *Engine) geopackageSink() *NodeType {
 				return nil, err
 			}
 			return func(ctx context.Context, nc *nodeCtx) error {
-				w, err := nc.r.newGPKGWriter(ctx, p.str("output_path"), p.str("table_name"), p.str("mode"), schema)
-				if err != nil {
-					return err
-				}
-				if err := nc.eachBatchAll(ctx, w.write); err != nil {
-					w.abort()
-					return err
-				}
-				if err := w.commit(); err != nil {
-					return fmt.Errorf("GeoPackage %q: %v", p.str("output_path"), err)
-				}
-				nc.count(int(w.count))
-				nc.log("info", "wrote %d features to table %q of %s", w.count, p.str("table_name"), p.str("output_path"))
-				return nil
+				return writeGeoPackage(ctx, nc, p.str("output_path"), p.str("table_name"), p.str("mode"), schema)
 			}, nil
 		},
 	})
+}
+
+// writeGeoPackage writes the node's input into a table of a copy of the
+// GeoPackage (see atomicFile.forSQLite) and renames the copy over it once
+// the table's transaction has committed.
+func writeGeoPackage(ctx context.Context, nc *nodeCtx, relPath, table, mode string, schema []Field) error {
+	if err := gpkg.CheckTableName(table); err != nil {
+		return fmt.Errorf("table_name %q %v", table, err)
+	}
+	var count int64
+	err := nc.r.writeOutput([]string{relPath}, func(files []*atomicFile) error {
+		path, err := files[0].forSQLite()
+		if err != nil {
+			return err
+		}
+		db, err := gpkg.Open(path, false)
+		if err != nil {
+			return fmt.Errorf("opening GeoPackage %q: %v", relPath, err)
+		}
+		w, err := gpkg.NewWriter(ctx, db, table, mode, schema)
+		if err != nil {
+			return fmt.Errorf("GeoPackage %q: %v", relPath, err)
+		}
+		if err := nc.eachBatchAll(ctx, w.Write); err != nil {
+			w.Abort()
+			return err
+		}
+		if err := w.Commit(); err != nil {
+			return fmt.Errorf("GeoPackage %q: %v", relPath, err)
+		}
+		count = w.Count()
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	nc.count(int(count))
+	nc.log("info", "wrote %d features to table %q of %s", count, table, relPath)
+	return nil
 }
 
 func (e *Engine) csvSink() *NodeType {
@@ -254,23 +294,23 @@ func writeCSV(ctx context.Context, nc *nodeCtx, path string, latlon bool, delim 
 		return err
 	}
 	defer c.sp.close()
-	af, err := nc.r.createData(path)
+	// The types are renamed into place first, so that a reader never pairs
+	// the new CSV with the old types.
+	typesPath := strings.TrimSuffix(path, pathExt(path)) + ".csvt"
+	err = nc.r.writeOutput([]string{typesPath, path}, func(files []*atomicFile) error {
+		return writeCSVFiles(c, files[1].buffered(), files[0], latlon, delim)
+	})
 	if err != nil {
 		return err
 	}
-	tf, err := nc.r.createData(strings.TrimSuffix(path, pathExt(path)) + ".csvt")
-	if err != nil {
-		af.abort()
-		return err
-	}
-	ok := false
-	defer func() {
-		if !ok {
-			af.abort()
-			tf.abort()
-		}
-	}()
-	bw := bufio.NewWriterSize(af, 1<<20)
+	nc.count(c.n)
+	nc.log("info", "wrote %d features to %s", c.n, path)
+	return nil
+}
+
+// writeCSVFiles writes the collected features as CSV to bw and their
+// column types, as GDAL reads them from a .csvt, to typesOut.
+func writeCSVFiles(c *collectedFeatures, bw *bufio.Writer, typesOut io.Writer, latlon bool, delim rune) error {
 	cw := csv.NewWriter(bw)
 	cw.Comma = delim
 	head, types := []string{"wkt"}, []string{"WKT"}
@@ -294,7 +334,7 @@ func writeCSV(ctx context.Context, nc *nodeCtx, path string, latlon bool, delim 
 		return err
 	}
 	var rec []string
-	err = c.replayWidened(func(n int, f *Feature) error {
+	err := c.replayWidened(func(n int, f *Feature) error {
 		rec = rec[:0]
 		if latlon {
 			pt, isPt := f.Geometry.AsPoint()
@@ -325,7 +365,7 @@ func writeCSV(ctx context.Context, nc *nodeCtx, path string, latlon bool, delim 
 	if err := bw.Flush(); err != nil {
 		return err
 	}
-	tw := csv.NewWriter(tf)
+	tw := csv.NewWriter(typesOut)
 	tw.Comma = delim
 	if err := tw.Write(types); err != nil {
 		return err
@@ -333,17 +373,6 @@ func writeCSV(ctx context.Context, nc *nodeCtx, path string, latlon bool, delim 
 	if tw.Flush(); tw.Error() != nil {
 		return tw.Error()
 	}
-	// The types first, so that a reader never pairs the new CSV with the
-	// old types.
-	if err := tf.commit(); err != nil {
-		return err
-	}
-	if err := af.commit(); err != nil {
-		return err
-	}
-	ok = true
-	nc.count(c.n)
-	nc.log("info", "wrote %d features to %s", c.n, path)
 	return nil
 }
 
@@ -367,11 +396,11 @@ func csvCell(v any) string {
 		return x
 	case float64:
 		if math.IsInf(x, 0) || math.IsNaN(x) {
-			return formatValue(x)
+			return feature.FormatValue(x)
 		}
-		return string(appendReal(nil, x))
+		return string(feature.AppendReal(nil, x))
 	}
-	return formatValue(v)
+	return feature.FormatValue(v)
 }
 
 func (e *Engine) waitNode() *NodeType {

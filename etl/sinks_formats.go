@@ -14,6 +14,8 @@ import (
 	"github.com/peterstace/simplefeatures/geom"
 
 	"github.com/geoetl/geoetl/etl/crs"
+	"github.com/geoetl/geoetl/etl/feature"
+	"github.com/geoetl/geoetl/etl/internal/hilbert"
 )
 
 // collectedFeatures is a sink's whole input, held in a spool, with what
@@ -54,12 +56,12 @@ func collectForSink(ctx context.Context, nc *nodeCtx, declared []Field) (*collec
 			if c.n == 1 {
 				c.crs = f.CRS
 			} else if f.CRS != c.crs {
-				return fmt.Errorf("feature %d%s is in %s, earlier ones in %s; add geoprocessing.reproject before the sink", c.n, idSuffix(f), crsName(f.CRS), crsName(c.crs))
+				return fmt.Errorf("feature %d%s is in %s, earlier ones in %s; add geoprocessing.reproject before the sink", c.n, feature.IDSuffix(f), crsName(f.CRS), crsName(c.crs))
 			}
 			if declared != nil {
 				var err error
 				if f, err = coerceFeature(f, declared); err != nil {
-					return fmt.Errorf("feature %d%s: %v", c.n, idSuffix(f), err)
+					return fmt.Errorf("feature %d%s: %v", c.n, feature.IDSuffix(f), err)
 				}
 				out[i] = f
 			}
@@ -114,7 +116,7 @@ func (c *collectedFeatures) widen(f *Feature) error {
 	if len(f.Props) == len(c.fields) {
 		same := true
 		for i, kv := range f.Props {
-			t, ok := valueFieldType(kv.Value)
+			t, ok := feature.TypeOf(kv.Value)
 			if kv.Key != c.fields[i].Name || (ok && t != c.fields[i].Type) {
 				same = false
 				break
@@ -127,7 +129,7 @@ func (c *collectedFeatures) widen(f *Feature) error {
 	props := make(Properties, 0, len(c.fields))
 	for _, fd := range c.fields {
 		v, _ := f.Props.Get(fd.Name)
-		cv, err := coerceValue(v, fd.Type)
+		cv, err := feature.Coerce(v, fd.Type)
 		if err != nil {
 			return fmt.Errorf("attribute %q: %v", fd.Name, err)
 		}
@@ -153,7 +155,7 @@ func valueWidth(v any) int {
 	case bool:
 		return 5
 	}
-	return len(formatValue(v))
+	return len(feature.FormatValue(v))
 }
 
 func crsName(code int) string {
@@ -257,10 +259,10 @@ func (c *collectedFeatures) replayWidened(fn func(n int, f *Feature) error) erro
 			n++
 			f := b[i]
 			if err := c.widen(&f); err != nil {
-				return fmt.Errorf("feature %d%s: %v", n, idSuffix(f), err)
+				return fmt.Errorf("feature %d%s: %v", n, feature.IDSuffix(f), err)
 			}
 			if err := fn(n, &f); err != nil {
-				return fmt.Errorf("feature %d%s: %v", n, idSuffix(f), err)
+				return fmt.Errorf("feature %d%s: %v", n, feature.IDSuffix(f), err)
 			}
 		}
 		return nil
@@ -304,31 +306,31 @@ func writeShapefile(ctx context.Context, nc *nodeCtx, out string, declared []Fie
 	if len(renames) > 0 {
 		nc.log("warn", "field names cut to the 10 characters a shapefile allows: %s", strings.Join(renames, ", "))
 	}
+	// The .shp is renamed into place last, so a reader never finds a new
+	// .shp beside old attribute files.
 	base := strings.TrimSuffix(out, ext)
-	files := map[string]*atomicFile{}
-	committed := false
-	defer func() {
-		if !committed {
-			for _, f := range files {
-				f.abort()
-			}
-		}
-	}()
-	for _, e := range []string{".shp", ".shx", ".dbf", ".cpg", ".prj"} {
-		af, err := nc.r.createData(base + e)
-		if err != nil {
-			return err
-		}
-		files[e] = af
+	err = nc.r.writeOutput([]string{base + ".shx", base + ".dbf", base + ".cpg", base + ".prj", base + ".shp"}, func(files []*atomicFile) error {
+		return writeShapefileFiles(c, cols, family, ct, files[4], files[0], files[1], files[2], files[3])
+	})
+	if err != nil {
+		return err
 	}
-	sw := newShpWriter(files[".shp"], files[".shx"], family, ct)
-	dbfW := bufio.NewWriterSize(files[".dbf"], 1<<20)
+	nc.count(c.n)
+	nc.log("info", "wrote %d features to %s", c.n, out)
+	return nil
+}
+
+// writeShapefileFiles writes the collected features into the files of a
+// shapefile.
+func writeShapefileFiles(c *collectedFeatures, cols []dbfColumn, family int, ct geom.CoordinatesType, shp, shx, dbf, cpg, prj *atomicFile) error {
+	sw := newShpWriter(shp, shx, family, ct)
+	dbfW := dbf.buffered()
 	if err := writeDBFHeader(dbfW, cols, c.n); err != nil {
 		return err
 	}
 	cells := make([]string, len(cols))
 	var rec []byte
-	err = c.replayWidened(func(_ int, f *Feature) error {
+	err := c.replayWidened(func(_ int, f *Feature) error {
 		if err := sw.write(f.Geometry); err != nil {
 			return err
 		}
@@ -348,31 +350,17 @@ func writeShapefile(ctx context.Context, nc *nodeCtx, out string, declared []Fie
 		return err
 	}
 	dbfW.WriteByte(0x1A)
-	if err := dbfW.Flush(); err != nil {
+	if err := sw.finish(shp, shx); err != nil {
 		return err
 	}
-	if err := sw.finish(files[".shp"], files[".shx"]); err != nil {
-		return err
-	}
-	files[".cpg"].WriteString("UTF-8")
+	cpg.WriteString("UTF-8")
 	if cr, err := crs.Lookup(c.crs); err == nil && c.n > 0 {
-		files[".prj"].WriteString(cr.WKT)
+		prj.WriteString(cr.WKT)
 	} else if c.n > 0 {
 		return err
 	} else {
-		files[".prj"].WriteString(mustWKT(4326))
+		prj.WriteString(mustWKT(4326))
 	}
-	// Commit the .shp last, so a reader never finds a new .shp beside old
-	// attribute files.
-	for _, e := range []string{".shx", ".dbf", ".cpg", ".prj", ".shp"} {
-		if err := files[e].commit(); err != nil {
-			return err
-		}
-		delete(files, e)
-	}
-	committed = true
-	nc.count(c.n)
-	nc.log("info", "wrote %d features to %s", c.n, out)
 	return nil
 }
 
@@ -427,16 +415,20 @@ func writeFlatGeobuf(ctx context.Context, nc *nodeCtx, out string, declared []Fi
 			gt = fgbGeomType(t)
 		}
 	}
-	af, err := nc.r.createData(out)
+	err = nc.r.writeOutput([]string{out}, func(files []*atomicFile) error {
+		return writeFlatGeobufFile(nc, files[0], c, out, gt, ct)
+	})
 	if err != nil {
 		return err
 	}
-	ok := false
-	defer func() {
-		if !ok {
-			af.abort()
-		}
-	}()
+	nc.count(c.n)
+	nc.log("info", "wrote %d features to %s", c.n, out)
+	return nil
+}
+
+// writeFlatGeobufFile writes the collected features to w, with a packed
+// R-tree unless some feature has no geometry.
+func writeFlatGeobufFile(nc *nodeCtx, w io.Writer, c *collectedFeatures, out string, gt byte, ct geom.CoordinatesType) error {
 	code := c.crs
 	if c.n == 0 {
 		code = 4326
@@ -447,7 +439,7 @@ func writeFlatGeobuf(ctx context.Context, nc *nodeCtx, out string, declared []Fi
 		if c.empties > 0 {
 			nc.log("info", "%d features have no geometry; the FlatGeobuf is written without a spatial index", c.empties)
 		}
-		fw, err := newFGBWriter(af, name, c.fields, gt, ct, uint64(c.n), c.envelope(), code, 0)
+		fw, err := newFGBWriter(w, name, c.fields, gt, ct, uint64(c.n), c.envelope(), code, 0)
 		if err != nil {
 			return err
 		}
@@ -457,15 +449,9 @@ func writeFlatGeobuf(ctx context.Context, nc *nodeCtx, out string, declared []Fi
 		if err := fw.w.Flush(); err != nil {
 			return err
 		}
-	} else if err := writeIndexedFGB(af, c, name, gt, ct, code); err != nil {
+	} else if err := writeIndexedFGB(w, c, name, gt, ct, code); err != nil {
 		return err
 	}
-	if err := af.commit(); err != nil {
-		return err
-	}
-	ok = true
-	nc.count(c.n)
-	nc.log("info", "wrote %d features to %s", c.n, out)
 	return nil
 }
 
@@ -503,7 +489,7 @@ func writeIndexedFGB(out io.Writer, c *collectedFeatures, name string, gt byte, 
 	w, h := ext[2]-ext[0], ext[3]-ext[1]
 	keys := make([]uint64, len(entries))
 	for i, e := range entries {
-		keys[i] = hilbert(((e.minx+e.maxx)/2-ext[0])/(w+1e-300), ((e.miny+e.maxy)/2-ext[1])/(h+1e-300))
+		keys[i] = hilbert.Index(((e.minx+e.maxx)/2-ext[0])/(w+1e-300), ((e.miny+e.maxy)/2-ext[1])/(h+1e-300))
 	}
 	order := make([]int, len(entries))
 	for i := range order {
@@ -561,34 +547,19 @@ func writeGeoParquetSink(ctx context.Context, nc *nodeCtx, out string, declared 
 	if err != nil {
 		return err
 	}
-	af, err := nc.r.createData(out)
-	if err != nil {
-		return err
-	}
-	ok := false
-	defer func() {
-		if !ok {
-			af.abort()
+	err = nc.r.writeOutput([]string{out}, func(files []*atomicFile) error {
+		gw, err := newGeoParquetWriter(files[0].buffered(), c.fields, meta)
+		if err != nil {
+			return err
 		}
-	}()
-	bw := bufio.NewWriterSize(af, 1<<20)
-	gw, err := newGeoParquetWriter(bw, c.fields, meta)
+		if err := c.replayWidened(func(_ int, f *Feature) error { return gw.write(f) }); err != nil {
+			return err
+		}
+		return gw.close()
+	})
 	if err != nil {
 		return err
 	}
-	if err := c.replayWidened(func(_ int, f *Feature) error { return gw.write(f) }); err != nil {
-		return err
-	}
-	if err := gw.close(); err != nil {
-		return err
-	}
-	if err := bw.Flush(); err != nil {
-		return err
-	}
-	if err := af.commit(); err != nil {
-		return err
-	}
-	ok = true
 	nc.count(c.n)
 	nc.log("info", "wrote %d features to %s", c.n, out)
 	return nil

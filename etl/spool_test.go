@@ -8,11 +8,12 @@ import (
 )
 
 func TestSpool_SpilledFeaturesComeBackUnchanged(t *testing.T) {
+	t.Parallel()
 	pt, _ := geom.UnmarshalWKT("POINT Z(1.5 -2.25 3)")
 	poly, _ := geom.UnmarshalWKT("POLYGON((0 0,1 0,1 1,0 0))")
 	in := []Feature{
-		{ID: "a", Geometry: pt, CRS: 4326, Props: Properties{{"nil", nil}, {"t", true}, {"f", false}, {"i", int64(-1 << 62)}, {"r", 0.1},
-			{"s", "Zürich"}, {"b", []byte{0, 1, 255}}, {"o", map[string]any{"k": []any{int64(1), "x"}}}, {"a", []any{}}}},
+		{ID: "a", Geometry: pt, CRS: 4326, Props: Properties{{Key: "nil", Value: nil}, {Key: "t", Value: true}, {Key: "f", Value: false}, {Key: "i", Value: int64(-1 << 62)}, {Key: "r", Value: 0.1},
+			{Key: "s", Value: "Zürich"}, {Key: "b", Value: []byte{0, 1, 255}}, {Key: "o", Value: map[string]any{"k": []any{int64(1), "x"}}}, {Key: "a", Value: []any{}}}},
 		{ID: int64(7), Geometry: poly, CRS: 2056},
 		{Geometry: geom.Geometry{}, CRS: 3857, Props: Properties{}},
 	}

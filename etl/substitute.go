@@ -1,13 +1,13 @@
 package etl
 
 import (
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
 	geoetl "github.com/geoetl/geoetl"
+	"github.com/geoetl/geoetl/etl/feature"
 )
 
 // resolveValues applies the declared defaults under the run's values and
@@ -95,7 +95,7 @@ func (rv *runVars) substitute(v any) (any, error) {
 			if e != nil && err == nil {
 				err = e
 			}
-			return formatValue(val)
+			return feature.FormatValue(val)
 		})
 		return out, err
 	case []any:
@@ -138,25 +138,6 @@ func (rv *runVars) substituteSQL(s string) (sqlText, error) {
 		return "$" + strconv.Itoa(len(args))
 	})
 	return sqlText{SQL: out, Args: args}, err
-}
-
-func formatValue(v any) string {
-	switch x := v.(type) {
-	case nil:
-		return ""
-	case string:
-		return x
-	case float64:
-		return strconv.FormatFloat(x, 'f', -1, 64)
-	case int64:
-		return strconv.FormatInt(x, 10)
-	case bool:
-		return strconv.FormatBool(x)
-	case []byte:
-		return binaryText(x)
-	}
-	b, _ := json.Marshal(v)
-	return string(b)
 }
 
 // resolveNode substitutes and checks one node's parameters for a run.

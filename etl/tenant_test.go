@@ -39,6 +39,7 @@ func (env *testEnv) runErr(def string) error {
 }
 
 func TestTenantFolders_TenantBCannotReadOrChangeTenantAsFiles(t *testing.T) {
+	t.Parallel()
 	a := newEnv(t).as("tenant-a")
 	b := a.as("tenant-b")
 	secret := pointsFC(3)
@@ -80,6 +81,7 @@ func TestTenantFolders_TenantBCannotReadOrChangeTenantAsFiles(t *testing.T) {
 }
 
 func TestTenantFolders_FolderIsCreatedPrivateOnFirstUse(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	env.mustRun(chain(inline("src", pointsFC(1)), geojsonOut("o.json")))
 	other := env.as("fresh")
@@ -95,6 +97,7 @@ func TestTenantFolders_FolderIsCreatedPrivateOnFirstUse(t *testing.T) {
 }
 
 func TestTenantFolders_UnsafeTenantNamesAreRefused(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	for _, name := range []string{"", "..", ".", ".hidden", "a/b", `a\b`, "a b"} {
 		other := *env
@@ -115,6 +118,7 @@ func TestTenantFolders_UnsafeTenantNamesAreRefused(t *testing.T) {
 }
 
 func TestTenantFolders_HardLinkToOutsideFileIsNeitherReadNorChanged(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	outside := t.TempDir()
 	// A GeoPackage and a GeoJSON file outside the data folder, with a
@@ -150,6 +154,7 @@ func TestTenantFolders_HardLinkToOutsideFileIsNeitherReadNorChanged(t *testing.T
 }
 
 func TestTenantFolders_SymbolicLinksAreRefusedEvenInsideTheFolder(t *testing.T) {
+	t.Parallel()
 	a := newEnv(t).as("tenant-a")
 	b := a.as("tenant-b")
 	a.write("private.geojson", pointsFC(2))
@@ -191,6 +196,7 @@ func TestTenantFolders_SymbolicLinksAreRefusedEvenInsideTheFolder(t *testing.T) 
 }
 
 func TestTenantFolders_SocketsAreRefused(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	l, err := net.Listen("unix", env.path("sock.geojson"))
 	if err != nil {
@@ -209,6 +215,7 @@ func TestTenantFolders_SocketsAreRefused(t *testing.T) {
 }
 
 func TestTenantFolders_FIFOsAreRefusedAtOnce(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	if err := syscall.Mkfifo(env.path("pipe.geojson"), 0o644); err != nil {
 		t.Skipf("no FIFOs here: %v", err)
@@ -235,6 +242,7 @@ func TestTenantFolders_FIFOsAreRefusedAtOnce(t *testing.T) {
 }
 
 func TestGeoPackageSink_AppendWritesACopyAndRenamesIt(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	env.mustRun(chain(inline("src", pointsFC(3)), gpkgOut("a.gpkg", "replace")))
 	env.mustRun(chain(inline("src", pointsFC(2)), node{id: "out", typ: "data_sink.geopackage", params: map[string]any{"output_path": "a.gpkg", "table_name": "other"}}))
@@ -281,6 +289,7 @@ func TestGeoPackageSink_AppendWritesACopyAndRenamesIt(t *testing.T) {
 }
 
 func TestUpgradeDataLayout_MovesOldFilesIntoDefaultOnce(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	for rel, content := range map[string]string{
 		"samples/european_cities.geojson": "cities",
@@ -335,6 +344,7 @@ func TestUpgradeDataLayout_MovesOldFilesIntoDefaultOnce(t *testing.T) {
 }
 
 func TestUpgradeDataLayout_FinishesAMoveThatWasInterrupted(t *testing.T) {
+	t.Parallel()
 	// Stopped in the middle: some entries are in the staging folder, one
 	// is still outside.
 	dir := t.TempDir()
@@ -366,6 +376,7 @@ func TestUpgradeDataLayout_FinishesAMoveThatWasInterrupted(t *testing.T) {
 }
 
 func TestUpgradeDataLayout_TheSampleRunsForTheDefaultTenantAfterIt(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	if err := UpgradeDataLayout(dir, nil); err != nil {
 		t.Fatal(err)
@@ -390,6 +401,7 @@ func TestUpgradeDataLayout_TheSampleRunsForTheDefaultTenantAfterIt(t *testing.T)
 }
 
 func TestConnectionGrants(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t, func(c *Config) {
 		c.Connections = ConnectionsFromEnv([]string{
 			"GEOETL_CONNECTION_GIS=postgres://127.0.0.1:1/x",
@@ -451,6 +463,7 @@ func TestConnectionGrants(t *testing.T) {
 }
 
 func TestFilter_ExpressionOverBudgetFailsTheRunNamingNodeAndBudget(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	err := env.e.Validate(json.RawMessage(chain(inline("src", pointsFC(1)),
 		node{id: "big", typ: "geoprocessing.filter", params: map[string]any{"expression": terabyteExpression}}, geojsonOut("o.json"))))
@@ -467,6 +480,7 @@ func TestFilter_ExpressionOverBudgetFailsTheRunNamingNodeAndBudget(t *testing.T)
 }
 
 func TestSinks_RemoveTheStaleTemporaryFilesOfRunsThatDied(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	old := time.Now().Add(-48 * time.Hour)
 	stale := []string{".o.json.0123456789ab.tmp", ".a.gpkg.0123456789ab.tmp", ".a.gpkg.0123456789ab.tmp-journal"}

@@ -9,6 +9,7 @@ import (
 	"github.com/peterstace/simplefeatures/geom"
 
 	"github.com/geoetl/geoetl/etl/crs"
+	"github.com/geoetl/geoetl/etl/feature"
 )
 
 // mapFeatures builds a one-input transform that handles features one by
@@ -20,7 +21,7 @@ func mapFeatures(fn func(nc *nodeCtx, f Feature) (Feature, bool, error)) nodeFun
 			n++
 			out, keep, err := fn(nc, f)
 			if err != nil {
-				return fmt.Errorf("feature %d%s: %w", n, idSuffix(f), err)
+				return fmt.Errorf("feature %d%s: %w", n, feature.IDSuffix(f), err)
 			}
 			if !keep {
 				return nil
@@ -28,13 +29,6 @@ func mapFeatures(fn func(nc *nodeCtx, f Feature) (Feature, bool, error)) nodeFun
 			return nc.emit(ctx, out)
 		})
 	}
-}
-
-func idSuffix(f Feature) string {
-	if f.ID == nil {
-		return ""
-	}
-	return fmt.Sprintf(" (id %v)", f.ID)
 }
 
 func withGeometry(f Feature, g geom.Geometry) Feature {

@@ -38,6 +38,7 @@ func wkt(t *testing.T, s string) geom.Geometry {
 }
 
 func TestReproject_AgreesWithCS2CS(t *testing.T) {
+	t.Parallel()
 	pts := [][2]float64{{13.4, 52.5}, {-3.19, 55.95}, {2.35, 48.85}, {9.99, 53.55}}
 	var geoms []string
 	for _, p := range pts {
@@ -94,6 +95,7 @@ func cs2cs(t *testing.T, to int, pts [][2]float64) [][2]float64 {
 }
 
 func TestReproject_SourceCRSOverridesInput(t *testing.T) {
+	t.Parallel()
 	out := transformOnce(t, fc(`{"type":"Point","coordinates":[1113194.9079327357,0]}`),
 		node{typ: "geoprocessing.reproject", params: map[string]any{"target_crs": "EPSG:4326", "source_crs": "EPSG:3857"}})
 	xy, _ := out[0].Geometry.MustAsPoint().XY()
@@ -103,6 +105,7 @@ func TestReproject_SourceCRSOverridesInput(t *testing.T) {
 }
 
 func TestSimplify_RemovesVerticesWithinTolerance(t *testing.T) {
+	t.Parallel()
 	out := transformOnce(t, fc(`{"type":"LineString","coordinates":[[0,0],[1,0.01],[2,-0.01],[3,0],[4,5]]}`),
 		node{typ: "geoprocessing.simplify", params: map[string]any{"tolerance": 0.1}})
 	if got := out[0].Geometry.AsText(); got != "LINESTRING(0 0,3 0,4 5)" {
@@ -111,6 +114,7 @@ func TestSimplify_RemovesVerticesWithinTolerance(t *testing.T) {
 }
 
 func TestSimplify_PreserveTopologyKeepsPolygonsThatWouldCollapse(t *testing.T) {
+	t.Parallel()
 	small := `{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,1],[0,0]]]}`
 	kept := transformOnce(t, fc(small), node{typ: "geoprocessing.simplify", params: map[string]any{"tolerance": 5}})
 	if kept[0].Geometry.IsEmpty() {
@@ -123,6 +127,7 @@ func TestSimplify_PreserveTopologyKeepsPolygonsThatWouldCollapse(t *testing.T) {
 }
 
 func TestBuffer_AreasMatchTheGeometry(t *testing.T) {
+	t.Parallel()
 	out := transformOnce(t, fc(
 		`{"type":"Point","coordinates":[0,0]}`,
 		`{"type":"LineString","coordinates":[[0,0],[10,0],[10,10]]}`,
@@ -148,6 +153,7 @@ func TestBuffer_AreasMatchTheGeometry(t *testing.T) {
 }
 
 func TestClip_KeepsPartsInsideAndDropsOutside(t *testing.T) {
+	t.Parallel()
 	content := fc(
 		`{"type":"LineString","coordinates":[[-5,5],[15,5]]}`,
 		`{"type":"Point","coordinates":[50,50]}`,
@@ -172,6 +178,7 @@ func texts(fs []Feature) []string {
 }
 
 func TestFilter_SelectsByAttributes(t *testing.T) {
+	t.Parallel()
 	out := transformOnce(t, pointsFC(30), node{typ: "geoprocessing.filter", params: map[string]any{"expression": `kind == "a" && id > 10`}})
 	if len(out) != 9 {
 		t.Fatalf("kept %d features, want 9", len(out))
@@ -190,6 +197,7 @@ func TestFilter_SelectsByAttributes(t *testing.T) {
 }
 
 func TestCentroid_ReplacesGeometryKeepsAttributes(t *testing.T) {
+	t.Parallel()
 	out := transformOnce(t, fc(`{"type":"Polygon","coordinates":[[[0,0],[4,0],[4,2],[0,2],[0,0]]]}`), node{typ: "geoprocessing.centroid", params: map[string]any{}})
 	if out[0].Geometry.AsText() != "POINT(2 1)" {
 		t.Errorf("centroid %s", out[0].Geometry.AsText())
@@ -200,6 +208,7 @@ func TestCentroid_ReplacesGeometryKeepsAttributes(t *testing.T) {
 }
 
 func TestConvexHull_OfAllFeaturesAndPerFeature(t *testing.T) {
+	t.Parallel()
 	content := fc(`{"type":"Point","coordinates":[0,0]}`, `{"type":"Point","coordinates":[4,0]}`, `{"type":"LineString","coordinates":[[0,4],[2,1]]}`)
 	out := transformOnce(t, content, node{typ: "geoprocessing.convex_hull", params: map[string]any{}})
 	if len(out) != 1 || math.Abs(out[0].Geometry.Area()-8) > 1e-9 {
@@ -215,6 +224,7 @@ func TestConvexHull_OfAllFeaturesAndPerFeature(t *testing.T) {
 }
 
 func TestDissolve_MergesGeometriesPerGroup(t *testing.T) {
+	t.Parallel()
 	content := `{"type":"FeatureCollection","features":[
 	 {"type":"Feature","properties":{"k":"a"},"geometry":{"type":"Polygon","coordinates":[[[0,0],[2,0],[2,2],[0,2],[0,0]]]}},
 	 {"type":"Feature","properties":{"k":"a"},"geometry":{"type":"Polygon","coordinates":[[[1,0],[3,0],[3,2],[1,2],[1,0]]]}},
@@ -232,6 +242,7 @@ func TestDissolve_MergesGeometriesPerGroup(t *testing.T) {
 }
 
 func TestUnion_MergesAllInputs(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	def := graph([]node{
 		inline("a", fc(`{"type":"Polygon","coordinates":[[[0,0],[2,0],[2,2],[0,2],[0,0]]]}`)),
@@ -246,7 +257,7 @@ func TestUnion_MergesAllInputs(t *testing.T) {
 	}
 }
 
-func overlayRun(t *testing.T, typ string) []Feature {
+func runOverlay(t *testing.T, typ string) []Feature {
 	t.Helper()
 	env := newEnv(t)
 	def := graph([]node{
@@ -260,7 +271,8 @@ func overlayRun(t *testing.T, typ string) []Feature {
 }
 
 func TestIntersection_KeepsSubjectInsideOverlay(t *testing.T) {
-	out := overlayRun(t, "geoprocessing.intersection")
+	t.Parallel()
+	out := runOverlay(t, "geoprocessing.intersection")
 	if len(out) != 1 || math.Abs(out[0].Geometry.Area()-8) > 1e-9 {
 		t.Fatalf("intersection = %v", texts(out))
 	}
@@ -270,13 +282,15 @@ func TestIntersection_KeepsSubjectInsideOverlay(t *testing.T) {
 }
 
 func TestDifference_RemovesOverlayFromSubject(t *testing.T) {
-	out := overlayRun(t, "geoprocessing.difference")
+	t.Parallel()
+	out := runOverlay(t, "geoprocessing.difference")
 	if len(out) != 3 || math.Abs(out[0].Geometry.Area()-8) > 1e-9 || out[1].Geometry.AsText() != "POINT(10 10)" {
 		t.Fatalf("difference = %v", texts(out))
 	}
 }
 
 func TestValidateGeometry_DropFailAndRepair(t *testing.T) {
+	t.Parallel()
 	content := fc(`{"type":"Polygon","coordinates":[[[0,0],[10,10],[10,0],[0,10],[0,0]]]}`, `{"type":"Point","coordinates":[1,1]}`)
 	dropped := transformOnce(t, content, node{typ: "geoprocessing.validate_geometry", params: map[string]any{"action": "drop"}})
 	if len(dropped) != 1 || dropped[0].Geometry.AsText() != "POINT(1 1)" {
@@ -295,6 +309,7 @@ func TestValidateGeometry_DropFailAndRepair(t *testing.T) {
 }
 
 func TestRepairGeometry_FixesCommonDefects(t *testing.T) {
+	t.Parallel()
 	cases := map[string]float64{
 		"POLYGON((0 0,10 0,10 10,0 10,0 0),(5 5,15 5,15 15,5 15,5 5))":  150, // hole crossing the shell: even-odd
 		"POLYGON((0 0,10 0,10 10,0 10,0 0,0 0))":                        100, // repeated closing point
@@ -319,6 +334,7 @@ func TestRepairGeometry_FixesCommonDefects(t *testing.T) {
 }
 
 func TestWait_PassesFeaturesOn(t *testing.T) {
+	t.Parallel()
 	out := transformOnce(t, pointsFC(7), node{typ: "control.wait", params: map[string]any{"seconds": 0.01}})
 	if len(out) != 7 {
 		t.Errorf("passed %d features", len(out))
@@ -326,6 +342,7 @@ func TestWait_PassesFeaturesOn(t *testing.T) {
 }
 
 func TestUnionAll_KeepsPolygonFillingAnEnclosedHole(t *testing.T) {
+	t.Parallel()
 	square := wkt(t, "POLYGON((0 0,10 0,10 10,0 10,0 0))")
 	caps := segmentCapsules(sequencesOf(square.Boundary()), 1, 4)
 	u, err := unionAll(append(caps, square))

@@ -13,6 +13,7 @@ import (
 )
 
 func TestWFSSource_SendsGetFeatureAndReadsGeoJSON(t *testing.T) {
+	t.Parallel()
 	var mu sync.Mutex
 	var query map[string]string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -77,6 +78,7 @@ func ogcServer(t *testing.T, n int) (*httptest.Server, *[]string) {
 }
 
 func TestOGCAPIFeatures_FollowsNextLinksAcrossPages(t *testing.T) {
+	t.Parallel()
 	srv, requests := ogcServer(t, 25)
 	env := newEnv(t, allowPrivate)
 	sum, _ := env.mustRun(chain(node{id: "src", typ: "data_source.wfs", params: map[string]any{
@@ -99,6 +101,7 @@ func TestOGCAPIFeatures_FollowsNextLinksAcrossPages(t *testing.T) {
 }
 
 func TestURLSources_DefaultPolicyRefusesLoopback(t *testing.T) {
+	t.Parallel()
 	srv, requests := ogcServer(t, 3)
 	env := newEnv(t) // AllowPrivate false
 	// A literal loopback address is refused when the workflow is checked.
@@ -137,6 +140,7 @@ func TestURLSources_DefaultPolicyRefusesLoopback(t *testing.T) {
 }
 
 func TestURLSources_DownloadsAreSizeLimited(t *testing.T) {
+	t.Parallel()
 	big := pointsFC(2000)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Query().Get("chunked") == "" {

@@ -332,7 +332,7 @@ func BenchmarkScale(b *testing.B) {
 			s := d.scheduler("bench", newTestEngine(clock.Real{}), nil)
 			ready := make(chan struct{})
 			var once sync.Once
-			s.onSleep = func() { once.Do(func() { close(ready) }) }
+			s.claimer.onSleep = func() { once.Do(func() { close(ready) }) }
 			t0 := time.Now()
 			if err := s.Start(context.Background()); err != nil {
 				b.Fatal(err)

@@ -7,31 +7,43 @@ import (
 	"github.com/geoetl/geoetl"
 )
 
-// newFeed makes this instance's feed of the cluster's changes.
-func (s *Scheduler) newFeed() geoetl.ChangeFeed {
-	return s.cfg.Cluster.NewChangeFeed(&geoetl.ChangeFeedParams{
-		InstanceID: s.id, OnChange: s.received, OnResync: s.resync, Logger: s.log,
+// startFeed starts this instance's feed of the cluster's changes.
+func (a *announcer) startFeed(ctx context.Context) error {
+	feed := a.cfg.Cluster.NewChangeFeed(&geoetl.ChangeFeedParams{
+		InstanceID: a.id, OnChange: a.received, OnResync: a.resync, Logger: a.log,
 	})
+	if err := feed.Start(ctx); err != nil {
+		feed.Close()
+		return err
+	}
+	a.feed = feed
+	return nil
+}
+
+func (a *announcer) closeFeed() {
+	if a.feed != nil {
+		a.feed.Close()
+	}
 }
 
 // publish tells the other instances of a change, if any may listen.
-func (s *Scheduler) publish(ctx context.Context, c geoetl.Change) {
-	if s.feed != nil {
-		s.feed.Publish(ctx, c)
+func (a *announcer) publish(ctx context.Context, c geoetl.Change) {
+	if a.feed != nil {
+		a.feed.Publish(ctx, c)
 	}
 }
 
 // received acts on a change another instance published.
-func (s *Scheduler) received(c geoetl.Change) {
+func (a *announcer) received(c geoetl.Change) {
 	if c.Wake {
-		s.resync()
+		a.resync()
 	}
 	for _, id := range c.Cancel {
-		s.cancelLocal(id, stopRemote)
+		a.held.cancel(id, stopRemote)
 	}
 	var freed, touched []string
 	for _, ev := range c.Events {
-		s.events.publish(ev)
+		a.events.publish(ev)
 		if ev.ScheduleID != "" {
 			touched = append(touched, ev.ScheduleID)
 		}
@@ -40,19 +52,19 @@ func (s *Scheduler) received(c geoetl.Change) {
 		}
 	}
 	if len(freed) > 0 {
-		s.unblock(freed...)
+		a.claimer.unblock(freed...)
 	}
-	s.tenantsFreed(c.Events)
+	a.claimer.tenantsFreed(c.Events)
 	// A contended occurrence may be waiting for exactly this outcome.
-	if len(touched) > 0 && s.awaitsOutcome(touched...) {
-		s.pokeDecider()
+	if len(touched) > 0 && a.held.awaitsOutcome(touched...) {
+		a.decider.poke()
 	}
 }
 
 // resync forgets what the dispatcher believed blocked and wakes it.
-func (s *Scheduler) resync() {
-	s.unblockAll()
-	s.poke()
+func (a *announcer) resync() {
+	a.claimer.unblockAll()
+	a.claimer.poke()
 }
 
 // electorIdleTimeout is how long the leader's lock session may stay silent

@@ -2,7 +2,6 @@ package scheduler
 
 import (
 	"context"
-	"slices"
 	"time"
 
 	"github.com/go-co-op/gocron/v2"
@@ -11,32 +10,46 @@ import (
 	"github.com/geoetl/geoetl/notify"
 )
 
+// chores is the periodic upkeep, under gocron: on every instance the
+// heartbeat that renews this instance's leases and the fence that stops
+// runs whose lease lapsed; on the elected instance only, the reaper (runs
+// of lost instances), expiry and retention.
+type chores struct {
+	*deps
+	held *held
+	out  *announcer
+
+	heartbeats gocron.Scheduler // heartbeat and fence, on every instance
+	singletons gocron.Scheduler // reaper, expiry, retention, on the elected one
+	elector    geoetl.Elector   // nil without a cluster
+}
+
 // choreBatch bounds the rows one pass of a chore handles.
 const choreBatch = 500
 
-// startChores starts the periodic work under gocron: heartbeats on every
+// start starts the periodic work under gocron: heartbeats on every
 // instance, and the singleton chores (reaper, expiry, retention) on the
 // elected instance only.
-func (s *Scheduler) startChores() error {
+func (ch *chores) start() error {
 	local, err := gocron.NewScheduler()
 	if err != nil {
 		return err
 	}
-	if _, err := local.NewJob(gocron.DurationJob(s.cfg.HeartbeatInterval), gocron.NewTask(s.heartbeat),
+	if _, err := local.NewJob(gocron.DurationJob(ch.cfg.HeartbeatInterval), gocron.NewTask(ch.heartbeat),
 		gocron.WithName("heartbeat"), gocron.WithSingletonMode(gocron.LimitModeReschedule)); err != nil {
 		return err
 	}
 	// The fence is checked on its own, not only when a heartbeat fails: a
 	// heartbeat waiting on a database that does not answer would otherwise
 	// check it too late, after the reaper may have handed the run out.
-	if _, err := local.NewJob(gocron.DurationJob(fenceCheckInterval(s.cfg.LeaseTimeout)), gocron.NewTask(s.fenceLapsed),
+	if _, err := local.NewJob(gocron.DurationJob(fenceCheckInterval(ch.cfg.LeaseTimeout)), gocron.NewTask(ch.fenceLapsed),
 		gocron.WithName("fence"), gocron.WithSingletonMode(gocron.LimitModeReschedule)); err != nil {
 		return err
 	}
 	opts := []gocron.SchedulerOption{}
-	if s.cfg.Cluster != nil {
-		s.elector = s.cfg.Cluster.NewElector(&geoetl.ElectorParams{IdleTimeout: s.cfg.electorIdleTimeout(), Logger: s.log})
-		opts = append(opts, gocron.WithDistributedElector(s.elector))
+	if ch.cfg.Cluster != nil {
+		ch.elector = ch.cfg.Cluster.NewElector(&geoetl.ElectorParams{IdleTimeout: ch.cfg.electorIdleTimeout(), Logger: ch.log})
+		opts = append(opts, gocron.WithDistributedElector(ch.elector))
 	}
 	single, err := gocron.NewScheduler(opts...)
 	if err != nil {
@@ -47,18 +60,18 @@ func (s *Scheduler) startChores() error {
 		every time.Duration
 		fn    func(context.Context) error
 	}{
-		{"reaper", s.cfg.ReapInterval, s.reap},
-		{"expiry", s.cfg.ExpiryInterval, s.expire},
-		{"retention", s.cfg.RetentionInterval, s.retain},
+		{"reaper", ch.cfg.ReapInterval, ch.reap},
+		{"expiry", ch.cfg.ExpiryInterval, ch.expire},
+		{"retention", ch.cfg.RetentionInterval, ch.retain},
 	}
 	for _, c := range chores {
-		if c.every < 0 || (c.name == "retention" && s.cfg.Retention == 0) {
+		if c.every < 0 || (c.name == "retention" && ch.cfg.Retention == 0) {
 			continue
 		}
 		fn, name := c.fn, c.name
 		task := func(ctx context.Context) {
 			if err := fn(ctx); err != nil && ctx.Err() == nil {
-				s.log.Warn("chore failed; it runs again at its next interval", "chore", name, "err", err)
+				ch.log.Warn("chore failed; it runs again at its next interval", "chore", name, "err", err)
 			}
 		}
 		if _, err := single.NewJob(gocron.DurationJob(c.every), gocron.NewTask(task),
@@ -66,24 +79,31 @@ func (s *Scheduler) startChores() error {
 			return err
 		}
 	}
-	s.localJobs, s.chores = local, single
+	ch.heartbeats, ch.singletons = local, single
 	local.Start()
 	single.Start()
 	return nil
 }
 
-// stopChores stops the singleton chores; heartbeats go on (stopHeartbeats)
-// while running executions finish, so no reaper takes them for lost.
-func (s *Scheduler) stopChores() { s.shutdownScheduler(s.chores) }
+// stopSingletons stops the singleton chores; heartbeats go on
+// (stopHeartbeats) while running executions finish, so no reaper takes
+// them for lost.
+func (ch *chores) stopSingletons() { ch.shutdownScheduler(ch.singletons) }
 
-func (s *Scheduler) stopHeartbeats() { s.shutdownScheduler(s.localJobs) }
+func (ch *chores) stopHeartbeats() { ch.shutdownScheduler(ch.heartbeats) }
 
-func (s *Scheduler) shutdownScheduler(c gocron.Scheduler) {
+func (ch *chores) closeElector() {
+	if ch.elector != nil {
+		ch.elector.Close()
+	}
+}
+
+func (ch *chores) shutdownScheduler(c gocron.Scheduler) {
 	if c == nil {
 		return
 	}
 	if err := c.Shutdown(); err != nil {
-		s.log.Warn("stopping chores", "err", err)
+		ch.log.Warn("stopping chores", "err", err)
 	}
 }
 
@@ -95,77 +115,38 @@ const heartbeatChunk = 500
 // heartbeat refreshes the leases of everything this instance holds, stops
 // what the database says to stop, and, when the database cannot be
 // reached, stops runs whose lease this instance can no longer vouch for.
-func (s *Scheduler) heartbeat(ctx context.Context) {
-	// Claims and runs first, outcomes waiting for the writer last: if a
-	// slow round ends early, what lapses is work already done, which the
-	// writer is about to record, not work that would then not start.
-	s.mu.Lock()
-	var ids, finished []string
-	for id, j := range s.jobs {
-		if j.state == jobFinished {
-			finished = append(finished, id)
-		} else {
-			ids = append(ids, id)
-		}
+func (ch *chores) heartbeat(ctx context.Context) {
+	ids, queued, running := ch.held.leaseIDs()
+	if ch.m != nil {
+		ch.m.SetQueue(queued, running)
 	}
-	s.setQueueMetricsLocked()
-	s.mu.Unlock()
-	slices.Sort(ids)
-	slices.Sort(finished)
-	ids = append(ids, finished...)
 	if len(ids) == 0 {
 		return
 	}
 	// A slow database is not a lost one: a round may take up to half the
 	// lease (the fence chore stops runs in time meanwhile). Each chunk
 	// that commits renews its leases, whatever the later ones do.
-	hctx, cancel := context.WithTimeout(ctx, max(s.cfg.HeartbeatInterval, s.cfg.LeaseTimeout/2))
+	hctx, cancel := context.WithTimeout(ctx, max(ch.cfg.HeartbeatInterval, ch.cfg.LeaseTimeout/2))
 	defer cancel()
 	for start := 0; start < len(ids); start += heartbeatChunk {
 		chunk := ids[start:min(start+heartbeatChunk, len(ids))]
-		sent := s.clock.Now()
-		stop, err := s.store.Heartbeat(hctx, s.id, chunk)
+		sent := ch.clock.Now()
+		stop, err := ch.store.Heartbeat(hctx, ch.id, chunk)
 		if err != nil {
-			s.log.Warn("heartbeat failed", "err", err, "held", len(ids), "renewed", start)
-			s.fenceLapsed()
+			ch.log.Warn("heartbeat failed", "err", err, "held", len(ids), "renewed", start)
+			ch.fenceLapsed()
 			return
 		}
-		s.renewed(chunk, stop, sent)
+		ch.renewed(chunk, stop, sent)
 	}
 }
 
 // renewed extends the local lease of the executions a heartbeat kept and
 // stops those the database says this instance must stop.
-func (s *Scheduler) renewed(ids, stop []string, sent time.Time) {
-	stopSet := make(map[string]bool, len(stop))
+func (ch *chores) renewed(ids, stop []string, sent time.Time) {
+	ch.held.renew(ids, stop, sent.Add(ch.cfg.fence()))
 	for _, id := range stop {
-		stopSet[id] = true
-	}
-	s.mu.Lock()
-	for _, id := range ids {
-		if j := s.jobs[id]; j != nil && !stopSet[id] {
-			j.leaseUntil = sent.Add(s.cfg.fence())
-		}
-	}
-	s.mu.Unlock()
-	for _, id := range stop {
-		s.stopHeld(id)
-	}
-}
-
-// stopHeld stops a job the database says this instance must stop.
-func (s *Scheduler) stopHeld(id string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	j, ok := s.jobs[id]
-	if !ok {
-		return
-	}
-	switch j.state {
-	case jobClaimed, jobDeciding, jobReady:
-		s.dropLocked(j)
-	case jobRunning:
-		j.cancel(stopRemote)
+		ch.held.cancel(id, stopRemote)
 	}
 }
 
@@ -181,14 +162,14 @@ func fenceCheckInterval(lease time.Duration) time.Duration {
 // they must not run twice. They record themselves failed with "instance
 // lost" (and retry) once the database is back, unless the reaper did so
 // first.
-func (s *Scheduler) fenceLapsed() {
-	now := s.clock.Now()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, j := range s.jobs {
+func (ch *chores) fenceLapsed() {
+	now := ch.clock.Now()
+	ch.held.mu.Lock()
+	defer ch.held.mu.Unlock()
+	for _, j := range ch.held.jobs {
 		if j.state == jobRunning && !j.fenced && now.After(j.leaseUntil) {
 			j.fenced = true
-			s.log.Warn("lease lapsed without a heartbeat; stopping the run", "execution", j.exec.ID)
+			ch.log.Warn("lease lapsed without a heartbeat; stopping the run", "execution", j.exec.ID)
 			j.cancel(stopLost)
 		}
 	}
@@ -199,12 +180,12 @@ func (s *Scheduler) fenceLapsed() {
 // back. Safe to run on several instances at once: the store only changes
 // executions that are still unfinished, so a run is reaped (and retried)
 // once.
-func (s *Scheduler) reap(ctx context.Context) error {
-	now, err := s.store.Now(ctx)
+func (ch *chores) reap(ctx context.Context) error {
+	now, err := ch.store.Now(ctx)
 	if err != nil {
 		return err
 	}
-	stale, err := s.store.StaleExecutions(ctx, now.Add(-s.cfg.LeaseTimeout), choreBatch)
+	stale, err := ch.store.StaleExecutions(ctx, now.Add(-ch.cfg.LeaseTimeout), choreBatch)
 	if err != nil || len(stale) == 0 {
 		return err
 	}
@@ -216,27 +197,27 @@ func (s *Scheduler) reap(ctx context.Context) error {
 			release = append(release, e.ID)
 			continue
 		}
-		results = append(results, s.lostResult(ctx, e, now, schedules))
+		results = append(results, ch.lostResult(ctx, e, now, schedules))
 	}
 	if len(release) > 0 {
-		if err := s.store.ReleaseClaims(ctx, release); err != nil {
+		if err := ch.store.ReleaseClaims(ctx, release); err != nil {
 			return err
 		}
-		s.log.Warn("reaper: handed back claims of a lost instance", "count", len(release))
+		ch.log.Warn("reaper: handed back claims of a lost instance", "count", len(release))
 	}
 	if len(results) > 0 {
-		if err := s.store.FinishExecutions(ctx, results); err != nil {
+		if err := ch.store.FinishExecutions(ctx, results); err != nil {
 			return err
 		}
-		s.log.Warn("reaper: failed runs of a lost instance", "count", len(results))
-		s.announce(results)
+		ch.log.Warn("reaper: failed runs of a lost instance", "count", len(results))
+		ch.out.announce(results)
 	}
-	s.Changed(ctx)
+	ch.out.changed(ctx)
 	return nil
 }
 
 // lostResult is the outcome of a run whose instance was lost.
-func (s *Scheduler) lostResult(ctx context.Context, e *geoetl.Execution, now time.Time, cache map[string]*geoetl.Schedule) geoetl.ExecutionResult {
+func (ch *chores) lostResult(ctx context.Context, e *geoetl.Execution, now time.Time, cache map[string]*geoetl.Schedule) geoetl.ExecutionResult {
 	msg := geoetl.ErrorInstanceLost
 	e.Status, e.ErrorMessage, e.CompletedAt = geoetl.ExecFailed, &msg, &now
 	if e.ExecutedAt != nil {
@@ -249,7 +230,7 @@ func (s *Scheduler) lostResult(ctx context.Context, e *geoetl.Execution, now tim
 	}
 	sc, ok := cache[*e.ScheduleID]
 	if !ok {
-		found, err := s.store.FindScheduleByID(ctx, e.TenantID, *e.ScheduleID)
+		found, err := ch.store.FindScheduleByID(ctx, e.TenantID, *e.ScheduleID)
 		if err != nil {
 			found = nil // deleted: no retry, no notification
 		}
@@ -258,30 +239,30 @@ func (s *Scheduler) lostResult(ctx context.Context, e *geoetl.Execution, now tim
 	if sc == nil {
 		return r
 	}
-	r.Retry = retryFor(sc, e, now, s.rand())
-	if s.cfg.Notifier != nil {
+	r.Retry = retryFor(sc, e, now, ch.rand())
+	if ch.cfg.Notifier != nil {
 		name := ""
-		if w, err := s.store.FindWorkflowByID(ctx, e.TenantID, e.WorkflowID); err == nil {
+		if w, err := ch.store.FindWorkflowByID(ctx, e.TenantID, e.WorkflowID); err == nil {
 			name = w.Name
 		}
-		r.Deliveries = s.cfg.Notifier.PlanExecution(notify.ExecutionEvent{Schedule: sc, WorkflowName: name, Execution: e, WillRetry: r.Retry != nil})
+		r.Deliveries = ch.cfg.Notifier.PlanExecution(notify.ExecutionEvent{Schedule: sc, WorkflowName: name, Execution: e, WillRetry: r.Retry != nil})
 	}
 	return r
 }
 
 // expire marks schedules past their expiry as expired and notifies.
-func (s *Scheduler) expire(ctx context.Context) error {
-	now, err := s.store.Now(ctx)
+func (ch *chores) expire(ctx context.Context) error {
+	now, err := ch.store.Now(ctx)
 	if err != nil {
 		return err
 	}
-	list, err := s.store.ExpiredSchedules(ctx, now, choreBatch)
+	list, err := ch.store.ExpiredSchedules(ctx, now, choreBatch)
 	if err != nil || len(list) == 0 {
 		return err
 	}
 	var done []*geoetl.Schedule
 	for _, sc := range list {
-		if err := s.store.SetScheduleStatus(ctx, sc.TenantID, sc.ID, geoetl.StatusExpired, nil); err != nil {
+		if err := ch.store.SetScheduleStatus(ctx, sc.TenantID, sc.ID, geoetl.StatusExpired, nil); err != nil {
 			if geoetl.IsNotFound(err) {
 				continue
 			}
@@ -290,19 +271,19 @@ func (s *Scheduler) expire(ctx context.Context) error {
 		sc.Status, sc.StatusReason, sc.NextRunAt = geoetl.StatusExpired, nil, nil
 		done = append(done, sc)
 	}
-	s.scheduleEvents(ctx, done, notify.EventScheduleExpired)
+	ch.out.scheduleEvents(ctx, done, notify.EventScheduleExpired)
 	return nil
 }
 
 // retain deletes finished executions older than the retention.
-func (s *Scheduler) retain(ctx context.Context) error {
-	now, err := s.store.Now(ctx)
+func (ch *chores) retain(ctx context.Context) error {
+	now, err := ch.store.Now(ctx)
 	if err != nil {
 		return err
 	}
 	total := 0
 	for {
-		n, err := s.store.DeleteFinishedExecutionsBefore(ctx, now.Add(-s.cfg.Retention), choreBatch*2)
+		n, err := ch.store.DeleteFinishedExecutionsBefore(ctx, now.Add(-ch.cfg.Retention), choreBatch*2)
 		total += n
 		if err != nil {
 			return err
@@ -312,7 +293,7 @@ func (s *Scheduler) retain(ctx context.Context) error {
 		}
 	}
 	if total > 0 {
-		s.log.Info("retention: deleted old executions", "count", total)
+		ch.log.Info("retention: deleted old executions", "count", total)
 	}
 	return nil
 }

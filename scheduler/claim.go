@@ -4,11 +4,93 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/geoetl/geoetl"
 	"github.com/geoetl/geoetl/notify"
 )
+
+// claimer claims due work: its dispatcher (dispatch.go) sleeps until the
+// soonest next run minus the lookahead (lookahead.go), then runs claim
+// transactions that turn due schedules and pending rows into jobs held
+// here, deciding overlap, misfire and tenant-share policies as it goes
+// (overlap.go, plan.go, tenantshare.go). It hands the jobs to the runner.
+type claimer struct {
+	*deps
+	held   *held
+	runner *runner // starts the claimed jobs at their time
+	out    *announcer
+
+	wake   chan struct{} // wakes the dispatcher
+	rate   claimRate     // of claim transactions, for the adaptive lookahead
+	window claimWindow   // how far claims reach for a large set due together
+	share  tenantGate    // tenants whose runs wait for a run slot
+
+	blockedMu sync.Mutex
+	blocked   map[string]struct{} // schedules whose pending rows wait for a slot
+
+	onSleep func() // called when the dispatcher goes to sleep (tests and benchmarks)
+}
+
+func newClaimer(d *deps, h *held, out *announcer) *claimer {
+	return &claimer{deps: d, held: h, out: out, wake: make(chan struct{}, 1), blocked: map[string]struct{}{}}
+}
+
+// poke wakes the dispatcher without blocking.
+func (cl *claimer) poke() {
+	select {
+	case cl.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (cl *claimer) unblockAll() {
+	cl.blockedMu.Lock()
+	clear(cl.blocked)
+	cl.blockedMu.Unlock()
+	cl.share.clear()
+}
+
+// unblock forgets that a schedule's pending rows wait for a slot (one of
+// its runs finished) and wakes the dispatcher if they did.
+func (cl *claimer) unblock(scheduleIDs ...string) {
+	cl.blockedMu.Lock()
+	n := 0
+	for _, id := range scheduleIDs {
+		if _, ok := cl.blocked[id]; ok {
+			delete(cl.blocked, id)
+			n++
+		}
+	}
+	cl.blockedMu.Unlock()
+	if n > 0 {
+		cl.poke()
+	}
+}
+
+// markBlocked records schedules whose pending rows wait for a slot, so
+// that claims leave them out until one of their runs ends.
+func (cl *claimer) markBlocked(scheduleIDs []string) {
+	if len(scheduleIDs) == 0 {
+		return
+	}
+	cl.blockedMu.Lock()
+	for _, id := range scheduleIDs {
+		cl.blocked[id] = struct{}{}
+	}
+	cl.blockedMu.Unlock()
+}
+
+func (cl *claimer) blockedList() []string {
+	cl.blockedMu.Lock()
+	defer cl.blockedMu.Unlock()
+	out := make([]string, 0, len(cl.blocked))
+	for id := range cl.blocked {
+		out = append(out, id)
+	}
+	return out
+}
 
 // claimResult is what one claim transaction did, applied after it
 // committed.
@@ -36,46 +118,46 @@ type claimResult struct {
 const maxRowsPerClaim = 5000
 
 // claim runs one claim transaction and hands its jobs to the pool.
-func (s *Scheduler) claim(ctx context.Context) (*claimResult, error) {
-	limit := min(s.cfg.BatchSize, s.cfg.MaxClaimed-s.heldCount())
+func (cl *claimer) claim(ctx context.Context) (*claimResult, error) {
+	limit := min(cl.cfg.BatchSize, cl.cfg.MaxClaimed-cl.held.count())
 	if limit <= 0 {
 		// Saturated: leave due work to other instances (or to later).
-		now := s.dbNow()
-		return &claimResult{dbNow: now, until: s.claimUntil(now)}, nil
+		now := cl.db.now()
+		return &claimResult{dbNow: now, until: cl.claimUntil(now)}, nil
 	}
-	blocked := s.blockedList()
-	gen := s.share.generation()
+	blocked := cl.blockedList()
+	gen := cl.share.generation()
 	var res *claimResult
 	var local time.Time
 	began := time.Now() // real time: the rate is the database's
-	err := s.store.Claim(ctx, func(tx geoetl.ClaimTx) error {
+	err := cl.store.Claim(ctx, func(tx geoetl.ClaimTx) error {
 		// The database read its clock when the transaction began, before
 		// this local reading: their difference is a lower bound of the
 		// offset, so runs timed with it never start early.
-		local = s.clock.Now()
+		local = cl.clock.Now()
 		res = &claimResult{dbNow: tx.Now(), byTrig: map[string]int{}, gateGen: gen, skipped: map[string]int{}}
-		return s.claimIn(tx, limit, blocked, local, res)
+		return cl.claimIn(tx, limit, blocked, local, res)
 	})
 	if err != nil {
 		return nil, err
 	}
-	s.rate.note(res.rows, time.Since(began))
-	s.offsets.add(res.dbNow.Sub(local))
-	s.applyClaim(ctx, res)
+	cl.rate.note(res.rows, time.Since(began))
+	cl.db.measured(res.dbNow.Sub(local))
+	cl.applyClaim(ctx, res)
 	return res, nil
 }
 
 // claimIn decides, inside the claim transaction, what to do with due
 // pending executions and due schedules, and writes it.
-func (s *Scheduler) claimIn(tx geoetl.ClaimTx, limit int, blocked []string, local time.Time, res *claimResult) error {
+func (cl *claimer) claimIn(tx geoetl.ClaimTx, limit int, blocked []string, local time.Time, res *claimResult) error {
 	now := tx.Now()
-	until := s.claimUntil(now)
+	until := cl.claimUntil(now)
 	res.until = until
-	pending, err := tx.DuePending(&geoetl.DuePendingParams{Until: until, Limit: limit, Waiting: blocked, Tenants: s.tenantsWaiting()})
+	pending, err := tx.DuePending(&geoetl.DuePendingParams{Until: until, Limit: limit, Waiting: blocked, Tenants: cl.tenantsWaiting()})
 	if err != nil {
 		return err
 	}
-	c := &claimCtx{s: s, tx: tx, now: now, local: local, res: res,
+	c := &claimCtx{cl: cl, tx: tx, now: now, local: local, res: res,
 		schedules: map[string]*geoetl.Schedule{}, slots: map[string]*slots{}, workflows: map[string]*geoetl.Workflow{}}
 	// The schedules of pending rows are locked (waiting for another
 	// claimer) before the due schedules are (skipping those another
@@ -106,7 +188,7 @@ func (s *Scheduler) claimIn(tx geoetl.ClaimTx, limit int, blocked []string, loca
 	}
 	// On-time schedules first, then those past the misfire grace, so a
 	// full transaction leaves catch-up work, not on-time runs, for later.
-	late := now.Add(-s.cfg.MisfireGrace)
+	late := now.Add(-cl.cfg.MisfireGrace)
 	slices.SortStableFunc(due, func(a, b *geoetl.Schedule) int {
 		return cmpBool(a.NextRunAt != nil && a.NextRunAt.Before(late), b.NextRunAt != nil && b.NextRunAt.Before(late))
 	})
@@ -124,7 +206,7 @@ func (s *Scheduler) claimIn(tx geoetl.ClaimTx, limit int, blocked []string, loca
 
 // claimCtx carries one claim transaction's state.
 type claimCtx struct {
-	s     *Scheduler
+	cl    *claimer
 	tx    geoetl.ClaimTx
 	now   time.Time // database clock
 	local time.Time // local clock at the same moment (about)
@@ -176,19 +258,7 @@ func (c *claimCtx) loadOccupancy() error {
 	if err != nil {
 		return err
 	}
-	// Runs of this instance that have finished but whose outcome is not
-	// written yet hold no slot, whatever the database still says.
-	c.s.mu.Lock()
-	for id, list := range occ {
-		kept := list[:0]
-		for _, e := range list {
-			if j := c.s.jobs[e.ID]; j == nil || j.state != jobFinished {
-				kept = append(kept, e)
-			}
-		}
-		occ[id] = kept
-	}
-	c.s.mu.Unlock()
+	c.cl.held.withoutFinished(occ)
 	for id, sc := range c.schedules {
 		c.slots[id] = newSlots(sc, occ[id])
 	}
@@ -278,7 +348,7 @@ func (c *claimCtx) schedule(sc *geoetl.Schedule) error {
 		c.setError(sc, geoetl.ErrorWorkflowMissing)
 		return nil
 	}
-	opts := planOptions{Grace: c.s.cfg.MisfireGrace, MaxMissed: c.s.cfg.MaxMissed}
+	opts := planOptions{Grace: c.cl.cfg.MisfireGrace, MaxMissed: c.cl.cfg.MaxMissed}
 	p := planSchedule(sc, c.now, opts)
 	c.plan(sc, wf, p)
 	if p.misfired && p.NextRunAt != nil && !p.NextRunAt.After(c.res.until) {
@@ -379,7 +449,7 @@ func (c *claimCtx) claimRow(e *geoetl.Execution, sc *geoetl.Schedule, wf *geoetl
 
 // lease marks e claimed by this instance and returns its job.
 func (c *claimCtx) lease(e *geoetl.Execution, sc *geoetl.Schedule, wf *geoetl.Workflow) *job {
-	id, now := c.s.id, c.now
+	id, now := c.cl.id, c.now
 	e.InstanceID, e.HeartbeatAt = &id, &now
 	fireDB := e.DueAt
 	if fireDB.Before(c.now) {
@@ -388,7 +458,7 @@ func (c *claimCtx) lease(e *geoetl.Execution, sc *geoetl.Schedule, wf *geoetl.Wo
 	return &job{
 		exec: e, schedule: sc, workflow: wf, index: -1,
 		fireAt:     c.local.Add(fireDB.Sub(c.now)),
-		leaseUntil: c.local.Add(c.s.cfg.fence()),
+		leaseUntil: c.local.Add(c.cl.cfg.fence()),
 	}
 }
 
@@ -474,121 +544,18 @@ func (c *claimCtx) write() error {
 
 // applyClaim acts on a committed claim: jobs to the pool, local cancels,
 // events, notifications and metrics.
-func (s *Scheduler) applyClaim(ctx context.Context, res *claimResult) {
-	s.hold(res.jobs)
-	s.mu.Lock()
-	for _, id := range res.blocked {
-		s.blocked[id] = struct{}{}
+func (cl *claimer) applyClaim(ctx context.Context, res *claimResult) {
+	cl.runner.hold(res.jobs)
+	cl.markBlocked(res.blocked)
+	if cl.share.markFull(cl.clock.Now(), res.fullTenants, res.gateGen) {
+		cl.poke() // a run of a tenant found full ended meanwhile
 	}
-	s.mu.Unlock()
-	if s.share.markFull(s.clock.Now(), res.fullTenants, res.gateGen) {
-		s.poke() // a run of a tenant found full ended meanwhile
-	}
-	s.announceDecided(ctx, res.cancels, res.events, res.skipped)
+	cl.out.announceDecided(ctx, res.cancels, res.events, res.skipped)
 	if len(res.errored) > 0 {
-		s.scheduleEvents(ctx, res.errored, notify.EventScheduleError)
+		cl.out.scheduleEvents(ctx, res.errored, notify.EventScheduleError)
 	}
-	if s.m != nil {
-		s.m.Claimed(res.byTrig)
-	}
-}
-
-// announceDecided acts on what a committed claim or decider transaction
-// decided: runs it cancelled (cancel_previous) are stopped here or, through
-// the change feed, wherever they run; events of the rows it wrote go to
-// subscribers here and on other instances; skips are counted.
-func (s *Scheduler) announceDecided(ctx context.Context, cancels []string, events []geoetl.ExecutionEvent, skipped map[string]int) {
-	var remote []string
-	for _, id := range cancels {
-		if !s.cancelLocal(id, stopNewerRun) {
-			remote = append(remote, id)
-		}
-	}
-	if len(remote) > 0 {
-		s.publish(ctx, geoetl.Change{Cancel: remote})
-	}
-	for _, ev := range events {
-		s.events.publish(ev)
-	}
-	if len(events) > 0 {
-		s.publish(ctx, geoetl.Change{Events: events})
-	}
-	s.tenantsFreed(events)
-	if s.m != nil {
-		for r, n := range skipped {
-			s.m.SkippedN(r, n)
-		}
-	}
-}
-
-// scheduleEvents logs schedules that stopped (error or expiry) and stores
-// their notifications.
-func (s *Scheduler) scheduleEvents(ctx context.Context, list []*geoetl.Schedule, event string) {
-	var ds []*geoetl.Delivery
-	for _, sc := range list {
-		reason := ""
-		if sc.StatusReason != nil {
-			reason = *sc.StatusReason
-		}
-		s.log.Warn("schedule stopped firing", "event", event, "schedule", sc.ID, "tenant", sc.TenantID, "reason", reason)
-		if s.cfg.Notifier != nil {
-			ds = append(ds, s.cfg.Notifier.PlanScheduleEvent(sc, event)...)
-		}
-	}
-	if len(ds) == 0 {
-		return
-	}
-	if err := s.store.CreateDeliveries(ctx, ds); err != nil {
-		s.log.Error("storing schedule notifications failed", "event", event, "err", err)
-		return
-	}
-	s.cfg.Notifier.Kick()
-}
-
-// finished acts on outcomes written by this instance's runs: the jobs
-// leave this instance, then announce.
-func (s *Scheduler) finished(rs []geoetl.ExecutionResult) {
-	if len(rs) == 0 {
-		return
-	}
-	ids := make([]string, 0, len(rs))
-	for _, r := range rs {
-		ids = append(ids, r.Execution.ID)
-	}
-	s.forget(ids)
-	s.announce(rs)
-}
-
-// announce publishes written outcomes: events here and to other
-// instances, metrics, notifications, and a look at the database when a
-// retry was added or a slot freed.
-func (s *Scheduler) announce(rs []geoetl.ExecutionResult) {
-	var schedules []string
-	retries, deliveries := false, false
-	events := make([]geoetl.ExecutionEvent, 0, len(rs))
-	for _, r := range rs {
-		e := r.Execution
-		if e.ScheduleID != nil {
-			schedules = append(schedules, *e.ScheduleID)
-		}
-		retries = retries || r.Retry != nil
-		deliveries = deliveries || len(r.Deliveries) > 0
-		ev := eventOf(e)
-		events = append(events, ev)
-		s.events.publish(ev)
-		s.m.Finished(string(e.Status), string(e.Trigger))
-	}
-	s.publish(context.Background(), geoetl.Change{Events: events})
-	if deliveries && s.cfg.Notifier != nil {
-		s.cfg.Notifier.Kick()
-	}
-	s.unblock(schedules...)
-	s.tenantsFreed(events)
-	if s.awaitsOutcome(schedules...) {
-		s.pokeDecider()
-	}
-	if retries {
-		s.poke()
+	if cl.m != nil {
+		cl.m.Claimed(res.byTrig)
 	}
 }
 

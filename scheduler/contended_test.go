@@ -47,7 +47,7 @@ func TestOverlap_OccurrenceClaimedWhileTheSlotIsTakenStartsOnTimeIfItIsFreeThen(
 		b.waitStatus(sc, geoetl.ExecCompleted, 1)
 		b.advanceTo(minute(2))
 		ev := b.waitStatus(sc, geoetl.ExecRunning, 1)[0]
-		b.sched.writer.drainForTest(t)
+		b.sched.runner.writer.drainForTest(t)
 		e := b.execution(ev.ExecutionID)
 		if !e.ScheduledAt.Equal(minute(2)) || e.ExecutedAt == nil || !e.ExecutedAt.Equal(minute(2)) {
 			t.Fatalf("10:02 started at %v, want exactly %s", e.ExecutedAt, minute(2))
@@ -67,14 +67,14 @@ func TestOverlap_CancelPreviousCancelsAtTheOccurrencesTimeNotAtItsClaim(t *testi
 	first := b.waitStatus(sc, geoetl.ExecRunning, 1)[0]
 	b.advanceTo(t0.Add(2*time.Minute - time.Second))
 	b.waitStatus(sc, geoetl.ExecPending, 2) // both claims
-	b.sched.writer.drainForTest(t)
+	b.sched.runner.writer.drainForTest(t)
 	if got := b.execution(first.ExecutionID); got.Status != geoetl.ExecRunning || got.CancelRequested {
 		t.Fatalf("a second before the next occurrence the running one is %s (cancel requested %v)", got.Status, got.CancelRequested)
 	}
 	b.advanceTo(t0.Add(2 * time.Minute))
 	b.waitStatus(sc, geoetl.ExecCancelled, 1)
 	ev := b.waitStatus(sc, geoetl.ExecRunning, 1)[0]
-	b.sched.writer.drainForTest(t)
+	b.sched.runner.writer.drainForTest(t)
 	if e := b.execution(ev.ExecutionID); !e.ExecutedAt.Equal(t0.Add(2 * time.Minute)) {
 		t.Fatalf("the newer run started at %v", e.ExecutedAt)
 	}

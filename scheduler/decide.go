@@ -56,40 +56,52 @@ type decisions struct {
 	again   time.Time               // local time to look again; zero when none waits
 }
 
-func (s *Scheduler) pokeDecider() {
+// decider decides contended jobs as they fall due: it reads the
+// occupancy of their schedules in one transaction, asks decideOverlap what
+// the policy says, writes that, and hands the jobs that may start to the
+// runner.
+type decider struct {
+	*deps
+	held    *held
+	runner  *runner  // runs the jobs that may start
+	claimer *claimer // leaves released rows' schedules out of claims until a slot frees
+	out     *announcer
+	wake    chan struct{} // contended jobs due, or an outcome they wait for arrived
+}
+
+// poke wakes the decider without blocking.
+func (dc *decider) poke() {
 	select {
-	case s.decideWake <- struct{}{}:
+	case dc.wake <- struct{}{}:
 	default:
 	}
 }
 
-// decider decides contended jobs as they fall due, and those waiting for
+// loop decides contended jobs as they fall due, and those waiting for
 // another instance's outcome whenever one may have arrived.
-func (s *Scheduler) decider() {
-	defer s.claimers.Done()
-	ctx := s.stopCtx
-	t := s.clock.NewTimer(time.Hour)
+func (dc *decider) loop(ctx context.Context) {
+	t := dc.clock.NewTimer(time.Hour)
 	t.Stop()
 	defer t.Stop()
 	for failures := 0; ; {
 		select {
-		case <-s.decideWake:
+		case <-dc.wake:
 		case <-t.C():
 		case <-ctx.Done():
 			return
 		}
-		again, err := s.decideDue(ctx)
+		again, err := dc.decideDue(ctx)
 		if ctx.Err() != nil {
 			return
 		}
 		if err != nil {
 			failures++
 			wait := clock.Backoff(failures)
-			s.log.Warn("decider: database error; backing off", "err", err, "retry_in", wait)
+			dc.log.Warn("decider: database error; backing off", "err", err, "retry_in", wait)
 			if !clock.SleepContext(ctx, wait) {
 				return
 			}
-			s.pokeDecider()
+			dc.poke()
 			continue
 		}
 		failures = 0
@@ -99,43 +111,46 @@ func (s *Scheduler) decider() {
 		default:
 		}
 		if !again.IsZero() {
-			resetAt(s.clock, t, again)
+			resetAt(dc.clock, t, again)
 		}
 	}
 }
 
 // decideDue decides the contended jobs that are due, in one transaction,
 // and returns when to look again at those left waiting.
-func (s *Scheduler) decideDue(ctx context.Context) (time.Time, error) {
-	s.mu.Lock()
+func (dc *decider) decideDue(ctx context.Context) (time.Time, error) {
+	h := dc.held
+	h.mu.Lock()
 	var list []*job
-	for _, j := range s.deciding {
+	for _, j := range h.deciding {
 		if j.state == jobDeciding {
 			list = append(list, j)
 		}
 	}
-	s.deciding = list
-	s.mu.Unlock()
+	h.deciding = list
+	h.mu.Unlock()
 	if len(list) == 0 {
 		return time.Time{}, nil
 	}
 	list = slices.Clone(list)
 	var d *decisions
-	err := s.store.Claim(ctx, func(tx geoetl.ClaimTx) error {
+	err := dc.store.Claim(ctx, func(tx geoetl.ClaimTx) error {
 		var err error
-		d, err = s.decideIn(tx, list, s.clock.Now())
+		d, err = dc.decideIn(tx, list, dc.clock.Now())
 		return err
 	})
 	if err != nil {
 		return time.Time{}, err
 	}
-	s.applyDecisions(ctx, d)
+	dc.applyDecisions(ctx, d)
 	return d.again, nil
 }
 
-// decideIn applies the overlap policy to due contended jobs, oldest
-// occurrence first, and writes what it decided.
-func (s *Scheduler) decideIn(tx geoetl.ClaimTx, list []*job, local time.Time) (*decisions, error) {
+// decideIn reads, in the decider's transaction, what decideOverlap needs
+// (the schedules, locked so that claimers of the same schedule take turns,
+// and their occupancy), and writes what it decided: rows skipped or
+// handed back, holders cancelled.
+func (dc *decider) decideIn(tx geoetl.ClaimTx, list []*job, local time.Time) (*decisions, error) {
 	dbNow := tx.Now()
 	var ids []string
 	for _, j := range list {
@@ -151,115 +166,37 @@ func (s *Scheduler) decideIn(tx geoetl.ClaimTx, list []*job, local time.Time) (*
 	if err != nil {
 		return nil, err
 	}
-	// This instance's own rows: its memory knows whether they run.
-	mine := map[string]jobState{}
-	s.mu.Lock()
-	for _, rows := range occ {
-		for _, e := range rows {
-			if e.InstanceID != nil && *e.InstanceID == s.id {
-				if j := s.jobs[e.ID]; j != nil {
-					mine[e.ID] = j.state
-				} else {
-					mine[e.ID] = jobDropped
-				}
-			}
-		}
-	}
-	s.mu.Unlock()
-
-	slices.SortFunc(list, func(a, b *job) int {
-		if c := a.exec.ScheduledAt.Compare(b.exec.ScheduledAt); c != 0 {
-			return c
-		}
-		return compareStrings(a.exec.ID, b.exec.ID)
+	verdicts := decideOverlap(list, overlapView{
+		instance:  dc.id,
+		dbNow:     dbNow,
+		local:     local,
+		grace:     dc.cfg.MisfireGrace,
+		schedules: schedules,
+		occupancy: occ,
+		mine:      dc.held.statesOf(occ, dc.id),
 	})
-	inBatch := map[string]*job{}
-	for _, j := range list {
-		inBatch[j.exec.ID] = j
-	}
+
 	d := &decisions{kind: map[*job]decisionKind{}}
 	var updates []*geoetl.Execution
-	for _, j := range list {
-		sc := schedules[j.schedule.ID]
-		if sc == nil {
-			sc = j.schedule // deleted meanwhile: decide as claimed
-		}
-		rows := occ[sc.ID]
-		if !holdsRow(rows, j.exec.ID, s.id) {
-			d.kind[j] = decisionGone
-			continue
-		}
-		overdue := !local.Before(j.fireAt.Add(s.cfg.MisfireGrace))
-		var holders, unsure []*geoetl.Execution
-		waiting := 0
-		for _, e := range rows {
-			if e.ID == j.exec.ID {
-				continue
+	for _, v := range verdicts {
+		j := v.job
+		d.kind[j] = v.kind
+		d.cancels = append(d.cancels, v.cancels...)
+		switch v.kind {
+		case decisionWait:
+			if d.again.IsZero() || v.again.Before(d.again) {
+				d.again = v.again
 			}
-			if other := inBatch[e.ID]; other != nil {
-				// Decided earlier in this batch (an older occurrence),
-				// or later in it (a newer one, which holds nothing now).
-				switch k, ok := d.kind[other]; {
-				case ok && k == decisionStart:
-					holders = append(holders, e)
-				case ok && k == decisionWait:
-					unsure = append(unsure, e)
-				}
-				continue
-			}
-			switch {
-			case e.InstanceID == nil:
-				waiting++
-			case *e.InstanceID == s.id:
-				switch mine[e.ID] {
-				case jobReady, jobRunning:
-					holders = append(holders, e)
-				case jobDeciding:
-					unsure = append(unsure, e)
-				}
-			case e.Status == geoetl.ExecRunning:
-				if overdue {
-					holders = append(holders, e)
-				} else {
-					unsure = append(unsure, e)
-				}
-			case !e.DueAt.After(dbNow) && !overdue:
-				unsure = append(unsure, e)
-			}
-		}
-		limit := sc.ConcurrencyLimit()
-		switch {
-		case limit == 0 || len(holders)+len(unsure) < limit:
-			d.kind[j] = decisionStart
-		case sc.OverlapPolicy == geoetl.OverlapCancelPrevious:
-			for _, h := range append(holders, unsure...) {
-				d.cancels = append(d.cancels, h.ID)
-			}
-			d.kind[j] = decisionStart
-		case len(holders) < limit:
-			d.kind[j] = decisionWait
-			at := local.Add(deciderPoll)
-			if deadline := j.fireAt.Add(s.cfg.MisfireGrace); deadline.Before(at) {
-				at = deadline
-			}
-			if d.again.IsZero() || at.Before(d.again) {
-				d.again = at
-			}
-		case sc.OverlapPolicy == geoetl.OverlapQueue && waiting == 0:
+		case decisionRelease:
 			e := *j.exec
 			e.InstanceID, e.HeartbeatAt = nil, nil
 			updates = append(updates, &e)
-			d.kind[j] = decisionRelease
-			d.blocked = append(d.blocked, sc.ID)
-		default:
-			reason := geoetl.SkipReasonOverlap
-			if sc.OverlapPolicy == geoetl.OverlapQueue {
-				reason = geoetl.SkipReasonQueueFull
-			}
+			d.blocked = append(d.blocked, j.schedule.ID)
+		case decisionSkip:
+			reason := v.skipReason
 			e := *j.exec
 			e.Status, e.Skipped, e.SkipReason, e.CompletedAt = geoetl.ExecSkipped, true, &reason, &dbNow
 			updates = append(updates, &e)
-			d.kind[j] = decisionSkip
 			d.events = append(d.events, eventOf(&e))
 			if d.skipped == nil {
 				d.skipped = map[string]int{}
@@ -278,6 +215,130 @@ func (s *Scheduler) decideIn(tx geoetl.ClaimTx, list []*job, local time.Time) (*
 		}
 	}
 	return d, nil
+}
+
+// overlapView is what the decider knows when it decides: the rows it read
+// in its transaction and this instance's memory of its own runs.
+type overlapView struct {
+	instance  string                         // this instance's id
+	dbNow     time.Time                      // the database's clock when the transaction began
+	local     time.Time                      // the local clock at about the same moment
+	grace     time.Duration                  // Config.MisfireGrace: how long to wait for another instance's outcome
+	schedules map[string]*geoetl.Schedule    // as locked now; missing when deleted meanwhile
+	occupancy map[string][]*geoetl.Execution // by schedule: rows running, claimed or waiting (ClaimTx.Occupancy)
+	mine      map[string]jobState            // this instance's own rows among occupancy, as its memory says
+}
+
+// verdict is what the overlap policy says of one contended job.
+type verdict struct {
+	job        *job
+	kind       decisionKind
+	skipReason string    // for decisionSkip
+	cancels    []string  // runs holding the slot, to cancel first (cancel_previous)
+	again      time.Time // for decisionWait: local time to look again
+}
+
+// decideOverlap says what the overlap policy does with each contended job,
+// oldest occurrence first (the order of the result). It only reads: the
+// decider writes what it says. An older job decided to start in the same
+// call holds a slot for the newer ones; one left waiting leaves them
+// unsure too.
+func decideOverlap(jobs []*job, v overlapView) []verdict {
+	list := slices.Clone(jobs)
+	slices.SortFunc(list, func(a, b *job) int {
+		if c := a.exec.ScheduledAt.Compare(b.exec.ScheduledAt); c != 0 {
+			return c
+		}
+		return compareStrings(a.exec.ID, b.exec.ID)
+	})
+	inBatch := map[string]*job{}
+	for _, j := range list {
+		inBatch[j.exec.ID] = j
+	}
+	kind := map[*job]decisionKind{}
+	out := make([]verdict, 0, len(list))
+	for _, j := range list {
+		vd := decideOne(j, v, inBatch, kind)
+		kind[j] = vd.kind
+		out = append(out, vd)
+	}
+	return out
+}
+
+// decideOne decides one job, given the verdicts on the older ones of the
+// same call (kind).
+func decideOne(j *job, v overlapView, inBatch map[string]*job, kind map[*job]decisionKind) verdict {
+	sc := v.schedules[j.schedule.ID]
+	if sc == nil {
+		sc = j.schedule // deleted meanwhile: decide as claimed
+	}
+	rows := v.occupancy[sc.ID]
+	if !holdsRow(rows, j.exec.ID, v.instance) {
+		return verdict{job: j, kind: decisionGone}
+	}
+	overdue := !v.local.Before(j.fireAt.Add(v.grace))
+	var holders, unsure []*geoetl.Execution
+	waiting := 0
+	for _, e := range rows {
+		if e.ID == j.exec.ID {
+			continue
+		}
+		if other := inBatch[e.ID]; other != nil {
+			// Decided earlier in this batch (an older occurrence),
+			// or later in it (a newer one, which holds nothing now).
+			switch k, ok := kind[other]; {
+			case ok && k == decisionStart:
+				holders = append(holders, e)
+			case ok && k == decisionWait:
+				unsure = append(unsure, e)
+			case ok && k == decisionRelease:
+				waiting++ // it took the queue's place
+			}
+			continue
+		}
+		switch {
+		case e.InstanceID == nil:
+			waiting++
+		case *e.InstanceID == v.instance:
+			switch v.mine[e.ID] {
+			case jobReady, jobRunning:
+				holders = append(holders, e)
+			case jobDeciding:
+				unsure = append(unsure, e)
+			}
+		case e.Status == geoetl.ExecRunning:
+			if overdue {
+				holders = append(holders, e)
+			} else {
+				unsure = append(unsure, e)
+			}
+		case !e.DueAt.After(v.dbNow) && !overdue:
+			unsure = append(unsure, e)
+		}
+	}
+	limit := sc.ConcurrencyLimit()
+	switch {
+	case limit == 0 || len(holders)+len(unsure) < limit:
+		return verdict{job: j, kind: decisionStart}
+	case sc.OverlapPolicy == geoetl.OverlapCancelPrevious:
+		var cancels []string
+		for _, h := range append(holders, unsure...) {
+			cancels = append(cancels, h.ID)
+		}
+		return verdict{job: j, kind: decisionStart, cancels: cancels}
+	case len(holders) < limit:
+		at := v.local.Add(deciderPoll)
+		if deadline := j.fireAt.Add(v.grace); deadline.Before(at) {
+			at = deadline
+		}
+		return verdict{job: j, kind: decisionWait, again: at}
+	case sc.OverlapPolicy == geoetl.OverlapQueue && waiting == 0:
+		return verdict{job: j, kind: decisionRelease}
+	case sc.OverlapPolicy == geoetl.OverlapQueue:
+		return verdict{job: j, kind: decisionSkip, skipReason: geoetl.SkipReasonQueueFull}
+	default:
+		return verdict{job: j, kind: decisionSkip, skipReason: geoetl.SkipReasonOverlap}
+	}
 }
 
 // holdsRow reports whether the row id is among rows, still claimed by
@@ -303,9 +364,10 @@ func compareStrings(a, b string) int {
 
 // applyDecisions acts on a committed decider transaction: jobs to the
 // workers or away from this instance, events, cancels, blocked schedules.
-func (s *Scheduler) applyDecisions(ctx context.Context, d *decisions) {
-	s.mu.Lock()
-	now := s.clock.Now()
+func (dc *decider) applyDecisions(ctx context.Context, d *decisions) {
+	h := dc.held
+	h.mu.Lock()
+	now := dc.clock.Now()
 	for j, k := range d.kind {
 		if j.state != jobDeciding {
 			continue // dropped meanwhile (a cancel, a lapsed lease, Stop)
@@ -313,31 +375,31 @@ func (s *Scheduler) applyDecisions(ctx context.Context, d *decisions) {
 		switch k {
 		case decisionStart:
 			j.state = jobReady
-			s.dispatchReady(j, now)
+			dc.runner.dispatchReady(j, now)
 		case decisionSkip, decisionRelease, decisionGone:
 			j.state = jobDropped
-			delete(s.jobs, j.exec.ID)
+			delete(h.jobs, j.exec.ID)
 		}
 	}
-	kept := s.deciding[:0]
-	clear(s.undecided)
-	for _, j := range s.deciding {
+	kept := h.deciding[:0]
+	clear(h.undecided)
+	for _, j := range h.deciding {
 		if j.state == jobDeciding {
 			kept = append(kept, j)
 			if d.kind[j] == decisionWait {
-				s.undecided[j.schedule.ID]++
+				h.undecided[j.schedule.ID]++
 			}
 		}
 	}
-	s.deciding = kept
-	for _, id := range d.blocked {
-		s.blocked[id] = struct{}{}
-	}
-	s.mu.Unlock()
+	h.deciding = kept
+	// Marked while the jobs change state, as one step: a run ending just
+	// after must find its schedule blocked to unblock it.
+	dc.claimer.markBlocked(d.blocked)
+	h.mu.Unlock()
 	if hasNewArrivals(d, kept) {
-		s.pokeDecider()
+		dc.poke()
 	}
-	s.announceDecided(ctx, d.cancels, d.events, d.skipped)
+	dc.out.announceDecided(ctx, d.cancels, d.events, d.skipped)
 }
 
 // hasNewArrivals reports whether a job among kept came in while the
@@ -346,19 +408,6 @@ func (s *Scheduler) applyDecisions(ctx context.Context, d *decisions) {
 func hasNewArrivals(d *decisions, kept []*job) bool {
 	for _, j := range kept {
 		if _, ok := d.kind[j]; !ok {
-			return true
-		}
-	}
-	return false
-}
-
-// awaitsOutcome reports whether a contended job waits for an outcome of
-// the schedule, so that news of it should wake the decider.
-func (s *Scheduler) awaitsOutcome(scheduleIDs ...string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, id := range scheduleIDs {
-		if s.undecided[id] > 0 {
 			return true
 		}
 	}

@@ -12,26 +12,24 @@ import (
 // lookahead) comes, when woken by a change, and at least every
 // SweepInterval. Database errors make it back off and try again; it never
 // runs anything it has not claimed.
-func (s *Scheduler) dispatcher() {
-	defer s.claimers.Done()
-	ctx := s.stopCtx
-	t := s.clock.NewTimer(time.Hour)
+func (cl *claimer) dispatcher(ctx context.Context) {
+	t := cl.clock.NewTimer(time.Hour)
 	defer t.Stop()
 	failures := 0
 	for {
-		deadline, err := s.dispatchOnce(ctx)
+		deadline, err := cl.dispatchOnce(ctx)
 		if ctx.Err() != nil {
 			return
 		}
 		if err != nil {
 			failures++
 			wait := clock.Backoff(failures)
-			s.log.Warn("dispatcher: database error; backing off", "err", err, "retry_in", wait)
+			cl.log.Warn("dispatcher: database error; backing off", "err", err, "retry_in", wait)
 			// Real time, not the scheduler's clock: this waits for the
 			// database, not for an occurrence.
 			select {
 			case <-time.After(wait):
-			case <-s.wake:
+			case <-cl.wake:
 			case <-ctx.Done():
 				return
 			}
@@ -40,22 +38,22 @@ func (s *Scheduler) dispatcher() {
 		failures = 0
 		// The deadline is absolute: a clock that moved while the claim ran
 		// (or a fake one moved by a test) fires the timer at once.
-		wait := deadline.Sub(s.clock.Now())
+		wait := deadline.Sub(cl.clock.Now())
 		if wait <= 0 {
 			continue
 		}
-		if s.onSleep != nil {
-			s.onSleep()
+		if cl.onSleep != nil {
+			cl.onSleep()
 		}
 		t.Stop()
 		select { // drop a stale tick
 		case <-t.C():
 		default:
 		}
-		resetAt(s.clock, t, deadline)
+		resetAt(cl.clock, t, deadline)
 		select {
 		case <-t.C():
-		case <-s.wake:
+		case <-cl.wake:
 		case <-ctx.Done():
 			return
 		}
@@ -65,39 +63,39 @@ func (s *Scheduler) dispatcher() {
 // dispatchOnce claims until nothing more is due, then returns the local
 // time to look again: the soonest next run minus the lookahead, at most
 // SweepInterval away.
-func (s *Scheduler) dispatchOnce(ctx context.Context) (time.Time, error) {
+func (cl *claimer) dispatchOnce(ctx context.Context) (time.Time, error) {
 	var seen time.Time // the latest time the claims looked up to
 	for {
-		res, err := s.claim(ctx)
+		res, err := cl.claim(ctx)
 		if err != nil {
 			return time.Time{}, err
 		}
 		if len(res.jobs) > 0 || len(res.events) > 0 {
-			s.log.Debug("claimed", "jobs", len(res.jobs), "events", len(res.events), "db_now", res.dbNow)
+			cl.log.Debug("claimed", "jobs", len(res.jobs), "events", len(res.events), "db_now", res.dbNow)
 		}
 		seen = res.until
 		if !res.more || ctx.Err() != nil {
 			break
 		}
 	}
-	next, err := s.store.NextWakeAt(ctx, &geoetl.NextWakeAtParams{Waiting: s.blockedList(), Tenants: s.tenantsWaiting()})
+	next, err := cl.store.NextWakeAt(ctx, &geoetl.NextWakeAtParams{Waiting: cl.blockedList(), Tenants: cl.tenantsWaiting()})
 	if err != nil {
 		return time.Time{}, err
 	}
-	local := s.clock.Now()
-	offset := s.offsets.get()
-	deadline := local.Add(s.cfg.SweepInterval)
+	local := cl.clock.Now()
+	offset := cl.db.lead()
+	deadline := local.Add(cl.cfg.SweepInterval)
 	if next != nil {
-		lead, err := s.lead(ctx, *next, local.Add(offset))
+		lead, err := cl.lead(ctx, *next, local.Add(offset))
 		if err != nil {
 			return time.Time{}, err
 		}
 		at := next.Add(-lead - offset)
-		if s.isPG {
+		if cl.isPG {
 			// Instances would otherwise all wake at the same instant and the
 			// quickest would claim every occurrence, every time: a random
 			// quarter of the lookahead spreads the claims.
-			at = at.Add(time.Duration(s.rand() * float64(s.cfg.Lookahead) / 4))
+			at = at.Add(time.Duration(cl.rand() * float64(cl.cfg.Lookahead) / 4))
 		}
 		if at.Before(deadline) {
 			deadline = at
@@ -112,6 +110,6 @@ func (s *Scheduler) dispatchOnce(ctx context.Context) (time.Time, error) {
 		// instance's capacity. Look again shortly.
 		deadline = local.Add(50 * time.Millisecond)
 	}
-	s.log.Debug("dispatcher sleeps", "until", deadline, "next", next)
+	cl.log.Debug("dispatcher sleeps", "until", deadline, "next", next)
 	return deadline, nil
 }

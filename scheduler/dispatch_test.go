@@ -8,6 +8,7 @@ import (
 )
 
 func TestDispatcher_RunsEachOccurrenceOnceAtItsTime(t *testing.T) {
+	t.Parallel()
 	setupEach(t, func(t *testing.T, b *bundle) {
 		b.start("i1", nil)
 		sc := b.schedule(b.workflow(defEmpty), "* * * * *", nil)
@@ -41,6 +42,7 @@ func TestDispatcher_RunsEachOccurrenceOnceAtItsTime(t *testing.T) {
 }
 
 func TestDispatcher_NeverStartsBeforeTheOccurrence(t *testing.T) {
+	t.Parallel()
 	b := setupSQLite(t)
 	b.start("i1", nil)
 	sc := b.schedule(b.workflow(defEmpty), "* * * * *", nil)

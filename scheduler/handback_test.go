@@ -15,6 +15,7 @@ import (
 // under run_once and skip it is recorded as superseded rather than left
 // pending for ever; queue and run_all keep it waiting, as they promise.
 func TestHandedBackClaim_SupersededByANewerClaimedOccurrence(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		overlap geoetl.OverlapPolicy
@@ -53,7 +54,7 @@ func TestHandedBackClaim_SupersededByANewerClaimedOccurrence(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if _, err := s.claim(ctx); err != nil {
+				if _, err := s.claimer.claim(ctx); err != nil {
 					t.Fatal(err)
 				}
 				got := b.execution(handedBack.ID)

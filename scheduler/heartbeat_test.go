@@ -37,7 +37,7 @@ func TestHeartbeat_DoesNotWaitForARowAnotherTransactionHolds(t *testing.T) {
 		}
 		return n == 2
 	})
-	s.writer.drainForTest(t)
+	s.runner.writer.drainForTest(t)
 
 	// Another transaction (as the writer finishing it would) holds one row.
 	conn, err := pgx.Connect(context.Background(), u)
@@ -58,24 +58,24 @@ func TestHeartbeat_DoesNotWaitForARowAnotherTransactionHolds(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	began := time.Now()
-	s.heartbeat(ctx)
+	s.chores.heartbeat(ctx)
 	if took := time.Since(began); took > 5*time.Second {
 		t.Fatalf("the heartbeat took %s: it waited for the locked row", took)
 	}
 	if hb := b.execution(free.ID).HeartbeatAt; hb == nil || !hb.Equal(t0.Add(time.Minute)) {
 		t.Fatalf("heartbeat of the free row = %v, want %s", hb, t0.Add(time.Minute))
 	}
-	s.mu.Lock()
-	j := s.jobs[locked.ID]
+	s.held.mu.Lock()
+	j := s.held.jobs[locked.ID]
 	running := j != nil && j.state == jobRunning
-	s.mu.Unlock()
+	s.held.mu.Unlock()
 	if !running {
 		t.Fatal("the locked row's run was stopped: a row the heartbeat skipped is still held")
 	}
 	if err := tx.Rollback(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	s.heartbeat(context.Background())
+	s.chores.heartbeat(context.Background())
 	if hb := b.execution(locked.ID).HeartbeatAt; hb == nil || !hb.Equal(t0.Add(time.Minute)) {
 		t.Fatalf("heartbeat of the row once unlocked = %v, want %s", hb, t0.Add(time.Minute))
 	}

@@ -25,6 +25,7 @@ func (b *bundle) runNow(sc *geoetl.Schedule, params map[string]any, force bool) 
 }
 
 func TestRunNow(t *testing.T) {
+	t.Parallel()
 	t.Run("RunsAtOnceWithItsParameters", func(t *testing.T) {
 		b := setupSQLite(t)
 		b.start("i1", nil)
@@ -81,6 +82,7 @@ func TestRunNow(t *testing.T) {
 }
 
 func TestCancelExecution_StopsARunningOneAtOnce(t *testing.T) {
+	t.Parallel()
 	b := setupSQLite(t)
 	s := b.start("i1", nil)
 	sc := b.schedule(b.workflow(defWait(3600)), "0 0 1 1 *", func(s *geoetl.Schedule) { s.RetryAttempts = 3 })
@@ -101,17 +103,18 @@ func TestCancelExecution_StopsARunningOneAtOnce(t *testing.T) {
 }
 
 func TestCancelThroughHeartbeat_WhenTheRequestCameFromElsewhere(t *testing.T) {
+	t.Parallel()
 	b := setupSQLite(t)
 	s := b.start("i1", nil)
 	sc := b.schedule(b.workflow(defWait(3600)), "0 0 1 1 *", nil)
 	e := b.runNow(sc, nil, false)
 	b.waitStatus(sc, geoetl.ExecRunning, 1)
-	b.sched.writer.drainForTest(t)
+	b.sched.runner.writer.drainForTest(t)
 	// Another instance's API took the request: only the database knows.
 	if _, err := b.store.RequestCancel(context.Background(), b.tenant.ID, e.ID); err != nil {
 		t.Fatal(err)
 	}
-	s.heartbeat(context.Background())
+	s.chores.heartbeat(context.Background())
 	b.waitStatus(sc, geoetl.ExecCancelled, 1)
 	if got := b.execution(e.ID); str(got.ErrorMessage) != geoetl.ErrorCancelledByUser {
 		t.Fatalf("error = %q", str(got.ErrorMessage))
@@ -119,6 +122,7 @@ func TestCancelThroughHeartbeat_WhenTheRequestCameFromElsewhere(t *testing.T) {
 }
 
 func TestExpiry_NoRunAtOrAfterExpiresAtAndStatusExpired(t *testing.T) {
+	t.Parallel()
 	b := setupSQLite(t)
 	s := b.start("i1", nil)
 	exp := t0.Add(2*time.Minute + 30*time.Second)
@@ -131,7 +135,7 @@ func TestExpiry_NoRunAtOrAfterExpiresAtAndStatusExpired(t *testing.T) {
 		t.Fatalf("next run %v after the last occurrence before expiry", next)
 	}
 	b.advanceTo(t0.Add(4 * time.Minute))
-	if err := s.expire(context.Background()); err != nil {
+	if err := s.chores.expire(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	got := b.reload(sc)
@@ -144,6 +148,7 @@ func TestExpiry_NoRunAtOrAfterExpiresAtAndStatusExpired(t *testing.T) {
 }
 
 func TestScheduleThatCannotFire_GoesToErrorWithAReasonAndNotifies(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name   string
 		break_ func(b *bundle, sc *geoetl.Schedule)
@@ -188,6 +193,7 @@ func TestScheduleThatCannotFire_GoesToErrorWithAReasonAndNotifies(t *testing.T) 
 }
 
 func TestReaper_FailsLostRunsAndRetriesThem(t *testing.T) {
+	t.Parallel()
 	b := setupSQLite(t)
 	s := b.start("i2", nil)
 	sc := b.schedule(b.workflow(defEmpty), "0 0 1 1 *", func(s *geoetl.Schedule) { s.RetryAttempts, s.RetryDelayMinutes = 1, 0 })
@@ -208,7 +214,7 @@ func TestReaper_FailsLostRunsAndRetriesThem(t *testing.T) {
 	}
 	running := mk(geoetl.ExecRunning, old)
 	claimed := mk(geoetl.ExecPending, old.Add(time.Minute))
-	if err := s.reap(context.Background()); err != nil {
+	if err := s.chores.reap(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	got := b.execution(running.ID)
@@ -226,7 +232,7 @@ func TestReaper_FailsLostRunsAndRetriesThem(t *testing.T) {
 		}
 	}
 	// Reaping again (a second reaper) changes nothing.
-	if err := s.reap(context.Background()); err != nil {
+	if err := s.chores.reap(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if n := len(b.history(sc)); n != 3 {
@@ -235,6 +241,7 @@ func TestReaper_FailsLostRunsAndRetriesThem(t *testing.T) {
 }
 
 func TestStop_HandsBackClaimsAndCancelsRunsAfterTheGrace(t *testing.T) {
+	t.Parallel()
 	b := setupSQLite(t)
 	s := b.start("i1", func(c *Config) { c.ShutdownGrace = 100 * time.Millisecond })
 	long := b.schedule(b.workflow(defWait(3600)), "0 0 1 1 *", nil)
@@ -266,6 +273,7 @@ func TestStop_HandsBackClaimsAndCancelsRunsAfterTheGrace(t *testing.T) {
 }
 
 func TestDST_ThroughTheDispatcher(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, zone, expr string
 		from             string
@@ -334,6 +342,7 @@ func wantLordHowe(t *testing.T, sc *geoetl.Schedule) []time.Time {
 }
 
 func TestPauseResume_ThroughTheService(t *testing.T) {
+	t.Parallel()
 	b := setupSQLite(t)
 	s := b.start("i1", nil)
 	svc := service.New(service.Service{Store: b.store, Engine: b.engine, Scheduler: s, Clock: b.clock, Logger: testLogger(t)})
@@ -365,13 +374,14 @@ func TestPauseResume_ThroughTheService(t *testing.T) {
 }
 
 func TestNotifications_OnlyForTheFinalOutcome(t *testing.T) {
+	t.Parallel()
 	b := setupSQLite(t)
 	n := newTestNotifier()
 	b.start("i1", func(c *Config) { c.Notifier = n })
 	sc := b.schedule(b.workflow(defFail), "0 * * * *", func(s *geoetl.Schedule) { s.RetryAttempts, s.RetryDelayMinutes = 1, 0 })
 	b.advanceTo(t0.Add(time.Hour))
 	b.waitStatus(sc, geoetl.ExecFailed, 2)
-	b.sched.writer.drainForTest(t)
+	b.sched.runner.writer.drainForTest(t)
 	evs := n.executionEvents()
 	if len(evs) != 2 || !evs[0].WillRetry || evs[1].WillRetry || evs[1].Execution.RetryCount != 1 || evs[1].WorkflowName == "" {
 		t.Fatalf("planned %d notifications: %+v", len(evs), evs)

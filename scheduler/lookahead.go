@@ -63,11 +63,11 @@ type claimWindow struct{ ns atomic.Int64 }
 func (w *claimWindow) set(t time.Time) { w.ns.Store(t.UnixNano()) }
 
 // claimUntil is how far a claim starting at database time now reaches.
-func (s *Scheduler) claimUntil(now time.Time) time.Time {
-	until := now.Add(s.cfg.Lookahead)
-	if ns := s.window.ns.Load(); ns != 0 {
+func (cl *claimer) claimUntil(now time.Time) time.Time {
+	until := now.Add(cl.cfg.Lookahead)
+	if ns := cl.window.ns.Load(); ns != 0 {
 		w := time.Unix(0, ns)
-		if limit := now.Add(s.cfg.MaxLookahead); w.After(limit) {
+		if limit := now.Add(cl.cfg.MaxLookahead); w.After(limit) {
 			w = limit
 		}
 		if w.After(until) {
@@ -80,21 +80,21 @@ func (s *Scheduler) claimUntil(now time.Time) time.Time {
 // lead returns how long before next (database time) claiming should
 // start, and widens the claim window when the set due with next is large.
 // dbNow is the database's clock, about.
-func (s *Scheduler) lead(ctx context.Context, next, dbNow time.Time) (time.Duration, error) {
-	if s.cfg.MaxLookahead <= s.cfg.Lookahead || next.Sub(dbNow) > s.cfg.MaxLookahead+s.cfg.SweepInterval {
-		return s.cfg.Lookahead, nil
+func (cl *claimer) lead(ctx context.Context, next, dbNow time.Time) (time.Duration, error) {
+	if cl.cfg.MaxLookahead <= cl.cfg.Lookahead || next.Sub(dbNow) > cl.cfg.MaxLookahead+cl.cfg.SweepInterval {
+		return cl.cfg.Lookahead, nil
 	}
 	end := next.Add(time.Second)
-	n, err := s.store.CountDueSchedules(ctx, end, s.cfg.MaxClaimed)
+	n, err := cl.store.CountDueSchedules(ctx, end, cl.cfg.MaxClaimed)
 	if err != nil {
 		return 0, err
 	}
-	need := time.Duration(float64(n) / s.rate.get() * float64(time.Second))
-	if need <= s.cfg.Lookahead/2 {
-		return s.cfg.Lookahead, nil
+	need := time.Duration(float64(n) / cl.rate.get() * float64(time.Second))
+	if need <= cl.cfg.Lookahead/2 {
+		return cl.cfg.Lookahead, nil
 	}
-	s.window.set(end)
-	lead := min(s.cfg.MaxLookahead, need+s.cfg.Lookahead/2)
-	s.log.Debug("large set falling due: claiming it early", "due", n, "at", next, "lead", lead)
+	cl.window.set(end)
+	lead := min(cl.cfg.MaxLookahead, need+cl.cfg.Lookahead/2)
+	cl.log.Debug("large set falling due: claiming it early", "due", n, "at", next, "lead", lead)
 	return lead, nil
 }

@@ -10,6 +10,7 @@ import (
 )
 
 func TestClaimRate_CountsOnlyClaimsLargeEnoughToMeasureTheRate(t *testing.T) {
+	t.Parallel()
 	var r claimRate
 	if got := r.get(); got != defaultClaimRate {
 		t.Fatalf("unmeasured rate = %v, want the default %v", got, defaultClaimRate)
@@ -27,7 +28,7 @@ func TestClaimRate_CountsOnlyClaimsLargeEnoughToMeasureTheRate(t *testing.T) {
 
 // setRate pins the measured claim rate, as if claims had run that fast.
 func setRate(s *Scheduler, rowsPerSecond float64) {
-	s.rate.bits.Store(math.Float64bits(rowsPerSecond))
+	s.claimer.rate.bits.Store(math.Float64bits(rowsPerSecond))
 }
 
 func TestLead_OnlyALargeSetFallingDueTogetherIsClaimedEarly(t *testing.T) {
@@ -54,9 +55,9 @@ func TestLead_OnlyALargeSetFallingDueTogetherIsClaimedEarly(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s.window.ns.Store(0)
+			s.claimer.window.ns.Store(0)
 			setRate(s, tt.rate)
-			got, err := s.lead(ctx, next, tt.dbNow)
+			got, err := s.claimer.lead(ctx, next, tt.dbNow)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -66,7 +67,7 @@ func TestLead_OnlyALargeSetFallingDueTogetherIsClaimedEarly(t *testing.T) {
 			// An early claim reaches the set's whole second (up to
 			// MaxLookahead ahead); otherwise claims reach Lookahead.
 			from := next.Add(-got)
-			until := s.claimUntil(from)
+			until := s.claimer.claimUntil(from)
 			wantUntil := from.Add(time.Second)
 			if got > time.Second {
 				wantUntil = next.Add(time.Second)

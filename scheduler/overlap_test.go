@@ -17,6 +17,7 @@ func occ(id string, status geoetl.ExecutionStatus, claimed bool) *geoetl.Executi
 }
 
 func TestSlotsDecide(t *testing.T) {
+	t.Parallel()
 	running := occ("r", geoetl.ExecRunning, false)
 	queued := occ("q", geoetl.ExecPending, false)
 	tests := []struct {
@@ -55,6 +56,7 @@ func TestSlotsDecide(t *testing.T) {
 }
 
 func TestKindOf(t *testing.T) {
+	t.Parallel()
 	sid := "s"
 	tests := []struct {
 		name string
@@ -77,6 +79,7 @@ func TestKindOf(t *testing.T) {
 }
 
 func TestRetryFor(t *testing.T) {
+	t.Parallel()
 	sid := "0b5c3f4e-3e0b-4a53-9a53-4c8f0a1d2e3f"
 	now := mustTime(t, "2027-01-01T10:00:00Z")
 	failed := &geoetl.Execution{ID: "f", TenantID: "t", ScheduleID: &sid, ScheduledAt: now.Add(-time.Minute), Trigger: geoetl.TriggerSchedule}

@@ -31,6 +31,7 @@ func planned(expr, next string, t *testing.T, edit func(*geoetl.Schedule)) *geoe
 var testPlanOpts = planOptions{Grace: 2 * time.Second, MaxMissed: 1000}
 
 func TestPlanSchedule_OnTimeClaimsOneOccurrenceAndAdvances(t *testing.T) {
+	t.Parallel()
 	s := planned("*/5 * * * *", "2027-01-01T10:05:00Z", t, nil)
 	now := mustTime(t, "2027-01-01T10:04:59Z") // claimed ahead of time
 	p := planSchedule(s, now, testPlanOpts)
@@ -43,6 +44,7 @@ func TestPlanSchedule_OnTimeClaimsOneOccurrenceAndAdvances(t *testing.T) {
 }
 
 func TestPlanSchedule_SlightlyLateWithinGraceIsOnTime(t *testing.T) {
+	t.Parallel()
 	s := planned("* * * * * *", "2027-01-01T10:00:00Z", t, nil)
 	p := planSchedule(s, mustTime(t, "2027-01-01T10:00:01Z"), testPlanOpts)
 	if len(p.Occurrences) != 1 || p.Occurrences[0].Trigger != geoetl.TriggerSchedule {
@@ -54,6 +56,7 @@ func TestPlanSchedule_SlightlyLateWithinGraceIsOnTime(t *testing.T) {
 }
 
 func TestPlanSchedule_Misfire(t *testing.T) {
+	t.Parallel()
 	// Down from 10:00 to 10:30:30 with an every-ten-minutes schedule:
 	// 10:00, 10:10, 10:20 and 10:30 were missed. What does not run is one
 	// miss record per reason with its range and count.
@@ -102,6 +105,7 @@ func TestPlanSchedule_Misfire(t *testing.T) {
 }
 
 func TestPlanSchedule_LongDowntimeIsOneMissRecordAndOneCatchup(t *testing.T) {
+	t.Parallel()
 	// An every-second schedule down for a day: 86,401 missed occurrences
 	// make two rows, the miss record counting 86,400 and the catch-up.
 	s := planned("* * * * * *", "2027-01-01T00:00:00Z", t, nil)
@@ -120,6 +124,7 @@ func TestPlanSchedule_LongDowntimeIsOneMissRecordAndOneCatchup(t *testing.T) {
 }
 
 func TestPlanSchedule_LongDowntimeRunAllCatchesUpTheLatestMaxMissed(t *testing.T) {
+	t.Parallel()
 	s := planned("* * * * * *", "2027-01-01T00:00:00Z", t, func(s *geoetl.Schedule) {
 		s.MisfirePolicy, s.CatchupWindowMinutes = geoetl.MisfireRunAll, 1440
 	})
@@ -138,6 +143,7 @@ func TestPlanSchedule_LongDowntimeRunAllCatchesUpTheLatestMaxMissed(t *testing.T
 }
 
 func TestLatestOccurrences_ExactlyOneMoreThanMaxDropsTheFirst(t *testing.T) {
+	t.Parallel()
 	s := planned("* * * * * *", "2027-01-01T00:00:00Z", t, nil)
 	expr, _ := s.Cron()
 	first := *s.NextRunAt
@@ -148,6 +154,7 @@ func TestLatestOccurrences_ExactlyOneMoreThanMaxDropsTheFirst(t *testing.T) {
 }
 
 func TestPlanSchedule_OccurrenceAtExpiryNeverRuns(t *testing.T) {
+	t.Parallel()
 	s := planned("0 * * * *", "2027-01-01T10:00:00Z", t, func(s *geoetl.Schedule) {
 		exp := mustTime(t, "2027-01-01T10:00:00Z")
 		s.ExpiresAt = &exp
@@ -159,6 +166,7 @@ func TestPlanSchedule_OccurrenceAtExpiryNeverRuns(t *testing.T) {
 }
 
 func TestPlanSchedule_LastOccurrenceBeforeExpiryClearsNextRun(t *testing.T) {
+	t.Parallel()
 	s := planned("0 * * * *", "2027-01-01T09:00:00Z", t, func(s *geoetl.Schedule) {
 		exp := mustTime(t, "2027-01-01T09:30:00Z")
 		s.ExpiresAt = &exp
@@ -170,6 +178,7 @@ func TestPlanSchedule_LastOccurrenceBeforeExpiryClearsNextRun(t *testing.T) {
 }
 
 func TestPlanSchedule_MissedOccurrencesStopAtExpiry(t *testing.T) {
+	t.Parallel()
 	s := planned("0 * * * *", "2027-01-01T06:00:00Z", t, func(s *geoetl.Schedule) {
 		exp := mustTime(t, "2027-01-01T08:00:00Z")
 		s.ExpiresAt = &exp
@@ -182,6 +191,7 @@ func TestPlanSchedule_MissedOccurrencesStopAtExpiry(t *testing.T) {
 }
 
 func TestPlanSchedule_UnparsableScheduleGoesToError(t *testing.T) {
+	t.Parallel()
 	for name, edit := range map[string]func(*geoetl.Schedule){
 		"Expression": func(s *geoetl.Schedule) { s.CronExpression = "61 * * * *" },
 		"Zone":       func(s *geoetl.Schedule) { s.Timezone = "Mars/Olympus_Mons" },

@@ -97,7 +97,7 @@ func TestOverlap(t *testing.T) {
 			b.waitStatus(sc, geoetl.ExecCancelled, 1)
 			b.waitStatus(sc, geoetl.ExecRunning, 1)
 		}
-		b.sched.writer.drainForTest(t)
+		b.sched.runner.writer.drainForTest(t)
 		got := b.statuses(sc)
 		wantStatuses(t, got[:2],
 			"cancelled: "+geoetl.ErrorCancelledByNewerRun+" (schedule)",

@@ -13,6 +13,7 @@ import (
 // execution error, node errors, the log) names the problem without the
 // database's address, user or database name.
 func TestRun_RecordsErrorsWithoutServerDetails(t *testing.T) {
+	t.Parallel()
 	b := setupSQLite(t)
 	eng, err := etl.New(etl.Config{DataDir: t.TempDir(), Connections: map[string]string{"warehouse": "postgres://geo_secret_user:s3cret@127.0.0.1:1/gis_private?connect_timeout=5"}})
 	if err != nil {
@@ -24,7 +25,7 @@ func TestRun_RecordsErrorsWithoutServerDetails(t *testing.T) {
 	sc := b.schedule(b.workflow(def), "0 0 1 1 *", nil)
 	e := b.runNow(sc, nil, false)
 	b.waitStatus(sc, geoetl.ExecFailed, 1)
-	b.sched.writer.drainForTest(t)
+	b.sched.runner.writer.drainForTest(t)
 	var texts []string
 	got := b.execution(e.ID)
 	texts = append(texts, str(got.ErrorMessage))

@@ -15,40 +15,40 @@ import (
 
 // run starts one due job, runs its workflow and hands the outcome to the
 // writer.
-func (s *Scheduler) run(j *job) {
-	s.mu.Lock()
+func (r *runner) run(j *job) {
+	r.held.mu.Lock()
 	if j.state != jobReady {
-		s.mu.Unlock()
+		r.held.mu.Unlock()
 		return
 	}
-	now := s.clock.Now()
+	now := r.clock.Now()
 	if now.After(j.leaseUntil) {
 		// This instance could not confirm its claim in time (cut off from
 		// the database, or frozen): another instance may hold it by now,
 		// so it must not start here. The reaper hands it back if not.
-		s.dropLocked(j)
-		s.mu.Unlock()
-		s.log.Warn("claim lapsed before its start; not starting it", "execution", j.exec.ID)
+		r.held.dropLocked(j)
+		r.held.mu.Unlock()
+		r.log.Warn("claim lapsed before its start; not starting it", "execution", j.exec.ID)
 		return
 	}
-	ctx, cancel := context.WithCancelCause(s.runCtx)
+	ctx, cancel := context.WithCancelCause(r.runCtx)
 	j.cancel = cancel
 	j.state = jobRunning
-	s.mu.Unlock()
+	r.held.mu.Unlock()
 	defer cancel(nil)
 
 	e := j.exec
-	started := now.Add(s.offsets.get()).UTC()
+	started := now.Add(r.db.lead()).UTC()
 	if started.Before(e.DueAt) {
 		started = e.DueAt // the offset moved between claim and start
 	}
-	e.Status, e.ExecutedAt, e.InstanceID = geoetl.ExecRunning, &started, &s.id
-	s.writer.start(geoetl.ExecutionStart{ExecutionID: e.ID, InstanceID: s.id, ExecutedAt: started})
-	s.events.publish(eventOf(e))
-	s.m.Started(started.Sub(e.DueAt).Seconds())
+	e.Status, e.ExecutedAt, e.InstanceID = geoetl.ExecRunning, &started, &r.id
+	r.writer.start(geoetl.ExecutionStart{ExecutionID: e.ID, InstanceID: r.id, ExecutedAt: started})
+	r.out.events.publish(eventOf(e))
+	r.m.Started(started.Sub(e.DueAt).Seconds())
 
 	if d := j.timeout(); d > 0 {
-		t := s.clock.NewTimer(d)
+		t := r.clock.NewTimer(d)
 		go func() {
 			select {
 			case <-t.C():
@@ -58,9 +58,9 @@ func (s *Scheduler) run(j *job) {
 			}
 		}()
 	}
-	rec := &recorder{s: s, executionID: e.ID}
-	summary, runErr := s.runWorkflow(ctx, j, rec)
-	s.finish(j, summary, runErr, context.Cause(ctx), started)
+	rec := &recorder{r: r, executionID: e.ID}
+	summary, runErr := r.runWorkflow(ctx, j, rec)
+	r.finish(j, summary, runErr, context.Cause(ctx), started)
 }
 
 func (j *job) timeout() time.Duration {
@@ -72,10 +72,10 @@ func (j *job) timeout() time.Duration {
 
 // runWorkflow calls the engine, turning a panic into an error so that one
 // bad workflow cannot take the instance down.
-func (s *Scheduler) runWorkflow(ctx context.Context, j *job, rec *recorder) (sum geoetl.RunSummary, err error) {
+func (r *runner) runWorkflow(ctx context.Context, j *job, rec *recorder) (sum geoetl.RunSummary, err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			s.log.Error("workflow engine panicked", "execution", j.exec.ID, "panic", p, "stack", string(debug.Stack()))
+			r.log.Error("workflow engine panicked", "execution", j.exec.ID, "panic", p, "stack", string(debug.Stack()))
 			err = fmt.Errorf("internal error: the workflow engine panicked: %v", p)
 		}
 	}()
@@ -83,11 +83,11 @@ func (s *Scheduler) runWorkflow(ctx context.Context, j *job, rec *recorder) (sum
 	if params == nil {
 		params = map[string]any{}
 	}
-	tenantName, err := s.tenantName(ctx, j.exec.TenantID)
+	tenantName, err := r.tenantName(ctx, j.exec.TenantID)
 	if err != nil {
 		return geoetl.RunSummary{}, err
 	}
-	return s.cfg.Engine.Run(ctx, geoetl.RunRequest{
+	return r.cfg.Engine.Run(ctx, geoetl.RunRequest{
 		TenantID:    j.exec.TenantID,
 		TenantName:  tenantName,
 		ExecutionID: j.exec.ID,
@@ -101,9 +101,9 @@ func (s *Scheduler) runWorkflow(ctx context.Context, j *job, rec *recorder) (sum
 
 // finish works out the outcome of a run and queues it for writing, with
 // its retry and notifications.
-func (s *Scheduler) finish(j *job, sum geoetl.RunSummary, runErr, cause error, started time.Time) {
+func (r *runner) finish(j *job, sum geoetl.RunSummary, runErr, cause error, started time.Time) {
 	e := j.exec
-	completed := s.dbNow()
+	completed := r.db.now()
 	if completed.Before(started) {
 		completed = started
 	}
@@ -120,7 +120,7 @@ func (s *Scheduler) finish(j *job, sum geoetl.RunSummary, runErr, cause error, s
 		e.Status = stop.status
 		msg := stop.msg
 		if stop.remote {
-			msg = s.remoteCancelReason(e)
+			msg = r.remoteCancelReason(e)
 		}
 		e.ErrorMessage, retryable = &msg, stop.retry
 	default:
@@ -133,27 +133,27 @@ func (s *Scheduler) finish(j *job, sum geoetl.RunSummary, runErr, cause error, s
 	}
 	var retry *geoetl.Execution
 	if retryable {
-		retry = retryFor(j.schedule, e, completed, s.rand())
+		retry = retryFor(j.schedule, e, completed, r.rand())
 	}
 	var deliveries []*geoetl.Delivery
-	if s.cfg.Notifier != nil && j.schedule != nil {
-		deliveries = s.cfg.Notifier.PlanExecution(notify.ExecutionEvent{
+	if r.cfg.Notifier != nil && j.schedule != nil {
+		deliveries = r.cfg.Notifier.PlanExecution(notify.ExecutionEvent{
 			Schedule: j.schedule, WorkflowName: j.workflow.Name, Execution: e, WillRetry: retry != nil,
 		})
 	}
-	s.mu.Lock()
+	r.held.mu.Lock()
 	j.state = jobFinished
-	s.mu.Unlock()
-	s.writer.finish(geoetl.ExecutionResult{Execution: e, Retry: retry, Deliveries: deliveries})
+	r.held.mu.Unlock()
+	r.writer.finish(geoetl.ExecutionResult{Execution: e, Retry: retry, Deliveries: deliveries})
 }
 
 // remoteCancelReason reads why an execution was cancelled through the
 // database: cancel_previous records its reason on the row, a user's
 // request does not.
-func (s *Scheduler) remoteCancelReason(e *geoetl.Execution) string {
+func (r *runner) remoteCancelReason(e *geoetl.Execution) string {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	row, err := s.store.FindExecutionByID(ctx, e.TenantID, e.ID)
+	row, err := r.store.FindExecutionByID(ctx, e.TenantID, e.ID)
 	if err == nil && row.ErrorMessage != nil && *row.ErrorMessage != "" {
 		return *row.ErrorMessage
 	}
@@ -164,26 +164,26 @@ func (s *Scheduler) remoteCancelReason(e *geoetl.Execution) string {
 // numbers the lines itself: an execution runs once, on one instance, so
 // the store need not look up the last number of each execution.
 type recorder struct {
-	s           *Scheduler
+	r           *runner
 	executionID string
 	mu          sync.Mutex
 	seq         int64
 }
 
-func (r *recorder) Node(n geoetl.NodeRun) {
-	n.ExecutionID = r.executionID
+func (rec *recorder) Node(n geoetl.NodeRun) {
+	n.ExecutionID = rec.executionID
 	if n.Error != nil {
 		msg := redact.SystemText(*n.Error)
 		n.Error = &msg
 	}
-	r.s.writer.node(&n)
+	rec.r.writer.node(&n)
 }
 
-func (r *recorder) Log(level, nodeID, message string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.seq++
-	r.s.writer.log(&geoetl.LogEntry{ExecutionID: r.executionID, Seq: r.seq, At: r.s.dbNow(), Level: level, NodeID: nodeID, Message: redact.SystemText(message)})
+func (rec *recorder) Log(level, nodeID, message string) {
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	rec.seq++
+	rec.r.writer.log(&geoetl.LogEntry{ExecutionID: rec.executionID, Seq: rec.seq, At: rec.r.db.now(), Level: level, NodeID: nodeID, Message: redact.SystemText(message)})
 }
 
 // eventOf is the status event of an execution.

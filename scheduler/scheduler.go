@@ -25,6 +25,23 @@
 //     and the singleton chores run on the instance its elector picks
 //     (Config.Cluster). The scheduler never learns which database it runs
 //     on: the store and the cluster (db.OpenCluster) hide it.
+//
+// Where each part lives (Scheduler only wires them together):
+//
+//   - claimer (dispatch.go, claim.go, lookahead.go, tenantshare.go): the
+//     dispatcher loop and the claim transactions that turn due schedules
+//     and pending rows into jobs held here.
+//   - decider (decide.go, with the pure decideOverlap): contended jobs,
+//     whose overlap policy is decided at their time, not at their claim.
+//   - runner (pool.go, run.go, writer.go): the firer that starts each job
+//     at its time, the workers that run it through the engine, and the
+//     writer that records what happened.
+//   - held (held.go): the jobs this instance holds, shared by the above.
+//   - announcer (announce.go, changes.go): telling subscribers, other
+//     instances, metrics and notifications what happened, and acting on
+//     what the other instances tell.
+//   - chores (chores.go): heartbeats and the fence on every instance; the
+//     reaper, expiry and retention on the elected one.
 package scheduler
 
 import (
@@ -36,62 +53,48 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/go-co-op/gocron/v2"
-
 	"github.com/geoetl/geoetl"
 	"github.com/geoetl/geoetl/clock"
 	"github.com/geoetl/geoetl/metrics"
 )
 
 // Scheduler is one instance's dispatcher, worker pool and chores. It
-// implements service.Scheduler and the console's event source.
+// implements service.Scheduler and the console's event source. It owns the
+// lifecycle (which goroutines run, and the order they stop in); the work
+// itself is done by its parts.
 type Scheduler struct {
-	cfg    Config
-	store  Store
-	clock  clock.Clock
-	log    *slog.Logger
-	m      *metrics.Metrics
-	id     string
-	isPG   bool
-	rand   func() float64
-	events *hub
+	*deps
+	held    *held
+	claimer *claimer
+	decider *decider
+	runner  *runner
+	out     *announcer
+	chores  *chores
 
-	wake       chan struct{} // wakes the dispatcher
-	fireWake   chan struct{} // wakes the firer (an earlier job)
-	decideWake chan struct{} // wakes the decider (contended jobs due)
-	ready      chan *job     // jobs due, for the workers
-	late       chan *job     // catch-ups and backlog: workers take them only when ready is empty
-	offsets    offsetTracker
-	rate       claimRate   // of claim transactions, for the adaptive lookahead
-	window     claimWindow // how far claims reach for a large set due together
-	writer     *writer
-	feed       geoetl.ChangeFeed // nil without a cluster
-	elector    geoetl.Elector    // nil without a cluster
-	chores     gocron.Scheduler
-	localJobs  gocron.Scheduler
+	mu      sync.Mutex // guards started and stopped
+	started bool
+	stopped bool
 
-	mu      sync.Mutex
-	jobs    map[string]*job     // claimed or running here, until their finish is written
-	timers  jobHeap             // claimed jobs waiting for their start
-	blocked map[string]struct{} // schedules whose pending rows wait for a slot
-	share   tenantGate          // tenants whose runs wait for a run slot
-	// deciding are the contended jobs due, for the decider; undecided
-	// counts those the decider left waiting, by schedule.
-	deciding  []*job
-	undecided map[string]int
-	stopped   bool
+	stopCtx  context.Context // cancelled when Stop begins: no more claims
+	stopFn   context.CancelFunc
+	loops    sync.WaitGroup // the writer
+	claimers sync.WaitGroup // dispatcher, firer and decider: they add and hand out jobs
+	workers  sync.WaitGroup
+}
 
-	runCtx    context.Context // parent of every run's context
-	runCancel context.CancelFunc
-	stopCtx   context.Context // cancelled when Stop begins
-	stopFn    context.CancelFunc
-	loops     sync.WaitGroup // the writer
-	claimers  sync.WaitGroup // dispatcher and firer: they add and hand out jobs
-	workers   sync.WaitGroup
-	started   bool
-	onSleep   func() // called when the dispatcher goes to sleep (tests and benchmarks)
-
-	tenantNames sync.Map // tenant id -> name, for RunRequest.TenantName
+// deps is what every part of the scheduler shares: they read the same
+// configuration, store and clocks, so a test that replaces one (rand, say)
+// replaces it for all.
+type deps struct {
+	cfg   *Config
+	store Store
+	clock clock.Clock
+	db    *dbClock
+	log   *slog.Logger
+	m     *metrics.Metrics
+	id    string
+	isPG  bool
+	rand  func() float64
 }
 
 // New checks cfg and returns a scheduler; Start runs it.
@@ -99,27 +102,30 @@ func New(cfg Config) (*Scheduler, error) {
 	if err := cfg.setDefaults(); err != nil {
 		return nil, err
 	}
-	s := &Scheduler{
-		cfg:        cfg,
-		store:      cfg.Store,
-		clock:      cfg.Clock,
-		log:        cfg.Logger.With("component", "scheduler", "instance", cfg.InstanceID),
-		m:          cfg.Metrics,
-		id:         cfg.InstanceID,
-		rand:       rand.Float64,
-		events:     newHub(),
-		wake:       make(chan struct{}, 1),
-		fireWake:   make(chan struct{}, 1),
-		decideWake: make(chan struct{}, 1),
-		undecided:  map[string]int{},
-		ready:      make(chan *job, cfg.MaxClaimed+cfg.BatchSize),
-		late:       make(chan *job, cfg.MaxClaimed+cfg.BatchSize),
-		jobs:       map[string]*job{},
-		blocked:    map[string]struct{}{},
+	d := &deps{
+		cfg:   &cfg,
+		store: cfg.Store,
+		clock: cfg.Clock,
+		db:    &dbClock{local: cfg.Clock},
+		log:   cfg.Logger.With("component", "scheduler", "instance", cfg.InstanceID),
+		m:     cfg.Metrics,
+		id:    cfg.InstanceID,
+		isPG:  cfg.Cluster != nil && cfg.Cluster.MultiProcess(),
+		rand:  rand.Float64,
 	}
-	s.isPG = cfg.Cluster != nil && cfg.Cluster.MultiProcess()
-	s.writer = newWriter(s)
-	s.runCtx, s.runCancel = context.WithCancel(context.Background())
+	s := &Scheduler{deps: d, held: newHeld()}
+	s.out = &announcer{deps: d, held: s.held, events: newHub()}
+	s.claimer = newClaimer(d, s.held, s.out)
+	s.runner = newRunner(d, s.held, s.out)
+	s.decider = &decider{deps: d, held: s.held, wake: make(chan struct{}, 1)}
+	s.chores = &chores{deps: d, held: s.held, out: s.out}
+	// The parts call one another for what happens next: a claim hands its
+	// jobs to the runner, a run's outcome frees a slot the claimer and the
+	// decider wait for.
+	s.claimer.runner = s.runner
+	s.runner.decider = s.decider
+	s.decider.runner, s.decider.claimer, s.decider.out = s.runner, s.claimer, s.out
+	s.out.claimer, s.out.decider = s.claimer, s.decider
 	s.stopCtx, s.stopFn = context.WithCancel(context.Background())
 	return s, nil
 }
@@ -140,10 +146,7 @@ func (s *Scheduler) Start(ctx context.Context) error {
 	s.mu.Unlock()
 
 	if s.cfg.Cluster != nil {
-		s.feed = s.newFeed()
-		if err := s.feed.Start(ctx); err != nil {
-			s.feed.Close()
-			s.feed = nil
+		if err := s.out.startFeed(ctx); err != nil {
 			return err
 		}
 	}
@@ -151,16 +154,16 @@ func (s *Scheduler) Start(ctx context.Context) error {
 		return nil
 	}
 	s.loops.Add(1)
-	go s.writer.loop()
+	go func() { defer s.loops.Done(); s.runner.writer.loop() }()
 	for range s.cfg.Workers {
 		s.workers.Add(1)
-		go s.worker()
+		go func() { defer s.workers.Done(); s.runner.worker() }()
 	}
 	s.claimers.Add(3)
-	go s.firer()
-	go s.decider()
-	go s.dispatcher()
-	if err := s.startChores(); err != nil {
+	go func() { defer s.claimers.Done(); s.runner.firer(s.stopCtx) }()
+	go func() { defer s.claimers.Done(); s.decider.loop(s.stopCtx) }()
+	go func() { defer s.claimers.Done(); s.claimer.dispatcher(s.stopCtx) }()
+	if err := s.chores.start(); err != nil {
 		return err
 	}
 	return nil
@@ -179,12 +182,10 @@ func (s *Scheduler) Stop(ctx context.Context) error {
 	s.stopped = true
 	s.mu.Unlock()
 	s.stopFn()
-	s.stopChores()
+	s.chores.stopSingletons()
 	if !s.cfg.Dispatch {
 		s.loops.Wait()
-		if s.feed != nil {
-			s.feed.Close()
-		}
+		s.out.closeFeed()
 		return nil
 	}
 
@@ -192,7 +193,7 @@ func (s *Scheduler) Stop(ctx context.Context) error {
 	// not started, so another instance (or the next start of this one)
 	// runs it on time.
 	s.claimers.Wait()
-	unstarted := s.takeUnstarted()
+	unstarted := s.held.takeUnstarted()
 	var errs []error
 	if len(unstarted) > 0 {
 		if err := s.releaseClaims(ctx, unstarted); err != nil {
@@ -204,53 +205,60 @@ func (s *Scheduler) Stop(ctx context.Context) error {
 	// them; they record themselves as cancelled at shutdown.
 	done := make(chan struct{})
 	go func() { s.workers.Wait(); close(done) }()
-	close(s.ready)
-	close(s.late)
+	s.runner.closeQueues()
 	grace := time.NewTimer(s.cfg.ShutdownGrace)
 	defer grace.Stop()
 	select {
 	case <-done:
 	case <-grace.C:
-		s.cancelRunning(stopShutdown)
+		s.held.cancelRunning(stopShutdown)
 		select {
 		case <-done:
 		case <-ctx.Done():
 			errs = append(errs, errors.New("scheduler: runs did not stop before the shutdown deadline"))
 		}
 	case <-ctx.Done():
-		s.cancelRunning(stopShutdown)
+		s.held.cancelRunning(stopShutdown)
 		errs = append(errs, errors.New("scheduler: shutdown deadline reached during the grace period"))
 	}
-	s.writer.close(ctx)
-	s.stopHeartbeats()
+	s.runner.writer.close(ctx)
+	s.chores.stopHeartbeats()
 	s.loops.Wait()
-	s.runCancel()
-	if s.feed != nil {
-		s.feed.Close()
-	}
-	if s.elector != nil {
-		s.elector.Close()
-	}
+	s.runner.runCancel()
+	s.out.closeFeed()
+	s.chores.closeElector()
 	return errors.Join(errs...)
+}
+
+// releaseClaims hands unstarted claims back to the pool, retrying while
+// the database is unreachable until ctx ends.
+func (s *Scheduler) releaseClaims(ctx context.Context, ids []string) error {
+	for failures := 1; ; failures++ {
+		err := s.store.ReleaseClaims(ctx, ids)
+		if err == nil {
+			s.log.Info("handed back unstarted claims", "count", len(ids))
+			return nil
+		}
+		s.log.Warn("handing back claims failed; retrying", "err", err, "count", len(ids))
+		if !clock.SleepContext(ctx, clock.Backoff(failures)) {
+			return err
+		}
+	}
 }
 
 // Changed wakes the dispatchers, here and (on PostgreSQL) on the other
 // instances, after schedules or pending executions changed.
-func (s *Scheduler) Changed(ctx context.Context) {
-	s.unblockAll()
-	s.poke()
-	s.publish(ctx, geoetl.Change{Wake: true})
-}
+func (s *Scheduler) Changed(ctx context.Context) { s.out.changed(ctx) }
 
 // CancelExecution stops an execution at once if this instance holds it;
 // the store has recorded the request, so other instances learn of it
 // through the database (at once on PostgreSQL, else at their next
 // heartbeat).
 func (s *Scheduler) CancelExecution(ctx context.Context, id string) {
-	if s.cancelLocal(id, stopUser) {
+	if s.held.cancel(id, stopUser) {
 		return
 	}
-	s.publish(ctx, geoetl.Change{Cancel: []string{id}})
+	s.out.publish(ctx, geoetl.Change{Cancel: []string{id}})
 }
 
 // Subscribe returns the status changes of the tenant's executions (this
@@ -258,61 +266,24 @@ func (s *Scheduler) CancelExecution(ctx context.Context, id string) {
 // subscriber that does not keep up loses events; it never slows the
 // scheduler.
 func (s *Scheduler) Subscribe(tenantID string) (<-chan geoetl.ExecutionEvent, func()) {
-	return s.events.subscribe(tenantID)
+	return s.out.events.subscribe(tenantID)
 }
 
-// poke wakes the dispatcher without blocking.
-func (s *Scheduler) poke() {
-	select {
-	case s.wake <- struct{}{}:
-	default:
-	}
+// dbClock estimates the database's clock from the local one, by the
+// offset between them that the latest claim measured. Each measurement is
+// a lower bound (the database read its clock before the local clock was
+// read), so runs timed with it never start early; only the latest is
+// kept, so a step of the local clock is followed at the next claim.
+type dbClock struct {
+	local  clock.Clock
+	offset atomic.Int64 // time.Duration
 }
 
-func (s *Scheduler) unblockAll() {
-	s.mu.Lock()
-	clear(s.blocked)
-	s.mu.Unlock()
-	s.share.clear()
-}
+// now is the database's clock, about.
+func (c *dbClock) now() time.Time { return c.local.Now().Add(c.lead()).UTC() }
 
-// unblock forgets that a schedule's pending rows wait for a slot (one of
-// its runs finished) and wakes the dispatcher if they did.
-func (s *Scheduler) unblock(scheduleIDs ...string) {
-	s.mu.Lock()
-	n := 0
-	for _, id := range scheduleIDs {
-		if _, ok := s.blocked[id]; ok {
-			delete(s.blocked, id)
-			n++
-		}
-	}
-	s.mu.Unlock()
-	if n > 0 {
-		s.poke()
-	}
-}
+// lead is how far the database's clock is ahead of the local one.
+func (c *dbClock) lead() time.Duration { return time.Duration(c.offset.Load()) }
 
-func (s *Scheduler) blockedList() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]string, 0, len(s.blocked))
-	for id := range s.blocked {
-		out = append(out, id)
-	}
-	return out
-}
-
-// dbNow estimates the database's clock from the local one.
-func (s *Scheduler) dbNow() time.Time { return s.clock.Now().Add(s.offsets.get()).UTC() }
-
-// offsetTracker keeps the offset between the database clock and the local
-// one, as measured by the latest claim. Each measurement is a lower bound
-// (the database read its clock before the local clock was read), so runs
-// timed with it never start early; only the latest is kept, so a step of
-// the local clock is followed at the next claim.
-type offsetTracker struct{ d atomic.Int64 }
-
-func (o *offsetTracker) add(d time.Duration) { o.d.Store(int64(d)) }
-
-func (o *offsetTracker) get() time.Duration { return time.Duration(o.d.Load()) }
+// measured records the offset a claim measured.
+func (c *dbClock) measured(d time.Duration) { c.offset.Store(int64(d)) }

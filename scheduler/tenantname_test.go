@@ -7,6 +7,7 @@ import (
 )
 
 func TestRun_CarriesTheTenantNameToTheEngine(t *testing.T) {
+	t.Parallel()
 	b := setupSQLite(t)
 	b.start("i1", nil)
 	sc := b.schedule(b.workflow(defEmpty), "0 0 1 1 *", nil)

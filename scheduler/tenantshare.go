@@ -115,17 +115,17 @@ func (g *tenantGate) clear() {
 
 // tenantsWaiting is the list of full tenants for a claim or a wake-up
 // computation.
-func (s *Scheduler) tenantsWaiting() []string {
-	if s.cfg.TenantMaxRuns <= 0 {
+func (cl *claimer) tenantsWaiting() []string {
+	if cl.cfg.TenantMaxRuns <= 0 {
 		return nil
 	}
-	return s.share.waitingTenants(s.clock.Now(), s.cfg.SweepInterval)
+	return cl.share.waitingTenants(cl.clock.Now(), cl.cfg.SweepInterval)
 }
 
 // tenantsFreed is told of finished runs (their events): their tenants
 // may have a free slot, so the dispatcher looks again.
-func (s *Scheduler) tenantsFreed(events []geoetl.ExecutionEvent) {
-	if s.cfg.TenantMaxRuns <= 0 {
+func (cl *claimer) tenantsFreed(events []geoetl.ExecutionEvent) {
+	if cl.cfg.TenantMaxRuns <= 0 {
 		return
 	}
 	var ids []string
@@ -134,8 +134,8 @@ func (s *Scheduler) tenantsFreed(events []geoetl.ExecutionEvent) {
 			ids = append(ids, ev.TenantID)
 		}
 	}
-	if len(ids) > 0 && s.share.release(ids...) {
-		s.poke()
+	if len(ids) > 0 && cl.share.release(ids...) {
+		cl.poke()
 	}
 }
 
@@ -143,7 +143,7 @@ func (s *Scheduler) tenantsFreed(events []geoetl.ExecutionEvent) {
 // start, its runs holding a slot. It locks those tenants' rows, so it
 // comes after the claim's other locking reads.
 func (c *claimCtx) loadTenantRuns(pending []*geoetl.Execution, due []*geoetl.Schedule) error {
-	if c.s.cfg.TenantMaxRuns <= 0 {
+	if c.cl.cfg.TenantMaxRuns <= 0 {
 		return nil
 	}
 	var ids []string
@@ -172,7 +172,7 @@ func (c *claimCtx) loadTenantRuns(pending []*geoetl.Execution, due []*geoetl.Sch
 // false, or, when the tenant has none free, records e waiting (a row to
 // insert when fresh, else its wait reason is updated) and reports true.
 func (c *claimCtx) tenantWaits(e *geoetl.Execution, fresh bool) bool {
-	limit := c.s.cfg.TenantMaxRuns
+	limit := c.cl.cfg.TenantMaxRuns
 	if limit <= 0 {
 		return false
 	}

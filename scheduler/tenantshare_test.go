@@ -91,7 +91,7 @@ func TestTenantShare_OneTenantsBurstNeitherDelaysAnotherNorLosesRuns(t *testing.
 			}
 		}
 		bRun := waitOther(geoetl.ExecRunning)
-		s.writer.drainForTest(t)
+		s.runner.writer.drainForTest(t)
 		if got := b.execution2(other.ID, bRun.ExecutionID); got.ExecutedAt == nil || !got.ExecutedAt.Equal(due) {
 			t.Fatalf("tenant B's run started at %v, want on time (%s) while tenant A waits", got.ExecutedAt, due)
 		}

@@ -26,6 +26,7 @@ func (c *jumpyClock) Now() time.Time {
 }
 
 func TestResetAt_ClockMovedWhileSettingTheTimerStillFiresAtTheDeadline(t *testing.T) {
+	t.Parallel()
 	fc := clock.NewFake(t0)
 	timer := fc.NewTimer(time.Hour)
 	jump := t0.Add(200 * time.Millisecond)

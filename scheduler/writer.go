@@ -15,10 +15,13 @@ import (
 // transaction rather than several of its own. While the database is
 // unreachable it keeps the batch and retries with backoff.
 type writer struct {
-	s    *Scheduler
-	kick chan struct{}
-	quit chan struct{}
-	done chan struct{}
+	d *deps // not embedded: its logger would hide the log method
+	// written is told of outcomes once they are in the database, so the
+	// jobs leave this instance and the news goes out.
+	written func([]geoetl.ExecutionResult)
+	kick    chan struct{}
+	quit    chan struct{}
+	done    chan struct{}
 
 	mu       sync.Mutex
 	starts   []geoetl.ExecutionStart
@@ -29,8 +32,8 @@ type writer struct {
 	closeCtx context.Context
 }
 
-func newWriter(s *Scheduler) *writer {
-	return &writer{s: s, kick: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
+func newWriter(d *deps, written func([]geoetl.ExecutionResult)) *writer {
+	return &writer{d: d, written: written, kick: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
 }
 
 func (w *writer) signal() {
@@ -76,7 +79,6 @@ func (w *writer) pending() int {
 
 // loop writes batches until close.
 func (w *writer) loop() {
-	defer w.s.loops.Done()
 	defer close(w.done)
 	// Writes are retried until they succeed; quitCtx ends those retries
 	// when close begins, and the final drain then runs on close's context.
@@ -91,8 +93,8 @@ func (w *writer) loop() {
 			return
 		}
 		// Gather a little more unless the batch is full already.
-		if w.pending() < w.s.cfg.FlushSize {
-			t := time.NewTimer(w.s.cfg.FlushInterval)
+		if w.pending() < w.d.cfg.FlushSize {
+			t := time.NewTimer(w.d.cfg.FlushInterval)
 			select {
 			case <-t.C:
 			case <-w.quit:
@@ -139,7 +141,7 @@ func (w *writer) drain(ctx context.Context) {
 // written, so a flush that gives up loses nothing. It reports false when
 // it gave up.
 func (w *writer) flush(ctx context.Context) bool {
-	n := w.s.cfg.FlushSize
+	n := w.d.cfg.FlushSize
 	w.mu.Lock()
 	starts := w.starts[:min(n, len(w.starts))]
 	nodes := w.nodes[:min(n, len(w.nodes))]
@@ -163,19 +165,19 @@ func (w *writer) flush(ctx context.Context) bool {
 			}
 		}
 	}
-	if !w.retry(ctx, "record starts", len(toStart), func(ctx context.Context) error { return w.s.store.StartExecutions(ctx, toStart) }) {
+	if !w.retry(ctx, "record starts", len(toStart), func(ctx context.Context) error { return w.d.store.StartExecutions(ctx, toStart) }) {
 		return false
 	}
 	w.mu.Lock()
 	w.starts = dropN(w.starts, len(starts))
 	w.mu.Unlock()
-	if !w.retry(ctx, "record node runs", len(nodes), func(ctx context.Context) error { return w.s.store.AppendNodeRuns(ctx, nodes) }) {
+	if !w.retry(ctx, "record node runs", len(nodes), func(ctx context.Context) error { return w.d.store.AppendNodeRuns(ctx, nodes) }) {
 		return false
 	}
 	w.mu.Lock()
 	w.nodes = dropN(w.nodes, len(nodes))
 	w.mu.Unlock()
-	if !w.retry(ctx, "record logs", len(logs), func(ctx context.Context) error { return w.s.store.AppendLogs(ctx, logs) }) {
+	if !w.retry(ctx, "record logs", len(logs), func(ctx context.Context) error { return w.d.store.AppendLogs(ctx, logs) }) {
 		return false
 	}
 	w.mu.Lock()
@@ -187,7 +189,7 @@ func (w *writer) flush(ctx context.Context) bool {
 	w.mu.Lock()
 	w.finishes = dropN(w.finishes, len(finishes))
 	w.mu.Unlock()
-	w.s.finished(finishes)
+	w.written(finishes)
 	return true
 }
 
@@ -196,18 +198,18 @@ func (w *writer) flush(ctx context.Context) bool {
 // is written again without its summary, so one bad outcome cannot hold up
 // the others.
 func (w *writer) writeFinishes(ctx context.Context, rs []geoetl.ExecutionResult) error {
-	err := w.s.store.FinishExecutions(ctx, rs)
+	err := w.d.store.FinishExecutions(ctx, rs)
 	if err == nil || geoetl.ErrorCode(err) == geoetl.EINTERNAL {
 		return err
 	}
 	for _, r := range rs {
-		if err := w.s.store.FinishExecutions(ctx, []geoetl.ExecutionResult{r}); err != nil {
+		if err := w.d.store.FinishExecutions(ctx, []geoetl.ExecutionResult{r}); err != nil {
 			if geoetl.ErrorCode(err) == geoetl.EINTERNAL {
 				return err
 			}
-			w.s.log.Error("outcome refused; recording it without its summary", "execution", r.Execution.ID, "err", err)
+			w.d.log.Error("outcome refused; recording it without its summary", "execution", r.Execution.ID, "err", err)
 			r.Execution.Summary = nil
-			if err := w.s.store.FinishExecutions(ctx, []geoetl.ExecutionResult{r}); err != nil && geoetl.ErrorCode(err) == geoetl.EINTERNAL {
+			if err := w.d.store.FinishExecutions(ctx, []geoetl.ExecutionResult{r}); err != nil && geoetl.ErrorCode(err) == geoetl.EINTERNAL {
 				return err
 			}
 		}
@@ -239,13 +241,13 @@ func (w *writer) retry(ctx context.Context, what string, n int, write func(conte
 				// Close cancelled a routine flush; the final drain
 				// writes the same batch on close's context, and only a
 				// failure there is worth an error.
-				w.s.log.Debug("write interrupted by shutdown; the final drain retries it: "+what, "count", n)
+				w.d.log.Debug("write interrupted by shutdown; the final drain retries it: "+what, "count", n)
 				return false
 			}
-			w.s.log.Error("giving up: "+what, "count", n, "err", err)
+			w.d.log.Error("giving up: "+what, "count", n, "err", err)
 			return false
 		}
-		w.s.log.Warn("writing failed; retrying: "+what, "count", n, "err", err)
+		w.d.log.Warn("writing failed; retrying: "+what, "count", n, "err", err)
 		if !clock.SleepContext(ctx, clock.Backoff(failures)) {
 			return false
 		}

@@ -53,6 +53,7 @@ func (l *lockedBuffer) String() string {
 // again by the final drain, so the node runs are recorded and nothing is
 // logged as an error.
 func TestStop_LogsNoErrorForWritesTheFinalDrainCompletes(t *testing.T) {
+	t.Parallel()
 	b := setupSQLite(t)
 	st := &blockingNodeStore{Store: b.store, entered: make(chan struct{})}
 	logs := &lockedBuffer{}

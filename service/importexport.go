@@ -73,36 +73,50 @@ func (s *Service) ImportSchedules(ctx context.Context, p geoetl.Principal, body 
 	if len(doc.Schedules) > MaxImportItems {
 		return nil, invalid("schedules", fmt.Sprintf("at most %d schedules per import", MaxImportItems))
 	}
-	// The tenant comes from the caller only: an item that names another
-	// tenant refuses the whole import before anything changes.
+	// Every item is decoded first: the tenant comes from the caller only,
+	// and an item that names another tenant refuses the whole import
+	// before anything changes.
+	items := make([]importItem, len(doc.Schedules))
 	for i, raw := range doc.Schedules {
-		var item struct {
-			TenantID *string `json:"tenantId"`
+		it := &items[i]
+		it.upd, it.extra, it.err = DecodeScheduleJSON(raw)
+		claimed := it.extra.TenantID
+		if it.err != nil {
+			// Not a valid item, but it may still name a tenant.
+			var item struct {
+				TenantID *string `json:"tenantId"`
+			}
+			if json.Unmarshal(raw, &item) == nil {
+				claimed = item.TenantID
+			}
 		}
-		if json.Unmarshal(raw, &item) == nil && item.TenantID != nil && *item.TenantID != p.TenantID {
+		if claimed != nil && *claimed != p.TenantID {
 			return nil, &geoetl.Error{Code: geoetl.EFORBIDDEN, Message: "tenantId must be your own tenant.", Fields: map[string][]string{fmt.Sprintf("schedules[%d].tenantId", i): {"must be your own tenant"}}}
 		}
 	}
 	// Workflows are read once per import, not once per item.
 	batch := *s
 	batch.Store = &workflowCache{Store: s.Store, found: map[string]*geoetl.Workflow{}}
-	im := &importer{s: &batch, p: p, results: make([]ImportResult, len(doc.Schedules)), pending: map[string]bool{}}
-	for i, raw := range doc.Schedules {
-		if err := im.add(ctx, i, raw); err != nil {
-			return nil, err
-		}
+	if s.Engine != nil {
+		batch.Engine = &parametersCache{WorkflowEngine: s.Engine, found: map[string]parametersOf{}}
 	}
-	if err := im.flush(ctx); err != nil {
-		return nil, err
-	}
+	im := &importer{s: &batch, p: p, results: make([]ImportResult, len(items)), pending: map[string]bool{},
+		exists: map[string]string{}, workflowIDs: map[string]workflowByName{}}
+	err := im.run(ctx, items)
 	if im.changed {
 		s.Scheduler.Changed(ctx)
+	}
+	if err != nil {
+		return nil, err
 	}
 	return im.results, nil
 }
 
-// importBatch is how many new schedules an import writes per transaction.
-const importBatch = 1000
+// importBatch is how many new schedules an import writes per transaction,
+// and how many items' names it looks up at once. While one batch is being
+// written, the next is validated: the writes take one core, and this
+// keeps the other busy.
+const importBatch = 2500
 
 // importer creates an import's new schedules in batched transactions;
 // updates of existing ones go one by one as before.
@@ -113,23 +127,92 @@ type importer struct {
 	creates []*geoetl.Schedule
 	index   []int           // results index of each create
 	pending map[string]bool // names in creates
-	changed bool
+	// exists holds the ids of the schedules, by name, that items looked
+	// up so far found, and of those the import created.
+	exists      map[string]string
+	workflowIDs map[string]workflowByName
+	changed     bool
+	// writing is the batch being written, if any; done receives its
+	// outcome.
+	writing *importWrite
 }
 
-func (im *importer) add(ctx context.Context, i int, raw json.RawMessage) error {
-	r := ImportResult{Index: i}
-	upd, extra, err := DecodeScheduleJSON(raw)
+type importWrite struct {
+	creates []*geoetl.Schedule
+	index   []int
+	names   map[string]bool
+	done    chan error
+	errs    []error
+}
+
+type workflowByName struct {
+	id  string
+	err error
+}
+
+// importItem is an item decoded, before it is applied.
+type importItem struct {
+	upd   geoetl.ScheduleUpdate
+	extra ScheduleExtras
+	err   error
+}
+
+func (im *importer) run(ctx context.Context, items []importItem) error {
+	for at := 0; at < len(items); at += importBatch {
+		if err := im.addChunk(ctx, at, items[at:min(len(items), at+importBatch)]); err != nil {
+			_ = im.wait()
+			return err
+		}
+	}
+	if err := im.startWrite(ctx); err != nil {
+		return err
+	}
+	return im.wait()
+}
+
+// addChunk applies the items from index at: their names are looked up in
+// one read, then each is applied in order.
+func (im *importer) addChunk(ctx context.Context, at int, items []importItem) error {
+	var names []string
+	for _, it := range items {
+		if it.err == nil && it.upd.Name != nil && *it.upd.Name != "" {
+			if _, known := im.exists[*it.upd.Name]; !known {
+				names = append(names, *it.upd.Name)
+			}
+		}
+	}
+	found, err := im.s.Store.FindScheduleIDsByName(ctx, im.p.TenantID, names)
 	if err != nil {
-		im.results[i] = failed(r, err)
+		return err
+	}
+	for name, id := range found {
+		im.exists[name] = id
+	}
+	for k := range items {
+		if err := im.add(ctx, at+k, items[k]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (im *importer) add(ctx context.Context, i int, it importItem) error {
+	r := ImportResult{Index: i}
+	upd, extra := it.upd, it.extra
+	if it.err != nil {
+		im.results[i] = failed(r, it.err)
 		return nil
 	}
 	if upd.Name != nil {
 		r.Name = *upd.Name
 	}
-	if im.pending[r.Name] {
-		// A later item of the same name updates the earlier one: write
-		// the batch first, so it finds it.
-		if err := im.flush(ctx); err != nil {
+	if im.pending[r.Name] || (im.writing != nil && im.writing.names[r.Name]) {
+		// A later item of the same name updates the earlier one: the
+		// earlier one is written first, so it finds it.
+		if err := im.startWrite(ctx); err != nil {
+			return err
+		}
+		if err := im.wait(); err != nil {
 			return err
 		}
 	}
@@ -138,71 +221,107 @@ func (im *importer) add(ctx context.Context, i int, raw json.RawMessage) error {
 		return nil
 	}
 	if extra.WorkflowName != "" && (upd.WorkflowID == nil || *upd.WorkflowID == "") {
-		id, err := im.s.workflowIDByName(ctx, im.p.TenantID, extra.WorkflowName)
-		if err != nil {
-			im.results[i] = failed(r, err)
+		w, seen := im.workflowIDs[extra.WorkflowName]
+		if !seen {
+			w.id, w.err = im.s.workflowIDByName(ctx, im.p.TenantID, extra.WorkflowName)
+			if w.err == nil || geoetl.ErrorCode(w.err) == geoetl.EINVALID {
+				im.workflowIDs[extra.WorkflowName] = w
+			}
+		}
+		if w.err != nil {
+			im.results[i] = failed(r, w.err)
 			return nil
 		}
+		id := w.id
 		upd.WorkflowID = &id
 	}
 	if r.Name == "" {
 		im.results[i] = failed(r, invalid("name", "is required"))
 		return nil
 	}
-	existing, err := im.s.Store.FindScheduleByName(ctx, im.p.TenantID, r.Name)
-	switch {
-	case err == nil:
+	if id, ok := im.exists[r.Name]; ok {
+		// Updates keep the order of the items: the creations before
+		// them are written first.
+		if err := im.wait(); err != nil {
+			return err
+		}
 		upd.ExpectedVersion = nil
-		sc, err := im.s.UpdateSchedule(ctx, im.p, existing.ID, upd)
+		sc, err := im.s.UpdateSchedule(ctx, im.p, id, upd)
 		if err != nil {
 			im.results[i] = failed(r, err)
 			return nil
 		}
 		r.Action, r.ID = "updated", sc.ID
 		im.results[i] = r
-	case geoetl.IsNotFound(err):
-		sc, err := im.s.newSchedule(ctx, im.p, upd)
-		if err != nil {
-			im.results[i] = failed(r, err)
-			return nil
-		}
-		im.results[i] = r
-		im.creates, im.index = append(im.creates, sc), append(im.index, i)
-		im.pending[r.Name] = true
-		if len(im.creates) >= importBatch {
-			return im.flush(ctx)
-		}
-	default:
+		return nil
+	}
+	sc, err := im.s.newSchedule(ctx, im.p, upd)
+	if err != nil {
 		im.results[i] = failed(r, err)
+		return nil
+	}
+	im.results[i] = r
+	im.creates, im.index = append(im.creates, sc), append(im.index, i)
+	im.pending[r.Name] = true
+	if len(im.creates) >= importBatch {
+		return im.startWrite(ctx)
 	}
 	return nil
 }
 
-// flush writes the pending creates in one transaction.
-func (im *importer) flush(ctx context.Context) error {
+// startWrite waits for the batch being written, then starts writing the
+// pending creates, in one transaction, while the caller goes on.
+func (im *importer) startWrite(ctx context.Context) error {
+	if err := im.wait(); err != nil {
+		return err
+	}
 	if len(im.creates) == 0 {
 		return nil
 	}
-	// The tenant's schedule limit is checked once per batch, in its
-	// transaction.
-	errs, err := im.s.Store.CreateSchedules(ctx, im.creates, im.s.Limits.MaxSchedules, func(sc *geoetl.Schedule) *geoetl.AuditEntry {
-		return im.s.auditEntry(im.p, "schedule.create", "schedule", sc.ID, nil, sc)
-	})
-	if err != nil {
+	w := &importWrite{creates: im.creates, index: im.index, names: im.pending, done: make(chan error, 1)}
+	im.creates, im.index, im.pending = nil, nil, map[string]bool{}
+	im.writing = w
+	s, p := im.s, im.p
+	go func() {
+		var err error
+		// A panic here would end the process: the request's recovery
+		// only covers its own goroutine.
+		defer func() {
+			if v := recover(); v != nil {
+				err = fmt.Errorf("import: writing a batch: %v", v)
+			}
+			w.done <- err
+		}()
+		// The tenant's schedule limit is checked once per batch, in its
+		// transaction.
+		w.errs, err = s.Store.CreateSchedules(ctx, w.creates, s.Limits.MaxSchedules, func(sc *geoetl.Schedule) *geoetl.AuditEntry {
+			return s.auditEntry(p, "schedule.create", "schedule", sc.ID, nil, sc)
+		})
+	}()
+	return nil
+}
+
+// wait waits for the batch being written, if any, and reports its items.
+func (im *importer) wait() error {
+	w := im.writing
+	if w == nil {
+		return nil
+	}
+	im.writing = nil
+	if err := <-w.done; err != nil {
 		return err
 	}
-	for k, sc := range im.creates {
-		r := im.results[im.index[k]]
-		if errs[k] != nil {
-			im.results[im.index[k]] = failed(r, errs[k])
+	for k, sc := range w.creates {
+		r := im.results[w.index[k]]
+		if w.errs[k] != nil {
+			im.results[w.index[k]] = failed(r, w.errs[k])
 			continue
 		}
 		r.Action, r.ID = "created", sc.ID
-		im.results[im.index[k]] = r
+		im.results[w.index[k]] = r
+		im.exists[sc.Name] = sc.ID
 		im.changed = true
 	}
-	im.creates, im.index = im.creates[:0], im.index[:0]
-	clear(im.pending)
 	return nil
 }
 
@@ -223,6 +342,27 @@ func (c *workflowCache) FindWorkflowByID(ctx context.Context, tenantID, id strin
 	}
 	c.found[key] = w
 	return w, nil
+}
+
+// parametersCache parses each workflow definition once for the length of
+// an import, to check every item's parameter values against it.
+type parametersCache struct {
+	geoetl.WorkflowEngine
+	found map[string]parametersOf
+}
+
+type parametersOf struct {
+	declared []geoetl.WorkflowParameter
+	err      error
+}
+
+func (c *parametersCache) Parameters(definition json.RawMessage) ([]geoetl.WorkflowParameter, error) {
+	if p, ok := c.found[string(definition)]; ok {
+		return p.declared, p.err
+	}
+	declared, err := c.WorkflowEngine.Parameters(definition)
+	c.found[string(definition)] = parametersOf{declared, err}
+	return declared, err
 }
 
 func (s *Service) workflowIDByName(ctx context.Context, tenantID, name string) (string, error) {

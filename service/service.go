@@ -101,7 +101,11 @@ func auditJSON(v any) json.RawMessage {
 		if o == nil {
 			return nil
 		}
-		v = MaskedSchedule(o)
+		// A copy with the secrets masked, not MaskedSchedule's deep clone:
+		// it is marshalled at once, and an import audits thousands.
+		c := *o
+		c.NotificationConfig = o.NotificationConfig.Masked()
+		v = &c
 	}
 	b, err := json.Marshal(v)
 	if err != nil {

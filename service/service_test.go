@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -436,6 +437,52 @@ func TestPreviewCron(t *testing.T) {
 			if len(f[k]) == 0 {
 				t.Errorf("no error for %s: %v", k, f)
 			}
+		}
+	})
+}
+
+func TestImportSchedules_RepeatedNamesAcrossBatchesUpdateTheEarlierItem(t *testing.T) {
+	eachStore(t, func(t *testing.T, b *bundle) {
+		ctx := context.Background()
+		b.schedule(t, "existing", "@daily", "UTC")
+		// More items than one batch: the second batch is validated while
+		// the first is written, and names a schedule of the first, one
+		// of its own, and one that existed before.
+		n := importBatch + 100
+		items := make([]map[string]any, n)
+		for i := range items {
+			items[i] = map[string]any{"name": fmt.Sprintf("item-%05d", i), "workflowId": b.workflow, "cronExpression": "@hourly"}
+		}
+		items[importBatch+1] = map[string]any{"name": "item-00005", "description": "from the second batch"}
+		items[importBatch+2] = map[string]any{"name": "existing", "description": "imported"}
+		items[importBatch+3] = map[string]any{"name": fmt.Sprintf("item-%05d", importBatch), "description": "twice in one batch"}
+		body, _ := json.Marshal(map[string]any{"schedules": items})
+		res, err := b.svc.ImportSchedules(ctx, b.editor, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		count := map[string]int{}
+		for i, r := range res {
+			count[r.Action]++
+			want := "created"
+			if i >= importBatch+1 && i <= importBatch+3 {
+				want = "updated"
+			}
+			if r.Action != want || r.Index != i {
+				t.Fatalf("item %d: %+v, want %s", i, r, want)
+			}
+		}
+		if count["created"] != n-3 || count["updated"] != 3 {
+			t.Fatalf("actions %v", count)
+		}
+		for name, desc := range map[string]string{"item-00005": "from the second batch", "existing": "imported", fmt.Sprintf("item-%05d", importBatch): "twice in one batch"} {
+			sc, err := b.store.FindScheduleByName(ctx, b.tenant, name)
+			if err != nil || sc.Description != desc || sc.Version != 2 {
+				t.Fatalf("%s: %+v %v", name, sc, err)
+			}
+		}
+		if got, err := b.store.CountSchedules(ctx, b.tenant); err != nil || got != n-2 {
+			t.Fatalf("%d schedules (%v), want %d", got, err, n-2)
 		}
 	})
 }

@@ -104,18 +104,25 @@ var dialect = &sqlstore.Dialect{
 	Contains: func(col string, n int) string {
 		return fmt.Sprintf("strpos(%s, $%d) > 0", col, n)
 	},
-	// No SearchIndex: a pg_trgm GIN index on search_lc would never serve a
-	// schedule search. Every tenant-scoped read runs under row-level
-	// security, and PostgreSQL uses an operator as an index condition ahead
-	// of a policy's test only when it is leakproof; LIKE, ILIKE and strpos
-	// are not, and marking them so would take a superuser and a promise
-	// about their errors that PostgreSQL does not make. Checked on
-	// PostgreSQL 15: the same search reads the GIN index as superuser and
-	// scans the table as geoetl_app. So searches test the tenant's rows.
+	// A pg_trgm index on schedules.search_lc would never serve a schedule
+	// search. Every tenant-scoped read runs under row-level security, and
+	// PostgreSQL uses an operator as an index condition ahead of a
+	// policy's test only when it is leakproof; LIKE, ILIKE and strpos are
+	// not, and marking them so would take a superuser and a promise about
+	// their errors that PostgreSQL does not make (checked on PostgreSQL
+	// 15: the same search reads the index as superuser and scans the table
+	// as geoetl_app). So the index is on a copy, schedule_search, read by
+	// a function that runs as its owner and keeps to the transaction's
+	// tenant (migration 00009).
+	SearchIndex: searchIndex,
 	// Counts by status kept by triggers (migration 00007), sharded per
 	// writing session: a list filtered by status alone, or not at all,
 	// sums them instead of counting the tenant's rows.
 	StatusCount: `SELECT coalesce(sum(n), 0) FROM schedule_status_counts WHERE tenant_id = $1 AND ($2::text = '' OR status = $2::text)`,
+	FilterCount: `SELECT coalesce(sum(n), 0) FROM schedule_filter_counts WHERE tenant_id = $1 AND kind = $2::"char" AND key = $3::text AND ($4::text = '' OR status = $4::text)`,
+	SearchCount: `SELECT schedule_search_count($1::text)`,
+	DeferOffset: true,
+	Arrays:      true,
 	HourBucket: func(col string) string {
 		return fmt.Sprintf("date_trunc('hour', %s, 'UTC')", col)
 	},

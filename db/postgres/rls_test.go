@@ -65,7 +65,9 @@ func TestRowLevelSecurity_HidesOtherTenantsRows(t *testing.T) {
 		}
 		return n
 	}
-	for _, table := range []string{"schedules", "workflows", "schedule_versions", "workflow_versions"} {
+	// schedule_filter_counts holds one row for the schedule (its
+	// workflow; it has no tags), schedule_search its searchable copy.
+	for _, table := range []string{"schedules", "workflows", "schedule_versions", "workflow_versions", "schedule_filter_counts", "schedule_search"} {
 		t.Run(table, func(t *testing.T) {
 			if n := count(t, table, "", false); n != 1 {
 				t.Fatalf("the connecting role sees %d rows, want 1 (cross-tenant work must see all)", n)
@@ -81,6 +83,18 @@ func TestRowLevelSecurity_HidesOtherTenantsRows(t *testing.T) {
 			}
 		})
 	}
+	// The search function runs as the tables' owner, so it must keep to
+	// the transaction's tenant itself.
+	t.Run("schedule_search_candidates", func(t *testing.T) {
+		for _, tc := range []struct {
+			tenant string
+			want   int
+		}{{"", 0}, {b.ID, 0}, {a.ID, 1}} {
+			if n := count(t, "schedule_search_candidates('s', 10) c WHERE c.n > 0", tc.tenant, true); n != tc.want {
+				t.Fatalf("as tenant %q the search finds %d, want %d", tc.tenant, n, tc.want)
+			}
+		}
+	})
 	t.Run("tenants", func(t *testing.T) {
 		if n := count(t, "tenants", b.ID, true); n != 1 {
 			t.Fatalf("tenant b sees %d tenants, want only itself", n)

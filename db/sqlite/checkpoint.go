@@ -27,11 +27,22 @@ import (
 // The wait holds the writer, so it is bounded by a short busy timeout: a
 // reader that outlasts it (a long export) makes the checkpoint give up
 // until the next check rather than stall every write.
+//
+// The copying itself is off the writer's path. SQLite's automatic
+// checkpoint runs inside the commit that crosses its threshold, on the
+// writer's connection, and ends with an fsync of the database file: on a
+// disk shared with other work that took up to a second, during which no
+// claim and no outcome could be written, and a second's occurrences
+// started late or were skipped as overlaps. So the writer's automatic
+// checkpoint is off (wal_autocheckpoint 0) and a connection of the
+// checkpointer's own copies the WAL into the database (PASSIVE, which
+// neither waits for nor blocks writers) every check; only the rare
+// RESTART above still runs on the writer.
 
 // Checkpoint defaults; Options override them.
 const (
 	defaultWALLimit      = 32 << 20 // bytes of WAL content that trigger a RESTART checkpoint
-	walCheckInterval     = time.Second
+	walCheckInterval     = 200 * time.Millisecond
 	checkpointBusyWait   = 100  // milliseconds a RESTART waits for old readers
 	writerBusyTimeout    = 5000 // as in pragmas
 	walFileLimitFraction = 2    // journal_size_limit is twice the trigger
@@ -39,7 +50,10 @@ const (
 
 // checkpointer runs on file databases until stop is closed.
 type checkpointer struct {
-	writer   *sql.DB
+	writer *sql.DB
+	// copier is the checkpointer's own connection, for the PASSIVE
+	// copies (nil: they run on the writer, as in tests of the restart).
+	copier   *sql.DB
 	limit    int64 // bytes of WAL content
 	interval time.Duration
 	log      *slog.Logger
@@ -48,13 +62,36 @@ type checkpointer struct {
 	once     sync.Once
 }
 
-func startCheckpointer(ctx context.Context, writer *sql.DB, limit int64, interval time.Duration, log *slog.Logger) (*checkpointer, error) {
+// startCheckpointer turns the writer's automatic checkpoint off and copies
+// the WAL of the database at path into it from a connection of its own
+// every interval, restarting the WAL through the writer when it passes
+// limit.
+func startCheckpointer(ctx context.Context, path string, writer *sql.DB, limit int64, interval time.Duration, log *slog.Logger) (*checkpointer, error) {
 	// The file is truncated to this size when the WAL starts over, so a
 	// burst does not leave a large file behind.
 	if _, err := writer.ExecContext(ctx, "PRAGMA journal_size_limit = "+itoa(limit*walFileLimitFraction)); err != nil {
 		return nil, err
 	}
-	c := &checkpointer{writer: writer, limit: limit, interval: interval, log: log,
+	copier, err := sql.Open("sqlite", DSN(path, true))
+	if err != nil {
+		return nil, err
+	}
+	copier.SetMaxOpenConns(1)
+	copier.SetMaxIdleConns(1)
+	copier.SetConnMaxLifetime(0)
+	copier.SetConnMaxIdleTime(0)
+	if err := copier.PingContext(ctx); err != nil {
+		copier.Close()
+		return nil, err
+	}
+	// Set on the writer's one connection, which is kept open for good; a
+	// connection opened in its place would checkpoint in its commits
+	// again, which is slower but loses nothing.
+	if _, err := writer.ExecContext(ctx, "PRAGMA wal_autocheckpoint = 0"); err != nil {
+		copier.Close()
+		return nil, err
+	}
+	c := &checkpointer{writer: writer, copier: copier, limit: limit, interval: interval, log: log,
 		stop: make(chan struct{}), done: make(chan struct{})}
 	go c.loop()
 	return c, nil
@@ -63,6 +100,11 @@ func startCheckpointer(ctx context.Context, writer *sql.DB, limit int64, interva
 func (c *checkpointer) close() {
 	c.once.Do(func() { close(c.stop) })
 	<-c.done
+	if c.copier != nil {
+		// The WAL's last frames are copied when the writer, the last
+		// connection, closes.
+		c.copier.Close()
+	}
 }
 
 // maxCheckBackoff bounds how long checks pause after restarts that long
@@ -72,49 +114,54 @@ const maxCheckBackoff = 30 * time.Second
 
 func (c *checkpointer) loop() {
 	defer close(c.done)
-	wait := c.interval
-	t := time.NewTimer(wait)
+	t := time.NewTicker(c.interval)
 	defer t.Stop()
+	backoff := time.Duration(0)
+	var restartAfter time.Time // restarts wait until then after a postponed one
 	for {
 		select {
 		case <-c.stop:
 			return
 		case <-t.C:
 		}
-		postponed, err := c.check(context.Background())
+		postponed, err := c.check(context.Background(), time.Now().Before(restartAfter))
 		if err != nil {
 			c.log.Warn("sqlite: WAL checkpoint failed", "err", err)
 		}
 		if postponed {
-			wait = min(2*wait, maxCheckBackoff)
-		} else {
-			wait = c.interval
+			backoff = min(max(2*backoff, 2*c.interval), maxCheckBackoff)
+			restartAfter = time.Now().Add(backoff)
+		} else if !time.Now().Before(restartAfter) {
+			backoff = 0
 		}
-		t.Reset(wait)
 	}
 }
 
-// check restarts the WAL when its content passes the limit, and reports
-// whether a reader made it give up (to be tried again later).
-func (c *checkpointer) check(ctx context.Context) (postponed bool, err error) {
+// check copies the WAL into the database and, unless holdRestart, restarts
+// the WAL when its content passes the limit; it reports whether a reader
+// made the restart give up (to be tried again later).
+func (c *checkpointer) check(ctx context.Context, holdRestart bool) (postponed bool, err error) {
+	// PASSIVE copies what it can without waiting and reports the WAL's
+	// length in frames.
+	copier := c.copier
+	if copier == nil {
+		copier = c.writer
+	}
+	var busy, frames, done, pageSize int64
+	if err := copier.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &done); err != nil {
+		return false, err
+	}
+	if err := copier.QueryRowContext(ctx, "PRAGMA page_size").Scan(&pageSize); err != nil {
+		return false, err
+	}
+	if holdRestart || frames*pageSize < c.limit {
+		return false, nil
+	}
 	conn, err := c.writer.Conn(ctx) // the only writer: writes wait meanwhile
 	if err != nil {
 		return false, err
 	}
 	defer conn.Close()
-	// PASSIVE copies what it can without waiting and reports the WAL's
-	// length in frames; the autocheckpoint has done most of the copying.
-	var busy, frames, done int64
-	if err := conn.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &done); err != nil {
-		return false, err
-	}
-	var pageSize int64
-	if err := conn.QueryRowContext(ctx, "PRAGMA page_size").Scan(&pageSize); err != nil {
-		return false, err
-	}
-	if frames*pageSize < c.limit {
-		return false, nil
-	}
 	if _, err := conn.ExecContext(ctx, "PRAGMA busy_timeout = "+itoa(checkpointBusyWait)); err != nil {
 		return false, err
 	}

@@ -25,7 +25,7 @@ func walSizeAfterLoad(t *testing.T, restart bool) int64 {
 		t.Fatal(err)
 	}
 	if restart {
-		c, err := startCheckpointer(ctx, writer, 1<<20, 10*time.Millisecond, slog.New(slog.DiscardHandler))
+		c, err := startCheckpointer(ctx, path, writer, 1<<20, 10*time.Millisecond, slog.New(slog.DiscardHandler))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -127,7 +127,7 @@ func TestCheckpointer_ALongReaderPostponesTheRestartInsteadOfHoldingWriters(t *t
 	}
 	mustExec(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 3000) INSERT INTO t (v) SELECT zeroblob(1000) FROM n`)
 	c := &checkpointer{writer: writer, limit: 1 << 20, log: slog.New(slog.DiscardHandler)}
-	postponed, err := c.check(ctx)
+	postponed, err := c.check(ctx, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +141,7 @@ func TestCheckpointer_ALongReaderPostponesTheRestartInsteadOfHoldingWriters(t *t
 		t.Fatalf("writer busy_timeout after a check = %d (%v), want %d", timeout, err, writerBusyTimeout)
 	}
 	_ = long.Rollback()
-	if postponed, err = c.check(ctx); err != nil || postponed {
+	if postponed, err = c.check(ctx, false); err != nil || postponed {
 		t.Fatalf("after the reader ended: postponed %v, err %v", postponed, err)
 	}
 	// The next write starts the WAL over from its beginning.
@@ -152,6 +152,48 @@ func TestCheckpointer_ALongReaderPostponesTheRestartInsteadOfHoldingWriters(t *t
 	}
 	if frames > 10 {
 		t.Fatalf("WAL holds %d frames after the restart and one small write, want a few", frames)
+	}
+}
+
+// Commits must not copy the WAL into the database themselves (that ends in
+// an fsync the writer would wait for): the database file stays as it was
+// however much is written, until the checkpointer's own connection copies.
+func TestCheckpointer_CommitsLeaveTheCopyingToTheCheckpointer(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "wal.db")
+	writer, _ := openPair(t, path)
+	if _, err := writer.ExecContext(ctx, `CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB)`); err != nil {
+		t.Fatal(err)
+	}
+	c, err := startCheckpointer(ctx, path, writer, 1<<30, time.Hour, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.close()
+	size := func() int64 {
+		t.Helper()
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Size()
+	}
+	before := size()
+	// Past SQLite's default threshold of 1,000 pages, in many commits.
+	for range 50 {
+		if _, err := writer.ExecContext(ctx, `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 100)
+			INSERT INTO t (v) SELECT zeroblob(1000) FROM n`); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := size(); got != before {
+		t.Fatalf("the database file went from %d to %d bytes: a commit checkpointed", before, got)
+	}
+	if _, err := c.check(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	if got := size(); got < 4<<20 {
+		t.Fatalf("after the checkpointer's copy the database file is %d bytes, want the 5 MB written", got)
 	}
 }
 

@@ -55,6 +55,15 @@ type Options struct {
 // drops from about 22 ms to 8 ms.
 const pragmas = "_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)&_pragma=mmap_size(268435456)"
 
+// writerPragmas are for the one writer connection. A batch of a thousand
+// schedules (an import) touches more pages than the default 2 MB page
+// cache holds: they spilled into the WAL mid-transaction and were written
+// there again when touched again. Statement journals (a multi-row INSERT
+// with triggers keeps one to undo just that statement) stay in memory
+// instead of going through a temporary file. The readers keep the
+// defaults, so memory grows by one cache, not one per connection.
+const writerPragmas = "&_txlock=immediate&_pragma=cache_size(-65536)&_pragma=temp_store(2)"
+
 // IsMemory reports whether path names an in-memory database.
 func IsMemory(path string) bool {
 	return path == ":memory:" || strings.HasPrefix(path, "file::memory:") || strings.Contains(path, "mode=memory")
@@ -73,7 +82,7 @@ func DSN(path string, writer bool) string {
 	}
 	dsn := name + sep + pragmas
 	if writer {
-		return dsn + "&_txlock=immediate"
+		return dsn + writerPragmas
 	}
 	return dsn + "&_pragma=query_only(1)"
 }
@@ -130,7 +139,7 @@ func Open(ctx context.Context, path string, opts Options) (geoetl.Store, error) 
 		if log == nil {
 			log = slog.New(slog.DiscardHandler)
 		}
-		if b.checkpoints, err = startCheckpointer(ctx, writer, limit, every, log); err != nil {
+		if b.checkpoints, err = startCheckpointer(ctx, path, writer, limit, every, log); err != nil {
 			b.Close()
 			return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 		}

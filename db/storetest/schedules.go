@@ -3,6 +3,7 @@ package storetest
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -85,6 +86,64 @@ func (s *suite) schedules(t *testing.T) {
 		noErr(t, err)
 		if errs[0] != nil || geoetl.ErrorCode(errs[1]) == "" || !strings.Contains(geoetl.ErrorMessage(errs[1]), "at most 4") {
 			t.Fatalf("capped batch: %v", errs)
+		}
+	})
+
+	t.Run("CreateSchedulesLargeBatchKeepsItemOrderAndHistory", func(t *testing.T) {
+		// More items than one INSERT carries, a name taken before the
+		// batch, a name given twice within it, and the tenant limit
+		// reached part way: each item is judged as if created one by one.
+		w := newWorld(t, st)
+		taken := w.schedule(t, nil)
+		const n, max = 2000, 1500
+		list := make([]*geoetl.Schedule, n)
+		for i := range list {
+			list[i] = newSchedule(w.ten.ID, w.wf.ID, fmt.Sprintf("bulk-%s-%04d", w.ten.ID, i))
+		}
+		list[10].Name = taken.Name
+		list[1200].Name = list[1199].Name
+		audit := func(x *geoetl.Schedule) *geoetl.AuditEntry {
+			return &geoetl.AuditEntry{TenantID: x.TenantID, Actor: "importer", Action: "schedule.create", ObjectType: "schedule", ObjectID: x.ID}
+		}
+		errs, err := st.CreateSchedules(bg, list, max, audit)
+		noErr(t, err)
+		// 1 schedule before, 2 names refused, so items up to index
+		// max-1+2 are created and the rest are over the limit.
+		created := 0
+		for i, e := range errs {
+			switch {
+			case i == 10 || i == 1200:
+				wantCode(t, e, geoetl.ECONFLICT)
+			case i <= max:
+				if e != nil {
+					t.Fatalf("item %d: %v", i, e)
+				}
+				created++
+			default:
+				if e == nil || !strings.Contains(geoetl.ErrorMessage(e), "at most 1500") {
+					t.Fatalf("item %d past the limit: %v", i, e)
+				}
+			}
+		}
+		if got, err := st.CountSchedules(bg, w.ten.ID); err != nil || got != max || created != max-1 {
+			t.Fatalf("count %d (%v), created %d, want %d", got, err, created, max)
+		}
+		for _, i := range []int{0, 899, 900, 1199, max} {
+			got, err := st.FindScheduleByName(bg, w.ten.ID, list[i].Name)
+			noErr(t, err)
+			if got.ID != list[i].ID {
+				t.Fatalf("item %d: stored %s, want %s", i, got.ID, list[i].ID)
+			}
+			vs, err := st.ScheduleVersions(bg, w.ten.ID, got.ID)
+			noErr(t, err)
+			if len(vs) != 1 || vs[0].Version != 1 {
+				t.Fatalf("item %d versions: %+v", i, vs)
+			}
+		}
+		entries, total, _, err := st.FindAudit(bg, geoetl.AuditFilter{TenantID: w.ten.ID, Page: geoetl.Page{Limit: 1}})
+		noErr(t, err)
+		if total != created || len(entries) != 1 {
+			t.Fatalf("%d audit entries, want one per created schedule (%d)", total, created)
 		}
 	})
 

@@ -53,6 +53,7 @@ func loadVectors(t *testing.T) []vector {
 const mm = 0.001
 
 func TestTransform_MatchesRecordedCS2CSVectorsToOneMillimetre(t *testing.T) {
+	t.Parallel()
 	for _, v := range loadVectors(t) {
 		fwd, err := NewTransformer(4326, v.code)
 		if err != nil {
@@ -88,6 +89,7 @@ func TestTransform_MatchesRecordedCS2CSVectorsToOneMillimetre(t *testing.T) {
 // do not hold against the cs2cs installed on this machine, including
 // projected-to-projected transforms.
 func TestTransform_AgreesWithLiveCS2CS(t *testing.T) {
+	t.Parallel()
 	if _, err := exec.LookPath("cs2cs"); err != nil {
 		if os.Getenv("CI") == "true" {
 			t.Fatal("cs2cs is not installed (apt-get install proj-bin)")
@@ -154,6 +156,7 @@ func runCS2CS(t *testing.T, from, to int, x, y float64) (float64, float64) {
 }
 
 func TestParse_AcceptsCommonSpellings(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]int{
 		"EPSG:3857": 3857, "epsg:27700": 27700, "4326": 4326, " 2154 ": 2154,
 		"urn:ogc:def:crs:EPSG::3035":                  3035,
@@ -173,6 +176,7 @@ func TestParse_AcceptsCommonSpellings(t *testing.T) {
 }
 
 func TestLookup_RejectsUnsupportedCodes(t *testing.T) {
+	t.Parallel()
 	// Not CRSs (0, 32600, 25827), a geocentric and a vertical CRS, and
 	// projected CRSs with methods this package does not implement (New
 	// Zealand Map Grid, Lambert cylindrical equal area).
@@ -184,6 +188,7 @@ func TestLookup_RejectsUnsupportedCodes(t *testing.T) {
 }
 
 func TestTransform_WebMercatorRefusesPoles(t *testing.T) {
+	t.Parallel()
 	tr, _ := NewTransformer(4326, 3857)
 	if _, _, err := tr.Transform(0, 90); err == nil {
 		t.Error("the pole was projected")
@@ -194,6 +199,7 @@ func TestTransform_WebMercatorRefusesPoles(t *testing.T) {
 }
 
 func TestUTMWKT_NamesZoneAndCentralMeridian(t *testing.T) {
+	t.Parallel()
 	c, err := Lookup(32733)
 	if err != nil {
 		t.Fatal(err)

@@ -36,6 +36,7 @@ func definitions(t *testing.T) map[string]map[int]string {
 }
 
 func TestParse_IdentifiesWKTFromGDALAndPROJ(t *testing.T) {
+	t.Parallel()
 	defs := definitions(t)
 	for _, kind := range []string{"prj", "wkt1", "wkt2"} {
 		for code, text := range defs[kind] {
@@ -51,6 +52,7 @@ func TestParse_IdentifiesWKTFromGDALAndPROJ(t *testing.T) {
 // the parameters and must compute what the EPSG definition computes even
 // where it is not identified.
 func TestParse_BuildsPRJWithoutIdentifier(t *testing.T) {
+	t.Parallel()
 	defs := definitions(t)
 	for code, text := range defs["prj"] {
 		c, err := buildCRSFromWKTText(text)
@@ -68,6 +70,7 @@ func TestParse_BuildsPRJWithoutIdentifier(t *testing.T) {
 // The WKT 1 this package writes for .prj files and GeoPackages is the
 // one GDAL writes (projinfo -o WKT1_GDAL).
 func TestWKT1_MatchesProjinfo(t *testing.T) {
+	t.Parallel()
 	for code, want := range definitions(t)["wkt1"] {
 		c, err := Lookup(code)
 		if err != nil {
@@ -80,6 +83,7 @@ func TestWKT1_MatchesProjinfo(t *testing.T) {
 }
 
 func TestParse_PROJStringsTransformAsCS2CSDoes(t *testing.T) {
+	t.Parallel()
 	defs := definitions(t)["proj"]
 	rows := readVectorFile(t, "testdata/cs2cs_projstrings.txt", 5)
 	var st errStats
@@ -113,6 +117,7 @@ func TestParse_PROJStringsTransformAsCS2CSDoes(t *testing.T) {
 }
 
 func TestParse_InternsCustomDefinitionsOutsideTheEPSGRange(t *testing.T) {
+	t.Parallel()
 	s := "+proj=lcc +lat_1=49 +lat_2=44 +lat_0=46.5 +lon_0=3 +x_0=700000 +y_0=6600000 +ellps=GRS80 +units=m"
 	a, err := Parse(s)
 	if err != nil {
@@ -141,6 +146,7 @@ func TestParse_InternsCustomDefinitionsOutsideTheEPSGRange(t *testing.T) {
 }
 
 func TestParse_RejectsWhatItCannotCompute(t *testing.T) {
+	t.Parallel()
 	for _, s := range []string{
 		"+proj=robin +datum=WGS84",
 		"+proj=utm +zone=61 +datum=WGS84",
@@ -156,6 +162,7 @@ func TestParse_RejectsWhatItCannotCompute(t *testing.T) {
 }
 
 func TestCount_CoversThousandsOfCRSs(t *testing.T) {
+	t.Parallel()
 	p, g := Count()
 	if p < 5000 || g < 1000 {
 		t.Errorf("%d projected and %d geographic CRSs", p, g)

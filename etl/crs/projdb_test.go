@@ -121,6 +121,7 @@ var knownDifferences = map[int]struct {
 // internal/mkvectors from cs2cs) cover about 400 CRSs of every supported
 // method, with heights, inside each CRS's area of use.
 func TestTransform_MatchesCS2CSOnHundredsOfCodesToOneMillimetre(t *testing.T) {
+	t.Parallel()
 	requireProjDataGrids(t)
 	rows := readVectorFile(t, "testdata/cs2cs_projdb.txt", 8)
 	var fwd, inv errStats
@@ -181,6 +182,7 @@ func TestTransform_MatchesCS2CSOnHundredsOfCodesToOneMillimetre(t *testing.T) {
 // Pairs of CRSs (testdata/cs2cs_pairs.txt) exercise datum changes other
 // than to WGS 84, including the NTv2 grids of Debian's proj-data.
 func TestTransform_MatchesCS2CSBetweenPairsOfCRSs(t *testing.T) {
+	t.Parallel()
 	requireProjDataGrids(t)
 	rows := readVectorFile(t, "testdata/cs2cs_pairs.txt", 7)
 	var st errStats
@@ -211,6 +213,7 @@ func TestTransform_MatchesCS2CSBetweenPairsOfCRSs(t *testing.T) {
 // installed (CI installs proj-bin), a sample of the table's CRSs that the
 // recorded vectors may not hold, at points inside their areas of use.
 func TestTransform_AgreesWithLiveCS2CSOnSampledCodes(t *testing.T) {
+	t.Parallel()
 	if _, err := exec.LookPath("cs2cs"); err != nil {
 		if os.Getenv("CI") == "true" {
 			t.Fatal("cs2cs is not installed (apt-get install proj-bin)")

@@ -113,6 +113,26 @@ type Dialect struct {
 	// for all), from counts triggers keep (SQLite 00006, PostgreSQL
 	// 00007). Empty: such lists count too.
 	StatusCount string
+	// FilterCount reads how many schedules tenant $1 has of workflow or
+	// with tag ($2 'w' or 't', $3 the workflow id or the tag) in status $4
+	// ('' for any), from counts triggers keep (PostgreSQL 00009). Empty:
+	// such lists count too.
+	FilterCount string
+	// SearchCount reads how many schedules of the transaction's tenant
+	// have a search_lc containing $1 (lower-cased), for the total of a
+	// search the index did not narrow (PostgreSQL 00009: from a narrow
+	// copy of the column). Empty: such searches count schedules.
+	SearchCount string
+	// Arrays says that a statement may take arrays as parameters and read
+	// them as rows (unnest): the scheduler's writes of many rows then go
+	// as one statement each instead of one statement per row (PostgreSQL,
+	// where each statement costs the server a plan and an executor run).
+	Arrays bool
+	// DeferOffset makes a page asked for by offset find its rows' ids
+	// first, through the sort order's index alone, and read only those
+	// rows: skipping rows by offset in a plain scan reads every skipped
+	// row. Only unfiltered lists, whose filter the index holds.
+	DeferOffset bool
 	// HourBucket truncates a time column to the hour, in UTC.
 	HourBucket func(col string) string
 	// UniqueViolation reports whether err violates a unique constraint and

@@ -224,22 +224,31 @@ func (s *Store) appendAuditTx(ctx context.Context, tx Tx, now time.Time, a *geoe
 	if a == nil {
 		return nil
 	}
-	id, err := newID(a.ID)
+	args, err := s.auditArgs(now, a)
 	if err != nil {
 		return err
 	}
+	_, err = tx.Exec(ctx, `INSERT INTO audit_log (`+auditCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)`, args...)
+	return err
+}
+
+// auditArgs fills in a's id, tenant and time as stored and returns the
+// values of auditCols.
+func (s *Store) auditArgs(now time.Time, a *geoetl.AuditEntry) ([]any, error) {
+	id, err := newID(a.ID)
+	if err != nil {
+		return nil, err
+	}
 	tid, ok := normID(a.TenantID)
 	if !ok {
-		return geoetl.NotFound("Tenant")
+		return nil, geoetl.NotFound("Tenant")
 	}
 	a.ID, a.TenantID = id, tid
 	if a.At.IsZero() {
 		a.At = now
 	}
 	a.At = micro(a.At)
-	_, err = tx.Exec(ctx, `INSERT INTO audit_log (`+auditCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)`,
-		a.ID, a.TenantID, a.ActorID, a.Actor, a.Action, a.ObjectType, a.ObjectID, rawArg(a.Before), rawArg(a.After), s.t(a.At))
-	return err
+	return []any{a.ID, a.TenantID, a.ActorID, a.Actor, a.Action, a.ObjectType, a.ObjectID, rawArg(a.Before), rawArg(a.After), s.t(a.At)}, nil
 }
 
 // FindAudit lists a tenant's audit entries, newest first.

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/geoetl/geoetl"
 )
@@ -27,7 +28,8 @@ type keptTotal struct {
 // and the console's repeated views ask for the same one. Where the dialect
 // logs list changes (see SQLite migration 00006):
 //   - a list filtered by status alone, or not at all, reads the tenant's
-//     counts by status;
+//     counts by status; one filtered by a workflow or a tag (and maybe a
+//     status), where the dialect keeps such counts, reads those;
 //   - any other total is kept with the generation it was counted at. The
 //     same generation means nothing a filter can see has changed; a newer
 //     one, that the changes logged since then, filtered like the list,
@@ -48,6 +50,24 @@ func (s *Store) scheduleTotal(ctx context.Context, tx Tx, tid string, f geoetl.S
 	if f.Q == "" && f.Tag == "" && f.WorkflowID == "" && s.d.StatusCount != "" {
 		var n int
 		err := tx.QueryRow(ctx, s.d.StatusCount, tid, string(f.Status)).Scan(&n)
+		return n, err
+	}
+	if f.Q == "" && (f.Tag == "") != (f.WorkflowID == "") && s.d.FilterCount != "" {
+		kind, key := "t", f.Tag
+		if f.WorkflowID != "" {
+			// FindSchedules has checked that it is an id; lower-cased it
+			// is the text PostgreSQL gives a uuid.
+			kind, key = "w", strings.ToLower(f.WorkflowID)
+		}
+		var n int
+		err := tx.QueryRow(ctx, s.d.FilterCount, tid, kind, key, string(f.Status)).Scan(&n)
+		return n, err
+	}
+	// A search the index narrowed (w holds the candidates' keys, exact
+	// does not) counts those few rows; one it did not, the narrow copy.
+	if f.Q != "" && f.Status == "" && f.Tag == "" && f.WorkflowID == "" && len(w.conds) == len(exact.conds) && s.d.SearchCount != "" {
+		var n int
+		err := tx.QueryRow(ctx, s.d.SearchCount, strings.ToLower(f.Q)).Scan(&n)
 		return n, err
 	}
 	if s.totals == nil {

@@ -41,7 +41,7 @@ func (s *Store) scheduleSearchKeys(ctx context.Context, tx Tx, tid, q string) (k
 	}
 	limit := s.search.scanFactor * n
 	var tenantRows int
-	err = tx.QueryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM schedules WHERE tenant_id = $1 LIMIT $2)`, tid, int64(limit+1)).Scan(&tenantRows)
+	err = tx.QueryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM schedules WHERE tenant_id = $1 LIMIT $2) t`, tid, int64(limit+1)).Scan(&tenantRows)
 	if err != nil || tenantRows <= limit {
 		return "", 0, false, err
 	}

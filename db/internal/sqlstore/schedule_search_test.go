@@ -44,6 +44,11 @@ func newSearchWorld(t *testing.T, n int) *searchWorld {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return fillSearchWorld(t, st, path, n)
+}
+
+func fillSearchWorld(t *testing.T, st geoetl.Store, path string, n int) *searchWorld {
+	t.Helper()
 	w := &searchWorld{store: st.(*sqlstore.Store), path: path, rnd: rand.New(rand.NewPCG(1, 2))}
 	other := &geoetl.Tenant{Name: "other"}
 	w.ten = &geoetl.Tenant{Name: "search"}
@@ -182,6 +187,31 @@ func TestScheduleSearch_IndexAgreesWithScan(t *testing.T) {
 	}
 	// Random substrings are one to twelve characters long, so most reach
 	// three; if few searches read the index, it was not tested.
+	if n < 100 {
+		t.Fatalf("only %d of 250 searches read the index", n)
+	}
+}
+
+// TestScheduleSearch_IndexAgreesWithScanOnPostgres is the same on
+// PostgreSQL, whose trigram index is read through a function that runs as
+// the table owner: it must find what the scan under the tenant's policy
+// finds, and nothing of the other tenant.
+func TestScheduleSearch_IndexAgreesWithScanOnPostgres(t *testing.T) {
+	st, _ := dbtest.Postgres(t)
+	w := fillSearchWorld(t, st, "", 400)
+	indexed := sqlstore.WithSearchLimits(w.store, 1_000_000, 0)
+	scan := sqlstore.WithoutSearchIndex(w.store)
+	n := 0
+	for _, q := range w.queries(250) {
+		ok, err := indexed.SearchIndexed(bg, w.ten.ID, strings.ToLower(q))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok {
+			n++
+		}
+		sameSearch(t, indexed, scan, w.ten.ID, q)
+	}
 	if n < 100 {
 		t.Fatalf("only %d of 250 searches read the index", n)
 	}

@@ -27,22 +27,31 @@ func (s *Store) tenantLock() string {
 // checkScheduleRoom locks the tenant's row and refuses a new schedule when
 // the tenant has max already.
 func (s *Store) checkScheduleRoom(ctx context.Context, tx Tx, tid string, max int) error {
-	var got string
-	err := tx.QueryRow(ctx, `SELECT id FROM tenants WHERE id = $1`+s.tenantLock(), tid).Scan(str(&got))
-	if isNoRows(err) {
-		return geoetl.NotFound("Tenant")
-	}
+	n, err := s.lockAndCountSchedules(ctx, tx, tid)
 	if err != nil {
 		return err
 	}
-	var n int64
-	if err := tx.QueryRow(ctx, `SELECT count(*) FROM schedules WHERE tenant_id = $1`, tid).Scan(&n); err != nil {
-		return err
-	}
-	if int(n) >= max {
+	if n >= max {
 		return geoetl.OverLimit(geoetl.LimitMaxSchedules, "the tenant has %d schedules and may have at most %d; delete some, or raise the limit (--tenant-max-schedules)", n, max)
 	}
 	return nil
+}
+
+// lockAndCountSchedules locks the tenant's row and counts its schedules.
+func (s *Store) lockAndCountSchedules(ctx context.Context, tx Tx, tid string) (int, error) {
+	var got string
+	err := tx.QueryRow(ctx, `SELECT id FROM tenants WHERE id = $1`+s.tenantLock(), tid).Scan(str(&got))
+	if isNoRows(err) {
+		return 0, geoetl.NotFound("Tenant")
+	}
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	if err := tx.QueryRow(ctx, `SELECT count(*) FROM schedules WHERE tenant_id = $1`, tid).Scan(&n); err != nil {
+		return 0, err
+	}
+	return int(n), nil
 }
 
 // CountSchedules counts the tenant's schedules, whatever their status.

@@ -44,6 +44,7 @@ func main() {
 	down := flag.Duration("down", 0, "-sched: line the schedules up as if the server had been down this long, and measure the on-time runs after the restart")
 	instances := flag.Int("instances", 1, "-sched: geoetl serve processes sharing the database (more than one needs -db postgres://…)")
 	importN := flag.Int("import", 0, "time importing this many schedules through the API of the real binary (SQLite) instead")
+	bin := flag.String("bin", "", "-sched: measure this geoetl binary instead of building the one in this checkout (to compare builds of other commits)")
 	flag.Parse()
 	if *importN > 0 {
 		if err := runImport(*importN, *profile); err != nil {
@@ -58,7 +59,7 @@ func main() {
 			schedDB = *dbURL
 		}
 		if err := runSched(load.SchedConfig{DB: schedDB, Instances: *instances, Schedules: cfg.Schedules, Duration: cfg.Duration, Lead: *lead, Probe: *probe,
-			ProfileDir: *profile, Down: *down}); err != nil {
+			ProfileDir: *profile, Down: *down, Bin: *bin}); err != nil {
 			fmt.Fprintln(os.Stderr, "geoetl-load:", err)
 			os.Exit(1)
 		}
@@ -104,8 +105,10 @@ func runSched(cfg load.SchedConfig) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	if cfg.Bin, err = chaos.Build(ctx, dir); err != nil {
-		return err
+	if cfg.Bin == "" {
+		if cfg.Bin, err = chaos.Build(ctx, dir); err != nil {
+			return err
+		}
 	}
 	cfg.Dir, cfg.Log = dir, os.Stderr
 	rep, err := load.RunSched(ctx, cfg)
@@ -132,11 +135,11 @@ func runImport(n int, profileDir string) error {
 	if err != nil {
 		return err
 	}
-	took, size, err := load.RunImport(ctx, bin, dir, n, profileDir)
+	rep, err := load.RunImport(ctx, bin, dir, n, profileDir)
 	if err != nil {
 		return err
 	}
-	fmt.Printf("Import of %d schedules through the API (real binary, SQLite): %s, %.0f/s; database %d MB\n",
-		n, took.Round(10*time.Millisecond), float64(n)/took.Seconds(), size>>20)
+	fmt.Printf("Import of %d schedules through the API (real binary, SQLite): %s, %.0f/s, %.1f s CPU of serve; database %d MB\n",
+		n, rep.Took.Round(10*time.Millisecond), float64(n)/rep.Took.Seconds(), rep.CPU.Seconds(), rep.Size>>20)
 	return nil
 }

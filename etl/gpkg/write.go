@@ -1,4 +1,4 @@
-package etl
+package gpkg
 
 import (
 	"context"
@@ -13,20 +13,18 @@ import (
 	"github.com/peterstace/simplefeatures/geom"
 
 	"github.com/geoetl/geoetl/etl/crs"
+	"github.com/geoetl/geoetl/etl/feature"
 )
 
-// gpkgWriter writes features into one table of a GeoPackage inside a
+// Writer writes features into one table of a GeoPackage inside a
 // single transaction: a failed run leaves the file as it was. In replace
 // mode the table is dropped and rebuilt and the spatial index is filled
 // directly, with the index triggers created at the end (as GDAL does); in
 // append mode the table's existing triggers maintain the index.
-type gpkgWriter struct {
+type Writer struct {
 	ctx      context.Context
 	db       *sql.DB
 	tx       *sql.Tx
-	out      *gpkgOutput
-	r        *run
-	relPath  string
 	table    string
 	geomCol  string
 	mode     string
@@ -34,7 +32,7 @@ type gpkgWriter struct {
 	ready    bool
 	existing bool // appending to a table that existed before
 
-	cols      []gpkgCol
+	cols      []column
 	colByKey  map[string]int
 	usedNames map[string]bool
 
@@ -59,7 +57,7 @@ type gpkgWriter struct {
 	hasM     bool
 
 	// schema holds the types the sink's schema parameter declares.
-	schema []Field
+	schema []feature.Field
 	// vals holds one feature's converted attribute values, by column.
 	vals  []any
 	env   geom.Envelope
@@ -71,85 +69,78 @@ type rowEnv struct {
 	lo, hi geom.XY
 }
 
-// gpkgCol is one attribute column. ft is the field type its values have
+// column is one attribute column. ft is the field type its values have
 // needed so far ("" while they were all null); a column the schema
 // declares, or that an appended-to table already has, keeps its type
 // (fixed) and values must fit it.
-type gpkgCol struct {
+type column struct {
 	key, name, typ string
-	ft             FieldType
+	ft             feature.FieldType
 	fixed          bool
 }
 
-// gpkgColumnType is the GeoPackage column type of a field type; a column
+// columnType is the GeoPackage column type of a field type; a column
 // that has held only nulls is TEXT, as GDAL makes it.
-func gpkgColumnType(t FieldType) string {
+func columnType(t feature.FieldType) string {
 	switch t {
-	case FieldInteger:
+	case feature.FieldInteger:
 		return "INTEGER"
-	case FieldReal:
+	case feature.FieldReal:
 		return "REAL"
-	case FieldBoolean:
+	case feature.FieldBoolean:
 		return "BOOLEAN"
-	case FieldDate:
+	case feature.FieldDate:
 		return "DATE"
-	case FieldDateTime:
+	case feature.FieldDateTime:
 		return "DATETIME"
-	case FieldBinary:
+	case feature.FieldBinary:
 		return "BLOB"
 	}
 	return "TEXT"
 }
 
-// gpkgFieldType reads the field type of an existing column's declared
+// fieldType reads the field type of an existing column's declared
 // type, by SQLite's affinity rules; "" for types that take any value.
-func gpkgFieldType(decl string) FieldType {
+func fieldType(decl string) feature.FieldType {
 	d := strings.ToUpper(decl)
 	switch {
 	case d == "BOOLEAN":
-		return FieldBoolean
+		return feature.FieldBoolean
 	case d == "DATE":
-		return FieldDate
+		return feature.FieldDate
 	case d == "DATETIME":
-		return FieldDateTime
+		return feature.FieldDateTime
 	case strings.Contains(d, "INT"):
-		return FieldInteger
+		return feature.FieldInteger
 	case strings.Contains(d, "CHAR") || strings.Contains(d, "CLOB") || strings.Contains(d, "TEXT"):
-		return FieldText
+		return feature.FieldText
 	case d == "BLOB":
-		return FieldBinary
+		return feature.FieldBinary
 	case strings.Contains(d, "REAL") || strings.Contains(d, "FLOA") || strings.Contains(d, "DOUB"):
-		return FieldReal
+		return feature.FieldReal
 	}
 	return ""
 }
 
-func (r *run) newGPKGWriter(ctx context.Context, relPath, table, mode string, schema []Field) (*gpkgWriter, error) {
-	if err := checkTableName(table); err != nil {
-		return nil, fmt.Errorf("table_name %q %v", table, err)
-	}
-	// Both modes write a copy beside the output and rename it into place.
-	out, err := r.prepareGPKGOutput(relPath)
-	if err != nil {
-		return nil, err
-	}
-	w := &gpkgWriter{ctx: ctx, out: out, r: r, relPath: relPath, table: table, geomCol: "geom", mode: mode,
+// NewWriter starts writing features into table of the GeoPackage db (mode
+// "replace" or "append"), in a transaction that Commit ends; schema
+// declares column types. The Writer owns db from here: Commit and Abort
+// close it, as does a failed NewWriter.
+func NewWriter(ctx context.Context, db *sql.DB, table, mode string, schema []feature.Field) (*Writer, error) {
+	w := &Writer{ctx: ctx, db: db, table: table, geomCol: "geom", mode: mode,
 		colByKey: map[string]int{}, usedNames: map[string]bool{}, schema: schema,
 	}
-	db, err := openGPKG(out.file.Path, false)
-	if err != nil {
-		w.abort()
-		return nil, fmt.Errorf("opening GeoPackage %q: %v", relPath, err)
-	}
-	w.db = db
 	if err := w.begin(); err != nil {
-		w.abort()
-		return nil, fmt.Errorf("GeoPackage %q: %v", relPath, err)
+		w.Abort()
+		return nil, err
 	}
 	return w, nil
 }
 
-func (w *gpkgWriter) begin() error {
+// Count is the number of features written so far.
+func (w *Writer) Count() int64 { return w.count }
+
+func (w *Writer) begin() error {
 	var appID int64
 	if err := w.db.QueryRowContext(w.ctx, "PRAGMA application_id").Scan(&appID); err != nil {
 		return err
@@ -158,7 +149,7 @@ func (w *gpkgWriter) begin() error {
 	if err := w.db.QueryRowContext(w.ctx, "SELECT count(*) FROM sqlite_master").Scan(&tables); err != nil {
 		return fmt.Errorf("not a SQLite database: %v", err)
 	}
-	if appID != gpkgApplicationID && tables > 0 {
+	if appID != applicationID && tables > 0 {
 		var n int
 		_ = w.db.QueryRowContext(w.ctx, "SELECT count(*) FROM sqlite_master WHERE name = 'gpkg_contents'").Scan(&n)
 		if n == 0 {
@@ -167,10 +158,10 @@ func (w *gpkgWriter) begin() error {
 	}
 	// application_id and user_version live in the file header, so they
 	// are set once here rather than per connection.
-	if _, err := w.db.ExecContext(w.ctx, fmt.Sprintf("PRAGMA application_id = %d", gpkgApplicationID)); err != nil {
+	if _, err := w.db.ExecContext(w.ctx, fmt.Sprintf("PRAGMA application_id = %d", applicationID)); err != nil {
 		return err
 	}
-	if _, err := w.db.ExecContext(w.ctx, fmt.Sprintf("PRAGMA user_version = %d", gpkgUserVersion)); err != nil {
+	if _, err := w.db.ExecContext(w.ctx, fmt.Sprintf("PRAGMA user_version = %d", userVersion)); err != nil {
 		return err
 	}
 	tx, err := w.db.BeginTx(w.ctx, nil)
@@ -178,7 +169,7 @@ func (w *gpkgWriter) begin() error {
 		return err
 	}
 	w.tx = tx
-	if _, err := tx.ExecContext(w.ctx, gpkgCoreDDL); err != nil {
+	if _, err := tx.ExecContext(w.ctx, coreDDL); err != nil {
 		return err
 	}
 	return nil
@@ -186,7 +177,7 @@ func (w *gpkgWriter) begin() error {
 
 // setup prepares the table once the first feature tells the CRS and the
 // attributes.
-func (w *gpkgWriter) setup(first []Feature) error {
+func (w *Writer) setup(first []feature.Feature) error {
 	w.srsID = 4326
 	if len(first) > 0 && first[0].CRS != 0 {
 		w.srsID = first[0].CRS
@@ -221,7 +212,7 @@ func (w *gpkgWriter) setup(first []Feature) error {
 	return w.prepare()
 }
 
-func (w *gpkgWriter) ensureSRS(code int) error {
+func (w *Writer) ensureSRS(code int) error {
 	var n int
 	if err := w.tx.QueryRowContext(w.ctx, "SELECT count(*) FROM gpkg_spatial_ref_sys WHERE srs_id = ?", code).Scan(&n); err != nil {
 		return err
@@ -244,13 +235,13 @@ func (w *gpkgWriter) ensureSRS(code int) error {
 	return err
 }
 
-func (w *gpkgWriter) tableExists() (bool, error) {
+func (w *Writer) tableExists() (bool, error) {
 	var n int
 	err := w.tx.QueryRowContext(w.ctx, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND lower(name) = lower(?)", w.table).Scan(&n)
 	return n > 0, err
 }
 
-func (w *gpkgWriter) dropTable() error {
+func (w *Writer) dropTable() error {
 	var geomCol string
 	err := w.tx.QueryRowContext(w.ctx, "SELECT column_name FROM gpkg_geometry_columns WHERE lower(table_name) = lower(?)", w.table).Scan(&geomCol)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
@@ -274,14 +265,14 @@ func (w *gpkgWriter) dropTable() error {
 	return err
 }
 
-func (w *gpkgWriter) createTable(first []Feature) error {
+func (w *Writer) createTable(first []feature.Feature) error {
 	for _, fd := range w.schema {
 		c := w.addColumnDef(fd.Name, fd.Type)
 		w.cols[c].fixed = true
 	}
 	// The first batch's types are known at once; later values widen them
 	// (see widenColumn).
-	var sb SchemaBuilder
+	var sb feature.SchemaBuilder
 	for _, f := range first {
 		sb.Add(f.Props)
 	}
@@ -294,13 +285,13 @@ func (w *gpkgWriter) createTable(first []Feature) error {
 	gtype := "GEOMETRY"
 	ts := map[geom.GeometryType]bool{}
 	for _, f := range first {
-		if !isNullGeometry(f.Geometry) {
+		if !feature.IsNullGeometry(f.Geometry) {
 			ts[f.Geometry.Type()] = true
 		}
 	}
 	if len(ts) == 1 {
 		for t := range ts {
-			gtype = gpkgGeometryTypeName(t)
+			gtype = geometryTypeName(t)
 		}
 	}
 	w.declared = gtype
@@ -314,7 +305,7 @@ func (w *gpkgWriter) createTable(first []Feature) error {
 		return err
 	}
 	if _, err := w.tx.ExecContext(w.ctx, `INSERT INTO gpkg_contents (table_name, data_type, identifier, description, last_change, srs_id) VALUES (?, 'features', ?, '', ?, ?)`,
-		w.table, w.table, gpkgNow(), w.srsID); err != nil {
+		w.table, w.table, now(), w.srsID); err != nil {
 		return err
 	}
 	if _, err := w.tx.ExecContext(w.ctx, `INSERT INTO gpkg_geometry_columns VALUES (?, ?, ?, ?, 0, 0)`, w.table, w.geomCol, gtype, w.srsID); err != nil {
@@ -328,7 +319,7 @@ func (w *gpkgWriter) createTable(first []Feature) error {
 	return err
 }
 
-func (w *gpkgWriter) loadExisting() error {
+func (w *Writer) loadExisting() error {
 	w.existing = true
 	var srs int
 	err := w.tx.QueryRowContext(w.ctx, "SELECT column_name, srs_id FROM gpkg_geometry_columns WHERE lower(table_name) = lower(?)", w.table).Scan(&w.geomCol, &srs)
@@ -355,7 +346,7 @@ func (w *gpkgWriter) loadExisting() error {
 		if strings.EqualFold(name, "fid") || strings.EqualFold(name, w.geomCol) {
 			continue
 		}
-		w.cols = append(w.cols, gpkgCol{key: name, name: name, typ: strings.ToUpper(typ), ft: gpkgFieldType(typ), fixed: true})
+		w.cols = append(w.cols, column{key: name, name: name, typ: strings.ToUpper(typ), ft: fieldType(typ), fixed: true})
 		w.colByKey[name] = len(w.cols) - 1
 	}
 	if err := rows.Err(); err != nil {
@@ -381,7 +372,7 @@ func (w *gpkgWriter) loadExisting() error {
 // addColumnDef records a new column for a property key, renaming it when
 // it clashes (SQLite names are case-insensitive) with fid, the geometry
 // column or another attribute, and returns its index.
-func (w *gpkgWriter) addColumnDef(key string, ft FieldType) int {
+func (w *Writer) addColumnDef(key string, ft feature.FieldType) int {
 	name := key
 	if name == "" {
 		name = "field"
@@ -392,7 +383,7 @@ func (w *gpkgWriter) addColumnDef(key string, ft FieldType) int {
 		name = fmt.Sprintf("%s_%d", key, i)
 	}
 	w.usedNames[strings.ToLower(name)] = true
-	c := gpkgCol{key: key, name: name, typ: gpkgColumnType(ft), ft: ft}
+	c := column{key: key, name: name, typ: columnType(ft), ft: ft}
 	w.cols = append(w.cols, c)
 	w.colByKey[key] = len(w.cols) - 1
 	return len(w.cols) - 1
@@ -401,10 +392,10 @@ func (w *gpkgWriter) addColumnDef(key string, ft FieldType) int {
 // value converts one attribute value for its column, adding the column or
 // widening its type when the value needs it. A fixed column is never
 // widened: a value that does not fit it is an error.
-func (w *gpkgWriter) value(key string, v any) (int, any, error) {
+func (w *Writer) value(key string, v any) (int, any, error) {
 	i, ok := w.colByKey[key]
 	if !ok {
-		t, _ := valueFieldType(v)
+		t, _ := feature.TypeOf(v)
 		var err error
 		if i, err = w.addColumn(key, t); err != nil {
 			return 0, nil, err
@@ -415,14 +406,14 @@ func (w *gpkgWriter) value(key string, v any) (int, any, error) {
 		if c.ft == "" {
 			return i, sqliteValue(v), nil
 		}
-		cv, err := coerceValue(v, c.ft)
+		cv, err := feature.Coerce(v, c.ft)
 		if err != nil {
 			return 0, nil, fmt.Errorf("attribute %q: %v in column %q, which is %s%s", key, err, c.name, c.typ, w.fixedHint(key))
 		}
 		return i, sqliteValue(cv), nil
 	}
-	if vt, ok := valueFieldType(v); ok && vt != c.ft {
-		if nt := widenFieldType(c.ft, vt); nt != c.ft {
+	if vt, ok := feature.TypeOf(v); ok && vt != c.ft {
+		if nt := feature.Widen(c.ft, vt); nt != c.ft {
 			if err := w.widenColumn(i, nt); err != nil {
 				return 0, nil, err
 			}
@@ -431,7 +422,7 @@ func (w *gpkgWriter) value(key string, v any) (int, any, error) {
 	return i, sqliteValue(v), nil
 }
 
-func (w *gpkgWriter) fixedHint(key string) string {
+func (w *Writer) fixedHint(key string) string {
 	for _, f := range w.schema {
 		if f.Name == key {
 			return " (declared in the sink's schema)"
@@ -445,13 +436,13 @@ func (w *gpkgWriter) fixedHint(key string) string {
 // cannot change a column's type, so the table is rebuilt; each column
 // widens at most three times (null, integer, real, text), so a table is
 // rebuilt a bounded number of times whatever its size.
-func (w *gpkgWriter) widenColumn(i int, t FieldType) error {
+func (w *Writer) widenColumn(i int, t feature.FieldType) error {
 	c := &w.cols[i]
-	c.ft, c.typ = t, gpkgColumnType(t)
+	c.ft, c.typ = t, columnType(t)
 	return w.rebuildTable()
 }
 
-func (w *gpkgWriter) prepare() error {
+func (w *Writer) prepare() error {
 	if w.insert != nil {
 		w.insert.Close()
 		w.insert = nil
@@ -467,7 +458,7 @@ func (w *gpkgWriter) prepare() error {
 }
 
 // insertSQL returns an INSERT of n rows.
-func (w *gpkgWriter) insertSQL(n int) string {
+func (w *Writer) insertSQL(n int) string {
 	var b strings.Builder
 	b.WriteString("INSERT INTO " + quoteIdent(w.table) + " (" + quoteIdent(w.geomCol))
 	for _, c := range w.cols {
@@ -487,7 +478,7 @@ func (w *gpkgWriter) insertSQL(n int) string {
 // flushRows inserts the pending rows. Rows inserted by one statement into
 // a table with AUTOINCREMENT get consecutive fids, so the last insert id
 // gives every row's fid for the spatial index.
-func (w *gpkgWriter) flushRows() error {
+func (w *Writer) flushRows() error {
 	n := len(w.rowEnv)
 	if n == 0 {
 		return nil
@@ -527,8 +518,8 @@ func (w *gpkgWriter) flushRows() error {
 	return nil
 }
 
-// write adds a batch of features.
-func (w *gpkgWriter) write(fs []Feature) error {
+// Write adds a batch of features.
+func (w *Writer) Write(fs []feature.Feature) error {
 	// Statements run without the context: the driver would start a
 	// goroutine per statement to watch it. Cancellation is checked once
 	// per batch instead, and the transaction itself is bound to the
@@ -552,7 +543,7 @@ func (w *gpkgWriter) write(fs []Feature) error {
 		for _, kv := range f.Props {
 			ci, v, err := w.value(kv.Key, kv.Value)
 			if err != nil {
-				return fmt.Errorf("feature %d%s: %v", w.count+1, idSuffix(*f), err)
+				return fmt.Errorf("feature %d%s: %v", w.count+1, feature.IDSuffix(*f), err)
 			}
 			for len(w.vals) < len(w.cols) {
 				w.vals = append(w.vals, nil)
@@ -562,8 +553,8 @@ func (w *gpkgWriter) write(fs []Feature) error {
 		// A feature without geometry (GeoJSON null, read as an empty
 		// collection) gets SQL NULL, as GDAL writes it.
 		g := f.Geometry
-		nullGeom := isNullGeometry(g)
-		if !nullGeom && w.declared != "GEOMETRY" && gpkgGeometryTypeName(g.Type()) != w.declared {
+		nullGeom := feature.IsNullGeometry(g)
+		if !nullGeom && w.declared != "GEOMETRY" && geometryTypeName(g.Type()) != w.declared {
 			if w.existing {
 				return fmt.Errorf("table %q holds %s geometries; this feature is a %s", w.table, w.declared, g.Type())
 			}
@@ -577,7 +568,7 @@ func (w *gpkgWriter) write(fs []Feature) error {
 		}
 		if !nullGeom {
 			start := len(w.arena)
-			w.arena = appendGPKGBlob(w.arena, g, int32(w.srsID))
+			w.arena = appendBlob(w.arena, g, int32(w.srsID))
 			w.rowArgs[base] = w.arena[start:len(w.arena):len(w.arena)]
 		}
 		copy(w.rowArgs[base+1:], w.vals)
@@ -603,7 +594,7 @@ func (w *gpkgWriter) write(fs []Feature) error {
 	return nil
 }
 
-func (w *gpkgWriter) addColumn(key string, t FieldType) (int, error) {
+func (w *Writer) addColumn(key string, t feature.FieldType) (int, error) {
 	// An existing table's column matches an attribute whatever its case,
 	// as SQLite's names do.
 	if w.existing {
@@ -648,36 +639,36 @@ func sqliteValue(v any) any {
 	return string(b)
 }
 
-func gpkgNow() string { return time.Now().UTC().Format("2006-01-02T15:04:05.000Z") }
+func now() string { return time.Now().UTC().Format("2006-01-02T15:04:05.000Z") }
 
-// commit finishes the table's metadata and commits.
-func (w *gpkgWriter) commit() error {
+// Commit finishes the table's metadata, commits and closes the file.
+func (w *Writer) Commit() error {
 	if !w.ready {
 		if err := w.setup(nil); err != nil {
-			w.abort()
+			w.Abort()
 			return err
 		}
 	}
 	if err := w.finish(); err != nil {
-		w.abort()
+		w.Abort()
 		return err
 	}
 	w.closeStmts()
 	if err := w.tx.Commit(); err != nil {
-		w.abort()
+		w.Abort()
 		return err
 	}
 	w.tx = nil
 	err := w.db.Close()
 	w.db = nil
 	if err != nil {
-		w.abort()
+		w.Abort()
 		return err
 	}
-	return w.out.commit(w.r)
+	return nil
 }
 
-func (w *gpkgWriter) finish() error {
+func (w *Writer) finish() error {
 	if err := w.flushRows(); err != nil {
 		return err
 	}
@@ -702,7 +693,7 @@ func (w *gpkgWriter) finish() error {
 		minx, miny, maxx, maxy = lo.X, lo.Y, hi.X, hi.Y
 	}
 	if _, err := w.tx.ExecContext(w.ctx, "UPDATE gpkg_contents SET min_x = ?, min_y = ?, max_x = ?, max_y = ?, last_change = ? WHERE lower(table_name) = lower(?)",
-		minx, miny, maxx, maxy, gpkgNow(), w.table); err != nil {
+		minx, miny, maxx, maxy, now(), w.table); err != nil {
 		return err
 	}
 	if w.existing {
@@ -717,15 +708,15 @@ func (w *gpkgWriter) finish() error {
 	return err
 }
 
-func (w *gpkgWriter) closeStmts() {
+func (w *Writer) closeStmts() {
 	if w.insert != nil {
 		w.insert.Close()
 		w.insert = nil
 	}
 }
 
-// abort rolls back and removes the copy; the output stays as it was.
-func (w *gpkgWriter) abort() {
+// Abort rolls back and closes the file, which stays as it was.
+func (w *Writer) Abort() {
 	w.closeStmts()
 	if w.tx != nil {
 		w.tx.Rollback()
@@ -735,19 +726,11 @@ func (w *gpkgWriter) abort() {
 		w.db.Close()
 		w.db = nil
 	}
-	if w.out != nil {
-		w.out.remove(w.r)
-		w.out = nil
-	}
 }
-
-// isNullGeometry reports whether g stands for a missing geometry (GeoJSON
-// null is read as an empty collection).
-func isNullGeometry(g geom.Geometry) bool { return g.IsEmpty() && g.IsGeometryCollection() }
 
 // widenToGeometry changes the geometry column of the table this writer
 // created to the GEOMETRY type when a feature of another type arrives.
-func (w *gpkgWriter) widenToGeometry() error {
+func (w *Writer) widenToGeometry() error {
 	w.declared = "GEOMETRY"
 	return w.rebuildTable()
 }
@@ -757,7 +740,7 @@ func (w *gpkgWriter) widenToGeometry() error {
 // type, so the table is copied (fids kept, so the spatial index stays
 // right), inside the writer's transaction; SQLite's type affinity converts
 // the values copied (integers to reals, numbers to text).
-func (w *gpkgWriter) rebuildTable() error {
+func (w *Writer) rebuildTable() error {
 	if err := w.flushRows(); err != nil {
 		return err
 	}

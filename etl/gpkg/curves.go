@@ -1,4 +1,4 @@
-package etl
+package gpkg
 
 import (
 	"encoding/binary"

@@ -1,4 +1,4 @@
-package etl
+package gpkg
 
 import (
 	"context"
@@ -8,6 +8,8 @@ import (
 	"math"
 	"sort"
 	"strings"
+
+	"github.com/geoetl/geoetl/etl/internal/hilbert"
 )
 
 // rtreeBuilder fills the spatial index of a new GeoPackage table by
@@ -104,38 +106,12 @@ func sortHilbert(es []rtreeEntry) {
 	}
 	ks := make([]keyed, len(es))
 	for i, e := range es {
-		ks[i] = keyed{hilbert(((e.minx+e.maxx)/2-minx)/(maxx-minx+1e-300), ((e.miny+e.maxy)/2-miny)/(maxy-miny+1e-300)), e}
+		ks[i] = keyed{hilbert.Index(((e.minx+e.maxx)/2-minx)/(maxx-minx+1e-300), ((e.miny+e.maxy)/2-miny)/(maxy-miny+1e-300)), e}
 	}
 	sort.Slice(ks, func(a, b int) bool { return ks[a].key < ks[b].key })
 	for i := range ks {
 		es[i] = ks[i].e
 	}
-}
-
-// hilbert returns the position along a Hilbert curve of order 16 of a
-// point in the unit square.
-func hilbert(fx, fy float64) uint64 {
-	const n = 1 << 16
-	x := uint32(math.Min(math.Max(fx, 0), 1) * (n - 1))
-	y := uint32(math.Min(math.Max(fy, 0), 1) * (n - 1))
-	var d uint64
-	for s := uint32(n / 2); s > 0; s /= 2 {
-		var rx, ry uint32
-		if x&s != 0 {
-			rx = 1
-		}
-		if y&s != 0 {
-			ry = 1
-		}
-		d += uint64(s) * uint64(s) * uint64((3*rx)^ry)
-		if ry == 0 {
-			if rx == 1 {
-				x, y = n-1-x, n-1-y
-			}
-			x, y = y, x
-		}
-	}
-	return d
 }
 
 // addChunk packs a full chunk of entries into a subtree.

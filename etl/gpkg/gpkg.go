@@ -1,4 +1,12 @@
-package etl
+// Package gpkg reads and writes GeoPackage 1.3 files: the standard
+// geometry blob (GeoPackageBinary header, envelope, ISO WKB; curve types
+// with straight parts read as their linear equivalents), the core tables
+// (gpkg_contents, gpkg_spatial_ref_sys filled from etl/crs,
+// gpkg_geometry_columns), column types that follow etl/feature's field
+// types, and the gpkg_rtree_index extension, bulk-loaded for new tables.
+// It knows files, not paths: the engine decides which file may be opened
+// (etl/paths.go) and how a finished copy replaces its output.
+package gpkg
 
 import (
 	"database/sql"
@@ -14,19 +22,15 @@ import (
 	"modernc.org/sqlite"
 )
 
-// GeoPackage support: the standard geometry blob (GeoPackageBinary header
-// followed by ISO WKB), the core tables of GeoPackage 1.3, and the
-// gpkg_rtree_index extension.
-
 const (
-	gpkgApplicationID = 0x47504B47 // "GPKG"
-	gpkgUserVersion   = 10300
+	applicationID = 0x47504B47 // "GPKG"
+	userVersion   = 10300
 )
 
-// appendGPKGBlob encodes g as a GeoPackage geometry blob. Points carry no
+// appendBlob encodes g as a GeoPackage geometry blob. Points carry no
 // envelope (their envelope is the point); empty geometries set the empty
 // flag, as the standard asks.
-func appendGPKGBlob(dst []byte, g geom.Geometry, srsID int32) []byte {
+func appendBlob(dst []byte, g geom.Geometry, srsID int32) []byte {
 	empty := g.IsEmpty()
 	flags := byte(1) // little-endian header values
 	lo, hi, hasEnv := g.Envelope().MinMaxXYs()
@@ -47,24 +51,24 @@ func appendGPKGBlob(dst []byte, g geom.Geometry, srsID int32) []byte {
 	return g.AppendWKB(dst)
 }
 
-// gpkgHeader is the parsed header of a geometry blob.
-type gpkgHeader struct {
+// Header is the parsed header of a geometry blob.
+type Header struct {
 	srsID  int32
 	empty  bool
 	env    []float64 // minx, maxx, miny, maxy[, ...] when present
 	wkbOff int
 }
 
-func parseGPKGHeader(b []byte) (gpkgHeader, error) {
+func parseHeader(b []byte) (Header, error) {
 	if len(b) < 8 || b[0] != 'G' || b[1] != 'P' {
-		return gpkgHeader{}, errors.New("not a GeoPackage geometry blob")
+		return Header{}, errors.New("not a GeoPackage geometry blob")
 	}
 	flags := b[3]
 	var bo binary.ByteOrder = binary.BigEndian
 	if flags&1 == 1 {
 		bo = binary.LittleEndian
 	}
-	h := gpkgHeader{srsID: int32(bo.Uint32(b[4:8])), empty: flags&(1<<4) != 0}
+	h := Header{srsID: int32(bo.Uint32(b[4:8])), empty: flags&(1<<4) != 0}
 	n := 0
 	switch (flags >> 1) & 7 {
 	case 0:
@@ -75,10 +79,10 @@ func parseGPKGHeader(b []byte) (gpkgHeader, error) {
 	case 4:
 		n = 8
 	default:
-		return gpkgHeader{}, errors.New("bad envelope code in GeoPackage geometry blob")
+		return Header{}, errors.New("bad envelope code in GeoPackage geometry blob")
 	}
 	if len(b) < 8+8*n {
-		return gpkgHeader{}, errors.New("GeoPackage geometry blob is truncated")
+		return Header{}, errors.New("GeoPackage geometry blob is truncated")
 	}
 	for i := 0; i < n; i++ {
 		h.env = append(h.env, math.Float64frombits(bo.Uint64(b[8+8*i:])))
@@ -87,10 +91,10 @@ func parseGPKGHeader(b []byte) (gpkgHeader, error) {
 	return h, nil
 }
 
-// decodeGPKGBlob parses a GeoPackage geometry blob without validating the
+// DecodeBlob parses a GeoPackage geometry blob without validating the
 // geometry.
-func decodeGPKGBlob(b []byte) (geom.Geometry, gpkgHeader, error) {
-	h, err := parseGPKGHeader(b)
+func DecodeBlob(b []byte) (geom.Geometry, Header, error) {
+	h, err := parseHeader(b)
 	if err != nil {
 		return geom.Geometry{}, h, err
 	}
@@ -107,7 +111,7 @@ func decodeGPKGBlob(b []byte) (geom.Geometry, gpkgHeader, error) {
 	return g, h, nil
 }
 
-var registerGPKGFuncs sync.Once
+var registerOnce sync.Once
 
 // registerSQLFunctions adds the ST_* functions that the rtree triggers of
 // the gpkg_rtree_index extension call, so that later inserts into a table
@@ -115,51 +119,11 @@ var registerGPKGFuncs sync.Once
 // the spatial index current. Registration applies to connections opened
 // afterwards.
 func registerSQLFunctions() {
-	registerGPKGFuncs.Do(func() {
-		envFn := func(i int, isMax bool) func(*sqlite.FunctionContext, []driver.Value) (driver.Value, error) {
-			return func(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
-				b, ok := args[0].([]byte)
-				if !ok || len(b) == 0 {
-					return nil, nil
-				}
-				g, h, err := decodeGPKGBlob(b)
-				if err != nil || h.empty || g.IsEmpty() {
-					return nil, nil
-				}
-				if len(h.env) >= 4 {
-					return h.env[i], nil
-				}
-				lo, hi, ok := g.Envelope().MinMaxXYs()
-				if !ok {
-					return nil, nil
-				}
-				xy := lo
-				if isMax {
-					xy = hi
-				}
-				if i < 2 {
-					return xy.X, nil
-				}
-				return xy.Y, nil
-			}
-		}
+	registerOnce.Do(func() {
 		funcs := map[string]func(*sqlite.FunctionContext, []driver.Value) (driver.Value, error){
-			"ST_MinX": envFn(0, false), "ST_MaxX": envFn(1, true),
-			"ST_MinY": envFn(2, false), "ST_MaxY": envFn(3, true),
-			"ST_IsEmpty": func(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
-				b, ok := args[0].([]byte)
-				if !ok || len(b) == 0 {
-					return nil, nil
-				}
-				g, h, err := decodeGPKGBlob(b)
-				if err != nil {
-					return nil, nil
-				}
-				if h.empty || g.IsEmpty() {
-					return int64(1), nil
-				}
-				return int64(0), nil
-			},
+			"ST_MinX": envelopeFunc(0, false), "ST_MaxX": envelopeFunc(1, true),
+			"ST_MinY": envelopeFunc(2, false), "ST_MaxY": envelopeFunc(3, true),
+			"ST_IsEmpty": stIsEmpty,
 		}
 		for name, fn := range funcs {
 			// An error here means the name is registered already (by
@@ -169,8 +133,56 @@ func registerSQLFunctions() {
 	})
 }
 
-// openGPKG opens a GeoPackage file with one connection.
-func openGPKG(path string, readOnly bool) (*sql.DB, error) {
+// envelopeFunc is the SQL function giving one bound of a geometry blob's
+// envelope: i indexes [minx, maxx, miny, maxy]. NULL for an empty or
+// unreadable geometry.
+func envelopeFunc(i int, isMax bool) func(*sqlite.FunctionContext, []driver.Value) (driver.Value, error) {
+	return func(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
+		b, ok := args[0].([]byte)
+		if !ok || len(b) == 0 {
+			return nil, nil
+		}
+		g, h, err := DecodeBlob(b)
+		if err != nil || h.empty || g.IsEmpty() {
+			return nil, nil
+		}
+		if len(h.env) >= 4 {
+			return h.env[i], nil
+		}
+		lo, hi, ok := g.Envelope().MinMaxXYs()
+		if !ok {
+			return nil, nil
+		}
+		xy := lo
+		if isMax {
+			xy = hi
+		}
+		if i < 2 {
+			return xy.X, nil
+		}
+		return xy.Y, nil
+	}
+}
+
+// stIsEmpty is ST_IsEmpty: 1 for an empty geometry blob, NULL for one
+// that is missing or unreadable.
+func stIsEmpty(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
+	b, ok := args[0].([]byte)
+	if !ok || len(b) == 0 {
+		return nil, nil
+	}
+	g, h, err := DecodeBlob(b)
+	if err != nil {
+		return nil, nil
+	}
+	if h.empty || g.IsEmpty() {
+		return int64(1), nil
+	}
+	return int64(0), nil
+}
+
+// Open opens a GeoPackage file with one connection.
+func Open(path string, readOnly bool) (*sql.DB, error) {
 	registerSQLFunctions()
 	dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=cache_size(-8000)&_txlock=immediate"
 	if readOnly {
@@ -193,9 +205,9 @@ func quoteIdent(s string) string {
 	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
 }
 
-// checkTableName refuses names that would clash with the GeoPackage's own
+// CheckTableName refuses names that would clash with the GeoPackage's own
 // tables.
-func checkTableName(s string) error {
+func CheckTableName(s string) error {
 	l := strings.ToLower(s)
 	switch {
 	case strings.TrimSpace(s) == "":
@@ -210,9 +222,9 @@ func checkTableName(s string) error {
 	return nil
 }
 
-// gpkgGeometryTypeName returns the geometry type name of the
+// geometryTypeName returns the geometry type name of the
 // gpkg_geometry_columns table.
-func gpkgGeometryTypeName(t geom.GeometryType) string {
+func geometryTypeName(t geom.GeometryType) string {
 	switch t {
 	case geom.TypePoint:
 		return "POINT"
@@ -233,7 +245,7 @@ func gpkgGeometryTypeName(t geom.GeometryType) string {
 }
 
 // The GeoPackage 1.3 core tables and the rtree extension definitions.
-const gpkgCoreDDL = `
+const coreDDL = `
 CREATE TABLE IF NOT EXISTS gpkg_spatial_ref_sys (
   srs_name TEXT NOT NULL,
   srs_id INTEGER PRIMARY KEY,
