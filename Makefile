@@ -26,8 +26,14 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
+# Packages run two at a time (go test's default on a 2-core machine);
+# inside a package, up to 4 tests that call t.Parallel run at once, since
+# most of their time is spent waiting (for a database to be created, a
+# browser, a scenario's clock), not computing. More packages at once would
+# also add PostgreSQL sessions: the cluster and chaos tests alone hold
+# about 140 of the 300 CI allows.
 test: generate-check lint
-	$(GO) test -count=1 -timeout 20m ./...
+	$(GO) test -count=1 -parallel 4 -timeout 20m ./...
 
 # In-process benchmarks (go test), then the real binary measured from
 # outside (bench-binary).

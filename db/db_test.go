@@ -107,6 +107,7 @@ func TestOpen_InMemorySQLiteIsReadyToUse(t *testing.T) {
 // together would: the session lock lets one migrate and the rest find
 // nothing to do.
 func TestMigrateUp_SeveralInstancesAtOnceOnPostgres(t *testing.T) {
+	t.Parallel() // a database of its own, mostly waiting for the server
 	u := dbtest.NewPostgresDB(t)
 	ctx := context.Background()
 	var wg sync.WaitGroup
@@ -143,6 +144,7 @@ func TestMigrateUp_SeveralInstancesAtOnceOnPostgres(t *testing.T) {
 // TestMigrate_TwoDatabasesOfOneClusterAtOnce migrates two databases at the
 // same moment: both create the cluster-wide role, and neither may fail.
 func TestMigrate_TwoDatabasesOfOneClusterAtOnce(t *testing.T) {
+	t.Parallel() // a database of its own, mostly waiting for the server
 	a, b := dbtest.NewPostgresDB(t), dbtest.NewPostgresDB(t)
 	var wg sync.WaitGroup
 	errs := make([]error, 2)
@@ -162,6 +164,7 @@ func TestMigrate_TwoDatabasesOfOneClusterAtOnce(t *testing.T) {
 }
 
 func TestMigrate_DownAndUpAgainOnPostgres(t *testing.T) {
+	t.Parallel() // a database of its own, mostly waiting for the server
 	u := dbtest.NewPostgresDB(t)
 	ctx := context.Background()
 	var out bytes.Buffer

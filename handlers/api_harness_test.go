@@ -288,9 +288,11 @@ func testEngine(t testing.TB) geoetl.WorkflowEngine {
 
 // eachBackend runs body against a fresh server on SQLite and on
 // PostgreSQL (skipped when PostgreSQL is unreachable outside CI). The runs
-// are parallel subtests: each has its own store and server, and most of
-// their time is spent waiting for the database.
+// are parallel subtests, and so is the test that calls it: each has its
+// own store and server, and most of their time is spent waiting for the
+// database.
 func eachBackend(t *testing.T, cfg Config, body func(t *testing.T, e *apiEnv)) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, open func(t *testing.T) geoetl.Store) {
 		t.Parallel()
 		body(t, newAPIEnv(t, open(t), cfg))

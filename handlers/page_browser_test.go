@@ -213,6 +213,9 @@ const slowSampleWorkflow = `{
 // live preview, pause and resume it from the list, run it and watch the
 // status change live, and read its history.
 func TestBrowser_MainFlows(t *testing.T) {
+	// Most of its time is the browser and the runs it waits for, so the
+	// API tests run beside it.
+	t.Parallel()
 	be := newBrowserEnv(t)
 	slow := be.workflow("Slow cities", slowSampleWorkflow)
 

@@ -185,9 +185,14 @@ func (r *receiver) Hits() []hit {
 	return append([]hit(nil), r.hits...)
 }
 
+// forEachBackend runs fn on each backend. The test that calls it and its
+// backends run in parallel: each has its own store and servers, and most
+// of their time is spent waiting for a database or a delivery.
 func forEachBackend(t *testing.T, fn func(t *testing.T, b *bundle)) {
+	t.Parallel()
 	for _, be := range backends {
 		t.Run(be.name, func(t *testing.T) {
+			t.Parallel()
 			store, u := be.open(t)
 			fn(t, setup(t, store, u))
 		})

@@ -53,7 +53,12 @@ func (r *recordingScheduler) CancelExecution(_ context.Context, id string) {
 
 const testDefinition = `{"metadata":{"name":"w"},"parameters":{"region":{"type":"string","defaultValue":"north"},"limit":{"type":"integer"}},"nodes":[],"edges":[]}`
 
+// eachStore runs body on SQLite and on PostgreSQL. Every test that uses it
+// has stores, clocks and schedulers of its own, so the tests run in
+// parallel: most of their time is spent waiting for a database to be
+// created or dropped.
 func eachStore(t *testing.T, body func(t *testing.T, b *bundle)) {
+	t.Parallel()
 	dbtest.EachWith(t, func(t *testing.T, open func(t *testing.T, opts db.Options) geoetl.Store) {
 		fc := clock.NewFake(t0)
 		store := open(t, db.Options{Clock: fc})

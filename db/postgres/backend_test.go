@@ -15,6 +15,7 @@ import (
 // geoetl_app with its tenant set, and that row-level security then hides
 // another tenant's rows even from a query without a tenant filter.
 func TestInTx_TenantScopeRunsAsAppRoleUnderRowSecurity(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	st, _ := dbtest.Postgres(t)
 	a, b := &geoetl.Tenant{Name: "a"}, &geoetl.Tenant{Name: "b"}

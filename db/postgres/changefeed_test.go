@@ -15,6 +15,7 @@ import (
 // and a change reaches the other instance but never comes back to its
 // publisher.
 func TestChangeFeed_ResyncsOnStartAndDeliversToTheOtherInstancesOnly(t *testing.T) {
+	t.Parallel()
 	_, u := dbtest.Postgres(t)
 	ctx := context.Background()
 	type inbox struct {

@@ -12,6 +12,7 @@ import (
 // refuses payloads of 8000 bytes or more, so a large coalesced batch must
 // be split, and no cancellation or event may be lost in the split.
 func TestEncodeMessages_SplitsUnderThePayloadLimitAndKeepsEveryItem(t *testing.T) {
+	t.Parallel()
 	var m message
 	m.Wake = true
 	for i := range 500 {

@@ -19,6 +19,7 @@ import (
 // scenario TestChaos_FrozenInstance, where a frozen leader kept every lost
 // run unreaped for as long as it was frozen.
 func TestElector_ASilentLeaderLosesTheLockToAnotherInstance(t *testing.T) {
+	t.Parallel()
 	_, u := dbtest.Postgres(t)
 	ctx := context.Background()
 	mk := func() geoetl.Elector {

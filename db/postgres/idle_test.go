@@ -21,6 +21,7 @@ import (
 // chaos scenario TestChaos_FrozenInstance, where an instance frozen during
 // a claim kept its schedules from firing anywhere while it was frozen.
 func TestOpen_AStoppedClientLosesItsTransactionAndLocks(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	_, u := dbtest.Postgres(t)
 

@@ -21,6 +21,7 @@ import (
 // transaction holds): outcomes fell thousands behind and occurrences went
 // unclaimed for over a minute in the cluster benchmark.
 func TestFinishExecutions_DoesNotWaitForAScheduleRowAClaimerHolds(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	st, u := dbtest.Postgres(t)
 	tn := &geoetl.Tenant{Name: "lastrun"}

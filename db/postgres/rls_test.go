@@ -15,6 +15,7 @@ import (
 // the test connects as a superuser (which bypasses row security unless it
 // switches role as the store does).
 func TestRowLevelSecurity_HidesOtherTenantsRows(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	st, url := dbtest.Postgres(t)
 	a := &geoetl.Tenant{Name: "a"}
@@ -119,6 +120,7 @@ func TestRowLevelSecurity_HidesOtherTenantsRows(t *testing.T) {
 // and tenant of a tenant-scoped transaction end with it: cross-tenant work
 // on the same pooled connections afterwards still sees every tenant.
 func TestTenantScope_DoesNotLeakIntoPooledConnections(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	st, _ := dbtest.Postgres(t)
 	ten := &geoetl.Tenant{Name: "a"}

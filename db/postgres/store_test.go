@@ -11,6 +11,7 @@ import (
 )
 
 func TestStore(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T, clk clock.Clock) geoetl.Store {
 		s, _ := dbtest.PostgresWith(t, db.Options{Clock: clk})
 		return s

@@ -18,6 +18,7 @@ func (s *suite) claimWorld(t *testing.T) (*world, interface{ Advance(time.Durati
 
 func (s *suite) claims(t *testing.T) {
 	t.Run("DueSchedulesOnlyEnabledActiveAndDue", func(t *testing.T) {
+		t.Parallel()
 		w, _ := s.claimWorld(t)
 		past, future := epoch.Add(-time.Minute), epoch.Add(time.Minute)
 		due1 := w.schedule(t, func(s *geoetl.Schedule) { s.NextRunAt = &past })
@@ -51,6 +52,7 @@ func (s *suite) claims(t *testing.T) {
 	})
 
 	t.Run("InsertExecutionsReportsDuplicates", func(t *testing.T) {
+		t.Parallel()
 		w, _ := s.claimWorld(t)
 		x := w.schedule(t, nil)
 		a := w.execution(x, epoch, geoetl.TriggerSchedule)
@@ -85,6 +87,7 @@ func (s *suite) claims(t *testing.T) {
 	})
 
 	t.Run("ClaimErrorRollsBackEverything", func(t *testing.T) {
+		t.Parallel()
 		w, _ := s.claimWorld(t)
 		past := epoch.Add(-time.Minute)
 		x := w.schedule(t, func(s *geoetl.Schedule) { s.NextRunAt = &past })
@@ -108,6 +111,7 @@ func (s *suite) claims(t *testing.T) {
 	})
 
 	t.Run("AdvanceSchedulesMovesNextRunAndStatus", func(t *testing.T) {
+		t.Parallel()
 		w, _ := s.claimWorld(t)
 		past := epoch.Add(-time.Minute)
 		a := w.schedule(t, func(s *geoetl.Schedule) { s.NextRunAt = &past })
@@ -130,6 +134,7 @@ func (s *suite) claims(t *testing.T) {
 	})
 
 	t.Run("DuePendingExcludesClaimedAndNotDue", func(t *testing.T) {
+		t.Parallel()
 		w, _ := s.claimWorld(t)
 		x := w.schedule(t, nil)
 		inst := "node-1"
@@ -165,6 +170,7 @@ func (s *suite) claims(t *testing.T) {
 	})
 
 	t.Run("OccupancyCountsRunningClaimedAndQueued", func(t *testing.T) {
+		t.Parallel()
 		w, _ := s.claimWorld(t)
 		x, y, z := w.schedule(t, nil), w.schedule(t, nil), w.schedule(t, nil)
 		inst := "node-1"
@@ -197,6 +203,7 @@ func (s *suite) claims(t *testing.T) {
 	})
 
 	t.Run("UpdateExecutionsWritesSchedulerFields", func(t *testing.T) {
+		t.Parallel()
 		w, _ := s.claimWorld(t)
 		e := w.mustExecution(t, w.execution(w.schedule(t, nil), epoch, geoetl.TriggerSchedule))
 		inst, reason := "node-2", geoetl.SkipReasonOverlap
@@ -210,6 +217,7 @@ func (s *suite) claims(t *testing.T) {
 	})
 
 	t.Run("FindWorkflowAcrossTenants", func(t *testing.T) {
+		t.Parallel()
 		w, _ := s.claimWorld(t)
 		other := mustTenant(t, w.st)
 		noErr(t, w.st.Claim(bg, func(tx geoetl.ClaimTx) error {
@@ -225,6 +233,7 @@ func (s *suite) claims(t *testing.T) {
 	})
 
 	t.Run("StartHeartbeatAndCancel", func(t *testing.T) {
+		t.Parallel()
 		w, clk := s.claimWorld(t)
 		x := w.schedule(t, nil)
 		inst := "node-1"
@@ -285,6 +294,7 @@ func (s *suite) claims(t *testing.T) {
 	})
 
 	t.Run("OnlyTheClaimingInstanceStarts", func(t *testing.T) {
+		t.Parallel()
 		w, _ := s.claimWorld(t)
 		inst := "node-1"
 		e := w.execution(w.schedule(t, nil), epoch, geoetl.TriggerSchedule)
@@ -299,6 +309,7 @@ func (s *suite) claims(t *testing.T) {
 	})
 
 	t.Run("StaleExecutionsAndRelease", func(t *testing.T) {
+		t.Parallel()
 		w, _ := s.claimWorld(t)
 		x := w.schedule(t, nil)
 		inst := "node-1"
@@ -337,6 +348,7 @@ func (s *suite) claims(t *testing.T) {
 	})
 
 	t.Run("FinishWritesRetryDeliveriesAndLastRunAtomically", func(t *testing.T) {
+		t.Parallel()
 		w, _ := s.claimWorld(t)
 		x := w.schedule(t, nil)
 		inst := "node-1"
@@ -388,6 +400,7 @@ func (s *suite) claims(t *testing.T) {
 	})
 
 	t.Run("FinishOfAnAlreadyFinishedExecutionChangesNothing", func(t *testing.T) {
+		t.Parallel()
 		w, _ := s.claimWorld(t)
 		x := w.schedule(t, nil)
 		e := w.mustExecution(t, w.execution(x, epoch, geoetl.TriggerSchedule))
@@ -409,6 +422,7 @@ func (s *suite) claims(t *testing.T) {
 	})
 
 	t.Run("ExpiredSchedulesAndRetention", func(t *testing.T) {
+		t.Parallel()
 		w, _ := s.claimWorld(t)
 		past, future := epoch.Add(-time.Minute), epoch.Add(time.Minute)
 		expired := w.schedule(t, func(s *geoetl.Schedule) { s.ExpiresAt = &past })

@@ -10,11 +10,13 @@ import (
 
 func (s *suite) concurrency(t *testing.T) {
 	t.Run("ConcurrentClaimersNeverShareARow", func(t *testing.T) {
+		t.Parallel()
 		st, _ := s.fresh(t)
 		s.concurrentClaimers(t, newWorld(t, st), 40)
 	})
 
 	t.Run("FiftyWritersLoseNoUpdate", func(t *testing.T) {
+		t.Parallel()
 		st := s.open(t, nil)
 		w := newWorld(t, st)
 		shared := w.schedule(t, func(s *geoetl.Schedule) { s.ParameterValues = map[string]any{"counter": 0.0} })

@@ -17,6 +17,7 @@ import (
 // full tenants.
 func (s *suite) tenantQuotas(t *testing.T) {
 	t.Run("CreateScheduleCappedRefusesTheScheduleOverTheLimit", func(t *testing.T) {
+		t.Parallel()
 		st, _ := s.fresh(t)
 		w, other := newWorld(t, st), newWorld(t, st)
 		for i := range 2 {
@@ -45,6 +46,7 @@ func (s *suite) tenantQuotas(t *testing.T) {
 	})
 
 	t.Run("ConcurrentCappedCreationsNeverPassTheLastPlace", func(t *testing.T) {
+		t.Parallel()
 		st := s.open(t, nil)
 		w := newWorld(t, st)
 		const limit, writers = 5, 24
@@ -81,6 +83,7 @@ func (s *suite) tenantQuotas(t *testing.T) {
 	})
 
 	t.Run("TenantRunsCountsRunningAndClaimedRowsOnly", func(t *testing.T) {
+		t.Parallel()
 		w, _ := s.claimWorld(t)
 		other := newWorld(t, w.st)
 		sc := w.schedule(t, nil)
@@ -126,6 +129,7 @@ func (s *suite) tenantQuotas(t *testing.T) {
 	})
 
 	t.Run("TenantRunsMakesClaimersOfOneTenantTakeTurns", func(t *testing.T) {
+		t.Parallel()
 		st := s.open(t, nil)
 		w := newWorld(t, st)
 		inst := "node-1"
@@ -182,6 +186,7 @@ func (s *suite) tenantQuotas(t *testing.T) {
 	})
 
 	t.Run("WaitReasonIsKeptWhilePendingOnly", func(t *testing.T) {
+		t.Parallel()
 		w, _ := s.claimWorld(t)
 		reason := geoetl.TenantWaitReason(4, 4)
 		var e *geoetl.Execution
@@ -215,6 +220,7 @@ func (s *suite) tenantQuotas(t *testing.T) {
 	})
 
 	t.Run("ClaimsLeaveOutTheRowsOfFullTenants", func(t *testing.T) {
+		t.Parallel()
 		w, _ := s.claimWorld(t)
 		other := newWorld(t, w.st)
 		sc := w.schedule(t, nil)

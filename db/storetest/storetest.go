@@ -23,19 +23,33 @@ type Factory func(t *testing.T, clk clock.Clock) geoetl.Store
 // Run runs the whole suite against the stores newStore opens.
 func Run(t *testing.T, newStore Factory) {
 	s := &suite{open: newStore}
-	t.Run("Identity", s.identity)
-	t.Run("Workflows", s.workflows)
-	t.Run("Schedules", s.schedules)
-	t.Run("ScheduleLists", s.scheduleLists)
-	t.Run("ScheduleSearch", s.scheduleSearch)
-	t.Run("ListTotals", s.listTotals)
-	t.Run("Executions", s.executions)
-	t.Run("Claims", s.claims)
-	t.Run("SchedulerClaims", s.schedulerClaims)
-	t.Run("Deliveries", s.deliveries)
-	t.Run("Audit", s.audit)
-	t.Run("Concurrency", s.concurrency)
-	t.Run("TenantQuotas", s.tenantQuotas)
+	// The groups run in parallel, and so do the cases of the groups whose
+	// cases each open a store of their own: nothing is shared between
+	// stores, and most of a case's time is spent waiting for its store to
+	// be created. Cases that share a group's store and clock stay in order.
+	for _, g := range []struct {
+		name string
+		run  func(*testing.T)
+	}{
+		{"Identity", s.identity},
+		{"Workflows", s.workflows},
+		{"Schedules", s.schedules},
+		{"ScheduleLists", s.scheduleLists},
+		{"ScheduleSearch", s.scheduleSearch},
+		{"ListTotals", s.listTotals},
+		{"Executions", s.executions},
+		{"Claims", s.claims},
+		{"SchedulerClaims", s.schedulerClaims},
+		{"Deliveries", s.deliveries},
+		{"Audit", s.audit},
+		{"Concurrency", s.concurrency},
+		{"TenantQuotas", s.tenantQuotas},
+	} {
+		t.Run(g.name, func(t *testing.T) {
+			t.Parallel()
+			g.run(t)
+		})
+	}
 }
 
 type suite struct {

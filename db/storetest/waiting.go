@@ -13,6 +13,7 @@ import (
 // cancel_previous, and the lease rules of Heartbeat and StartExecutions.
 func (s *suite) schedulerClaims(t *testing.T) {
 	t.Run("DuePendingLeavesOutRowsWaitingForASlot", func(t *testing.T) {
+		t.Parallel()
 		w, _ := s.claimWorld(t)
 		busy, free := w.schedule(t, nil), w.schedule(t, nil)
 		at := func(min int) time.Time { return epoch.Add(time.Duration(-min) * time.Minute) }
@@ -49,6 +50,7 @@ func (s *suite) schedulerClaims(t *testing.T) {
 	})
 
 	t.Run("CountDueSchedulesCountsFiringSchedulesUpToTheLimit", func(t *testing.T) {
+		t.Parallel()
 		w, _ := s.claimWorld(t)
 		soon, later := epoch.Add(time.Second), epoch.Add(time.Minute)
 		for range 3 {
@@ -72,6 +74,7 @@ func (s *suite) schedulerClaims(t *testing.T) {
 	})
 
 	t.Run("FindSchedulesAcrossTenants", func(t *testing.T) {
+		t.Parallel()
 		w, _ := s.claimWorld(t)
 		a := w.schedule(t, nil)
 		b := newWorld(t, w.st).schedule(t, nil)
@@ -88,6 +91,7 @@ func (s *suite) schedulerClaims(t *testing.T) {
 	})
 
 	t.Run("CancelExecutionsCancelsPendingFlagsRunningLeavesFinished", func(t *testing.T) {
+		t.Parallel()
 		w, _ := s.claimWorld(t)
 		x := w.schedule(t, nil)
 		inst := "node-1"
@@ -121,6 +125,7 @@ func (s *suite) schedulerClaims(t *testing.T) {
 	})
 
 	t.Run("HeartbeatTellsWhatIsNoLongerHeld", func(t *testing.T) {
+		t.Parallel()
 		w, _ := s.claimWorld(t)
 		x := w.schedule(t, nil)
 		inst := "node-1"
