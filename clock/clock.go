@@ -80,8 +80,8 @@ func (f *Fake) Set(t time.Time) {
 	f.fireLocked()
 }
 
-// BlockUntilTimers returns a channel that is closed the next time a timer
-// is created or reset.
+// TimerCreated returns a channel that is closed the next time a timer is
+// created or reset.
 func (f *Fake) TimerCreated() <-chan struct{} {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -101,6 +101,20 @@ func (f *Fake) ActiveTimers() int {
 		}
 	}
 	return n
+}
+
+// TimerAt reports whether a timer is waiting to fire at exactly t. A test
+// can wait for it to learn that the code under test has gone to sleep
+// until t, instead of sleeping in the hope that it has.
+func (f *Fake) TimerAt(t time.Time) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, tm := range f.timers {
+		if tm.active && tm.at.Equal(t) {
+			return true
+		}
+	}
+	return false
 }
 
 func (f *Fake) notifyLocked() {

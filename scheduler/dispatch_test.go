@@ -50,7 +50,13 @@ func TestDispatcher_NeverStartsBeforeTheOccurrence(t *testing.T) {
 	b.advanceTo(t0.Add(time.Minute - 200*time.Millisecond))
 	b.waitEvent("the claim", func(ev geoetl.ExecutionEvent) bool { return ev.ScheduleID == sc.ID && ev.Status == geoetl.ExecPending })
 	b.advanceTo(t0.Add(time.Minute - time.Millisecond))
-	time.Sleep(50 * time.Millisecond) // give a wrong start the chance to happen
+	// The firer arms its timer for the occurrence once it holds the claim;
+	// until then a wrong start could still come, so wait for that timer.
+	for deadline := time.Now().Add(testWait); !b.clock.TimerAt(t0.Add(time.Minute)); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the firer never set a timer for the occurrence")
+		}
+	}
 	b.mu.Lock()
 	for _, ev := range b.seen {
 		if ev.Status != geoetl.ExecPending {
