@@ -3,6 +3,7 @@ package scheduler
 import (
 	"bytes"
 	"context"
+	"errors"
 	"log/slog"
 	"strings"
 	"sync"
@@ -12,12 +13,14 @@ import (
 	"github.com/geoetl/geoetl"
 )
 
-// blockingNodeStore holds the first AppendNodeRuns until its context ends,
-// as a write in flight when shutdown begins is.
+// blockingNodeStore holds the first AppendNodeRuns until release is
+// closed and then fails it, as a write in flight when shutdown begins
+// fails when its connection goes.
 type blockingNodeStore struct {
 	geoetl.Store
 	once    sync.Once
 	entered chan struct{}
+	release chan struct{}
 }
 
 func (s *blockingNodeStore) AppendNodeRuns(ctx context.Context, nodes []*geoetl.NodeRun) error {
@@ -25,8 +28,12 @@ func (s *blockingNodeStore) AppendNodeRuns(ctx context.Context, nodes []*geoetl.
 	s.once.Do(func() { first = true })
 	if first {
 		close(s.entered)
-		<-ctx.Done()
-		return ctx.Err()
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-s.release:
+			return errors.New("connection lost at shutdown")
+		}
 	}
 	return s.Store.AppendNodeRuns(ctx, nodes)
 }
@@ -55,7 +62,7 @@ func (l *lockedBuffer) String() string {
 func TestStop_LogsNoErrorForWritesTheFinalDrainCompletes(t *testing.T) {
 	t.Parallel()
 	b := setupSQLite(t)
-	st := &blockingNodeStore{Store: b.store, entered: make(chan struct{})}
+	st := &blockingNodeStore{Store: b.store, entered: make(chan struct{}), release: make(chan struct{})}
 	logs := &lockedBuffer{}
 	s := b.start("i1", func(c *Config) {
 		c.Store = st
@@ -70,6 +77,21 @@ func TestStop_LogsNoErrorForWritesTheFinalDrainCompletes(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), testWait)
 	defer cancel()
+	// The write fails once the stop has begun, so it is the shutdown that
+	// interrupts it and the final drain that must write it again.
+	go func() {
+		w := s.runner.writer
+		for {
+			w.mu.Lock()
+			closing := w.closing
+			w.mu.Unlock()
+			if closing {
+				close(st.release)
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
 	if err := s.Stop(ctx); err != nil {
 		t.Fatal(err)
 	}
