@@ -396,6 +396,13 @@ func (dc *decider) applyDecisions(ctx context.Context, d *decisions) {
 	// after must find its schedule blocked to unblock it.
 	dc.claimer.markBlocked(d.blocked)
 	h.mu.Unlock()
+	if len(d.blocked) > 0 {
+		// A dispatcher that looked for work while these rows were handed
+		// back saw them due and left alone, and looks again only after
+		// a short poll; now that their schedules are blocked, it can
+		// sleep until the next real occurrence instead.
+		dc.claimer.poke()
+	}
 	if hasNewArrivals(d, kept) {
 		dc.poke()
 	}
