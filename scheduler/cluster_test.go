@@ -119,6 +119,8 @@ func TestCluster_EveryOccurrenceExactlyOnceAndClaimsSpread(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real-time cluster test")
 	}
+	// Not parallel: whether claims spread over the instances depends on
+	// their waking together, which other tests' load disturbs.
 	c := newCluster(t)
 	wf := c.workflow(defEmpty)
 	var schedules []*geoetl.Schedule
@@ -181,6 +183,8 @@ func TestCluster_AChangeOnAWebNodeReachesTheOthersWithinASecond(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real-time cluster test")
 	}
+	// Real time, mostly waiting, each on its own database: these overlap.
+	t.Parallel()
 	c := newCluster(t)
 	// Long sweeps: only the notification can wake the dispatchers in time.
 	slow := func(cfg *Config) { cfg.SweepInterval = time.Minute }
@@ -272,6 +276,8 @@ func TestKill_RunsOfAKilledInstanceAreReapedAndRetriedNeverTwice(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kills a child process")
 	}
+	// Real time, mostly waiting, each on its own database: these overlap.
+	t.Parallel()
 	c := newCluster(t)
 	// A long run, retried once: the retry does not wait (see defWaitOnce).
 	long := c.schedule(c.workflow(defWaitOnce(60)), "0 0 1 1 *", func(s *geoetl.Schedule) { s.RetryAttempts, s.RetryDelayMinutes = 1, 0 })
@@ -392,6 +398,8 @@ func TestOutage_DispatcherBacksOffAndRecoversWithoutDoubleRuns(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real-time outage test")
 	}
+	// Real time, mostly waiting, each on its own database: these overlap.
+	t.Parallel()
 	c := newCluster(t)
 	wf := c.workflow(defEmpty)
 	var schedules []*geoetl.Schedule

@@ -91,6 +91,8 @@ func TestCluster_NoOverlapSkipsWhenTheOtherInstancesOutcomeIsWrittenLate(t *test
 	if testing.Short() {
 		t.Skip("real-time cluster test")
 	}
+	// Real time, mostly waiting, each on its own database: these overlap.
+	t.Parallel()
 	c := newCluster(t)
 	quick := c.workflow(defWaitSeconds(0.005))
 	var fast []*geoetl.Schedule

@@ -79,6 +79,8 @@ func TestConcurrencyLimit_HoldsWhenTwoInstancesStartWaitingRowsAtOnce(t *testing
 	if testing.Short() {
 		t.Skip("real-time cluster test")
 	}
+	// Real time, mostly waiting, each on its own database: these overlap.
+	t.Parallel()
 	c := newCluster(t)
 	sc := c.schedule(c.workflow(defWait(600)), "0 0 1 1 *", nil)
 	now := time.Now().UTC()
