@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -437,7 +438,7 @@ func (s *Store) ExecutionStats(ctx context.Context, tenantID, scheduleID string,
 			k := int64(math.Ceil(0.95*float64(nTimed))) - 1
 			var p95 int64
 			if err := tx.QueryRow(ctx, `SELECT duration_ms FROM executions WHERE `+w.sql()+` AND `+timed+
-				` ORDER BY duration_ms LIMIT 1 OFFSET `+itoa(int(k)), w.args...).Scan(&p95); err != nil {
+				` ORDER BY duration_ms LIMIT 1 OFFSET `+strconv.Itoa(int(k)), w.args...).Scan(&p95); err != nil {
 				return err
 			}
 			st.P95DurationMs = &p95
@@ -455,7 +456,7 @@ func (s *Store) ExecutionStats(ctx context.Context, tenantID, scheduleID string,
 			CAST(sum(CASE WHEN status = 'completed' THEN 1 ELSE 0 END) AS BIGINT),
 			CAST(sum(CASE WHEN status = 'failed' THEN 1 ELSE 0 END) AS BIGINT),
 			CAST(sum(CASE WHEN status NOT IN ('completed', 'failed') THEN 1 ELSE 0 END) AS BIGINT)
-			FROM executions WHERE `+w.sql()+` AND executed_at IS NOT NULL GROUP BY `+bucket+` ORDER BY hour DESC LIMIT `+itoa(maxStatsHours), w.args...)
+			FROM executions WHERE `+w.sql()+` AND executed_at IS NOT NULL GROUP BY `+bucket+` ORDER BY hour DESC LIMIT `+strconv.Itoa(maxStatsHours), w.args...)
 		if err != nil {
 			return err
 		}

@@ -196,47 +196,22 @@ func searchText(name, description string) string {
 // placeholders returns "($a,$b,...),(...)" for rows of width columns
 // numbered from start+1.
 func placeholders(rows, width, start int) string {
-	// The multi-row INSERTs of a batch ask for the same large list again
-	// and again.
-	if rows > 8 && start == 0 {
-		key := [2]int{rows, width}
-		if p, ok := placeholderCache.Get(key); ok {
-			return p
-		}
-		p := buildPlaceholders(rows, width, start)
-		placeholderCache.Add(key, p)
-		return p
-	}
-	return buildPlaceholders(rows, width, start)
-}
-
-// placeholderCache holds recent lists of many rows, by rows and width.
-var placeholderCache, _ = lru.New[[2]int, string](32)
-
-func buildPlaceholders(rows, width, start int) string {
-	var b strings.Builder
+	b := make([]byte, 0, rows*width*6)
 	n := start
 	for r := 0; r < rows; r++ {
 		if r > 0 {
-			b.WriteByte(',')
+			b = append(b, ',')
 		}
-		b.WriteByte('(')
+		b = append(b, '(')
 		for c := 0; c < width; c++ {
 			if c > 0 {
-				b.WriteByte(',')
+				b = append(b, ',')
 			}
 			n++
-			b.WriteByte('$')
-			b.WriteString(itoa(n))
+			b = append(b, '$')
+			b = strconv.AppendInt(b, int64(n), 10)
 		}
-		b.WriteByte(')')
+		b = append(b, ')')
 	}
-	return b.String()
-}
-
-func itoa(n int) string {
-	if n < 10 {
-		return string(rune('0' + n))
-	}
-	return itoa(n/10) + string(rune('0'+n%10))
+	return string(b)
 }

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"strconv"
 	"strings"
 
 	"github.com/geoetl/geoetl"
@@ -17,7 +18,7 @@ type where struct {
 func (w *where) add(cond string, args ...any) {
 	for _, a := range args {
 		w.args = append(w.args, a)
-		cond = strings.Replace(cond, "$?", "$"+itoa(len(w.args)), 1)
+		cond = strings.Replace(cond, "$?", "$"+strconv.Itoa(len(w.args)), 1)
 	}
 	w.conds = append(w.conds, cond)
 }
@@ -25,7 +26,7 @@ func (w *where) add(cond string, args ...any) {
 // arg adds an argument and returns its placeholder.
 func (w *where) arg(a any) string {
 	w.args = append(w.args, a)
-	return "$" + itoa(len(w.args))
+	return "$" + strconv.Itoa(len(w.args))
 }
 
 func (w *where) sql() string {
