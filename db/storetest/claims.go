@@ -51,6 +51,32 @@ func (s *suite) claims(t *testing.T) {
 		}
 	})
 
+	// Schedules sharing a cron expression are due at the same time; a
+	// batch takes them in id order, and the next batch goes on from there.
+	t.Run("DueSchedulesDueTogetherComeInIDOrder", func(t *testing.T) {
+		t.Parallel()
+		w, _ := s.claimWorld(t)
+		at := epoch.Add(-time.Second)
+		var ids []string
+		for range 5 {
+			ids = append(ids, w.schedule(t, func(s *geoetl.Schedule) { s.NextRunAt = &at }).ID)
+		}
+		sort.Strings(ids)
+		noErr(t, w.st.Claim(bg, func(tx geoetl.ClaimTx) error {
+			got, err := tx.DueSchedules(tx.Now(), 3)
+			noErr(t, err)
+			sameIDs(t, "first batch", scheduleIDs(got), ids[:3])
+			later := epoch.Add(time.Minute)
+			return tx.AdvanceSchedules([]geoetl.ScheduleAdvance{{ScheduleID: ids[0], NextRunAt: &later}, {ScheduleID: ids[1], NextRunAt: &later}, {ScheduleID: ids[2], NextRunAt: &later}})
+		}))
+		noErr(t, w.st.Claim(bg, func(tx geoetl.ClaimTx) error {
+			got, err := tx.DueSchedules(tx.Now(), 3)
+			noErr(t, err)
+			sameIDs(t, "second batch", scheduleIDs(got), ids[3:])
+			return nil
+		}))
+	})
+
 	t.Run("InsertExecutionsReportsDuplicates", func(t *testing.T) {
 		t.Parallel()
 		w, _ := s.claimWorld(t)
