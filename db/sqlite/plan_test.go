@@ -82,3 +82,23 @@ func queryPlan(t *testing.T, conn *sql.DB, q string, args ...any) string {
 	}
 	return strings.Join(plan, "; ")
 }
+
+// The scheduler's writes of many rows (Dialect.ValuesFrom) find each row
+// of their VALUES list through the table's primary key, not by scanning
+// the table for each.
+func TestValuesUpdates_FindRowsByPrimaryKey(t *testing.T) {
+	conn := migrated(t)
+	for q, index := range map[string]string{
+		`UPDATE schedules SET next_run_at = u.column2 FROM (VALUES (?, ?), (?, ?), (?, ?), (?, ?)) AS u WHERE schedules.id = u.column1`: "sqlite_autoindex_schedules_1",
+		`UPDATE schedules SET last_run_at = u.column2 FROM (VALUES (?, ?), (?, ?), (?, ?), (?, ?)) AS u
+			WHERE schedules.id = u.column1 AND (schedules.last_run_at IS NULL OR schedules.last_run_at <= u.column2)`: "sqlite_autoindex_schedules_1",
+		`UPDATE executions SET status = u.column2, cancel_requested = (executions.cancel_requested OR u.column3)
+			FROM (VALUES (?, ?, ?), (?, ?, ?), (?, ?, ?), (?, ?, ?)) AS u WHERE executions.id = u.column1 AND executions.status IN ('pending', 'running')
+			RETURNING id`: "sqlite_autoindex_executions_1",
+	} {
+		args := make([]any, strings.Count(q, "?"))
+		if p := queryPlan(t, conn, q, args...); !strings.Contains(p, "INDEX "+index+" (id=?)") {
+			t.Errorf("plan of %q:\n%s\nwant a search of %s", q, p, index)
+		}
+	}
+}

@@ -199,6 +199,7 @@ var dialect = &sqlstore.Dialect{
 		}
 		return "", false
 	},
+	ValuesFrom: true,
 	// SQLITE_MAX_VARIABLE_NUMBER is 32766 since SQLite 3.32.
 	MaxParams: 32766,
 }

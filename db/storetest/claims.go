@@ -425,6 +425,105 @@ func (s *suite) claims(t *testing.T) {
 		}
 	})
 
+	// Many rows in one call, as the scheduler writes them: each advance,
+	// outcome and last run lands on its own row, an outcome for a row that
+	// finished meanwhile changes nothing, and a schedule with two runs in
+	// the batch keeps the later as its last.
+	t.Run("AdvanceAndFinishManyAtOnce", func(t *testing.T) {
+		t.Parallel()
+		w, _ := s.claimWorld(t)
+		inst := "node-1"
+		var scheds []*geoetl.Schedule
+		var results []geoetl.ExecutionResult
+		for i := range 7 {
+			x := w.schedule(t, nil)
+			scheds = append(scheds, x)
+			at := epoch.Add(time.Duration(i) * time.Second)
+			e := w.execution(x, at, geoetl.TriggerSchedule)
+			e.Status, e.InstanceID, e.ExecutedAt = geoetl.ExecRunning, &inst, &at
+			if i == 3 { // claimed, to be cancelled before it starts
+				e.Status, e.ExecutedAt = geoetl.ExecPending, nil
+			}
+			w.mustExecution(t, e)
+			e.ExecutedAt = &at
+			results = append(results, geoetl.ExecutionResult{Execution: e})
+		}
+		later := epoch.Add(time.Hour)
+		second := w.execution(scheds[0], later, geoetl.TriggerManual)
+		second.Status, second.InstanceID, second.ExecutedAt = geoetl.ExecRunning, &inst, &later
+		w.mustExecution(t, second)
+		results = append(results, geoetl.ExecutionResult{Execution: second})
+		cancelled := results[3].Execution
+		_, err := w.st.RequestCancel(bg, w.ten.ID, cancelled.ID)
+		noErr(t, err)
+
+		var advances []geoetl.ScheduleAdvance
+		for i, x := range scheds {
+			next := epoch.Add(time.Duration(i+1) * time.Minute)
+			a := geoetl.ScheduleAdvance{ScheduleID: x.ID, NextRunAt: &next}
+			if i == 6 {
+				a.NextRunAt = nil
+			}
+			advances = append(advances, a)
+		}
+		noErr(t, w.st.Claim(bg, func(tx geoetl.ClaimTx) error { return tx.AdvanceSchedules(advances) }))
+
+		for i, r := range results {
+			done := r.Execution.ExecutedAt.Add(time.Second)
+			dur := int64(1000 + i)
+			r.Execution.Status, r.Execution.CompletedAt, r.Execution.DurationMs = geoetl.ExecCompleted, &done, &dur
+			r.Execution.Summary = map[string]any{"featuresRead": float64(i)}
+			if i == 3 {
+				results[i].Retry = w.execution(scheds[3], epoch, geoetl.TriggerRetry)
+			}
+		}
+		noErr(t, w.st.FinishExecutions(bg, results))
+
+		for i, r := range results {
+			got, err := w.st.FindExecutionByID(bg, w.ten.ID, r.Execution.ID)
+			noErr(t, err)
+			if i == 3 {
+				if got.Status != geoetl.ExecCancelled {
+					t.Errorf("row cancelled before its outcome: status %s, want cancelled to stand", got.Status)
+				}
+				continue
+			}
+			if got.Status != geoetl.ExecCompleted || got.DurationMs == nil || *got.DurationMs != int64(1000+i) ||
+				got.Summary["featuresRead"] != float64(i) || !got.CompletedAt.Equal(*r.Execution.CompletedAt) || !got.ExecutedAt.Equal(*r.Execution.ExecutedAt) {
+				t.Errorf("outcome %d = %+v", i, got)
+			}
+		}
+		_, total, _, err := w.st.FindExecutions(bg, geoetl.ExecutionFilter{TenantID: w.ten.ID, Trigger: geoetl.TriggerRetry})
+		noErr(t, err)
+		if total != 0 {
+			t.Errorf("%d retries: the ignored outcome's retry was inserted", total)
+		}
+		for i, x := range scheds {
+			got, err := w.st.FindScheduleByID(bg, w.ten.ID, x.ID)
+			noErr(t, err)
+			switch {
+			case i == 6 && got.NextRunAt != nil:
+				t.Errorf("schedule %d next run = %v, want none", i, got.NextRunAt)
+			case i < 6 && (got.NextRunAt == nil || !got.NextRunAt.Equal(*advances[i].NextRunAt)):
+				t.Errorf("schedule %d next run = %v, want %v", i, got.NextRunAt, advances[i].NextRunAt)
+			}
+			want := results[i].Execution
+			if i == 0 {
+				want = second
+			}
+			if i == 3 {
+				if got.LastRunID != nil {
+					t.Errorf("schedule %d last run = %v, want none (its outcome was ignored)", i, *got.LastRunID)
+				}
+				continue
+			}
+			if got.LastRunID == nil || *got.LastRunID != want.ID || got.LastRunStatus == nil || *got.LastRunStatus != geoetl.ExecCompleted ||
+				got.LastRunAt == nil || !got.LastRunAt.Equal(*want.ExecutedAt) {
+				t.Errorf("schedule %d last run = %v %v %v, want %s", i, got.LastRunID, got.LastRunStatus, got.LastRunAt, want.ID)
+			}
+		}
+	})
+
 	t.Run("FinishOfAnAlreadyFinishedExecutionChangesNothing", func(t *testing.T) {
 		t.Parallel()
 		w, _ := s.claimWorld(t)

@@ -128,6 +128,12 @@ type Dialect struct {
 	// as one statement each instead of one statement per row (PostgreSQL,
 	// where each statement costs the server a plan and an executor run).
 	Arrays bool
+	// ValuesFrom says that an UPDATE may join a list of rows given as
+	// VALUES (UPDATE … FROM (VALUES …) AS u, columns u.column1, …): the
+	// scheduler's writes of many rows then go as a few statements of fixed
+	// sizes instead of one statement run per row (SQLite, where each run
+	// costs the driver a bind, a reset and a context watcher).
+	ValuesFrom bool
 	// DeferOffset makes a page asked for by offset find its rows' ids
 	// first, through the sort order's index alone, and read only those
 	// rows: skipping rows by offset in a plain scan reads every skipped

@@ -182,6 +182,12 @@ func (c *claimTx) AdvanceSchedules(advances []geoetl.ScheduleAdvance) error {
 			FROM unnest($1::uuid[], $2::timestamptz[]) AS u(id, next) WHERE s.id = u.id`, ids, next); err != nil {
 			return err
 		}
+	} else if c.s.d.ValuesFrom && len(plain) > 1 && distinctFirst(plain) {
+		if err := execValues(c.ctx, c.tx, plain, 2, func(values string) string {
+			return `UPDATE schedules SET next_run_at = u.column2 FROM ` + values + ` WHERE schedules.id = u.column1`
+		}); err != nil {
+			return err
+		}
 	} else if _, err := c.tx.ExecBatch(c.ctx, `UPDATE schedules SET next_run_at = $2 WHERE id = $1`, plain); err != nil {
 		return err
 	}
@@ -451,6 +457,13 @@ func (s *Store) recordLastRuns(ctx context.Context, tx Tx, latest map[string]*ge
 			WHERE s.id = u.id AND (s.last_run_at IS NULL OR s.last_run_at <= u.at)`, sids, ats, statuses, runs)
 		return busy, err
 	}
+	if s.d.ValuesFrom && len(args) > 1 {
+		// The ids are distinct: one per schedule.
+		return busy, execValues(ctx, tx, args, 4, func(values string) string {
+			return `UPDATE schedules SET last_run_at = u.column2, last_run_status = u.column3, last_run_id = u.column4
+				FROM ` + values + ` WHERE schedules.id = u.column1 AND (schedules.last_run_at IS NULL OR schedules.last_run_at <= u.column2)`
+		})
+	}
 	_, err := tx.ExecBatch(ctx, `UPDATE schedules SET last_run_at = $2, last_run_status = $3, last_run_id = $4
 		WHERE id = $1 AND (last_run_at IS NULL OR last_run_at <= $2)`, args)
 	return busy, err
@@ -460,6 +473,9 @@ func (s *Store) recordLastRuns(ctx context.Context, tx Tx, latest map[string]*ge
 // in id order) to the rows still pending or running, and returns per row
 // how many it changed (0 or 1).
 func (s *Store) finishRows(ctx context.Context, tx Tx, args [][]any) ([]int64, error) {
+	if s.d.ValuesFrom && len(args) > 1 && distinctFirst(args) {
+		return s.finishRowsValues(ctx, tx, args)
+	}
 	if !s.d.Arrays || len(args) < 2 || !distinctFirst(args) {
 		return tx.ExecBatch(ctx, `UPDATE executions SET status = $2, executed_at = coalesce($3, executed_at), completed_at = $4, duration_ms = $5,
 			error_message = $6, summary = $7, skipped = $8, skip_reason = $9, cancel_requested = (cancel_requested OR $10),
@@ -507,6 +523,41 @@ func (s *Store) finishRows(ctx context.Context, tx Tx, args [][]any) ([]int64, e
 	counts := make([]int64, n)
 	for i, id := range ids {
 		if changed[id] {
+			counts[i] = 1
+		}
+	}
+	return counts, nil
+}
+
+// finishRowsValues is finishRows in a few statements over VALUES lists
+// (Dialect.ValuesFrom), the ids distinct.
+func (s *Store) finishRowsValues(ctx context.Context, tx Tx, args [][]any) ([]int64, error) {
+	changed := make(map[string]bool, len(args))
+	err := eachValuesChunk(args, 12, func(values string, flat []any) error {
+		rows, err := tx.Query(ctx, `UPDATE executions SET status = u.column2, executed_at = coalesce(u.column3, executions.executed_at),
+				completed_at = u.column4, duration_ms = u.column5, error_message = u.column6, summary = u.column7, skipped = u.column8,
+				skip_reason = u.column9, cancel_requested = (executions.cancel_requested OR u.column10), missed_until = u.column11,
+				missed_count = u.column12
+			FROM `+values+` WHERE executions.id = u.column1 AND executions.status IN ('pending', 'running')
+			RETURNING id`, flat...)
+		if err != nil {
+			return err
+		}
+		done, err := collect(rows, func(r Row) (string, error) {
+			var id string
+			return id, r.Scan(str(&id))
+		})
+		for _, id := range done {
+			changed[id] = true
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	counts := make([]int64, len(args))
+	for i, a := range args {
+		if changed[a[0].(string)] {
 			counts[i] = 1
 		}
 	}
