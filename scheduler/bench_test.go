@@ -402,31 +402,13 @@ func BenchmarkThroughput(b *testing.B) {
 // run-now or backfill queued at once), on both backends. Without an index
 // in (due_at, id) order every claim sorts the whole group.
 func BenchmarkDuePendingEqualDue(b *testing.B) {
-	for _, kind := range []string{"sqlite", "postgres"} {
-		b.Run(kind, func(b *testing.B) {
-			d := newBenchDB(b, kind)
-			b.Setenv("GEOETL_BENCH_EQUAL_DUE", "1")
-			d.pendingRuns(100000)
-			if kind == "postgres" {
-				if _, err := d.raw().Exec(`ANALYZE executions`); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.ResetTimer()
-			for range b.N {
-				err := d.store.Claim(context.Background(), func(tx geoetl.ClaimTx) error {
-					list, err := tx.DuePending(&geoetl.DuePendingParams{Until: tx.Now().Add(time.Hour), Limit: 500})
-					if err == nil && len(list) != 500 {
-						err = fmt.Errorf("%d due rows, want 500", len(list))
-					}
-					return err
-				})
-				if err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-	}
+	benchClaimRead(b, "executions", func(d *benchDB) {
+		b.Setenv("GEOETL_BENCH_EQUAL_DUE", "1")
+		d.pendingRuns(100000)
+	}, func(tx geoetl.ClaimTx) (int, error) {
+		list, err := tx.DuePending(&geoetl.DuePendingParams{Until: tx.Now().Add(time.Hour), Limit: 500})
+		return len(list), err
+	})
 }
 
 // BenchmarkDueSchedulesEqualDue: one claim's read of the first 500 of
@@ -434,21 +416,33 @@ func BenchmarkDuePendingEqualDue(b *testing.B) {
 // up on one second), on both backends. Without the id in the due index
 // every claim sorts the whole group, whole rows.
 func BenchmarkDueSchedulesEqualDue(b *testing.B) {
+	benchClaimRead(b, "schedules", func(d *benchDB) {
+		d.schedules(10000, "* * * * * *", time.Now().Add(-time.Second).Truncate(time.Second), nil)
+	}, func(tx geoetl.ClaimTx) (int, error) {
+		list, err := tx.DueSchedules(tx.Now(), 500)
+		return len(list), err
+	})
+}
+
+// benchClaimRead times read, which must return 500 rows, in a claim
+// transaction on each backend, after setup filled the database (and, on
+// PostgreSQL, table was analysed).
+func benchClaimRead(b *testing.B, table string, setup func(*benchDB), read func(geoetl.ClaimTx) (int, error)) {
 	for _, kind := range []string{"sqlite", "postgres"} {
 		b.Run(kind, func(b *testing.B) {
 			d := newBenchDB(b, kind)
-			d.schedules(10000, "* * * * * *", time.Now().Add(-time.Second).Truncate(time.Second), nil)
+			setup(d)
 			if kind == "postgres" {
-				if _, err := d.raw().Exec(`ANALYZE schedules`); err != nil {
+				if _, err := d.raw().Exec(`ANALYZE ` + table); err != nil {
 					b.Fatal(err)
 				}
 			}
 			b.ResetTimer()
 			for range b.N {
 				err := d.store.Claim(context.Background(), func(tx geoetl.ClaimTx) error {
-					list, err := tx.DueSchedules(tx.Now(), 500)
-					if err == nil && len(list) != 500 {
-						err = fmt.Errorf("%d due schedules, want 500", len(list))
+					n, err := read(tx)
+					if err == nil && n != 500 {
+						err = fmt.Errorf("%d rows, want 500", n)
 					}
 					return err
 				})
