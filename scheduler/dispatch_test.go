@@ -70,3 +70,25 @@ func TestDispatcher_NeverStartsBeforeTheOccurrence(t *testing.T) {
 		t.Fatalf("started at %v", e.ExecutedAt)
 	}
 }
+
+// A due occurrence the claim leaves alone because this instance holds all
+// it may (MaxClaimed) is claimed once a held run ends. The work the
+// dispatcher waits for then happens in real time, so it must not wait on
+// the scheduler's clock: a fake clock stopped at the occurrence never
+// moves on by itself, nor does a real one stalled in a test.
+func TestDispatcher_ClaimsWorkLeftForCapacityWhenARunEnds(t *testing.T) {
+	t.Parallel()
+	b := setupSQLite(t)
+	b.start("i1", func(c *Config) { c.MaxClaimed = 1 })
+	wf := b.workflow(defEmpty)
+	a := b.schedule(wf, "* * * * *", nil)
+	c := b.schedule(wf, "* * * * *", nil)
+	b.advanceTo(t0.Add(time.Minute))
+	b.waitStatus(a, geoetl.ExecCompleted, 1)
+	b.waitStatus(c, geoetl.ExecCompleted, 1)
+	for _, sc := range []*geoetl.Schedule{a, c} {
+		if h := b.history(sc); len(h) != 1 || h[0].ExecutedAt == nil || !h[0].ScheduledAt.Equal(t0.Add(time.Minute)) {
+			t.Fatalf("history %+v, want one run of the occurrence", h)
+		}
+	}
+}
