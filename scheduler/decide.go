@@ -3,6 +3,7 @@ package scheduler
 import (
 	"context"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/geoetl/geoetl"
@@ -67,6 +68,7 @@ type decider struct {
 	claimer *claimer // leaves released rows' schedules out of claims until a slot frees
 	out     *announcer
 	wake    chan struct{} // contended jobs due, or an outcome they wait for arrived
+	txs     atomic.Int64  // decider transactions so far (tests)
 }
 
 // poke wakes the decider without blocking.
@@ -133,6 +135,7 @@ func (dc *decider) decideDue(ctx context.Context) (time.Time, error) {
 		return time.Time{}, nil
 	}
 	list = slices.Clone(list)
+	dc.txs.Add(1)
 	var d *decisions
 	err := dc.store.Claim(ctx, func(tx geoetl.ClaimTx) error {
 		var err error
