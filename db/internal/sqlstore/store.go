@@ -34,6 +34,9 @@ type Store struct {
 	// index could not narrow when last asked, with how often they have
 	// been listed since.
 	broad *lru.Cache[string, int]
+	// anchors holds, per list filter, the keys of rows at known offsets
+	// (see list_anchors.go).
+	anchors *lru.Cache[totalKey, []anchor]
 }
 
 var _ geoetl.Store = (*Store)(nil)
@@ -52,6 +55,7 @@ func New(b Backend, clk clock.Clock, log *slog.Logger) *Store {
 	}
 	if st.d.SnapshotChanges != "" {
 		st.snapTotals, _ = lru.New[totalKey, snapTotal](totalsCached)
+		st.anchors, _ = lru.New[totalKey, []anchor](totalsCached)
 	}
 	return st
 }

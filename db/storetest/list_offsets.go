@@ -1,0 +1,130 @@
+package storetest
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/geoetl/geoetl"
+)
+
+// listOffsets pins down pages asked for by offset, deep into a list of
+// more than a thousand schedules, whole and searched: each holds the rows
+// that walking the list by cursor finds at that place, with the total the
+// walk counts, also when schedules were added, renamed, edited, paused and
+// deleted before and after the page since the same page was last asked
+// for (a store may seek from where an earlier page began, and must then
+// account for every change before it).
+func (s *suite) listOffsets(t *testing.T) {
+	st, _ := s.fresh(t)
+	w := newWorld(t, st)
+	other := newWorld(t, st)
+	const n = 1300
+	batch := make([]*geoetl.Schedule, 0, n)
+	for i := 0; i < n; i++ {
+		x := newSchedule(w.ten.ID, w.wf.ID, fmt.Sprintf("m %04d", i))
+		x.Description = []string{"even", "odd"}[i%2]
+		x.Tags = []string{fmt.Sprintf("t%d", i%3)}
+		batch = append(batch, x)
+	}
+	errs, err := st.CreateSchedules(bg, batch, 0, nil)
+	noErr(t, err)
+	for _, err := range errs {
+		noErr(t, err)
+	}
+	// Another tenant's schedules sort among the tenant's.
+	for i := 0; i < 5; i++ {
+		mustSchedule(t, st, other.ten.ID, other.wf.ID, func(x *geoetl.Schedule) { x.Name = fmt.Sprintf("m %04d", 1000+i) })
+	}
+	filters := map[string]geoetl.ScheduleFilter{
+		"all":    {},
+		"q":      {Q: "even"},
+		"tag":    {Tag: "t1"},
+		"paused": {Status: geoetl.StatusPaused},
+	}
+	// walk lists every schedule the filter selects, in name order, by
+	// cursor.
+	walk := func(t *testing.T, f geoetl.ScheduleFilter) []string {
+		t.Helper()
+		f.TenantID, f.Limit = w.ten.ID, geoetl.MaxPageLimit
+		var ids []string
+		for {
+			got, _, next, err := st.FindSchedules(bg, f)
+			noErr(t, err)
+			ids = append(ids, scheduleIDs(got)...)
+			if next == "" {
+				return ids
+			}
+			f.Cursor = next
+		}
+	}
+	check := func(t *testing.T, step string) {
+		t.Helper()
+		for name, f := range filters {
+			want := walk(t, f)
+			for _, off := range []int{0, 7, 999, 1000, 1003, 1040, 1190, len(want) - 3, len(want)} {
+				if off < 0 {
+					continue
+				}
+				g := f
+				g.TenantID, g.Limit, g.Offset = w.ten.ID, 20, off
+				got, total, next, err := st.FindSchedules(bg, g)
+				noErr(t, err)
+				start := min(off, len(want))
+				end := min(off+20, len(want))
+				wantPage := want[start:end]
+				if !slices.Equal(scheduleIDs(got), wantPage) || total != len(want) || (next != "") != (end < len(want)) {
+					t.Fatalf("after %s, %s at offset %d: %d rows, total %d, next %q; want %d rows, total %d\ngot  %v\nwant %v",
+						step, name, off, len(got), total, next, len(wantPage), len(want), scheduleIDs(got), wantPage)
+				}
+			}
+		}
+	}
+	check(t, "creating them")
+	check(t, "nothing")
+	update := func(t *testing.T, id string, edit func(*geoetl.Schedule)) {
+		t.Helper()
+		_, err := st.UpdateSchedule(bg, w.ten.ID, id, nil, func(x *geoetl.Schedule) error { edit(x); return nil })
+		noErr(t, err)
+	}
+	steps := []struct {
+		name   string
+		change func(t *testing.T)
+	}{
+		{"adding schedules before the deep pages", func(t *testing.T) {
+			for i := 0; i < 4; i++ {
+				w.schedule(t, func(x *geoetl.Schedule) { x.Name = fmt.Sprintf("a %d", i); x.Description = "even"; x.Tags = []string{"t1"} })
+			}
+		}},
+		{"deleting schedules before them", func(t *testing.T) {
+			for _, i := range []int{3, 500, 998} {
+				noErr(t, st.DeleteSchedule(bg, w.ten.ID, batch[i].ID))
+			}
+		}},
+		{"deleting the first row of a deep page", func(t *testing.T) { noErr(t, st.DeleteSchedule(bg, w.ten.ID, batch[1003].ID)) }},
+		{"renaming one from before a page to after it", func(t *testing.T) {
+			update(t, batch[10].ID, func(x *geoetl.Schedule) { x.Name = "z moved" })
+		}},
+		{"renaming one from after to before", func(t *testing.T) {
+			update(t, batch[1250].ID, func(x *geoetl.Schedule) { x.Name = "b moved" })
+		}},
+		{"rewording, retagging and pausing before the pages", func(t *testing.T) {
+			update(t, batch[20].ID, func(x *geoetl.Schedule) { x.Description = "odd" })
+			update(t, batch[21].ID, func(x *geoetl.Schedule) { x.Description = "even" })
+			update(t, batch[22].ID, func(x *geoetl.Schedule) { x.Tags = []string{"t1"} })
+			noErr(t, st.SetScheduleStatus(bg, w.ten.ID, batch[23].ID, geoetl.StatusPaused, nil))
+		}},
+		{"changing what no filter sees", func(t *testing.T) {
+			update(t, batch[30].ID, func(x *geoetl.Schedule) { x.CronExpression = "0 3 * * *" })
+		}},
+		{"adding schedules after the deep pages", func(t *testing.T) {
+			for i := 0; i < 3; i++ {
+				w.schedule(t, func(x *geoetl.Schedule) { x.Name = fmt.Sprintf("y %d", i); x.Description = "even" })
+			}
+		}},
+	}
+	for _, step := range steps {
+		step.change(t)
+		check(t, step.name)
+	}
+}
