@@ -93,7 +93,11 @@ func (s *suite) listOffsets(t *testing.T) {
 	}{
 		{"adding schedules before the deep pages", func(t *testing.T) {
 			for i := 0; i < 4; i++ {
-				w.schedule(t, func(x *geoetl.Schedule) { x.Name = fmt.Sprintf("a %d", i); x.Description = "even"; x.Tags = []string{"t1"} })
+				w.schedule(t, func(x *geoetl.Schedule) {
+					x.Name = fmt.Sprintf("a %d", i)
+					x.Description = "even"
+					x.Tags = []string{"t1"}
+				})
 			}
 		}},
 		{"deleting schedules before them", func(t *testing.T) {
