@@ -118,7 +118,16 @@ CREATE TRIGGER schedules_list_changes_update AFTER UPDATE OF tenant_id, status, 
         OR old.name_lc IS DISTINCT FROM new.name_lc OR old.search_lc IS DISTINCT FROM new.search_lc)
     EXECUTE FUNCTION schedule_list_changes_row();
 
+-- The trigram index finds a narrow search's candidates even when most of
+-- its trigrams are common ('district 42' among 100,000 "... district N"
+-- descriptions: 1,031 rows): a bitmap scan of the index, 4 times faster
+-- than the scan of every row the planner chose under the default page
+-- costs, which suit a disk rather than a table this small and this often
+-- read. A broad search still scans, and stops at the limit.
+ALTER FUNCTION schedule_search_candidates(text, integer) SET random_page_cost = 1.1;
+
 -- +goose Down
+ALTER FUNCTION schedule_search_candidates(text, integer) RESET random_page_cost;
 DROP TRIGGER schedules_list_changes_update ON schedules;
 DROP TRIGGER schedules_list_changes_delete ON schedules;
 DROP TRIGGER schedules_list_changes_insert ON schedules;
