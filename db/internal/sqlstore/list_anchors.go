@@ -36,10 +36,11 @@ type anchor struct {
 }
 
 // anchorable reports whether a page of the list may seek from an anchor:
-// name order, by offset, deep enough, filtered on schedules' own columns
-// (no search index's candidate keys).
-func (s *Store) anchorable(sort geoetl.ScheduleSort, p geoetl.Page, from string) bool {
-	return s.anchors != nil && sort == geoetl.SortByName && p.Cursor == "" && p.Offset >= anchorMin && from == "schedules"
+// name order, by offset, deep enough. Any filter: the seek applies the
+// list's own (exact, without a search index's candidate keys), and the log
+// has its columns.
+func (s *Store) anchorable(sort geoetl.ScheduleSort, p geoetl.Page) bool {
+	return s.anchors != nil && sort == geoetl.SortByName && p.Cursor == "" && p.Offset >= anchorMin
 }
 
 // anchoredPage reads the page at p.Offset (and one row more) of the list

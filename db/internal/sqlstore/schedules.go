@@ -596,7 +596,7 @@ func (s *Store) FindSchedules(ctx context.Context, f geoetl.ScheduleFilter) ([]*
 			q = `SELECT ` + scheduleCols + `, name_lc FROM schedules WHERE tenant_id = $1 AND id IN (SELECT id FROM schedules WHERE ` + cond +
 				` ORDER BY ` + order + lim + `) ORDER BY ` + order
 		}
-		anchored := s.anchorable(geoetl.ScheduleSort(sort), page, from)
+		anchored := s.anchorable(geoetl.ScheduleSort(sort), page)
 		var akey totalKey
 		var ok bool
 		var err error
