@@ -123,6 +123,7 @@ var dialect = &sqlstore.Dialect{
 	SearchCount:     `SELECT schedule_search_count($1::text)`,
 	SnapshotChanges: "schedule_list_changes",
 	SnapshotHorizon: "schedule_list_horizon",
+	ListPage:        "schedule_list_page",
 	DeferOffset:     true,
 	Arrays:          true,
 	HourBucket: func(col string) string {

@@ -118,6 +118,11 @@ type Dialect struct {
 	// the snapshot they were counted in.
 	SnapshotChanges string
 	SnapshotHorizon string
+	// ListPage names a function that returns a page of a tenant's
+	// schedules in name order from a key on, filtered like a list
+	// (PostgreSQL 00012: schedule_list_page), for pages that seek from
+	// an anchor. Empty: no anchors.
+	ListPage string
 	// StatusCount reads how many schedules tenant $1 has in status $2 (''
 	// for all), from counts triggers keep (SQLite 00006, PostgreSQL
 	// 00007). Empty: such lists count too.

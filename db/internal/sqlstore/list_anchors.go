@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"strconv"
+	"strings"
 
 	"github.com/geoetl/geoetl"
 )
@@ -40,15 +41,16 @@ type anchor struct {
 // list's own (exact, without a search index's candidate keys), and the log
 // has its columns.
 func (s *Store) anchorable(sort geoetl.ScheduleSort, p geoetl.Page) bool {
-	return s.anchors != nil && sort == geoetl.SortByName && p.Cursor == "" && p.Offset >= anchorMin
+	return s.anchors != nil && s.d.ListPage != "" && sort == geoetl.SortByName && p.Cursor == "" && p.Offset >= anchorMin
 }
 
 // anchoredPage reads the page at p.Offset (and one row more) of the list
-// filtered by pw, from the nearest anchor at or before it. ok is false
-// when no anchor serves: none near, one whose changes since were pruned or
-// that saw changes this statement does not, rows added before it that put
-// it past the page, or no row at all from it.
-func (s *Store) anchoredPage(ctx context.Context, tx Tx, key totalKey, pw *where, p geoetl.Page) (out []*geoetl.Schedule, ok bool, err error) {
+// filtered by f (exact: the same as conditions, its tenant's first), from
+// the nearest anchor at or before it. ok is false when no anchor serves:
+// none near, one whose changes since were pruned or that saw changes this
+// statement does not, rows added before it that put it past the page, or
+// no row at all from it.
+func (s *Store) anchoredPage(ctx context.Context, tx Tx, key totalKey, f geoetl.ScheduleFilter, exact *where, p geoetl.Page) (out []*geoetl.Schedule, ok bool, err error) {
 	list, _ := s.anchors.Get(key)
 	var best *anchor
 	for i := range list {
@@ -65,19 +67,26 @@ func (s *Store) anchoredPage(ctx context.Context, tx Tx, key totalKey, pw *where
 		return nil, false, nil
 	}
 	// One statement, so that the changes and the rows are one snapshot.
-	// pw begins with the tenant's condition: $1 is its id.
-	w := pw.clone()
+	// exact begins with the tenant's condition: $1 is its id. The page
+	// comes from the dialect's ListPage, which walks the name index.
+	w := exact.clone()
 	filter := w.sql()
 	xmin, snap := w.arg(strconv.FormatUint(k.xmin, 10)), w.arg(best.snapshot)
 	name, id := w.arg(best.nameLC), w.arg(best.id)
 	skip, lim := w.arg(int64(p.Offset-best.rank)), w.arg(int64(p.Limit+1))
+	opt := func(v string) string {
+		if v == "" {
+			return w.arg(nil)
+		}
+		return w.arg(v)
+	}
 	q := `WITH d AS (SELECT coalesce(sum(sign), 0) AS n, pg_current_snapshot()::text AS snap, ` +
 		`coalesce((SELECT xid FROM ` + s.d.SnapshotHorizon + ` WHERE tenant_id = $1), '0')::text AS h FROM ` + s.d.SnapshotChanges +
 		` WHERE ` + filter + ` AND xid >= ` + xmin + `::xid8 AND NOT pg_visible_in_snapshot(xid, ` + snap + `::pg_snapshot)` +
 		` AND (name_lc, id) < (` + name + `, ` + id + `::uuid))` +
-		` SELECT ` + scheduleCols + `, name_lc, d.n, d.snap, d.h FROM d, LATERAL (SELECT ` + scheduleCols + `, name_lc FROM schedules WHERE ` + filter +
-		` AND (name_lc, id) >= (` + name + `, ` + id + `::uuid) ORDER BY name_lc, id LIMIT ` + lim +
-		` OFFSET greatest(` + skip + ` - d.n, 0)) s ORDER BY name_lc, id`
+		` SELECT ` + scheduleCols + `, name_lc, d.n, d.snap, d.h FROM d, LATERAL ` + s.d.ListPage + `($1, ` + name + `, ` + id + `::uuid, ` + lim +
+		`, greatest(` + skip + ` - d.n, 0), ` + opt(string(f.Status)) + `, ` + opt(strings.ToLower(f.WorkflowID)) + `::uuid, ` + opt(f.Tag) + `, ` +
+		opt(strings.ToLower(f.Q)) + `) ORDER BY name_lc, id`
 	rows, err := tx.Query(ctx, q, w.args...)
 	if err != nil {
 		return nil, false, err

@@ -602,7 +602,7 @@ func (s *Store) FindSchedules(ctx context.Context, f geoetl.ScheduleFilter) ([]*
 		var err error
 		if anchored {
 			akey = totalKey(fmt.Sprintf("%s %#v", exact.sql(), exact.args))
-			if out, ok, err = s.anchoredPage(ctx, tx, akey, exact, page); err != nil {
+			if out, ok, err = s.anchoredPage(ctx, tx, akey, f, exact, page); err != nil {
 				return err
 			}
 		}
