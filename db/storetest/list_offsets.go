@@ -3,6 +3,7 @@ package storetest
 import (
 	"fmt"
 	"slices"
+	"sync"
 	"testing"
 
 	"github.com/geoetl/geoetl"
@@ -134,5 +135,114 @@ func (s *suite) listOffsets(t *testing.T) {
 	for _, step := range steps {
 		step.change(t)
 		check(t, step.name)
+	}
+}
+
+// listsUnderWriters lists a search and a deep page while writers add,
+// edit and delete schedules before them; once the writers are done, a
+// total and a page, however the store kept them meanwhile (with a
+// snapshot of some reader's, say), are what a walk of the list finds.
+func (s *suite) listsUnderWriters(t *testing.T) {
+	st := s.open(t, nil)
+	w := newWorld(t, st)
+	const n = 1100
+	batch := make([]*geoetl.Schedule, 0, n)
+	for i := 0; i < n; i++ {
+		x := newSchedule(w.ten.ID, w.wf.ID, fmt.Sprintf("c %04d", i))
+		x.Description = "hit"
+		batch = append(batch, x)
+	}
+	errs, err := st.CreateSchedules(bg, batch, 0, nil)
+	noErr(t, err)
+	for _, err := range errs {
+		noErr(t, err)
+	}
+	filters := []geoetl.ScheduleFilter{
+		{TenantID: w.ten.ID, Q: "hit", Page: geoetl.Page{Limit: 1}},
+		{TenantID: w.ten.ID, Page: geoetl.Page{Limit: 5, Offset: 1050}},
+		{TenantID: w.ten.ID, Q: "hit", Page: geoetl.Page{Limit: 5, Offset: 1020}},
+	}
+	done := make(chan struct{})
+	fail := make(chan error, 64)
+	var readers sync.WaitGroup
+	for r := 0; r < 4; r++ {
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				for _, f := range filters {
+					if _, _, _, err := st.FindSchedules(bg, f); err != nil {
+						fail <- err
+						return
+					}
+				}
+			}
+		}()
+	}
+	var writers sync.WaitGroup
+	for wr := 0; wr < 4; wr++ {
+		writers.Add(1)
+		go func() {
+			defer writers.Done()
+			var mine []*geoetl.Schedule
+			for i := 0; i < 15; i++ {
+				x := newSchedule(w.ten.ID, w.wf.ID, fmt.Sprintf("b %d-%02d", wr, i))
+				x.Description = "hit"
+				if err := st.CreateSchedule(bg, x); err != nil {
+					fail <- err
+					return
+				}
+				mine = append(mine, x)
+				var err error
+				switch i % 3 {
+				case 1:
+					err = st.DeleteSchedule(bg, w.ten.ID, mine[0].ID)
+					mine = mine[1:]
+				case 2:
+					_, err = st.UpdateSchedule(bg, w.ten.ID, batch[wr*100+i].ID, nil, func(x *geoetl.Schedule) error {
+						x.Description = "miss"
+						return nil
+					})
+				}
+				if err != nil {
+					fail <- err
+					return
+				}
+			}
+		}()
+	}
+	writers.Wait()
+	close(done)
+	readers.Wait()
+	close(fail)
+	for err := range fail {
+		t.Fatal(err)
+	}
+	for _, f := range filters {
+		walk := f
+		walk.Limit, walk.Offset = geoetl.MaxPageLimit, 0
+		var want []string
+		for {
+			got, _, next, err := st.FindSchedules(bg, walk)
+			noErr(t, err)
+			want = append(want, scheduleIDs(got)...)
+			if next == "" {
+				break
+			}
+			walk.Cursor = next
+		}
+		for i := 0; i < 3; i++ {
+			got, total, _, err := st.FindSchedules(bg, f)
+			noErr(t, err)
+			wantPage := want[min(f.Offset, len(want)):min(f.Offset+f.Limit, len(want))]
+			if total != len(want) || !slices.Equal(scheduleIDs(got), wantPage) {
+				t.Fatalf("q=%q offset %d after the writers: total %d, want %d; page %v, want %v", f.Q, f.Offset, total, len(want), scheduleIDs(got), wantPage)
+			}
+		}
 	}
 }

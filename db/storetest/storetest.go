@@ -38,6 +38,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"ScheduleSearch", s.scheduleSearch},
 		{"ListTotals", s.listTotals},
 		{"ListOffsets", s.listOffsets},
+		{"ListsUnderWriters", s.listsUnderWriters},
 		{"Executions", s.executions},
 		{"Claims", s.claims},
 		{"SchedulerClaims", s.schedulerClaims},
