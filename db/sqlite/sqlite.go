@@ -189,6 +189,8 @@ var dialect = &sqlstore.Dialect{
 	// Migration 00006.
 	ListChanges: "schedule_list_changes",
 	StatusCount: `SELECT coalesce(sum(n), 0) FROM schedule_status_counts WHERE tenant_id = $1 AND ($2 = '' OR status = $2)`,
+	// Migration 00013.
+	BulkScheduleInsert: bulkScheduleInsert,
 	HourBucket: func(col string) string {
 		return fmt.Sprintf("((%s / 3600000000) * 3600000000)", col)
 	},

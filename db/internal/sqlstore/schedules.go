@@ -179,7 +179,8 @@ func (s *Store) CreateScheduleCapped(ctx context.Context, x *geoetl.Schedule, ma
 // Rows go in as multi-row INSERTs, createChunk at a time, with their
 // versions and audit entries likewise: a statement per row made SQLite
 // flush the search index and journal the same pages once per row, which
-// was most of an import's time.
+// was most of an import's time. Where the dialect has a bulk path for the
+// row triggers on schedules, their work is done once for the batch.
 func (s *Store) CreateSchedules(ctx context.Context, list []*geoetl.Schedule, max int, audit func(*geoetl.Schedule) *geoetl.AuditEntry) ([]error, error) {
 	if len(list) == 0 {
 		return nil, nil
@@ -211,6 +212,12 @@ func (s *Store) CreateSchedules(ctx context.Context, list []*geoetl.Schedule, ma
 			have = n
 		}
 		b := &scheduleBatch{s: s, tx: tx, now: now, results: results}
+		bulk := s.d.BulkScheduleInsert
+		if bulk != nil {
+			if _, err := tx.Exec(ctx, bulk.Begin); err != nil {
+				return err
+			}
+		}
 		workflows := map[string]error{}
 		for i, x := range list {
 			// A queued row may still turn out to be a taken name, so the
@@ -273,6 +280,21 @@ func (s *Store) CreateSchedules(ctx context.Context, list []*geoetl.Schedule, ma
 		}
 		if _, err := b.flush(ctx); err != nil {
 			return err
+		}
+		if bulk != nil {
+			ids := make([]string, len(b.created))
+			for k, x := range b.created {
+				ids[k] = x.ID
+			}
+			list := s.d.IDList(ids)
+			for _, q := range bulk.Finish {
+				if _, err := tx.Exec(ctx, q, list, tid); err != nil {
+					return err
+				}
+			}
+			if _, err := tx.Exec(ctx, bulk.End); err != nil {
+				return err
+			}
 		}
 		return b.writeHistory(ctx, audit)
 	})
