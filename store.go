@@ -120,7 +120,8 @@ type ScheduleStore interface {
 	CreateSchedule(ctx context.Context, s *Schedule) error
 	// CreateSchedules stores a batch of one tenant's schedules in one
 	// transaction, each as CreateSchedule, with audit's entry for each
-	// created (audit may be nil). With max > 0 it counts the tenant's
+	// created (audit may be nil; it may be called from other goroutines,
+	// several at once, while the transaction runs). With max > 0 it counts the tenant's
 	// schedules once, as CreateScheduleCapped, and refuses (OverLimit) the
 	// items that would go over. It returns per schedule nil or why it was
 	// not created (ECONFLICT, ENOTFOUND, OverLimit); an error means
