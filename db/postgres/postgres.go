@@ -96,6 +96,9 @@ var dialect = &sqlstore.Dialect{
 	InIDs: func(col string, n int) string {
 		return fmt.Sprintf("%s = ANY($%d::uuid[])", col, n)
 	},
+	InTexts: func(col string, n int) string {
+		return fmt.Sprintf("%s = ANY($%d::text[])", col, n)
+	},
 	LockSkip: " FOR UPDATE SKIP LOCKED",
 	Lock:     " FOR UPDATE",
 	HasTag: func(tag string) (string, []any) {

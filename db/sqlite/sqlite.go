@@ -175,6 +175,9 @@ var dialect = &sqlstore.Dialect{
 	InIDs: func(col string, n int) string {
 		return fmt.Sprintf("%s IN (SELECT value FROM json_each($%d))", col, n)
 	},
+	InTexts: func(col string, n int) string {
+		return fmt.Sprintf("%s IN (SELECT value FROM json_each($%d))", col, n)
+	},
 	// The substring test on the JSON text (encoded as the store encodes
 	// it) is a cheap filter that spares most rows the json_each scan, which
 	// alone decides.

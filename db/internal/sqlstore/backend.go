@@ -84,6 +84,9 @@ type Dialect struct {
 	IDList func(ids []string) any
 	// InIDs returns a condition that col is one of the ids in parameter n.
 	InIDs func(col string, n int) string
+	// InTexts returns a condition that the text column col is one of the
+	// strings in parameter n, a list encoded by IDList.
+	InTexts func(col string, n int) string
 	// LockSkip is appended to a SELECT whose rows the transaction claims:
 	// FOR UPDATE SKIP LOCKED on PostgreSQL, nothing on SQLite, whose
 	// single writer serialises claimers.
