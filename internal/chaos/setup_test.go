@@ -53,16 +53,25 @@ func pick[T any](short, longer T) T {
 	return short
 }
 
-// Production timings of `geoetl serve`, which the scenarios do not change:
-// heartbeats every 5 s, a 30 s lease, the reaper every 5 s.
-const (
-	lease    = 30 * time.Second
-	reapEach = 5 * time.Second
+// The lease the instances run with (--lease): in the long mode the
+// production default, 30 s, heartbeated and reaped every 5 s; in the short
+// mode 10 s, heartbeated and reaped every 1.67 s (a sixth, as in
+// production), so that a lost run is found and retried in seconds. Every
+// ordering the scenarios depend on scales with it: the leader's lock
+// session ends after half a lease of silence, an instance stops trusting
+// its runs after three quarters of one, and the server's 5 s limit on a
+// session idle inside a transaction stays below the lease.
+var (
+	lease    = pick(10*time.Second, 30*time.Second)
+	reapEach = lease / 6
 	// settle is how long after its last fault a scenario waits at most for
 	// every occurrence to be resolved: a lost run is reaped one lease
 	// after its last heartbeat, at the reaper's next pass, and retried.
 	settle = lease + 2*reapEach + 20*time.Second
 )
+
+// leaseArgs are the serve flags that set the lease.
+func leaseArgs() []string { return []string{"--lease", lease.String()} }
 
 // fleet is several geoetl serve processes on one PostgreSQL database,
 // with a store of its own (application_name chaos-checker, so that
@@ -98,7 +107,7 @@ func newFleet(t *testing.T, n int, extraArgs ...string) *fleet {
 	for i := range n {
 		id := fmt.Sprintf("node-%d", i)
 		f.nodes = append(f.nodes, &Instance{ID: id, Bin: bin, DB: withAppName(t, u, "geoetl-"+id), Dir: filepath.Join(t.TempDir(), strconv.Itoa(i)),
-			Args: append([]string{"--shutdown-grace", "10s"}, extraArgs...), Log: syncWriter(logs)})
+			Args: append(append([]string{"--shutdown-grace", "10s"}, leaseArgs()...), extraArgs...), Log: syncWriter(logs)})
 	}
 	f.startAll()
 	f.store = openChecker(t, u)
