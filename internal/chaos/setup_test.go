@@ -2,6 +2,7 @@ package chaos
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"net/url"
 	"os"
@@ -40,9 +41,31 @@ func TestMain(m *testing.M) {
 		os.RemoveAll(dir)
 		os.Exit(1)
 	}
+	flag.Parse()
+	allAtOnce()
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// atOnce is how many tests of this package run at once: every scenario
+// (and each DST day) has a database or file and processes of its own and
+// spends most of its time waiting on its clock, so they all run together
+// instead of -parallel at a time. Only the PostgreSQL scenarios open
+// server sessions, and there are four of them, as many as -parallel 4
+// already ran together.
+const atOnce = 10
+
+// allAtOnce raises -parallel to atOnce, unless it asks for one test at a
+// time.
+func allAtOnce() {
+	f := flag.Lookup("test.parallel")
+	if f == nil {
+		return
+	}
+	if n, err := strconv.Atoi(f.Value.String()); err == nil && n > 1 && n < atOnce {
+		_ = f.Value.Set(strconv.Itoa(atOnce))
+	}
 }
 
 // pick returns the short value, or the long one under GEOETL_CHAOS_LONG.
@@ -166,11 +189,16 @@ func openChecker(t *testing.T, u string) geoetl.Store {
 	return st
 }
 
-// stopAll stops every running node gracefully.
+// stopAll stops every running node gracefully, all at once (each waits
+// for its own runs, so one after the other would add their graces up).
 func (f *fleet) stopAll() {
 	f.t.Helper()
+	errs := make(chan error, len(f.nodes))
 	for _, in := range f.nodes {
-		if err := in.Stop(30 * time.Second); err != nil {
+		go func() { errs <- in.Stop(30 * time.Second) }()
+	}
+	for range f.nodes {
+		if err := <-errs; err != nil {
 			f.t.Error(err)
 		}
 	}
