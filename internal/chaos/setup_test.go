@@ -48,19 +48,20 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// atOnce is how many tests of this package run at once: every scenario
-// (and each DST day) has a database or file and processes of its own and
-// spends most of its time waiting on its clock, so they all run together
-// instead of -parallel at a time. Only the PostgreSQL scenarios open
-// server sessions, and there are four of them, as many as -parallel 4
-// already ran together.
+// atOnce is how many tests of this package run at once in the short
+// mode: every scenario (and each DST day) has a database or file and
+// processes of its own and spends most of its time waiting on its clock,
+// so they all run together instead of -parallel at a time. Only the
+// PostgreSQL scenarios open server sessions, and there are four of them,
+// as many as -parallel 4 already ran together. The long mode keeps
+// -parallel: its scenarios are heavier and run for minutes.
 const atOnce = 10
 
-// allAtOnce raises -parallel to atOnce, unless it asks for one test at a
-// time.
+// allAtOnce raises -parallel to atOnce in the short mode, unless it asks
+// for one test at a time.
 func allAtOnce() {
 	f := flag.Lookup("test.parallel")
-	if f == nil {
+	if f == nil || long {
 		return
 	}
 	if n, err := strconv.Atoi(f.Value.String()); err == nil && n > 1 && n < atOnce {
