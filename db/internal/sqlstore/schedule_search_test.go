@@ -225,7 +225,19 @@ func TestScheduleSearch_IndexAgreesWithScanOnPostgres(t *testing.T) {
 // every row does.
 func TestScheduleSearch_KeptTotalsFollowChanges(t *testing.T) {
 	t.Parallel()
-	w := newSearchWorld(t, 400)
+	keptTotalsFollowChanges(t, newSearchWorld(t, 400))
+}
+
+// TestScheduleSearch_KeptTotalsFollowChangesOnPostgres is the same on
+// PostgreSQL, whose totals are kept with the snapshot they were counted
+// in and brought up to date from a log of changes by transaction.
+func TestScheduleSearch_KeptTotalsFollowChangesOnPostgres(t *testing.T) {
+	t.Parallel()
+	st, _ := dbtest.Postgres(t)
+	keptTotalsFollowChanges(t, fillSearchWorld(t, st, "", 400))
+}
+
+func keptTotalsFollowChanges(t *testing.T, w *searchWorld) {
 	indexed := sqlstore.WithSearchLimits(w.store, 1_000_000, 0)
 	scan := sqlstore.WithoutSearchIndex(w.store)
 	qs := w.queries(60)
