@@ -19,21 +19,95 @@ func (s *Store) notWaiting(n int) string {
 
 // DuePending returns the unclaimed pending executions due by p.Until,
 // without the rows that wait for a slot of one of the schedules in
-// p.Waiting or for a run slot of one of p.Tenants.
+// p.Waiting or for a run slot of one of p.Tenants, nor (on PostgreSQL)
+// those whose schedule another transaction holds.
 func (c *claimTx) DuePending(p *geoetl.DuePendingParams) ([]*geoetl.Execution, error) {
 	until, limit := p.Until, p.Limit
 	ids, tids := normIDs(p.Waiting), normIDs(p.Tenants)
+	var out []*geoetl.Execution
+	var err error
 	if len(ids) == 0 && len(tids) == 0 {
-		return c.duePending(until, limit)
+		out, err = c.duePending(until, limit)
+	} else {
+		var rows Rows
+		rows, err = c.tx.Query(c.ctx, `SELECT `+executionCols+` FROM executions
+			WHERE status = 'pending' AND instance_id IS NULL AND due_at <= $1 AND `+c.s.notWaiting(3)+`
+			ORDER BY due_at, id LIMIT $2`+c.s.d.LockSkip,
+			c.s.t(until), int64(limit), c.s.d.IDList(ids), c.s.d.IDList(tids))
+		if err == nil {
+			out, err = collect(rows, scanExecution)
+		}
 	}
-	rows, err := c.tx.Query(c.ctx, `SELECT `+executionCols+` FROM executions
-		WHERE status = 'pending' AND instance_id IS NULL AND due_at <= $1 AND `+c.s.notWaiting(3)+`
-		ORDER BY due_at, id LIMIT $2`+c.s.d.LockSkip,
-		c.s.t(until), int64(limit), c.s.d.IDList(ids), c.s.d.IDList(tids))
 	if err != nil {
 		return nil, err
 	}
-	return collect(rows, scanExecution)
+	return c.withoutHeldSchedules(out)
+}
+
+// withoutHeldSchedules locks the schedules of pending rows, skipping
+// those another transaction holds, and leaves out the rows of the
+// skipped ones, for a later claim (PostgreSQL; SQLite's single writer has
+// no others). The claim decides about a schedule's slots holding its row
+// (FindSchedules); waiting for a row another claimer held, a claim that
+// locked due schedules of its own made the outcome writers and the other
+// claimers wait for those in turn, and several instances formed a convoy.
+// A pending row whose schedule is gone is kept: the claim fails it.
+func (c *claimTx) withoutHeldSchedules(pending []*geoetl.Execution) ([]*geoetl.Execution, error) {
+	if !c.s.d.AdvisoryLocks || len(pending) == 0 {
+		return pending, nil
+	}
+	var sids []string
+	seen := map[string]bool{}
+	for _, e := range pending {
+		if e.ScheduleID != nil && !seen[*e.ScheduleID] {
+			seen[*e.ScheduleID] = true
+			sids = append(sids, *e.ScheduleID)
+		}
+	}
+	if len(sids) == 0 {
+		return pending, nil
+	}
+	scan := func(r Row) (string, error) {
+		var id string
+		return id, r.Scan(str(&id))
+	}
+	rows, err := c.tx.Query(c.ctx, `SELECT id FROM schedules WHERE `+c.s.d.InIDs("id", 1)+` ORDER BY id`+c.s.d.LockSkip, c.s.d.IDList(sids))
+	if err != nil {
+		return nil, err
+	}
+	locked, err := collect(rows, scan)
+	if err != nil {
+		return nil, err
+	}
+	if len(locked) == len(sids) {
+		return pending, nil
+	}
+	for _, id := range locked {
+		delete(seen, id)
+	}
+	var rest []string
+	for id := range seen {
+		rest = append(rest, id)
+	}
+	rows, err = c.tx.Query(c.ctx, `SELECT id FROM schedules WHERE `+c.s.d.InIDs("id", 1), c.s.d.IDList(rest))
+	if err != nil {
+		return nil, err
+	}
+	held, err := collect(rows, scan) // exist, so another transaction holds them
+	if err != nil {
+		return nil, err
+	}
+	skip := make(map[string]bool, len(held))
+	for _, id := range held {
+		skip[id] = true
+	}
+	out := pending[:0]
+	for _, e := range pending {
+		if e.ScheduleID == nil || !skip[*e.ScheduleID] {
+			out = append(out, e)
+		}
+	}
+	return out, nil
 }
 
 // NextWakeAt returns the soonest next run of an active schedule or due
