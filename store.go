@@ -320,6 +320,10 @@ type ClaimTx interface {
 	// that claimers deciding about the same schedule's slots take turns;
 	// missing ones are absent from the map.
 	FindSchedules(ids []string) (map[string]*Schedule, error)
+	// FindFreeSchedules is FindSchedules without waiting: the schedules
+	// another transaction holds (PostgreSQL) are not locked or returned
+	// in found but listed by id in held.
+	FindFreeSchedules(ids []string) (found map[string]*Schedule, held []string, err error)
 	// CancelExecutions cancels unfinished executions with reason as their
 	// error: pending ones at once (status cancelled), running ones by
 	// setting their cancel flag for their instance to stop them. Finished

@@ -91,6 +91,19 @@ func TestDuePending_LeavesOutRowsWhoseScheduleAnotherClaimerHolds(t *testing.T) 
 	if got, want := due(), []string{rows[1].ID, rows[2].ID}; !slices.Equal(got, want) {
 		t.Fatalf("due pending while the first schedule is held = %v, want %v", got, want)
 	}
+	// The decider's read: the held schedule is named, not waited for.
+	if err := st.Claim(ctx, func(tx geoetl.ClaimTx) error {
+		found, held, err := tx.FindFreeSchedules([]string{*rows[0].ScheduleID, *rows[1].ScheduleID, *rows[2].ScheduleID})
+		if err != nil {
+			return err
+		}
+		if len(found) != 1 || found[*rows[1].ScheduleID] == nil || !slices.Equal(held, []string{*rows[0].ScheduleID}) {
+			t.Errorf("FindFreeSchedules found %d (want the free one only), held %v (want the first)", len(found), held)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
 	if err := tx.Rollback(ctx); err != nil {
 		t.Fatal(err)
 	}

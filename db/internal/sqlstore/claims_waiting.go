@@ -67,35 +67,9 @@ func (c *claimTx) withoutHeldSchedules(pending []*geoetl.Execution) ([]*geoetl.E
 	if len(sids) == 0 {
 		return pending, nil
 	}
-	scan := func(r Row) (string, error) {
-		var id string
-		return id, r.Scan(str(&id))
-	}
-	rows, err := c.tx.Query(c.ctx, `SELECT id FROM schedules WHERE `+c.s.d.InIDs("id", 1)+` ORDER BY id`+c.s.d.LockSkip, c.s.d.IDList(sids))
-	if err != nil {
-		return nil, err
-	}
-	locked, err := collect(rows, scan)
-	if err != nil {
-		return nil, err
-	}
-	if len(locked) == len(sids) {
-		return pending, nil
-	}
-	for _, id := range locked {
-		delete(seen, id)
-	}
-	var rest []string
-	for id := range seen {
-		rest = append(rest, id)
-	}
-	rows, err = c.tx.Query(c.ctx, `SELECT id FROM schedules WHERE `+c.s.d.InIDs("id", 1), c.s.d.IDList(rest))
-	if err != nil {
-		return nil, err
-	}
-	held, err := collect(rows, scan) // exist, so another transaction holds them
-	if err != nil {
-		return nil, err
+	_, held, err := c.lockFreeSchedules(sids, false)
+	if err != nil || len(held) == 0 {
+		return pending, err
 	}
 	skip := make(map[string]bool, len(held))
 	for _, id := range held {
@@ -108,6 +82,64 @@ func (c *claimTx) withoutHeldSchedules(pending []*geoetl.Execution) ([]*geoetl.E
 		}
 	}
 	return out, nil
+}
+
+// lockFreeSchedules locks the schedules among ids that no other
+// transaction holds, skipping the others, and returns those it locked
+// (read in full when full is set, else only their ids) and the ids of the
+// existing ones it skipped. Ids of schedules that do not exist are in
+// neither.
+func (c *claimTx) lockFreeSchedules(ids []string, full bool) (map[string]*geoetl.Schedule, []string, error) {
+	cols := "id"
+	if full {
+		cols = scheduleCols
+	}
+	rows, err := c.tx.Query(c.ctx, `SELECT `+cols+` FROM schedules WHERE `+c.s.d.InIDs("id", 1)+` ORDER BY id`+c.s.d.LockSkip, c.s.d.IDList(ids))
+	if err != nil {
+		return nil, nil, err
+	}
+	locked, err := collect(rows, func(r Row) (*geoetl.Schedule, error) {
+		if full {
+			return scanSchedule(r)
+		}
+		var sc geoetl.Schedule
+		return &sc, r.Scan(str(&sc.ID))
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	found := make(map[string]*geoetl.Schedule, len(locked))
+	for _, sc := range locked {
+		found[sc.ID] = sc
+	}
+	if len(found) == len(ids) || c.s.d.LockSkip == "" {
+		return found, nil, nil
+	}
+	var rest []string
+	for _, id := range ids {
+		if found[id] == nil {
+			rest = append(rest, id)
+		}
+	}
+	rows, err = c.tx.Query(c.ctx, `SELECT id FROM schedules WHERE `+c.s.d.InIDs("id", 1), c.s.d.IDList(rest))
+	if err != nil {
+		return nil, nil, err
+	}
+	held, err := collect(rows, func(r Row) (string, error) { // they exist: another transaction holds them
+		var id string
+		return id, r.Scan(str(&id))
+	})
+	return found, held, err
+}
+
+// FindFreeSchedules is FindSchedules without waiting: schedules another
+// transaction holds are left out of found and listed in held.
+func (c *claimTx) FindFreeSchedules(ids []string) (map[string]*geoetl.Schedule, []string, error) {
+	ids = normIDs(ids)
+	if len(ids) == 0 {
+		return map[string]*geoetl.Schedule{}, nil, nil
+	}
+	return c.lockFreeSchedules(ids, true)
 }
 
 // NextWakeAt returns the soonest next run of an active schedule or due
