@@ -220,7 +220,8 @@ type claimCtx struct {
 	tenantRuns map[string]int
 
 	inserts    []*geoetl.Execution
-	insertJobs []*job // parallel to inserts: the job to run, or nil
+	insertJobs []*job          // parallel to inserts: the job to run, or nil
+	fresh      map[string]bool // ids of rows this transaction claims as jobs here
 	updates    []*geoetl.Execution
 	advances   []geoetl.ScheduleAdvance
 }
@@ -399,6 +400,13 @@ func (c *claimCtx) plan(sc *geoetl.Schedule, wf *geoetl.Workflow, p schedulePlan
 			// (decide.go). It holds the slot meanwhile.
 			j := c.lease(e, sc, wf)
 			j.contended = sl.decide(sc.OverlapPolicy, kindFresh, "") != decideStart
+			if j.contended {
+				// Taken by this instance's own runs alone (the catch-up
+				// a restart claims with the next occurrence, or the
+				// previous occurrence still running): the firer starts
+				// it directly if they have ended by its time.
+				j.after, _ = c.cl.held.ownHolders(sl.holders, c.fresh)
+			}
 			c.insert(e, j)
 			sl.started(e)
 		}
@@ -429,6 +437,12 @@ func (c *claimCtx) newRow(sc *geoetl.Schedule, o occurrence) *geoetl.Execution {
 }
 
 func (c *claimCtx) insert(e *geoetl.Execution, j *job) {
+	if j != nil {
+		if c.fresh == nil {
+			c.fresh = map[string]bool{}
+		}
+		c.fresh[e.ID] = true
+	}
 	c.inserts = append(c.inserts, e)
 	c.insertJobs = append(c.insertJobs, j)
 }
@@ -441,6 +455,10 @@ func (c *claimCtx) insertSkipped(e *geoetl.Execution, reason string) {
 // claimRow claims an existing pending row for this instance.
 func (c *claimCtx) claimRow(e *geoetl.Execution, sc *geoetl.Schedule, wf *geoetl.Workflow) {
 	j := c.lease(e, sc, wf)
+	if c.fresh == nil {
+		c.fresh = map[string]bool{}
+	}
+	c.fresh[e.ID] = true
 	c.updates = append(c.updates, e)
 	c.res.jobs = append(c.res.jobs, j)
 	c.res.byTrig[string(e.Trigger)]++
@@ -512,6 +530,15 @@ func (c *claimCtx) write() error {
 		ok, err := c.tx.InsertExecutions(c.inserts)
 		if err != nil {
 			return err
+		}
+		if slices.Contains(ok, false) {
+			// A row another claimer had may be what a job waits
+			// for: those go through the decider.
+			for _, j := range c.insertJobs {
+				if j != nil {
+					j.after = nil
+				}
+			}
 		}
 		for i, e := range c.inserts {
 			if !ok[i] {

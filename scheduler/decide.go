@@ -4,6 +4,7 @@ import (
 	"context"
 	"maps"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/geoetl/geoetl"
@@ -28,7 +29,12 @@ import (
 // running, and a claim never started counts as not running (its instance
 // is gone or stalled; the reaper hands it out again). cancel_previous
 // does not wait: it cancels whatever holds the slot. Uncontended claims
-// never come here and start with no database round trip.
+// never come here and start with no database round trip, nor do claims
+// whose slot only this instance's own jobs held when claimed, once those
+// have finished here (job.after: the catch-up a restart claims together
+// with the next occurrence, or the previous occurrence of a schedule
+// firing as often as the lookahead): no other instance can hold the slot
+// then that could not hold it against an uncontended claim.
 
 // deciderPoll is how often the decider looks again at occurrences waiting
 // for another instance's outcome, besides when a notification about their
@@ -68,6 +74,7 @@ type decider struct {
 	claimer *claimer // leaves released rows' schedules out of claims until a slot frees
 	out     *announcer
 	wake    chan struct{} // contended jobs due, or an outcome they wait for arrived
+	txs     atomic.Int64  // decider transactions so far (tests)
 }
 
 // poke wakes the decider without blocking.
@@ -134,6 +141,7 @@ func (dc *decider) decideDue(ctx context.Context) (time.Time, error) {
 		return time.Time{}, nil
 	}
 	list = slices.Clone(list)
+	dc.txs.Add(1)
 	var d *decisions
 	err := dc.store.Claim(ctx, func(tx geoetl.ClaimTx) error {
 		var err error

@@ -17,7 +17,7 @@ func (cl *claimer) dispatcher(ctx context.Context) {
 	defer t.Stop()
 	failures := 0
 	for {
-		deadline, err := cl.dispatchOnce(ctx)
+		deadline, poll, err := cl.dispatchOnce(ctx)
 		if ctx.Err() != nil {
 			return
 		}
@@ -36,6 +36,19 @@ func (cl *claimer) dispatcher(ctx context.Context) {
 			continue
 		}
 		failures = 0
+		if poll {
+			// Due work was left for capacity: what frees it (runs ending,
+			// their outcomes written, claims handed back) happens in real
+			// time, so look again after real time, not the scheduler's
+			// clock, which a test may have stopped at the occurrence.
+			select {
+			case <-time.After(pollInterval):
+			case <-cl.wake:
+			case <-ctx.Done():
+				return
+			}
+			continue
+		}
 		// The deadline is absolute: a clock that moved while the claim ran
 		// (or a fake one moved by a test) fires the timer at once.
 		wait := deadline.Sub(cl.clock.Now())
@@ -60,15 +73,20 @@ func (cl *claimer) dispatcher(ctx context.Context) {
 	}
 }
 
+// pollInterval is how soon the dispatcher looks again at due work it left
+// alone for lack of capacity, in real time.
+const pollInterval = 50 * time.Millisecond
+
 // dispatchOnce claims until nothing more is due, then returns the local
 // time to look again: the soonest next run minus the lookahead, at most
-// SweepInterval away.
-func (cl *claimer) dispatchOnce(ctx context.Context) (time.Time, error) {
+// SweepInterval away; or poll when something due was left alone for lack
+// of capacity, to look again after pollInterval of real time.
+func (cl *claimer) dispatchOnce(ctx context.Context) (deadline time.Time, poll bool, err error) {
 	var seen time.Time // the latest time the claims looked up to
 	for {
 		res, err := cl.claim(ctx)
 		if err != nil {
-			return time.Time{}, err
+			return time.Time{}, false, err
 		}
 		if len(res.jobs) > 0 || len(res.events) > 0 {
 			cl.log.Debug("claimed", "jobs", len(res.jobs), "events", len(res.events), "db_now", res.dbNow)
@@ -80,15 +98,15 @@ func (cl *claimer) dispatchOnce(ctx context.Context) (time.Time, error) {
 	}
 	next, err := cl.store.NextWakeAt(ctx, &geoetl.NextWakeAtParams{Waiting: cl.blockedList(), Tenants: cl.tenantsWaiting()})
 	if err != nil {
-		return time.Time{}, err
+		return time.Time{}, false, err
 	}
 	local := cl.clock.Now()
 	offset := cl.db.lead()
-	deadline := local.Add(cl.cfg.SweepInterval)
+	deadline = local.Add(cl.cfg.SweepInterval)
 	if next != nil {
 		lead, err := cl.lead(ctx, *next, local.Add(offset))
 		if err != nil {
-			return time.Time{}, err
+			return time.Time{}, false, err
 		}
 		at := next.Add(-lead - offset)
 		if cl.isPG {
@@ -103,13 +121,14 @@ func (cl *claimer) dispatchOnce(ctx context.Context) (time.Time, error) {
 	}
 	if !deadline.After(local) && next.After(seen) {
 		// It fell due after the claim looked: claim again at once.
-		return local, nil
+		return local, false, nil
 	}
 	if !deadline.After(local) {
 		// Something is due that the claim left alone: work beyond this
 		// instance's capacity. Look again shortly.
-		deadline = local.Add(50 * time.Millisecond)
+		cl.log.Debug("dispatcher polls", "next", next)
+		return local, true, nil
 	}
 	cl.log.Debug("dispatcher sleeps", "until", deadline, "next", next)
-	return deadline, nil
+	return deadline, false, nil
 }

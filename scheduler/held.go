@@ -46,9 +46,15 @@ type job struct {
 	// contended is set when the claim found the schedule's slot taken:
 	// at its time the overlap policy decides whether it starts.
 	contended bool
-	fenced    bool                    // stopped because its lease lapsed
-	cancel    context.CancelCauseFunc // set once running
-	index     int                     // in the timer heap, -1 when not in it
+	// after, set on a contended job, lists the jobs held here that held
+	// its slot when it was claimed, when no one else did: once they have
+	// all finished here, nothing of another instance can hold the slot
+	// that would not also hold it against an uncontended claim, so the
+	// job starts without the decider's transaction. Guarded by held.mu.
+	after  []string
+	fenced bool                    // stopped because its lease lapsed
+	cancel context.CancelCauseFunc // set once running
+	index  int                     // in the timer heap, -1 when not in it
 }
 
 type jobState int
@@ -260,6 +266,37 @@ func (h *held) statesOf(occ map[string][]*geoetl.Execution, instance string) map
 		}
 	}
 	return mine
+}
+
+// ownHolders returns the ids of a slot's holders when every one is a job
+// held here or about to be (fresh, claimed in the same transaction), and
+// false when any is not.
+func (h *held) ownHolders(holders []*geoetl.Execution, fresh map[string]bool) ([]string, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	ids := make([]string, 0, len(holders))
+	for _, e := range holders {
+		if j := h.jobs[e.ID]; !fresh[e.ID] && (j == nil || j.state == jobDropped) {
+			return nil, false
+		}
+		ids = append(ids, e.ID)
+	}
+	return ids, true
+}
+
+// settledLocked reports whether the jobs a contended job waits for (its
+// after list) have all finished here, their outcome written or on its
+// way. h.mu is held.
+func (h *held) settledLocked(j *job) bool {
+	if len(j.after) == 0 {
+		return false
+	}
+	for _, id := range j.after {
+		if o := h.jobs[id]; o != nil && o.state != jobFinished {
+			return false
+		}
+	}
+	return true
 }
 
 // awaitsOutcome reports whether a contended job waits for an outcome of

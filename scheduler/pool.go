@@ -73,7 +73,7 @@ func (r *runner) firer(ctx context.Context) {
 			if j.state != jobClaimed {
 				continue
 			}
-			if j.contended {
+			if j.contended && !h.settledLocked(j) {
 				j.state = jobDeciding
 				h.deciding = append(h.deciding, j)
 				contended = true

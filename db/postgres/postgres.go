@@ -120,11 +120,14 @@ var dialect = &sqlstore.Dialect{
 	// Counts by status kept by triggers (migration 00007), sharded per
 	// writing session: a list filtered by status alone, or not at all,
 	// sums them instead of counting the tenant's rows.
-	StatusCount: `SELECT coalesce(sum(n), 0) FROM schedule_status_counts WHERE tenant_id = $1 AND ($2::text = '' OR status = $2::text)`,
-	FilterCount: `SELECT coalesce(sum(n), 0) FROM schedule_filter_counts WHERE tenant_id = $1 AND kind = $2::"char" AND key = $3::text AND ($4::text = '' OR status = $4::text)`,
-	SearchCount: `SELECT schedule_search_count($1::text)`,
-	DeferOffset: true,
-	Arrays:      true,
+	StatusCount:     `SELECT coalesce(sum(n), 0) FROM schedule_status_counts WHERE tenant_id = $1 AND ($2::text = '' OR status = $2::text)`,
+	FilterCount:     `SELECT coalesce(sum(n), 0) FROM schedule_filter_counts WHERE tenant_id = $1 AND kind = $2::"char" AND key = $3::text AND ($4::text = '' OR status = $4::text)`,
+	SearchCount:     `SELECT schedule_search_count($1::text)`,
+	SnapshotChanges: "schedule_list_changes",
+	SnapshotHorizon: "schedule_list_horizon",
+	ListPage:        "schedule_list_page",
+	DeferOffset:     true,
+	Arrays:          true,
 	HourBucket: func(col string) string {
 		return fmt.Sprintf("date_trunc('hour', %s, 'UTC')", col)
 	},

@@ -66,8 +66,10 @@ func TestRowLevelSecurity_HidesOtherTenantsRows(t *testing.T) {
 		return n
 	}
 	// schedule_filter_counts holds one row for the schedule (its
-	// workflow; it has no tags), schedule_search its searchable copy.
-	for _, table := range []string{"schedules", "workflows", "schedule_versions", "workflow_versions", "schedule_filter_counts", "schedule_search"} {
+	// workflow; it has no tags), schedule_search its searchable copy,
+	// schedule_list_changes the schedule's creation.
+	for _, table := range []string{"schedules", "workflows", "schedule_versions", "workflow_versions", "schedule_filter_counts", "schedule_search",
+		"schedule_list_changes"} {
 		t.Run(table, func(t *testing.T) {
 			if n := count(t, table, "", false); n != 1 {
 				t.Fatalf("the connecting role sees %d rows, want 1 (cross-tenant work must see all)", n)

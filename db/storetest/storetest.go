@@ -37,6 +37,8 @@ func Run(t *testing.T, newStore Factory) {
 		{"ScheduleLists", s.scheduleLists},
 		{"ScheduleSearch", s.scheduleSearch},
 		{"ListTotals", s.listTotals},
+		{"ListOffsets", s.listOffsets},
+		{"ListsUnderWriters", s.listsUnderWriters},
 		{"Executions", s.executions},
 		{"Claims", s.claims},
 		{"SchedulerClaims", s.schedulerClaims},

@@ -88,6 +88,8 @@ type SchedReport struct {
 	GivingUp        int           // "giving up" log lines
 	ErrorLines      []string
 	Probe           *Stats
+	ProbeList       *Stats // of Probe: the /executions list
+	ProbeReady      *Stats // of Probe: /readyz
 	CreatePerSecond float64
 	Down            time.Duration // simulated downtime before the window
 	Restart         time.Duration // from the start of the process to ready
@@ -199,7 +201,7 @@ func RunSched(ctx context.Context, cfg SchedConfig) (*SchedReport, error) {
 		pids = append(pids, in.Pid())
 	}
 
-	var probe *Stats
+	var probe, probeList, probeReady *Stats
 	var wg sync.WaitGroup
 	sampler := startSampler(pids)
 	time.Sleep(time.Until(from))
@@ -208,7 +210,10 @@ func RunSched(ctx context.Context, cfg SchedConfig) (*SchedReport, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			probe = e.probe(ctx, cfg.Probe, to)
+			probeList, probeReady = e.probe(ctx, cfg.Probe, to)
+			probe = &Stats{}
+			probe.merge(probeList)
+			probe.merge(probeReady)
 		}()
 	}
 	if cfg.ProfileDir != "" {
@@ -224,7 +229,7 @@ func RunSched(ctx context.Context, cfg SchedConfig) (*SchedReport, error) {
 	cpu1, io1 := fleetCPU(pids), fleetIO(pids)
 	rep.PeakRSS, rep.PeakAnon = sampler.stop()
 	wg.Wait()
-	rep.Probe = probe
+	rep.Probe, rep.ProbeList, rep.ProbeReady = probe, probeList, probeReady
 	rep.CPUMicros = cpu1.sub(cpu0)
 	rep.WriteBytes = io1.bytes - io0.bytes
 	// Runs of the window's last second finish and are written.
@@ -306,21 +311,21 @@ func (e *env) importSchedules(ctx context.Context, n, chunk int) error {
 }
 
 // probe sends a list and /readyz in turn at rate requests a second until
-// deadline.
-func (e *env) probe(ctx context.Context, rate float64, deadline time.Time) *Stats {
-	st := &Stats{}
+// deadline, and returns the latencies of each.
+func (e *env) probe(ctx context.Context, rate float64, deadline time.Time) (list, ready *Stats) {
+	list, ready = &Stats{}, &Stats{}
 	client := &http.Client{Timeout: time.Minute}
 	every := time.Duration(float64(time.Second) / rate)
 	start := time.Now()
 	for i := 0; ; i++ {
 		at := start.Add(time.Duration(i) * every)
 		if !at.Before(deadline) || ctx.Err() != nil {
-			return st
+			return list, ready
 		}
 		time.Sleep(time.Until(at))
 		if i%2 == 0 {
 			d, status, err := e.do(ctx, client, e.editor, "GET", "/executions?limit=50", nil)
-			st.add(d, status, err)
+			list.add(d, status, err)
 			continue
 		}
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, e.base+"/readyz", nil)
@@ -332,7 +337,7 @@ func (e *env) probe(ctx context.Context, rate float64, deadline time.Time) *Stat
 			res.Body.Close()
 			status = res.StatusCode
 		}
-		st.add(time.Since(t), status, err)
+		ready.add(time.Since(t), status, err)
 	}
 }
 
@@ -523,6 +528,10 @@ func (r *SchedReport) Print(w io.Writer) {
 	if r.Probe != nil {
 		fmt.Fprintf(w, "\nAPI during the window (/executions list and /readyz in turn): %d requests, p50 %s, p99 %s, errors %d\n",
 			r.Probe.Count, r.Probe.P50(), r.Probe.P99(), r.Probe.Errors)
+		if r.ProbeList != nil && r.ProbeReady != nil {
+			fmt.Fprintf(w, "of which the list p50 %s, p99 %s; /readyz p50 %s, p99 %s\n",
+				r.ProbeList.P50(), r.ProbeList.P99(), r.ProbeReady.P50(), r.ProbeReady.P99())
+		}
 	}
 	if r.Down > 0 {
 		fmt.Fprintf(w, "\nRestart after %s down: ready in %s; %d miss records counting %d occurrences, %d catch-up runs; the window starts at the first whole second after ready.\n",

@@ -114,6 +114,20 @@ type Dialect struct {
 	// of schedules. The store then keeps the totals of schedule lists and
 	// updates them from it. Empty: every list counts afresh.
 	ListChanges string
+	// SnapshotChanges, when set, names a table that logs the changes
+	// ListChanges does, with the transaction that made each (column xid,
+	// an xid8) in place of a generation (PostgreSQL 00012, where a
+	// generation per tenant would be a hot row); SnapshotHorizon names
+	// the table whose row for a tenant holds the xid before which its
+	// changes may have been pruned. The store then keeps list totals with
+	// the snapshot they were counted in.
+	SnapshotChanges string
+	SnapshotHorizon string
+	// ListPage names a function that returns a page of a tenant's
+	// schedules in name order from a key on, filtered like a list
+	// (PostgreSQL 00012: schedule_list_page), for pages that seek from
+	// an anchor. Empty: no anchors.
+	ListPage string
 	// StatusCount reads how many schedules tenant $1 has in status $2 (''
 	// for all), from counts triggers keep (SQLite 00006, PostgreSQL
 	// 00007). Empty: such lists count too.

@@ -12,7 +12,7 @@ func WithoutSearchIndex(s *Store) *Store {
 	c, d := *s, *s.d
 	d.SearchIndex = nil
 	c.d = &d
-	c.totals = nil
+	c.totals, c.snapTotals, c.broad, c.anchors = nil, nil, nil, nil
 	return &c
 }
 

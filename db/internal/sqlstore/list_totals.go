@@ -63,6 +63,9 @@ func (s *Store) scheduleTotal(ctx context.Context, tx Tx, tid string, f geoetl.S
 		err := tx.QueryRow(ctx, s.d.FilterCount, tid, kind, key, string(f.Status)).Scan(&n)
 		return n, err
 	}
+	if s.snapTotals != nil {
+		return s.snapshotTotal(ctx, tx, f, table, w, exact)
+	}
 	// A search the index narrowed (w holds the candidates' keys, exact
 	// does not) counts those few rows; one it did not, the narrow copy.
 	if f.Q != "" && f.Status == "" && f.Tag == "" && f.WorkflowID == "" && len(w.conds) == len(exact.conds) && s.d.SearchCount != "" {

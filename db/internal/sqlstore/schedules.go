@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"time"
 
@@ -595,21 +596,48 @@ func (s *Store) FindSchedules(ctx context.Context, f geoetl.ScheduleFilter) ([]*
 			q = `SELECT ` + scheduleCols + `, name_lc FROM schedules WHERE tenant_id = $1 AND id IN (SELECT id FROM schedules WHERE ` + cond +
 				` ORDER BY ` + order + lim + `) ORDER BY ` + order
 		}
-		rows, err := tx.Query(ctx, q, pw.args...)
-		if err != nil {
-			return err
-		}
-		var lastKey string
-		out, err = collect(rows, func(r Row) (*geoetl.Schedule, error) {
-			x := &geoetl.Schedule{}
-			if err := r.Scan(append(scheduleDest(x), &lastKey)...); err != nil {
-				return nil, err
+		anchored := s.anchorable(geoetl.ScheduleSort(sort), page)
+		var akey totalKey
+		var ok bool
+		var err error
+		if anchored {
+			akey = totalKey(fmt.Sprintf("%s %#v", exact.sql(), exact.args))
+			if out, ok, err = s.anchoredPage(ctx, tx, akey, f, exact, page); err != nil {
+				return err
 			}
-			fixSchedule(x)
-			return x, nil
-		})
-		if err != nil {
-			return err
+		}
+		if !ok {
+			// A page that may become an anchor comes with its
+			// statement's snapshot.
+			var snap, firstKey string
+			var seen bool
+			dest := []any{}
+			if anchored {
+				q = strings.Replace(q, `, name_lc FROM `, `, name_lc, pg_current_snapshot()::text FROM `, 1)
+				dest = append(dest, &snap)
+			}
+			rows, err := tx.Query(ctx, q, pw.args...)
+			if err != nil {
+				return err
+			}
+			out, err = collect(rows, func(r Row) (*geoetl.Schedule, error) {
+				x := &geoetl.Schedule{}
+				var nameLC string
+				if err := r.Scan(append(append(scheduleDest(x), &nameLC), dest...)...); err != nil {
+					return nil, err
+				}
+				if !seen {
+					firstKey, seen = nameLC, true
+				}
+				fixSchedule(x)
+				return x, nil
+			})
+			if err != nil {
+				return err
+			}
+			if anchored && len(out) > 0 {
+				s.keepAnchor(akey, anchor{rank: page.Offset, nameLC: firstKey, id: out[0].ID, snapshot: snap})
+			}
 		}
 		if total, err = s.scheduleTotal(ctx, tx, tid, f, from, w, exact, page, len(out)); err != nil {
 			return err

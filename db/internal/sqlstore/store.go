@@ -27,6 +27,16 @@ type Store struct {
 	// the generation they are true at, where the dialect logs list
 	// changes.
 	totals *lru.Cache[totalKey, keptTotal]
+	// snapTotals holds them with the snapshot they are true in, where
+	// the dialect logs list changes by transaction.
+	snapTotals *lru.Cache[totalKey, snapTotal]
+	// broad holds the searches (tenant and q) that the dialect's search
+	// index could not narrow when last asked, with how often they have
+	// been listed since.
+	broad *lru.Cache[string, int]
+	// anchors holds, per list filter, the keys of rows at known offsets
+	// (see list_anchors.go).
+	anchors *lru.Cache[totalKey, []anchor]
 }
 
 var _ geoetl.Store = (*Store)(nil)
@@ -39,6 +49,13 @@ func New(b Backend, clk clock.Clock, log *slog.Logger) *Store {
 	st := &Store{b: b, d: b.Dialect(), clock: clk, log: log, search: defaultSearchLimits}
 	if st.d.ListChanges != "" {
 		st.totals, _ = lru.New[totalKey, keptTotal](totalsCached)
+	}
+	if st.d.SearchIndex != nil {
+		st.broad, _ = lru.New[string, int](broadCached)
+	}
+	if st.d.SnapshotChanges != "" {
+		st.snapTotals, _ = lru.New[totalKey, snapTotal](totalsCached)
+		st.anchors, _ = lru.New[totalKey, []anchor](totalsCached)
 	}
 	return st
 }
