@@ -101,6 +101,8 @@ var dialect = &sqlstore.Dialect{
 	},
 	LockSkip: " FOR UPDATE SKIP LOCKED",
 	Lock:     " FOR UPDATE",
+
+	AdvisoryLocks: true,
 	HasTag: func(tag string) (string, []any) {
 		return "tags @> jsonb_build_array($?::text)", []any{tag}
 	},

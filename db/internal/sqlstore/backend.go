@@ -93,6 +93,11 @@ type Dialect struct {
 	LockSkip string
 	// Lock is appended to a SELECT whose rows the transaction will update.
 	Lock string
+	// AdvisoryLocks says the database has transaction-scoped advisory
+	// locks, shared by every connection (PostgreSQL): claimers then count
+	// a tenant's runs under its run-share locks (tenant_quotas.go).
+	// Without them (SQLite) the single writer serialises claimers.
+	AdvisoryLocks bool
 	// HasTag returns a condition that the JSON array column tags holds
 	// tag, with "$?" for each of its arguments (see where.add).
 	HasTag func(tag string) (cond string, args []any)
