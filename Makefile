@@ -29,9 +29,11 @@ lint:
 # Packages run two at a time (go test's default on a 2-core machine);
 # inside a package, up to 4 tests that call t.Parallel run at once, since
 # most of their time is spent waiting (for a database to be created, a
-# browser, a scenario's clock), not computing. More packages at once would
-# also add PostgreSQL sessions: the cluster and chaos tests alone hold
-# about 140 of the 300 CI allows.
+# browser, a scenario's clock), not computing. The chaos package runs all
+# its short scenarios at once (it raises -parallel itself; they mostly
+# sleep, and only four of them use PostgreSQL). More packages at once
+# would also add PostgreSQL sessions: the cluster and chaos tests alone
+# hold about 140 of the 300 CI allows.
 test: generate-check lint
 	$(GO) test -count=1 -parallel 4 -timeout 20m ./...
 
@@ -65,8 +67,9 @@ fuzz:
 	  done; \
 	done
 
-# The long chaos runs (minutes per scenario; restarts the PostgreSQL server,
-# which needs root). `make test` runs the same scenarios briefly. The full
+# The long chaos runs (minutes per scenario with the production lease of
+# 30 s; restarts the PostgreSQL server, which needs root). `make test` runs
+# the same scenarios briefly, on a 10 s lease, all at once. The full
 # log goes to CHAOSLOG; the scenario reports are printed at the end.
 CHAOSLOG  ?= $(or $(TMPDIR),/tmp)/geoetl-chaos.log
 chaos:

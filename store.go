@@ -120,7 +120,8 @@ type ScheduleStore interface {
 	CreateSchedule(ctx context.Context, s *Schedule) error
 	// CreateSchedules stores a batch of one tenant's schedules in one
 	// transaction, each as CreateSchedule, with audit's entry for each
-	// created (audit may be nil). With max > 0 it counts the tenant's
+	// created (audit may be nil; it may be called from other goroutines,
+	// several at once, while the transaction runs). With max > 0 it counts the tenant's
 	// schedules once, as CreateScheduleCapped, and refuses (OverLimit) the
 	// items that would go over. It returns per schedule nil or why it was
 	// not created (ECONFLICT, ENOTFOUND, OverLimit); an error means
@@ -304,18 +305,26 @@ type ClaimTx interface {
 	// p.Until that no live instance holds and p does not leave out,
 	// soonest first, locked.
 	DuePending(p *DuePendingParams) ([]*Execution, error)
-	// TenantRuns counts, for each tenant id, its executions that hold a
-	// run slot (running, or pending and claimed by an instance). It locks
-	// the tenants' rows until the transaction ends (on PostgreSQL, in id
-	// order, waiting for other holders), so claimers starting runs of one
-	// tenant take turns and none goes over the tenant's limit. Call it
-	// after every other locking read of the transaction.
-	TenantRuns(tenantIDs []string) (map[string]int, error)
+	// TenantRuns returns, for each tenant in want (tenant id -> runs the
+	// claim may start, as far as it knows), how many of its limit runs the
+	// claim must take as held, so that it starts at most limit minus that
+	// many: its executions that hold a run slot (running, or pending and
+	// claimed by an instance) and, where claimers of one tenant run at
+	// once (PostgreSQL, a tenant well below its limit and a want small
+	// next to it), the slots the others may be taking meanwhile. Its locks
+	// last until the transaction ends, so that no claimers together go
+	// over the limit. Call it after every other locking read of the
+	// transaction.
+	TenantRuns(want map[string]int, limit int) (map[string]int, error)
 	// FindSchedules returns the schedules of any tenant by id, locked (on
 	// PostgreSQL FOR UPDATE, in id order) until the transaction ends, so
 	// that claimers deciding about the same schedule's slots take turns;
 	// missing ones are absent from the map.
 	FindSchedules(ids []string) (map[string]*Schedule, error)
+	// FindFreeSchedules is FindSchedules without waiting: the schedules
+	// another transaction holds (PostgreSQL) are not locked or returned
+	// in found but listed by id in held.
+	FindFreeSchedules(ids []string) (found map[string]*Schedule, held []string, err error)
 	// CancelExecutions cancels unfinished executions with reason as their
 	// error: pending ones at once (status cancelled), running ones by
 	// setting their cancel flag for their instance to stop them. Finished

@@ -211,6 +211,7 @@ func (e *apiEnv) auditCount() int {
 // tokens and tenant settings need admin. Previews that change nothing are
 // reading.
 func TestRouteRoles_FollowTheContract(t *testing.T) {
+	t.Parallel()
 	for _, r := range apiRoutes() {
 		if r.External || !strings.HasPrefix(r.Path, APIPrefix) {
 			if r.Role != "" {

@@ -24,6 +24,7 @@ func wantOverLimit(t *testing.T, r *apiResponse, limit string) Problem {
 }
 
 func TestTenantQuotas_SchedulesOverTheLimitAreRefusedWith403(t *testing.T) {
+	t.Parallel()
 	e := newAPIEnv(t, dbtest.SQLite(t), Config{})
 	e.svc.Limits = geoetl.TenantLimits{MaxSchedules: 2}
 	wf := e.createWorkflow("Parcels")
@@ -74,6 +75,7 @@ func (e *apiEnv) createScheduleID(t *testing.T, name string) string {
 }
 
 func TestTenantQuotas_TooFrequentSchedulesAreRefusedWith403NamingTheField(t *testing.T) {
+	t.Parallel()
 	e := newAPIEnv(t, dbtest.SQLite(t), Config{})
 	e.svc.Limits = geoetl.TenantLimits{MinInterval: time.Minute}
 	wf := e.createWorkflow("Parcels")
@@ -109,6 +111,7 @@ func TestTenantQuotas_TooFrequentSchedulesAreRefusedWith403NamingTheField(t *tes
 }
 
 func TestTenantQuotas_ImportReportsEachItemOverALimit(t *testing.T) {
+	t.Parallel()
 	e := newAPIEnv(t, dbtest.SQLite(t), Config{})
 	e.svc.Limits = geoetl.TenantLimits{MaxSchedules: 3, MinInterval: time.Minute}
 	wf := e.createWorkflow("Parcels")
@@ -147,6 +150,7 @@ func TestTenantQuotas_ImportReportsEachItemOverALimit(t *testing.T) {
 }
 
 func TestTenantQuotas_ConcurrentCreatesStopAtTheLimit(t *testing.T) {
+	t.Parallel()
 	e := newAPIEnv(t, dbtest.SQLite(t), Config{})
 	e.svc.Limits = geoetl.TenantLimits{MaxSchedules: 5}
 	wf := e.createWorkflow("Parcels")
@@ -172,6 +176,7 @@ func TestTenantQuotas_ConcurrentCreatesStopAtTheLimit(t *testing.T) {
 }
 
 func TestTenantQuotas_ConsoleShowsTheLimitInTheFormAndOnSettings(t *testing.T) {
+	t.Parallel()
 	env := newConsoleEnv(t)
 	env.svc.Limits = geoetl.TenantLimits{MaxRuns: 6, MaxSchedules: 1, MinInterval: time.Minute}
 	w := env.workflow("Parcels", paramWorkflow)
@@ -199,6 +204,7 @@ func TestTenantQuotas_ConsoleShowsTheLimitInTheFormAndOnSettings(t *testing.T) {
 }
 
 func TestTenantQuotas_AWaitingRunShowsWhyInTheAPIAndTheConsole(t *testing.T) {
+	t.Parallel()
 	env := newConsoleEnv(t)
 	w := env.workflow("Parcels", paramWorkflow)
 	sc := env.schedule("Nightly", "0 2 * * *", w)

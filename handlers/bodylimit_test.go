@@ -22,6 +22,7 @@ import (
 // the problem+json 413, never "connection reset by peer"; declared length
 // and chunked bodies both, several times since the reset is a race.
 func TestBodyLimit_ClientsWithoutExpectContinueGetThe413(t *testing.T) {
+	t.Parallel()
 	env := newConsoleEnv(t)
 	_, token, err := env.svc.CreateToken(context.Background(), env.admin, "big bodies", geoetl.RoleEditor)
 	if err != nil {
@@ -76,6 +77,7 @@ func (l smallBufferListener) Accept() (net.Conn, error) {
 // lingering, the server answered, closed with the body unread, and the
 // client's writes failed with a reset, so it never saw the answer.
 func TestBodyLimit_RawClientWritingTheWholeBodyReadsThe413(t *testing.T) {
+	t.Parallel()
 	env := newConsoleEnv(t)
 	_, token, err := env.svc.CreateToken(context.Background(), env.admin, "raw", geoetl.RoleEditor)
 	if err != nil {

@@ -65,6 +65,7 @@ func servedRoutes(s *Server) map[string]bool {
 }
 
 func TestOpenAPI_DescribesExactlyTheServedRoutes(t *testing.T) {
+	t.Parallel()
 	store := dbtest.SQLite(t)
 	svc := service.New(service.Service{Store: store})
 	for _, cfg := range []Config{{}, {Metrics: metrics.New().Handler()}} {
@@ -125,6 +126,7 @@ func refsIn(v any, out map[string]bool) {
 }
 
 func TestOpenAPI_EveryReferenceResolvesAndOperationIDsAreUnique(t *testing.T) {
+	t.Parallel()
 	s := New(service.New(service.Service{Store: dbtest.SQLite(t)}), Config{Metrics: metrics.New().Handler()})
 	_, doc := documentedRoutes(t, s)
 	schemas := doc["components"].(map[string]any)["schemas"].(map[string]any)
@@ -200,6 +202,7 @@ func schemaFields(schemas map[string]any, name string) []string {
 }
 
 func TestOpenAPI_AnswerSchemasMatchTheEncodedTypes(t *testing.T) {
+	t.Parallel()
 	s := New(service.New(service.Service{Store: dbtest.SQLite(t)}), Config{})
 	_, doc := documentedRoutes(t, s)
 	schemas := doc["components"].(map[string]any)["schemas"].(map[string]any)
@@ -265,6 +268,7 @@ func TestOperations_HealthReadinessMetrics(t *testing.T) {
 }
 
 func TestOperations_MetricsAbsentWhenNotConfigured(t *testing.T) {
+	t.Parallel()
 	s := New(service.New(service.Service{Store: dbtest.SQLite(t)}), Config{})
 	if servedRoutes(s)["GET /metrics"] {
 		t.Fatal("/metrics registered without Config.Metrics")

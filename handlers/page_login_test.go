@@ -20,6 +20,7 @@ func sessionCookie(r *pageResponse) *http.Cookie {
 // TestLogin_ByNameOrEmailSetsAHardenedCookie checks sign-in by user name
 // and by email, and the session cookie's attributes.
 func TestLogin_ByNameOrEmailSetsAHardenedCookie(t *testing.T) {
+	t.Parallel()
 	env := newConsoleEnv(t)
 	for _, login := range []string{"editor", "EDITOR@example.com"} {
 		b := env.browser()
@@ -38,6 +39,7 @@ func TestLogin_ByNameOrEmailSetsAHardenedCookie(t *testing.T) {
 // TestLogin_SecureCookieBehindTLS checks the Secure flag when the console
 // is served over TLS (SecureCookies).
 func TestLogin_SecureCookieBehindTLS(t *testing.T) {
+	t.Parallel()
 	env := newConsoleEnv(t)
 	env.srv.cfg.SecureCookies = true
 	res := env.browser().post("/login", url.Values{"login": {"admin"}, "password": {consolePassword}}, nil).want(http.StatusSeeOther)
@@ -49,6 +51,7 @@ func TestLogin_SecureCookieBehindTLS(t *testing.T) {
 // TestLogin_WrongPasswordSaysSoAndKeepsTheName checks the failed sign-in:
 // one message whatever was wrong, the name kept (escaped), no cookie.
 func TestLogin_WrongPasswordSaysSoAndKeepsTheName(t *testing.T) {
+	t.Parallel()
 	env := newConsoleEnv(t)
 	b := env.browser()
 	for _, login := range []string{"admin", "nobody", `"><b>x</b>`} {
@@ -64,6 +67,7 @@ func TestLogin_WrongPasswordSaysSoAndKeepsTheName(t *testing.T) {
 // TestLogin_NextStaysOnThisSite checks that the post-login destination
 // cannot send the user to another site.
 func TestLogin_NextStaysOnThisSite(t *testing.T) {
+	t.Parallel()
 	cases := map[string]string{
 		"/geoetl/schedules?q=x": "/geoetl/schedules?q=x", "": "/", "//evil.example/": "/",
 		"https://evil.example/": "/", `/\evil.example`: "/", "/ok\r\nSet-Cookie: x=1": "/",
@@ -79,6 +83,7 @@ func TestLogin_NextStaysOnThisSite(t *testing.T) {
 // could be triggered by another site) and that the old cookie no longer
 // works afterwards.
 func TestLogout_EndsTheSession(t *testing.T) {
+	t.Parallel()
 	env := newConsoleEnv(t)
 	b := env.signedIn("admin")
 	u, _ := url.Parse(env.http.URL)
@@ -107,6 +112,7 @@ func TestLogout_EndsTheSession(t *testing.T) {
 // TestLogin_FormNeedsTheCSRFToken checks that the sign-in form itself is
 // protected, so another site cannot sign a browser into its account.
 func TestLogin_FormNeedsTheCSRFToken(t *testing.T) {
+	t.Parallel()
 	env := newConsoleEnv(t)
 	b := env.browser()
 	b.do(http.MethodPost, "/login", url.Values{"login": {"admin"}, "password": {consolePassword}}, nil).want(http.StatusForbidden)

@@ -14,6 +14,7 @@ import (
 // boosted navigations and history restores the whole document again; all
 // vary on HX-Request so caches keep them apart.
 func TestConsolePages_FullPageOrFragmentByHTMXHeaders(t *testing.T) {
+	t.Parallel()
 	env := newConsoleEnv(t)
 	w := env.workflow("Parcels", paramWorkflow)
 	sc := env.schedule("Nightly parcels", "0 2 * * *", w)
@@ -71,6 +72,7 @@ func TestConsolePages_FullPageOrFragmentByHTMXHeaders(t *testing.T) {
 // browser to the sign-in page, remembering where it wanted to go, and
 // htmx requests get HX-Redirect (a 302 would land inside the swap).
 func TestConsole_SignedOutPagesRedirectToLogin(t *testing.T) {
+	t.Parallel()
 	env := newConsoleEnv(t)
 	b := env.browser()
 	r := b.get("/geoetl/schedules?status=paused", nil).want(http.StatusSeeOther)
@@ -86,6 +88,7 @@ func TestConsole_SignedOutPagesRedirectToLogin(t *testing.T) {
 // TestConsole_OtherTenantsObjectsAreNotFound checks tenant isolation on
 // the pages: another tenant's schedule is a 404 page, as if missing.
 func TestConsole_OtherTenantsObjectsAreNotFound(t *testing.T) {
+	t.Parallel()
 	env := newConsoleEnv(t)
 	w := env.workflow("Parcels", paramWorkflow)
 	sc := env.schedule("Mine", "0 2 * * *", w)

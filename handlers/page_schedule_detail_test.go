@@ -15,6 +15,7 @@ import (
 // schedule page: its definition in words, the next runs in its zone, and
 // each version's changes with before and after.
 func TestScheduleDetail_ShowsDefinitionNextRunsAndChanges(t *testing.T) {
+	t.Parallel()
 	env := newConsoleEnv(t)
 	ctx := context.Background()
 	w := env.workflow("Parcels", paramWorkflow)
@@ -44,6 +45,7 @@ func TestScheduleDetail_ShowsDefinitionNextRunsAndChanges(t *testing.T) {
 // TestScheduleDetail_RestoreMakesAnEarlierVersionCurrent checks restoring
 // from the version history, as htmx does it (the main area comes back).
 func TestScheduleDetail_RestoreMakesAnEarlierVersionCurrent(t *testing.T) {
+	t.Parallel()
 	env := newConsoleEnv(t)
 	ctx := context.Background()
 	w := env.workflow("Parcels", paramWorkflow)
@@ -67,6 +69,7 @@ func TestScheduleDetail_RestoreMakesAnEarlierVersionCurrent(t *testing.T) {
 // run now from the schedule page under htmx: the page's main area comes
 // back updated.
 func TestScheduleDetail_ActionsAnswerWithTheMainArea(t *testing.T) {
+	t.Parallel()
 	env := newConsoleEnv(t)
 	w := env.workflow("Parcels", paramWorkflow)
 	sc := env.schedule("Detailed", "0 2 * * *", w)
@@ -79,6 +82,7 @@ func TestScheduleDetail_ActionsAnswerWithTheMainArea(t *testing.T) {
 
 // TestScheduleHistory_NewestFirstFilteredAndPaged checks the history page.
 func TestScheduleHistory_NewestFirstFilteredAndPaged(t *testing.T) {
+	t.Parallel()
 	env := newConsoleEnv(t)
 	ctx := context.Background()
 	w := env.workflow("Parcels", paramWorkflow)
@@ -121,6 +125,7 @@ func TestScheduleHistory_NewestFirstFilteredAndPaged(t *testing.T) {
 // TestExecutionPage_ShowsNodesCountsAndLog checks one run's page with what
 // the runner recorded, and cancelling a run from it.
 func TestExecutionPage_ShowsNodesCountsAndLog(t *testing.T) {
+	t.Parallel()
 	env := newConsoleEnv(t)
 	ctx := context.Background()
 	w := env.workflow("Parcels", paramWorkflow)

@@ -30,6 +30,7 @@ func newScheduleForm(workflowID string) url.Values {
 // post stores every field with its type (integers, times in the chosen
 // zone, lists) and redirects to the new schedule.
 func TestScheduleEditor_CreatesEveryFieldFromTheForm(t *testing.T) {
+	t.Parallel()
 	env := newConsoleEnv(t)
 	w := env.workflow("Parcels", paramWorkflow)
 	b := env.signedIn("editor")
@@ -74,6 +75,7 @@ func TestScheduleEditor_CreatesEveryFieldFromTheForm(t *testing.T) {
 // by the API's default for an omitted field (catch-up 1440, retry delay 5,
 // concurrency 1): the form sends every field, so none of them is omitted.
 func TestScheduleEditor_CreateKeepsZerosTheUserTyped(t *testing.T) {
+	t.Parallel()
 	env := newConsoleEnv(t)
 	w := env.workflow("Parcels", paramWorkflow)
 	b := env.signedIn("editor")
@@ -108,6 +110,7 @@ func TestScheduleEditor_CreateKeepsZerosTheUserTyped(t *testing.T) {
 // TestScheduleEditor_HTMXSubmitNavigatesWithHXLocation checks that htmx
 // gets HX-Location (a 303 would be followed inside the swap).
 func TestScheduleEditor_HTMXSubmitNavigatesWithHXLocation(t *testing.T) {
+	t.Parallel()
 	env := newConsoleEnv(t)
 	w := env.workflow("Parcels", paramWorkflow)
 	b := env.signedIn("editor")
@@ -122,6 +125,7 @@ func TestScheduleEditor_HTMXSubmitNavigatesWithHXLocation(t *testing.T) {
 // forms the page with 422, each message under its field, and what the
 // user typed stays.
 func TestScheduleEditor_ErrorsShowNextToTheirFieldsWithInputKept(t *testing.T) {
+	t.Parallel()
 	env := newConsoleEnv(t)
 	w := env.workflow("Parcels", paramWorkflow)
 	b := env.signedIn("editor")
@@ -159,6 +163,7 @@ func TestScheduleEditor_ErrorsShowNextToTheirFieldsWithInputKept(t *testing.T) {
 // URL the form only shows masked and a field someone else changed
 // meanwhile, keeps its stored value.
 func TestScheduleEditor_EditSendsOnlyTouchedFields(t *testing.T) {
+	t.Parallel()
 	env := newConsoleEnv(t)
 	ctx := context.Background()
 	w := env.workflow("Parcels", paramWorkflow)
@@ -200,6 +205,7 @@ func TestScheduleEditor_EditSendsOnlyTouchedFields(t *testing.T) {
 // someone else changed the very field the user changed, nothing is saved
 // and the user's value is kept with an explanation.
 func TestScheduleEditor_SameFieldChangedTwiceAsksTheUser(t *testing.T) {
+	t.Parallel()
 	env := newConsoleEnv(t)
 	ctx := context.Background()
 	w := env.workflow("Parcels", paramWorkflow)
@@ -229,6 +235,7 @@ func TestScheduleEditor_SameFieldChangedTwiceAsksTheUser(t *testing.T) {
 // TestScheduleEditor_ParamsFollowTheChosenWorkflow checks the fragment
 // that replaces the parameter inputs when another workflow is picked.
 func TestScheduleEditor_ParamsFollowTheChosenWorkflow(t *testing.T) {
+	t.Parallel()
 	env := newConsoleEnv(t)
 	w := env.workflow("Parcels", paramWorkflow)
 	empty := env.workflow("Nothing", `{"nodes":[]}`)
@@ -242,6 +249,7 @@ func TestScheduleEditor_ParamsFollowTheChosenWorkflow(t *testing.T) {
 // TestScheduleEditor_ViewersCannotOpenIt checks that the editor is refused
 // to viewers before they type anything.
 func TestScheduleEditor_ViewersCannotOpenIt(t *testing.T) {
+	t.Parallel()
 	env := newConsoleEnv(t)
 	w := env.workflow("Parcels", paramWorkflow)
 	b := env.signedIn("viewer")
@@ -252,6 +260,7 @@ func TestScheduleEditor_ViewersCannotOpenIt(t *testing.T) {
 // TestCronPreview_DescribesOrExplainsInline checks the editor's live
 // preview: 200 in every case, so htmx swaps messages in too.
 func TestCronPreview_DescribesOrExplainsInline(t *testing.T) {
+	t.Parallel()
 	env := newConsoleEnv(t)
 	b := env.signedIn("viewer")
 	cases := []struct {

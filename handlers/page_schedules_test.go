@@ -15,6 +15,7 @@ import (
 // TestSchedulesList_SearchFiltersSortAndPaging checks the list's query
 // parameters and that a filter change from the page gets only the results.
 func TestSchedulesList_SearchFiltersSortAndPaging(t *testing.T) {
+	t.Parallel()
 	env := newConsoleEnv(t)
 	ctx := context.Background()
 	a := env.workflow("Alpha", paramWorkflow)
@@ -90,6 +91,7 @@ func textBetween(t *testing.T, s, from, to string) string {
 // TestSchedulesList_EmptyStateLeadsToCreating checks the first visit: no
 // schedules, and a way to create the first one for those who may.
 func TestSchedulesList_EmptyStateLeadsToCreating(t *testing.T) {
+	t.Parallel()
 	env := newConsoleEnv(t)
 	env.signedIn("editor").get("/geoetl/schedules", nil).want(http.StatusOK).
 		has("No schedules yet", `href="/geoetl/schedules/new"`, "Create your first schedule")
@@ -101,6 +103,7 @@ func TestSchedulesList_EmptyStateLeadsToCreating(t *testing.T) {
 // htmx sends them: each answers with the row alone (plus the message out
 // of band), and the change is stored.
 func TestScheduleRowActions_SwapTheRowInPlace(t *testing.T) {
+	t.Parallel()
 	env := newConsoleEnv(t)
 	ctx := context.Background()
 	w := env.workflow("Parcels", paramWorkflow)
@@ -146,6 +149,7 @@ func TestScheduleRowActions_SwapTheRowInPlace(t *testing.T) {
 // TestScheduleActions_PlainFormsRedirect checks that every action works
 // without htmx: a 303 to the page to see next, with the message carried.
 func TestScheduleActions_PlainFormsRedirect(t *testing.T) {
+	t.Parallel()
 	env := newConsoleEnv(t)
 	w := env.workflow("Parcels", paramWorkflow)
 	sc := env.schedule("Nightly", "0 2 * * *", w)
@@ -170,6 +174,7 @@ func TestScheduleActions_PlainFormsRedirect(t *testing.T) {
 // htmx gets them retargeted to the flash area (and swaps them, by the
 // page's responseHandling); plain requests get an error page.
 func TestScheduleActions_RefusalsReachTheFlashArea(t *testing.T) {
+	t.Parallel()
 	env := newConsoleEnv(t)
 	ctx := context.Background()
 	w := env.workflow("Parcels", paramWorkflow)
@@ -200,6 +205,7 @@ func TestScheduleActions_RefusalsReachTheFlashArea(t *testing.T) {
 // refused and changes nothing, while the header (as htmx sends it) and
 // same-origin fetch metadata pass.
 func TestConsole_StateChangesNeedTheCSRFToken(t *testing.T) {
+	t.Parallel()
 	env := newConsoleEnv(t)
 	ctx := context.Background()
 	w := env.workflow("Parcels", paramWorkflow)
@@ -236,6 +242,7 @@ func TestConsole_StateChangesNeedTheCSRFToken(t *testing.T) {
 // TestConsole_EscapesUserText puts markup into every text a user controls
 // and checks that each page shows it as text.
 func TestConsole_EscapesUserText(t *testing.T) {
+	t.Parallel()
 	env := newConsoleEnv(t)
 	ctx := context.Background()
 	evil := `<script>alert("x")</script>`

@@ -17,6 +17,7 @@ import (
 // appears in the answer to its creation and nowhere after, and that it
 // works as a bearer token until revoked.
 func TestSettings_TokenSecretIsShownOnce(t *testing.T) {
+	t.Parallel()
 	env := newConsoleEnv(t)
 	ctx := context.Background()
 	b := env.signedIn("admin")
@@ -45,6 +46,7 @@ func TestSettings_TokenSecretIsShownOnce(t *testing.T) {
 // TestSettings_UsersAndRoles checks adding a user with field errors shown,
 // changing a role, and that an admin cannot demote themselves.
 func TestSettings_UsersAndRoles(t *testing.T) {
+	t.Parallel()
 	env := newConsoleEnv(t)
 	ctx := context.Background()
 	b := env.signedIn("admin")
@@ -81,6 +83,7 @@ func TestSettings_UsersAndRoles(t *testing.T) {
 // TestSettings_WebhookSecretShownAndRotated checks the webhook secret:
 // created on first view, shown to admins, replaced by rotation.
 func TestSettings_WebhookSecretShownAndRotated(t *testing.T) {
+	t.Parallel()
 	env := newConsoleEnv(t)
 	ctx := context.Background()
 	b := env.signedIn("admin")
@@ -100,6 +103,7 @@ func TestSettings_WebhookSecretShownAndRotated(t *testing.T) {
 
 // TestAuditPage_ListsChangesWithFilters checks the audit log page.
 func TestAuditPage_ListsChangesWithFilters(t *testing.T) {
+	t.Parallel()
 	env := newConsoleEnv(t)
 	ctx := context.Background()
 	w := env.workflow("Parcels", paramWorkflow)
@@ -118,6 +122,7 @@ func TestAuditPage_ListsChangesWithFilters(t *testing.T) {
 // TestDashboard_CountsRunsUpcomingAndFailures checks the dashboard's
 // figures against what the store holds.
 func TestDashboard_CountsRunsUpcomingAndFailures(t *testing.T) {
+	t.Parallel()
 	env := newConsoleEnv(t)
 	ctx := context.Background()
 	w := env.workflow("Parcels", paramWorkflow)

@@ -13,6 +13,7 @@ import (
 // TestWorkflowEditor_CreatesAValidDefinition checks creating a workflow
 // from the form, which starts from a template that is itself valid.
 func TestWorkflowEditor_CreatesAValidDefinition(t *testing.T) {
+	t.Parallel()
 	env := newConsoleEnv(t)
 	b := env.signedIn("editor")
 	form := formValues(t, b.get("/geoetl/workflows/new", nil).want(http.StatusOK).has("Node catalog", "data_source.file").Body, "workflow-form")
@@ -33,6 +34,7 @@ func TestWorkflowEditor_CreatesAValidDefinition(t *testing.T) {
 // JSON syntax, and each bad node and parameter named, next to the
 // definition; "Validate only" stores nothing.
 func TestWorkflowEditor_ReportsProblemsPerNode(t *testing.T) {
+	t.Parallel()
 	env := newConsoleEnv(t)
 	b := env.signedIn("editor")
 	bad := `{"nodes":[{"id":"src","type":"data_source.nope","parameters":{}},{"id":"out","type":"data_sink.geojson","parameters":{}}],"edges":[{"from":"src","to":"ghost"}]}`
@@ -50,6 +52,7 @@ func TestWorkflowEditor_ReportsProblemsPerNode(t *testing.T) {
 // editing: a save bumps the version; a save from a stale form is refused
 // with the user's text kept.
 func TestWorkflowEditor_SavesNewVersionAndGuardsAgainstLostUpdates(t *testing.T) {
+	t.Parallel()
 	env := newConsoleEnv(t)
 	ctx := context.Background()
 	w := env.workflow("Parcels", paramWorkflow)
@@ -70,6 +73,7 @@ func TestWorkflowEditor_SavesNewVersionAndGuardsAgainstLostUpdates(t *testing.T)
 // values are typed by the declared parameters; a wrong value shows next to
 // its input and starts nothing.
 func TestWorkflowRun_StartsAnAdHocRunWithTypedParameters(t *testing.T) {
+	t.Parallel()
 	env := newConsoleEnv(t)
 	ctx := context.Background()
 	w := env.workflow("Parcels", paramWorkflow)
@@ -100,6 +104,7 @@ func TestWorkflowRun_StartsAnAdHocRunWithTypedParameters(t *testing.T) {
 // TestWorkflowDelete_NeedsForceWhileSchedulesUseIt checks deleting: while
 // schedules use the workflow, only with force, which puts them in error.
 func TestWorkflowDelete_NeedsForceWhileSchedulesUseIt(t *testing.T) {
+	t.Parallel()
 	env := newConsoleEnv(t)
 	ctx := context.Background()
 	w := env.workflow("Parcels", paramWorkflow)
@@ -118,6 +123,7 @@ func TestWorkflowDelete_NeedsForceWhileSchedulesUseIt(t *testing.T) {
 
 // TestWorkflowsList_Searches checks the list's search and empty states.
 func TestWorkflowsList_Searches(t *testing.T) {
+	t.Parallel()
 	env := newConsoleEnv(t)
 	env.workflow("Harbour depth", paramWorkflow)
 	env.workflow("Parcels", paramWorkflow)

@@ -9,6 +9,7 @@ import (
 )
 
 func TestRateLimit_AnswersTooManyRequestsPerCallerWithRetryAfter(t *testing.T) {
+	t.Parallel()
 	e := newAPIEnv(t, dbtest.SQLite(t), Config{RateLimit: RateLimit{PerSecond: 1, Burst: 3, AnonymousPerSecond: 1, AnonymousBurst: 2}})
 	viewer := e.as("viewer")
 	for i := 0; i < 3; i++ {
@@ -32,6 +33,7 @@ func TestRateLimit_AnswersTooManyRequestsPerCallerWithRetryAfter(t *testing.T) {
 }
 
 func TestRateLimit_ZeroConfigLimitsNothing(t *testing.T) {
+	t.Parallel()
 	e := newAPIEnv(t, dbtest.SQLite(t), Config{})
 	for i := 0; i < 50; i++ {
 		e.as("viewer").get("/schedules").want(http.StatusOK)

@@ -52,6 +52,7 @@ func (b *browser) signedOut() bool {
 // admin's password change ends the user's sessions, and that disabling
 // ends them for good: enabling the user again brings none back.
 func TestSessions_EndWhenAnAdminChangesThePasswordOrDisables(t *testing.T) {
+	t.Parallel()
 	env := newConsoleEnv(t)
 	admin := env.signedIn("admin")
 	one, two := env.signedIn("editor"), env.signedIn("editor")
@@ -91,6 +92,7 @@ func TestSessions_EndWhenAnAdminChangesThePasswordOrDisables(t *testing.T) {
 // the user's other sessions end; an admin changing their own password
 // through the users route must give the current one too.
 func TestChangeOwnPassword_NeedsTheCurrentOneAndEndsOtherSessions(t *testing.T) {
+	t.Parallel()
 	env := newConsoleEnv(t)
 	here, elsewhere := env.signedIn("viewer"), env.signedIn("viewer")
 	res := here.api(http.MethodPut, "/me/password", `{"password":"a brand new password"}`).want(http.StatusBadRequest)
@@ -137,6 +139,7 @@ func TestChangeOwnPassword_NeedsTheCurrentOneAndEndsOtherSessions(t *testing.T) 
 // caller's own, without saying where or which, and that such refusals are
 // throttled like failed sign-ins.
 func TestUsers_TakenNameOrEmailGetsOneNeutralAnswer(t *testing.T) {
+	t.Parallel()
 	env := newConsoleEnv(t)
 	acme, globex := env.signedIn("admin"), env.signedIn("globexadmin")
 	acme.api(http.MethodPost, "/users", `{"name":"alice","email":"alice@example.org","role":"viewer","password":"long enough pw"}`).want(http.StatusCreated)
@@ -181,6 +184,7 @@ func TestUsers_TakenNameOrEmailGetsOneNeutralAnswer(t *testing.T) {
 // query parameters refuse invalid UTF-8 and NUL as the API does, naming
 // the field, and store nothing.
 func TestConsoleForms_RefuseTextTheAPIRefuses(t *testing.T) {
+	t.Parallel()
 	env := newConsoleEnv(t)
 	admin := env.signedIn("admin")
 	for _, bad := range []string{"bad \xff\xfe name", "nul\x00name"} {
@@ -209,6 +213,7 @@ func TestConsoleForms_RefuseTextTheAPIRefuses(t *testing.T) {
 // self-service form: any role may use it, the current password is needed,
 // and the user's other sessions end while this one stays.
 func TestAccountPage_ChangesOwnPasswordWithTheCurrentOne(t *testing.T) {
+	t.Parallel()
 	env := newConsoleEnv(t)
 	here, elsewhere := env.signedIn("viewer"), env.signedIn("viewer")
 	here.get("/geoetl/account", nil).want(http.StatusOK).has(`action="/geoetl/account/password"`, `autocomplete="current-password"`)
@@ -233,6 +238,7 @@ func TestAccountPage_ChangesOwnPasswordWithTheCurrentOne(t *testing.T) {
 // viewers and editors who changed a user, but not the user's email (the
 // users routes are admin-only); admins see everything.
 func TestAudit_ViewersDoNotSeeUsersDetails(t *testing.T) {
+	t.Parallel()
 	env := newConsoleEnv(t)
 	admin := env.signedIn("admin")
 	admin.api(http.MethodPost, "/users", `{"name":"carol","email":"carol.secret@example.org","role":"viewer","password":"long enough pw"}`).want(http.StatusCreated)

@@ -14,6 +14,7 @@ import (
 // account, the delay is answered with 429 and Retry-After, other accounts
 // are not affected, and a forged X-Forwarded-For changes nothing.
 func TestLogin_FailuresAreThrottledPerAccountAndAddress(t *testing.T) {
+	t.Parallel()
 	env := newConsoleEnv(t)
 	b := env.browser()
 	// Right passwords never count: six sign-ins in a row all succeed.
@@ -44,6 +45,7 @@ func TestLogin_FailuresAreThrottledPerAccountAndAddress(t *testing.T) {
 // account and address; the account's count across addresses; the
 // address's count across accounts; a success clearing the account only.
 func TestSigninLimits_DelayGrowsAndSuccessClears(t *testing.T) {
+	t.Parallel()
 	l := &signinLimits{accountAddr: newBackoff(signinPerAccountAddr), account: newBackoff(signinPerAccount), addr: newBackoff(signinPerAddr)}
 	now := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
 	for i := 0; i < 5; i++ {
@@ -98,6 +100,7 @@ func TestSigninLimits_DelayGrowsAndSuccessClears(t *testing.T) {
 // TestLogin_RenewsTheCSRFCookie checks that signing in replaces the CSRF
 // token the browser had before, and that only the new one works after.
 func TestLogin_RenewsTheCSRFCookie(t *testing.T) {
+	t.Parallel()
 	env := newConsoleEnv(t)
 	b := env.browser()
 	b.get("/login", nil).want(http.StatusOK)
@@ -127,6 +130,7 @@ func TestLogin_RenewsTheCSRFCookie(t *testing.T) {
 // the sign-in page, that a destination off this site is replaced by "/"
 // while the sign-in itself succeeds.
 func TestLogin_BadNextIsDroppedAndTheUserSignsIn(t *testing.T) {
+	t.Parallel()
 	env := newConsoleEnv(t)
 	for _, next := range []string{
 		"/\t/evil.example", "/\r/evil.example", "/\n/evil.example", "/x\t", "\t//evil.example",

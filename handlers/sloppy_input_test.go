@@ -73,6 +73,7 @@ func TestNotifyOnFailure_DefaultsToTrueWhenSomeoneIsNamed(t *testing.T) {
 // TestSchedulesPage_BadSortIs400 checks the console list answers a bad
 // sort as the API does (the page still shows, with the message).
 func TestSchedulesPage_BadSortIs400(t *testing.T) {
+	t.Parallel()
 	env := newConsoleEnv(t)
 	b := env.signedIn("viewer")
 	b.get("/geoetl/schedules?sort=name%3BDROP", nil).want(http.StatusBadRequest).has("sort")

@@ -65,6 +65,7 @@ func (s *sseStream) next() (string, string) {
 // missed between page and stream), then fresh rows on each event of that
 // schedule, as an out-of-band replacement of the table body.
 func TestEvents_ScheduleStreamReplacesTheRunsAsTheyChange(t *testing.T) {
+	t.Parallel()
 	env := newConsoleEnv(t)
 	ctx := context.Background()
 	w := env.workflow("Parcels", paramWorkflow)
@@ -101,6 +102,7 @@ func TestEvents_ScheduleStreamReplacesTheRunsAsTheyChange(t *testing.T) {
 // stream: its live part at once, and a "done" event once the run is
 // over, which closes the browser's connection (sse-close).
 func TestEvents_ExecutionStreamEndsWhenTheRunFinishes(t *testing.T) {
+	t.Parallel()
 	env := newConsoleEnv(t)
 	ctx := context.Background()
 	w := env.workflow("Parcels", paramWorkflow)
@@ -139,6 +141,7 @@ func TestEvents_ExecutionStreamEndsWhenTheRunFinishes(t *testing.T) {
 // TestEvents_ScheduleListStreamReplacesChangedRows checks the list's
 // stream: a run's event brings that schedule's row, out of band.
 func TestEvents_ScheduleListStreamReplacesChangedRows(t *testing.T) {
+	t.Parallel()
 	env := newConsoleEnv(t)
 	w := env.workflow("Parcels", paramWorkflow)
 	sc := env.schedule("Listed", "0 2 * * *", w)
@@ -156,6 +159,7 @@ func TestEvents_ScheduleListStreamReplacesChangedRows(t *testing.T) {
 // tenant's schedule or run is a 404, and the subscription is the caller's
 // tenant's.
 func TestEvents_OnlyTheCallersTenant(t *testing.T) {
+	t.Parallel()
 	env := newConsoleEnv(t)
 	w := env.workflow("Parcels", paramWorkflow)
 	sc := env.schedule("Mine", "0 2 * * *", w)
@@ -184,6 +188,7 @@ func TestEvents_OnlyTheCallersTenant(t *testing.T) {
 // clears the write deadline: a server with a short WriteTimeout still
 // delivers an event published after that timeout has passed.
 func TestEvents_StreamOutlivesTheServersWriteTimeout(t *testing.T) {
+	t.Parallel()
 	env := newConsoleEnv(t)
 	w := env.workflow("Parcels", paramWorkflow)
 	sc := env.schedule("Slow", "0 2 * * *", w)
@@ -206,6 +211,7 @@ func TestEvents_StreamOutlivesTheServersWriteTimeout(t *testing.T) {
 // TestEvents_NoEventSourceMeansNoLiveRegion checks a server without an
 // event source: pages render snapshots without a stream to connect to.
 func TestEvents_NoEventSourceMeansNoLiveRegion(t *testing.T) {
+	t.Parallel()
 	env := newConsoleEnvWith(t, consoleOptions{noEvents: true})
 	w := env.workflow("Parcels", paramWorkflow)
 	sc := env.schedule("Static", "0 2 * * *", w)

@@ -11,6 +11,7 @@ import (
 // gets the file but must revalidate, unknown names are 404, and pages
 // load nothing from another origin.
 func TestStatic_HashedPathsCacheForeverAndOldHashesDoNot(t *testing.T) {
+	t.Parallel()
 	env := newConsoleEnv(t)
 	b := env.browser()
 	cur := assetURL("htmx.min.js")

@@ -87,6 +87,7 @@ func routeMatches(pattern, path string) bool {
 }
 
 func TestURLs_ResolveToRoutes(t *testing.T) {
+	t.Parallel()
 	s := New(service.New(service.Service{Store: dbtest.SQLite(t)}), Config{})
 	routes := s.Echo.Routes()
 
@@ -124,6 +125,7 @@ func TestURLs_ResolveToRoutes(t *testing.T) {
 }
 
 func TestURLs_EscapeIDs(t *testing.T) {
+	t.Parallel()
 	if got, want := urls.ScheduleRestore(oddID, 2), "/geoetl/schedules/a%2Fb%20c%3Fd%23e/versions/2/restore"; got != want {
 		t.Errorf("ScheduleRestore = %q, want %q", got, want)
 	}

@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -154,6 +155,10 @@ func (dc *decider) decideDue(ctx context.Context) (time.Time, error) {
 	return d.again, nil
 }
 
+// heldScheduleRetry is how soon the decider looks again at jobs whose
+// schedule another transaction held.
+const heldScheduleRetry = 20 * time.Millisecond
+
 // decideIn reads, in the decider's transaction, what decideOverlap needs
 // (the schedules, locked so that claimers of the same schedule take turns,
 // and their occupancy), and writes what it decided: rows skipped or
@@ -166,9 +171,43 @@ func (dc *decider) decideIn(tx geoetl.ClaimTx, list []*job, local time.Time) (*d
 			ids = append(ids, j.schedule.ID)
 		}
 	}
-	schedules, err := tx.FindSchedules(ids) // locked until the commit
+	// Locked until the commit; a schedule another transaction holds (a
+	// claim of its next occurrence, another instance's decider) is not
+	// waited for: its jobs are decided on the next pass, shortly, unless
+	// one of them would by then be past its grace. Waiting for it while
+	// holding the others made deciders, claims and outcome writers of
+	// several instances queue behind each other.
+	schedules, held, err := tx.FindFreeSchedules(ids)
 	if err != nil {
 		return nil, err
+	}
+	var urgent []string
+	for _, j := range list {
+		if slices.Contains(held, j.schedule.ID) && !slices.Contains(urgent, j.schedule.ID) &&
+			!local.Add(2*heldScheduleRetry).Before(j.fireAt.Add(dc.cfg.MisfireGrace)) {
+			urgent = append(urgent, j.schedule.ID)
+		}
+	}
+	if len(urgent) > 0 {
+		more, err := tx.FindSchedules(urgent)
+		if err != nil {
+			return nil, err
+		}
+		maps.Copy(schedules, more)
+		held = slices.DeleteFunc(held, func(id string) bool { return slices.Contains(urgent, id) })
+	}
+	d := &decisions{kind: map[*job]decisionKind{}}
+	if len(held) > 0 {
+		var kept []*job // a new slice: the transaction may run again
+		for _, j := range list {
+			if slices.Contains(held, j.schedule.ID) {
+				d.kind[j] = decisionWait
+				continue
+			}
+			kept = append(kept, j)
+		}
+		list = kept
+		d.again = local.Add(heldScheduleRetry)
 	}
 	occ, err := tx.Occupancy(ids)
 	if err != nil {
@@ -184,7 +223,6 @@ func (dc *decider) decideIn(tx geoetl.ClaimTx, list []*job, local time.Time) (*d
 		mine:      dc.held.statesOf(occ, dc.id),
 	})
 
-	d := &decisions{kind: map[*job]decisionKind{}}
 	var updates []*geoetl.Execution
 	for _, v := range verdicts {
 		j := v.job

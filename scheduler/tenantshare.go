@@ -13,9 +13,11 @@ import (
 // A run holds one of its tenant's slots from the moment an instance claims
 // it (up to the lookahead before its time) until its outcome is written,
 // wherever it runs: the slots are counted in the database, over every
-// instance. The claim transaction counts them (ClaimTx.TenantRuns, which
-// also makes claimers of one tenant take turns on PostgreSQL) before it
-// starts anything, and a run over the limit is not claimed: it stays
+// instance. The claim transaction counts them (ClaimTx.TenantRuns, whose
+// locks keep claimers of one tenant on PostgreSQL from going over the
+// limit together, without making them take turns while the tenant is well
+// below it) before it starts anything, and a run over the limit is not
+// claimed: it stays
 // pending, unclaimed, with a wait reason, and is claimed like any due row
 // once a slot is free, oldest first. Nothing is skipped or dropped for the
 // limit. A row that waited for its tenant then waits for its schedule's
@@ -140,27 +142,24 @@ func (cl *claimer) tenantsFreed(events []geoetl.ExecutionEvent) {
 }
 
 // loadTenantRuns counts, for every tenant with something the claim may
-// start, its runs holding a slot. It locks those tenants' rows, so it
+// start, its runs holding a slot (as the claim must take them: see
+// ClaimTx.TenantRuns). It takes those tenants' run-share locks, so it
 // comes after the claim's other locking reads.
 func (c *claimCtx) loadTenantRuns(pending []*geoetl.Execution, due []*geoetl.Schedule) error {
 	if c.cl.cfg.TenantMaxRuns <= 0 {
 		return nil
 	}
-	var ids []string
+	want := map[string]int{}
 	for _, e := range pending {
-		if !slices.Contains(ids, e.TenantID) {
-			ids = append(ids, e.TenantID)
-		}
+		want[e.TenantID]++
 	}
 	for _, sc := range due {
-		if !slices.Contains(ids, sc.TenantID) {
-			ids = append(ids, sc.TenantID)
-		}
+		want[sc.TenantID]++
 	}
-	if len(ids) == 0 {
+	if len(want) == 0 {
 		return nil
 	}
-	runs, err := c.tx.TenantRuns(ids)
+	runs, err := c.tx.TenantRuns(want, c.cl.cfg.TenantMaxRuns)
 	if err != nil {
 		return err
 	}

@@ -191,6 +191,22 @@ func (e *inFlight) Run(ctx context.Context, req geoetl.RunRequest) (geoetl.RunSu
 // PostgreSQL database share one tenant limit of 3. Twelve runs due at once
 // all run once, and the engines never hold more than 3 of them together.
 func TestTenantShare_TheLimitHoldsOverInstances(t *testing.T) {
+	limitOverInstances(t, 12, 3, func(cfg *Config) { cfg.Workers = 8 })
+}
+
+// TestTenantShare_TheLimitHoldsOverInstancesCountingAtOnce: the same with
+// a limit of 32 and claims of two rows, which claimers of the two
+// instances count at once while the tenant holds at most half of its
+// limit and take turns for above it: 60 runs all run once, never more
+// than 32 together.
+func TestTenantShare_TheLimitHoldsOverInstancesCountingAtOnce(t *testing.T) {
+	limitOverInstances(t, 60, 32, func(cfg *Config) { cfg.Workers, cfg.BatchSize = 24, 2 })
+}
+
+// limitOverInstances starts two instances sharing a tenant limit, with
+// runs due at once, and checks that each runs once and that the engines
+// never hold more than the limit together.
+func limitOverInstances(t *testing.T, runs, limit int, edit func(*Config)) {
 	if testing.Short() {
 		t.Skip("real-time cluster test")
 	}
@@ -198,7 +214,6 @@ func TestTenantShare_TheLimitHoldsOverInstances(t *testing.T) {
 	eng := &inFlight{WorkflowEngine: c.engine}
 	wf := c.workflow(`{"nodes":[{"id":"w","type":"control.wait","parameters":{"seconds":0.3}}]}`)
 	now := time.Now().UTC()
-	const runs, limit = 12, 3
 	for i := range runs {
 		at := now.Add(time.Duration(i) * time.Microsecond)
 		e := &geoetl.Execution{TenantID: c.tenant.ID, WorkflowID: wf.ID, ScheduledAt: at, DueAt: at, Trigger: geoetl.TriggerManual, Status: geoetl.ExecPending}
@@ -208,7 +223,10 @@ func TestTenantShare_TheLimitHoldsOverInstances(t *testing.T) {
 	}
 	var events <-chan geoetl.ExecutionEvent
 	for _, id := range []string{"node-1", "node-2"} {
-		s := c.instance(id, func(cfg *Config) { cfg.Engine, cfg.TenantMaxRuns, cfg.Workers = eng, limit, 8 })
+		s := c.instance(id, func(cfg *Config) {
+			cfg.Engine, cfg.TenantMaxRuns = eng, limit
+			edit(cfg)
+		})
 		if events == nil {
 			var cancel func()
 			events, cancel = s.Subscribe(c.tenant.ID) // its own and, through the change feed, the other's

@@ -27,6 +27,7 @@ type config struct {
 	NoScheduler      bool
 	Workers          int
 	ShutdownGrace    time.Duration
+	Lease            time.Duration
 	Retention        time.Duration
 	APIRateLimit     float64
 	LogLevel         string
@@ -102,6 +103,10 @@ func addServeFlags(fs *flag.FlagSet, cfg *config, env map[string]string) error {
 		return err
 	}
 	fs.DurationVar(&cfg.ShutdownGrace, "shutdown-grace", cfg.ShutdownGrace, "how long running executions may finish at shutdown (env GEOETL_SHUTDOWN_GRACE)")
+	if cfg.Lease, err = envDuration(env, "GEOETL_LEASE", defaultLease); err != nil {
+		return err
+	}
+	fs.DurationVar(&cfg.Lease, "lease", cfg.Lease, "how long a run may go without a heartbeat before another instance records it lost and retries it; heartbeats and the reaper run every sixth of it (env GEOETL_LEASE)")
 	if cfg.Retention, err = envDuration(env, "GEOETL_RETENTION", 90*24*time.Hour); err != nil {
 		return err
 	}
@@ -145,6 +150,23 @@ const (
 	defaultTenantMaxSchedules = 10000
 	defaultMinInterval        = time.Second
 )
+
+// The lease of a running execution: 30 s by default, heartbeated and
+// reaped every sixth of it (5 s). A shorter lease finds lost runs sooner
+// at the price of more heartbeat writes and of runs taken for lost when
+// an instance stalls for longer than the lease (the chaos tests use a
+// few seconds to reach their verdicts quickly); the bounds keep the
+// heartbeat between half a second and ten minutes.
+const (
+	defaultLease = 30 * time.Second
+	minLease     = 3 * time.Second
+	maxLease     = time.Hour
+)
+
+// leaseTimings returns the heartbeat and reaper intervals of a lease.
+func leaseTimings(lease time.Duration) (heartbeat, reap time.Duration) {
+	return lease / 6, lease / 6
+}
 
 // defaultTenantMaxRuns is the share of the workers one tenant may hold.
 func defaultTenantMaxRuns(workers int) int { return max(1, workers-workers/4) }
@@ -191,6 +213,9 @@ func (c *config) validate() error {
 	}
 	if c.ShutdownGrace < 0 {
 		return usagef("--shutdown-grace: must not be negative")
+	}
+	if c.Lease < minLease || c.Lease > maxLease {
+		return usagef("--lease: must be between %s and %s", minLease, maxLease)
 	}
 	if err := c.validateTenantLimits(); err != nil {
 		return err

@@ -55,6 +55,7 @@ func TestCommands_BadInputExitsNonZeroWithOneLine(t *testing.T) {
 		{[]string{"serve", "--tenant-max-schedules", "0"}, 2, "--tenant-max-schedules"},
 		{[]string{"serve", "--min-interval", "500ms"}, 2, "--min-interval"},
 		{[]string{"serve", "--min-interval", "soon"}, 2, "min-interval"},
+		{[]string{"serve", "--lease", "1s"}, 2, "--lease: must be between 3s and 1h0m0s"},
 		{[]string{"token", "create", "--tenant", "default"}, 2, "required"},
 		{[]string{"user", "create", "--tenant", "x", "--email", "a@b.c", "--role", "boss"}, 2, "--role"},
 	} {
@@ -206,7 +207,7 @@ func TestServe_FirstStartBootstrapsAndStopsCleanlyOnSignal(t *testing.T) {
 	}
 }
 
-func TestServeConfig_TenantLimitsComeFromFlagsOrEnvironment(t *testing.T) {
+func TestServeConfig_TenantLimitsAndLeaseComeFromFlagsOrEnvironment(t *testing.T) {
 	parse := func(env []string, args ...string) (config, error) {
 		var cfg config
 		e := envMap(env)
@@ -232,5 +233,14 @@ func TestServeConfig_TenantLimitsComeFromFlagsOrEnvironment(t *testing.T) {
 	}
 	if cfg, err = parse(env, "--tenant-max-runs", "7"); err != nil || cfg.TenantMaxRuns != 7 {
 		t.Fatalf("a flag wins over the environment: %d (%v)", cfg.TenantMaxRuns, err)
+	}
+	if cfg.Lease != 30*time.Second {
+		t.Fatalf("default lease %s, want 30s", cfg.Lease)
+	}
+	if cfg, err = parse([]string{"GEOETL_LEASE=12s"}); err != nil || cfg.Lease != 12*time.Second {
+		t.Fatalf("lease from the environment: %s (%v)", cfg.Lease, err)
+	}
+	if hb, reap := leaseTimings(defaultLease); hb != 5*time.Second || reap != 5*time.Second {
+		t.Fatalf("the default lease heartbeats every %s and reaps every %s, want 5s and 5s", hb, reap)
 	}
 }

@@ -118,9 +118,11 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, env 
 	if err != nil {
 		return err
 	}
+	heartbeat, reap := leaseTimings(cfg.Lease)
 	sched, err := scheduler.New(scheduler.Config{
 		Store: store, Engine: workflows, Notifier: notifier, Clock: clock.Real{}, Logger: logger, Metrics: m,
 		InstanceID: cfg.InstanceID, Cluster: cluster, Workers: cfg.Workers,
+		LeaseTimeout: cfg.Lease, HeartbeatInterval: heartbeat, ReapInterval: reap,
 		ShutdownGrace: cfg.ShutdownGrace, Retention: cfg.Retention, Dispatch: !cfg.NoScheduler,
 		TenantMaxRuns: cfg.TenantMaxRuns,
 	})

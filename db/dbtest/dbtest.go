@@ -218,10 +218,31 @@ func Each(t *testing.T, body func(t *testing.T, open func(t *testing.T) geoetl.S
 // EachWith is Each where open takes options (a fake clock, say).
 func EachWith(t *testing.T, body func(t *testing.T, open func(t *testing.T, opts db.Options) geoetl.Store)) {
 	t.Helper()
+	eachWith(t, false, body)
+}
+
+// EachParallel is Each with the two backends' subtests running at once
+// (t.Parallel): for a body that shares nothing between them. Like every
+// parallel subtest, they run after the calling function has returned.
+func EachParallel(t *testing.T, body func(t *testing.T, open func(t *testing.T) geoetl.Store)) {
+	t.Helper()
+	eachWith(t, true, func(t *testing.T, open func(t *testing.T, opts db.Options) geoetl.Store) {
+		body(t, func(t *testing.T) geoetl.Store { return open(t, db.Options{}) })
+	})
+}
+
+func eachWith(t *testing.T, parallel bool, body func(t *testing.T, open func(t *testing.T, opts db.Options) geoetl.Store)) {
+	t.Helper()
 	t.Run("sqlite", func(t *testing.T) {
+		if parallel {
+			t.Parallel()
+		}
 		body(t, func(t *testing.T, opts db.Options) geoetl.Store { t.Helper(); return SQLiteWith(t, opts) })
 	})
 	t.Run("postgres", func(t *testing.T) {
+		if parallel {
+			t.Parallel()
+		}
 		body(t, func(t *testing.T, opts db.Options) geoetl.Store {
 			t.Helper()
 			s, _ := PostgresWith(t, opts)

@@ -96,8 +96,13 @@ var dialect = &sqlstore.Dialect{
 	InIDs: func(col string, n int) string {
 		return fmt.Sprintf("%s = ANY($%d::uuid[])", col, n)
 	},
+	InTexts: func(col string, n int) string {
+		return fmt.Sprintf("%s = ANY($%d::text[])", col, n)
+	},
 	LockSkip: " FOR UPDATE SKIP LOCKED",
 	Lock:     " FOR UPDATE",
+
+	AdvisoryLocks: true,
 	HasTag: func(tag string) (string, []any) {
 		return "tags @> jsonb_build_array($?::text)", []any{tag}
 	},

@@ -175,6 +175,9 @@ var dialect = &sqlstore.Dialect{
 	InIDs: func(col string, n int) string {
 		return fmt.Sprintf("%s IN (SELECT value FROM json_each($%d))", col, n)
 	},
+	InTexts: func(col string, n int) string {
+		return fmt.Sprintf("%s IN (SELECT value FROM json_each($%d))", col, n)
+	},
 	// The substring test on the JSON text (encoded as the store encodes
 	// it) is a cheap filter that spares most rows the json_each scan, which
 	// alone decides.
@@ -189,6 +192,8 @@ var dialect = &sqlstore.Dialect{
 	// Migration 00006.
 	ListChanges: "schedule_list_changes",
 	StatusCount: `SELECT coalesce(sum(n), 0) FROM schedule_status_counts WHERE tenant_id = $1 AND ($2 = '' OR status = $2)`,
+	// Migration 00013.
+	BulkScheduleInsert: bulkScheduleInsert,
 	HourBucket: func(col string) string {
 		return fmt.Sprintf("((%s / 3600000000) * 3600000000)", col)
 	},

@@ -113,6 +113,22 @@ func (s *suite) listTotals(t *testing.T) {
 			noErr(t, st.DeleteSchedule(bg, w.ten.ID, all[1].ID))
 		}, map[string]int{"all": +2, "active": +4, "paused": -2, "firstWf": +2, "tag": +1, "q": +2, "qDesc": -1,
 			"tagPaused": -2, "wfActive": +4}},
+		{"creating a batch, one of its names taken", func(t *testing.T) {
+			var batch []*geoetl.Schedule
+			for i, name := range []string{"river batch 7", "lake batch 8", "river batch 0"} {
+				x := geoetl.NewSchedule()
+				x.TenantID, x.WorkflowID, x.Name, x.CronExpression = w.ten.ID, w.wf.ID, name, "0 2 * * *"
+				x.Description, x.Tags = "nightly", []string{"hydro"}
+				if i == 1 {
+					x.Status = geoetl.StatusPaused
+				}
+				batch = append(batch, x)
+			}
+			errs, err := st.CreateSchedules(bg, batch, 0, nil)
+			noErr(t, err)
+			wantCode(t, errs[2], geoetl.ECONFLICT)
+		}, map[string]int{"all": +2, "active": +1, "paused": +1, "firstWf": +2, "tag": +2, "q": +1, "qDesc": +2,
+			"tagPaused": +1, "wfActive": +1}},
 		{"another tenant creating one", func(t *testing.T) {
 			newWorld(t, st).schedule(t, func(x *geoetl.Schedule) { x.Name = "river elsewhere"; x.Tags = []string{"hydro"} })
 		}, nil},

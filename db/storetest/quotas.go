@@ -12,8 +12,8 @@ import (
 
 // tenantQuotas pins down what the per-tenant limits need from a store: a
 // capped schedule creation that concurrent creations cannot overrun, the
-// count of a tenant's runs holding a slot (with the lock that makes
-// claimers take turns), wait reasons, and claims leaving out the rows of
+// count of a tenant's runs holding a slot (with the locks that keep
+// concurrent claimers within the limit), wait reasons, and claims leaving out the rows of
 // full tenants.
 func (s *suite) tenantQuotas(t *testing.T) {
 	t.Run("CreateScheduleCappedRefusesTheScheduleOverTheLimit", func(t *testing.T) {
@@ -114,7 +114,7 @@ func (s *suite) tenantQuotas(t *testing.T) {
 		mk(other, geoetl.ExecRunning, true, geoetl.TriggerManual, 6)
 		empty := newWorld(t, w.st)
 		noErr(t, w.st.Claim(bg, func(tx geoetl.ClaimTx) error {
-			got, err := tx.TenantRuns([]string{w.ten.ID, strings.ToUpper(other.ten.ID), empty.ten.ID, "not-a-uuid"})
+			got, err := tx.TenantRuns(map[string]int{w.ten.ID: 1, strings.ToUpper(other.ten.ID): 1, empty.ten.ID: 1, "not-a-uuid": 1}, 4)
 			noErr(t, err)
 			if got[w.ten.ID] != 2 || got[other.ten.ID] != 1 || got[empty.ten.ID] != 0 {
 				t.Fatalf("TenantRuns = %v, want 2, 1 and 0", got)
@@ -128,7 +128,9 @@ func (s *suite) tenantQuotas(t *testing.T) {
 		}
 	})
 
-	t.Run("TenantRunsMakesClaimersOfOneTenantTakeTurns", func(t *testing.T) {
+	// A limit this small leaves no room for claimers counting at once:
+	// they take turns.
+	t.Run("TenantRunsNearTheLimitMakesClaimersTakeTurns", func(t *testing.T) {
 		t.Parallel()
 		st := s.open(t, nil)
 		w := newWorld(t, st)
@@ -138,7 +140,7 @@ func (s *suite) tenantQuotas(t *testing.T) {
 		first := make(chan error, 1)
 		go func() {
 			first <- st.Claim(bg, func(tx geoetl.ClaimTx) error {
-				got, err := tx.TenantRuns([]string{w.ten.ID})
+				got, err := tx.TenantRuns(map[string]int{w.ten.ID: 1}, 3)
 				if err != nil {
 					return err
 				}
@@ -161,7 +163,7 @@ func (s *suite) tenantQuotas(t *testing.T) {
 		go func() {
 			var n int
 			err := st.Claim(bg, func(tx geoetl.ClaimTx) error {
-				got, err := tx.TenantRuns([]string{w.ten.ID})
+				got, err := tx.TenantRuns(map[string]int{w.ten.ID: 1}, 3)
 				n = got[w.ten.ID]
 				return err
 			})
@@ -183,6 +185,11 @@ func (s *suite) tenantQuotas(t *testing.T) {
 		if n := <-second; n != 1 {
 			t.Fatalf("the second claimer counted %d, want the first one's run (1)", n)
 		}
+	})
+
+	t.Run("ConcurrentClaimersNeverGoOverTheTenantLimit", func(t *testing.T) {
+		t.Parallel()
+		s.concurrentTenantClaimers(t, newWorld(t, s.open(t, nil)))
 	})
 
 	t.Run("WaitReasonIsKeptWhilePendingOnly", func(t *testing.T) {
@@ -251,4 +258,78 @@ func (s *suite) tenantQuotas(t *testing.T) {
 			t.Fatalf("NextWakeAt = %v with every tenant full and no schedule due, want none", wake)
 		}
 	})
+}
+
+// concurrentTenantClaimers has claimers of one tenant start runs at once,
+// a few a claim as TenantRuns allows, each until it finds the tenant full
+// and then finishing its runs, in several rounds: the tenant's runs never
+// exceed the limit. The limit leaves room for claimers counting at once
+// (PostgreSQL) while the tenant is below half of it, and makes them take
+// turns above, so both ways and the change between them are crossed.
+func (s *suite) concurrentTenantClaimers(t *testing.T, w *world) {
+	const limit, claimers, rounds, each = 48, 6, 3, 3
+	var wg sync.WaitGroup
+	errs := make(chan error, claimers)
+	for c := range claimers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			inst := fmt.Sprintf("node-%d", c)
+			for range rounds {
+				var mine []*geoetl.Execution
+				for {
+					var took []*geoetl.Execution
+					err := w.st.Claim(bg, func(tx geoetl.ClaimTx) error {
+						took = nil
+						got, err := tx.TenantRuns(map[string]int{w.ten.ID: each}, limit)
+						if err != nil {
+							return err
+						}
+						now := tx.Now()
+						for range min(each, limit-got[w.ten.ID]) {
+							e := w.execution(nil, now, geoetl.TriggerManual)
+							e.InstanceID, e.HeartbeatAt = &inst, &now
+							took = append(took, e)
+						}
+						_, err = tx.InsertExecutions(took)
+						return err
+					})
+					if err != nil {
+						errs <- fmt.Errorf("claim: %w", err)
+						return
+					}
+					n, err := w.st.CountTenantRuns(bg, w.ten.ID)
+					if err != nil {
+						errs <- err
+						return
+					}
+					if n > limit {
+						errs <- fmt.Errorf("the tenant holds %d runs, over its limit of %d", n, limit)
+						return
+					}
+					if len(took) == 0 {
+						break // full, as far as this claimer may tell
+					}
+					mine = append(mine, took...)
+				}
+				var done []geoetl.ExecutionResult
+				for _, e := range mine {
+					e.Status = geoetl.ExecCompleted
+					done = append(done, geoetl.ExecutionResult{Execution: e})
+				}
+				if err := w.st.FinishExecutions(bg, done); err != nil {
+					errs <- fmt.Errorf("finish: %w", err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if n, err := w.st.CountTenantRuns(bg, w.ten.ID); err != nil || n != 0 {
+		t.Fatalf("%d runs left holding a slot (%v), want 0", n, err)
+	}
 }

@@ -147,6 +147,28 @@ func (s *suite) schedules(t *testing.T) {
 		}
 	})
 
+	t.Run("FindScheduleIDsByNameTakesManyNamesAtOnce", func(t *testing.T) {
+		// Exact names only (not another case, not another tenant's), and
+		// more names than one statement could bind one by one.
+		w := newWorld(t, st)
+		a := w.schedule(t, func(x *geoetl.Schedule) { x.Name = "Parcels 'north'" })
+		b := w.schedule(t, func(x *geoetl.Schedule) { x.Name = "städte, \"süd\"" })
+		otherTenant := newWorld(t, st).schedule(t, func(x *geoetl.Schedule) { x.Name = "elsewhere" })
+		names := []string{a.Name, "parcels 'north'", b.Name, otherTenant.Name}
+		for i := range 40_000 {
+			names = append(names, fmt.Sprintf("absent %d", i))
+		}
+		got, err := st.FindScheduleIDsByName(bg, w.ten.ID, names)
+		noErr(t, err)
+		if len(got) != 2 || got[a.Name] != a.ID || got[b.Name] != b.ID {
+			t.Fatalf("found %v, want %s and %s", got, a.ID, b.ID)
+		}
+		got, err = st.FindScheduleIDsByName(bg, w.ten.ID, nil)
+		if err != nil || len(got) != 0 {
+			t.Fatalf("no names: %v, %v", got, err)
+		}
+	})
+
 	t.Run("CreateAndFindRoundTripEveryField", func(t *testing.T) {
 		w := newWorld(t, st)
 		x := w.schedule(t, fullSchedule)

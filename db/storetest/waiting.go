@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -86,6 +87,14 @@ func (s *suite) schedulerClaims(t *testing.T) {
 			}
 			sameJSON(t, "schedule a", got[a.ID], a)
 			sameJSON(t, "schedule b", got[b.ID], b)
+			// Nobody else holds them: FindFreeSchedules finds the same.
+			free, held, err := tx.FindFreeSchedules([]string{a.ID, strings.ToUpper(b.ID), geoetl.NewID(), "not-a-uuid"})
+			noErr(t, err)
+			if len(free) != 2 || len(held) != 0 {
+				t.Fatalf("FindFreeSchedules found %d schedules, %d held; want 2 and none", len(free), len(held))
+			}
+			sameJSON(t, "free schedule a", free[a.ID], a)
+			sameJSON(t, "free schedule b", free[b.ID], b)
 			return nil
 		}))
 	})

@@ -37,6 +37,11 @@ type env struct {
 	// Objects of the tenant, for routes with an id.
 	schedule, workflow, execution string
 	otherSchedule                 string
+	// The last snapshot taken and the number of requests sent by then:
+	// while no request has been sent since, it is still the data's state.
+	last      string
+	lastSends int
+	sends     int
 }
 
 func newEnv(t testing.TB, store geoetl.Store) *env {
@@ -117,6 +122,7 @@ func (e *env) send(method, target, token string, body []byte, contentType string
 		req.Header.Set("Content-Type", contentType)
 	}
 	rec := httptest.NewRecorder()
+	e.sends++
 	e.srv.ServeHTTP(rec, req)
 	return rec
 }
@@ -191,11 +197,23 @@ func (e *env) idFor(path string) string {
 	return e.schedule
 }
 
+// current is the snapshot of the data now: the last one taken, if no
+// request was sent since (nothing but requests changes the data), or a
+// new one.
+func (e *env) current() string {
+	e.t.Helper()
+	if e.last != "" && e.lastSends == e.sends {
+		return e.last
+	}
+	return e.snapshot()
+}
+
 // snapshot is everything an attack could change, in both tenants:
 // schedules (with versions and statuses), workflows, executions, users,
 // tokens.
 func (e *env) snapshot() string {
 	e.t.Helper()
+	defer func(sends int) { e.lastSends = sends }(e.sends)
 	ctx := context.Background()
 	var b strings.Builder
 	for _, tn := range []*geoetl.Tenant{e.tenant, e.other} {
@@ -227,7 +245,8 @@ func (e *env) snapshot() string {
 		}
 		fmt.Fprintf(&b, "executions %d users %d tokens %d\n", n, len(users), len(tokens))
 	}
-	return b.String()
+	e.last = b.String()
+	return e.last
 }
 
 // logBuffer collects the server's error log: a panic recovered by the

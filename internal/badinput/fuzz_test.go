@@ -138,6 +138,7 @@ func FuzzTokenInput(f *testing.F)         { fuzzBody(f, "TokenInput") }
 // in), judged like the fuzz targets judge. `make fuzz` searches further
 // with the coverage-guided fuzzer.
 func TestBodies_MutatedSeedsNeverAnswer5xx(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, dbtest.SQLite(t))
 	n := 120
 	if testing.Short() {
@@ -197,6 +198,7 @@ func mutate(r *rand.Rand, b []byte) []byte {
 // passwords over 72 bytes; the API used to accept up to 256 and then fail
 // with a 500 when hashing (found by TestBodies_MutatedSeedsNeverAnswer5xx).
 func TestPasswords_LongerThanBcryptTakesAreRefusedWith400(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, dbtest.SQLite(t))
 	admin := e.tokens[geoetl.RoleAdmin]
 	long := strings.Repeat("p", 73)

@@ -107,61 +107,73 @@ var literalValues = []string{
 // fields get a problem+json 4xx and leave both tenants' data exactly as it
 // was; nothing ever gets a 5xx.
 func TestHostileInput_EveryRouteRefusesAndChangesNothing(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, open func(t *testing.T) geoetl.Store) {
-		e := newEnv(t, open(t))
-		routes := e.routes()
-		sent := 0
+	t.Parallel()
+	dbtest.EachParallel(t, func(t *testing.T, open func(t *testing.T) geoetl.Store) {
+		// Each role attacks a database of its own, all at once.
 		for _, role := range []geoetl.Role{geoetl.RoleEditor, geoetl.RoleAdmin} {
-			tok := e.tokens[role]
-			for _, r := range routes {
-				if strings.Contains(r.path, "{") {
-					for _, id := range hostileIDs {
-						p := r.path
-						for _, name := range []string{"{id}", "{workflowId}", "{version}"} {
-							p = strings.ReplaceAll(p, name, url.PathEscape(id))
-						}
-						e.refused(t, r, p, tok, bodyFor(r), 0, fmt.Sprintf("path id %q", trim(id)))
-						sent++
-					}
-				}
-				if r.body {
-					for _, b := range refusedBodies {
-						e.refused(t, r, e.fill(r.path), tok, b.body, b.want, b.name)
-						sent++
-					}
-					for _, attack := range append(fieldAttacks[bodyKind(r)], hostAttacks(bodyKind(r))...) {
-						body := strings.NewReplacer("%WF%", e.workflow, "%OTHER%", e.other.ID).Replace(attack)
-						e.refused(t, r, e.fill(r.path), tok, []byte(body), 0, "field attack "+trim(body))
-						sent++
-					}
-				}
-				for _, q := range r.query {
-					// Unencoded: Go's parser drops a pair with a semicolon,
-					// which must not read as the parameter left out.
-					e.refused(t, r, e.fill(r.path)+"?"+q.name+"=name;DROP%20TABLE%20schedules", tok, bodyFor(r), http.StatusBadRequest,
-						fmt.Sprintf("query %s with a raw semicolon", q.name))
-					sent++
-					for _, v := range hostileQueryValues(q) {
-						e.refused(t, r, e.fill(r.path)+"?"+q.name+"="+url.QueryEscape(v), tok, bodyFor(r), 0,
-							fmt.Sprintf("query %s=%q", q.name, trim(v)))
-						sent++
-					}
-				}
-			}
-			sent += e.literals(t, tok)
+			t.Run(string(role), func(t *testing.T) {
+				t.Parallel()
+				e := newEnv(t, open(t))
+				e.attack(t, role)
+			})
 		}
-		if errs := e.logs.String(); strings.Contains(errs, "panic") {
-			t.Errorf("the server logged a panic:\n%s", trim(errs))
-		}
-		t.Logf("%d hostile requests over %d routes", sent, len(routes))
 	})
+}
+
+// attack sends the whole corpus to every route as the holder of role's
+// token.
+func (e *env) attack(t *testing.T, role geoetl.Role) {
+	t.Helper()
+	routes := e.routes()
+	sent := 0
+	tok := e.tokens[role]
+	for _, r := range routes {
+		if strings.Contains(r.path, "{") {
+			for _, id := range hostileIDs {
+				p := r.path
+				for _, name := range []string{"{id}", "{workflowId}", "{version}"} {
+					p = strings.ReplaceAll(p, name, url.PathEscape(id))
+				}
+				e.refused(t, r, p, tok, bodyFor(r), 0, fmt.Sprintf("path id %q", trim(id)))
+				sent++
+			}
+		}
+		if r.body {
+			for _, b := range refusedBodies {
+				e.refused(t, r, e.fill(r.path), tok, b.body, b.want, b.name)
+				sent++
+			}
+			for _, attack := range append(fieldAttacks[bodyKind(r)], hostAttacks(bodyKind(r))...) {
+				body := strings.NewReplacer("%WF%", e.workflow, "%OTHER%", e.other.ID).Replace(attack)
+				e.refused(t, r, e.fill(r.path), tok, []byte(body), 0, "field attack "+trim(body))
+				sent++
+			}
+		}
+		for _, q := range r.query {
+			// Unencoded: Go's parser drops a pair with a semicolon,
+			// which must not read as the parameter left out.
+			e.refused(t, r, e.fill(r.path)+"?"+q.name+"=name;DROP%20TABLE%20schedules", tok, bodyFor(r), http.StatusBadRequest,
+				fmt.Sprintf("query %s with a raw semicolon", q.name))
+			sent++
+			for _, v := range hostileQueryValues(q) {
+				e.refused(t, r, e.fill(r.path)+"?"+q.name+"="+url.QueryEscape(v), tok, bodyFor(r), 0,
+					fmt.Sprintf("query %s=%q", q.name, trim(v)))
+				sent++
+			}
+		}
+	}
+	sent += e.literals(t, tok)
+	if errs := e.logs.String(); strings.Contains(errs, "panic") {
+		t.Errorf("the server logged a panic:\n%s", trim(errs))
+	}
+	t.Logf("%d hostile requests over %d routes", sent, len(routes))
 }
 
 // refused sends one hostile request and checks the answer is a problem
 // document with a 4xx status (want, if set) and that nothing changed.
 func (e *env) refused(t *testing.T, r route, target, token string, body []byte, want int, what string) {
 	t.Helper()
-	before := e.snapshot()
+	before := e.current()
 	res := e.send(r.method, target, token, body, "")
 	ok := res.Code >= 400 && res.Code < 500 && (want == 0 || res.Code == want)
 	// Validation answers 200 with its verdict: a refusal all the same.

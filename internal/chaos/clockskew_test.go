@@ -52,7 +52,7 @@ func TestChaos_ClockSkew(t *testing.T) {
 		for i, wrap := range wrapped {
 			id := fmt.Sprintf("skewed-%d", i)
 			in := &Instance{ID: id, Bin: bin, DB: withAppName(t, f.url, "geoetl-"+id), Dir: filepath.Join(t.TempDir(), id),
-				Args: []string{"--shutdown-grace", "10s"}, Wrap: wrap, Log: f.nodes[0].Log}
+				Args: append([]string{"--shutdown-grace", "10s"}, leaseArgs()...), Wrap: wrap, Log: f.nodes[0].Log}
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			if err := in.Start(ctx); err != nil {
 				cancel()
@@ -179,7 +179,8 @@ func startSkewedSchedulers(t *testing.T, u string) *recordingEngine {
 		}
 		t.Cleanup(func() { st.Close() })
 		s, err := scheduler.New(scheduler.Config{Store: st, Engine: rec, Clock: offsetClock{off}, InstanceID: id, Cluster: postgres.NewCluster(u),
-			Dispatch: true, ShutdownGrace: 10 * time.Second, Logger: slog.New(slog.DiscardHandler)})
+			Dispatch: true, ShutdownGrace: 10 * time.Second, LeaseTimeout: lease, HeartbeatInterval: lease / 6, ReapInterval: reapEach,
+			Logger: slog.New(slog.DiscardHandler)})
 		if err != nil {
 			t.Fatal(err)
 		}

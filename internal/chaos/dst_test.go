@@ -65,6 +65,7 @@ func TestChaos_DSTDays(t *testing.T) {
 	t.Parallel()
 	for _, day := range dstDays {
 		t.Run(day.name, func(t *testing.T) {
+			t.Parallel() // each day has a store and a clock of its own
 			loc, err := time.LoadLocation(day.zone)
 			if err != nil {
 				t.Fatalf("zone data: %v", err)

@@ -2,6 +2,7 @@ package chaos
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"net/url"
 	"os"
@@ -40,9 +41,32 @@ func TestMain(m *testing.M) {
 		os.RemoveAll(dir)
 		os.Exit(1)
 	}
+	flag.Parse()
+	allAtOnce()
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// atOnce is how many tests of this package run at once in the short
+// mode: every scenario (and each DST day) has a database or file and
+// processes of its own and spends most of its time waiting on its clock,
+// so they all run together instead of -parallel at a time. Only the
+// PostgreSQL scenarios open server sessions, and there are four of them,
+// as many as -parallel 4 already ran together. The long mode keeps
+// -parallel: its scenarios are heavier and run for minutes.
+const atOnce = 10
+
+// allAtOnce raises -parallel to atOnce in the short mode, unless it asks
+// for one test at a time.
+func allAtOnce() {
+	f := flag.Lookup("test.parallel")
+	if f == nil || long {
+		return
+	}
+	if n, err := strconv.Atoi(f.Value.String()); err == nil && n > 1 && n < atOnce {
+		_ = f.Value.Set(strconv.Itoa(atOnce))
+	}
 }
 
 // pick returns the short value, or the long one under GEOETL_CHAOS_LONG.
@@ -53,16 +77,25 @@ func pick[T any](short, longer T) T {
 	return short
 }
 
-// Production timings of `geoetl serve`, which the scenarios do not change:
-// heartbeats every 5 s, a 30 s lease, the reaper every 5 s.
-const (
-	lease    = 30 * time.Second
-	reapEach = 5 * time.Second
+// The lease the instances run with (--lease): in the long mode the
+// production default, 30 s, heartbeated and reaped every 5 s; in the short
+// mode 10 s, heartbeated and reaped every 1.67 s (a sixth, as in
+// production), so that a lost run is found and retried in seconds. Every
+// ordering the scenarios depend on scales with it: the leader's lock
+// session ends after half a lease of silence, an instance stops trusting
+// its runs after three quarters of one, and the server's 5 s limit on a
+// session idle inside a transaction stays below the lease.
+var (
+	lease    = pick(10*time.Second, 30*time.Second)
+	reapEach = lease / 6
 	// settle is how long after its last fault a scenario waits at most for
 	// every occurrence to be resolved: a lost run is reaped one lease
 	// after its last heartbeat, at the reaper's next pass, and retried.
 	settle = lease + 2*reapEach + 20*time.Second
 )
+
+// leaseArgs are the serve flags that set the lease.
+func leaseArgs() []string { return []string{"--lease", lease.String()} }
 
 // fleet is several geoetl serve processes on one PostgreSQL database,
 // with a store of its own (application_name chaos-checker, so that
@@ -98,7 +131,7 @@ func newFleet(t *testing.T, n int, extraArgs ...string) *fleet {
 	for i := range n {
 		id := fmt.Sprintf("node-%d", i)
 		f.nodes = append(f.nodes, &Instance{ID: id, Bin: bin, DB: withAppName(t, u, "geoetl-"+id), Dir: filepath.Join(t.TempDir(), strconv.Itoa(i)),
-			Args: append([]string{"--shutdown-grace", "10s"}, extraArgs...), Log: syncWriter(logs)})
+			Args: append(append([]string{"--shutdown-grace", "10s"}, leaseArgs()...), extraArgs...), Log: syncWriter(logs)})
 	}
 	f.startAll()
 	f.store = openChecker(t, u)
@@ -157,11 +190,16 @@ func openChecker(t *testing.T, u string) geoetl.Store {
 	return st
 }
 
-// stopAll stops every running node gracefully.
+// stopAll stops every running node gracefully, all at once (each waits
+// for its own runs, so one after the other would add their graces up).
 func (f *fleet) stopAll() {
 	f.t.Helper()
+	errs := make(chan error, len(f.nodes))
 	for _, in := range f.nodes {
-		if err := in.Stop(30 * time.Second); err != nil {
+		go func() { errs <- in.Stop(30 * time.Second) }()
+	}
+	for range f.nodes {
+		if err := <-errs; err != nil {
 			f.t.Error(err)
 		}
 	}

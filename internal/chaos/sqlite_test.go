@@ -25,7 +25,7 @@ func TestChaos_SQLiteKilledDuringWrites(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "geoetl.db")
-	in := &Instance{ID: "solo", Bin: bin, DB: "sqlite:" + path, Dir: dir, Args: []string{"--shutdown-grace", "10s"}}
+	in := &Instance{ID: "solo", Bin: bin, DB: "sqlite:" + path, Dir: dir, Args: append([]string{"--shutdown-grace", "10s"}, leaseArgs()...)}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("last log lines:\n%s", in.Tail(30))

@@ -803,7 +803,8 @@ func RunImport(ctx context.Context, bin, dir string, n int, profileDir string) (
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_ = profile(ctx, in, profileDir, 10*time.Second)
+			// Long enough to cover the import of 100,000 on this machine.
+			_ = profile(ctx, in, profileDir, 20*time.Second)
 		}()
 	}
 	err = e.importSchedules(ctx, n, 5_000)

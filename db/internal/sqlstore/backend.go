@@ -84,12 +84,20 @@ type Dialect struct {
 	IDList func(ids []string) any
 	// InIDs returns a condition that col is one of the ids in parameter n.
 	InIDs func(col string, n int) string
+	// InTexts returns a condition that the text column col is one of the
+	// strings in parameter n, a list encoded by IDList.
+	InTexts func(col string, n int) string
 	// LockSkip is appended to a SELECT whose rows the transaction claims:
 	// FOR UPDATE SKIP LOCKED on PostgreSQL, nothing on SQLite, whose
 	// single writer serialises claimers.
 	LockSkip string
 	// Lock is appended to a SELECT whose rows the transaction will update.
 	Lock string
+	// AdvisoryLocks says the database has transaction-scoped advisory
+	// locks, shared by every connection (PostgreSQL): claimers then count
+	// a tenant's runs under its run-share locks (tenant_quotas.go).
+	// Without them (SQLite) the single writer serialises claimers.
+	AdvisoryLocks bool
 	// HasTag returns a condition that the JSON array column tags holds
 	// tag, with "$?" for each of its arguments (see where.add).
 	HasTag func(tag string) (cond string, args []any)
@@ -137,6 +145,10 @@ type Dialect struct {
 	// search the index did not narrow (PostgreSQL 00009: from a narrow
 	// copy of the column). Empty: such searches count schedules.
 	SearchCount string
+	// BulkScheduleInsert, when set, is how CreateSchedules keeps, once per
+	// batch, what row triggers on schedules keep for every inserted row
+	// (SQLite 00013). Nil: the triggers fire for each row.
+	BulkScheduleInsert *BulkScheduleInsert
 	// Arrays says that a statement may take arrays as parameters and read
 	// them as rows (unnest): the scheduler's writes of many rows then go
 	// as one statement each instead of one statement per row (PostgreSQL,
@@ -160,6 +172,21 @@ type Dialect struct {
 	UniqueViolation func(err error) (string, bool)
 	// MaxParams is how many parameters one statement may have.
 	MaxParams int
+}
+
+// BulkScheduleInsert turns a store's row triggers on schedules inserts off
+// for one transaction and does their work for the batch afterwards.
+type BulkScheduleInsert struct {
+	// Begin turns the insert triggers off for the rest of the
+	// transaction.
+	Begin string
+	// Finish is run in order once the rows are in, with $1 the ids of the
+	// schedules the transaction created (IDList, in the order they went
+	// in) and $2 their tenant: it writes what the triggers would have
+	// written for them.
+	Finish []string
+	// End turns the triggers back on.
+	End string
 }
 
 // SearchIndex finds the schedules that may contain a search string through

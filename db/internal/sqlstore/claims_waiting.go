@@ -19,21 +19,127 @@ func (s *Store) notWaiting(n int) string {
 
 // DuePending returns the unclaimed pending executions due by p.Until,
 // without the rows that wait for a slot of one of the schedules in
-// p.Waiting or for a run slot of one of p.Tenants.
+// p.Waiting or for a run slot of one of p.Tenants, nor (on PostgreSQL)
+// those whose schedule another transaction holds.
 func (c *claimTx) DuePending(p *geoetl.DuePendingParams) ([]*geoetl.Execution, error) {
 	until, limit := p.Until, p.Limit
 	ids, tids := normIDs(p.Waiting), normIDs(p.Tenants)
+	var out []*geoetl.Execution
+	var err error
 	if len(ids) == 0 && len(tids) == 0 {
-		return c.duePending(until, limit)
+		out, err = c.duePending(until, limit)
+	} else {
+		var rows Rows
+		rows, err = c.tx.Query(c.ctx, `SELECT `+executionCols+` FROM executions
+			WHERE status = 'pending' AND instance_id IS NULL AND due_at <= $1 AND `+c.s.notWaiting(3)+`
+			ORDER BY due_at, id LIMIT $2`+c.s.d.LockSkip,
+			c.s.t(until), int64(limit), c.s.d.IDList(ids), c.s.d.IDList(tids))
+		if err == nil {
+			out, err = collect(rows, scanExecution)
+		}
 	}
-	rows, err := c.tx.Query(c.ctx, `SELECT `+executionCols+` FROM executions
-		WHERE status = 'pending' AND instance_id IS NULL AND due_at <= $1 AND `+c.s.notWaiting(3)+`
-		ORDER BY due_at, id LIMIT $2`+c.s.d.LockSkip,
-		c.s.t(until), int64(limit), c.s.d.IDList(ids), c.s.d.IDList(tids))
 	if err != nil {
 		return nil, err
 	}
-	return collect(rows, scanExecution)
+	return c.withoutHeldSchedules(out)
+}
+
+// withoutHeldSchedules locks the schedules of pending rows, skipping
+// those another transaction holds, and leaves out the rows of the
+// skipped ones, for a later claim (PostgreSQL; SQLite's single writer has
+// no others). The claim decides about a schedule's slots holding its row
+// (FindSchedules); waiting for a row another claimer held, a claim that
+// locked due schedules of its own made the outcome writers and the other
+// claimers wait for those in turn, and several instances formed a convoy.
+// A pending row whose schedule is gone is kept: the claim fails it.
+func (c *claimTx) withoutHeldSchedules(pending []*geoetl.Execution) ([]*geoetl.Execution, error) {
+	if !c.s.d.AdvisoryLocks || len(pending) == 0 {
+		return pending, nil
+	}
+	var sids []string
+	seen := map[string]bool{}
+	for _, e := range pending {
+		if e.ScheduleID != nil && !seen[*e.ScheduleID] {
+			seen[*e.ScheduleID] = true
+			sids = append(sids, *e.ScheduleID)
+		}
+	}
+	if len(sids) == 0 {
+		return pending, nil
+	}
+	_, held, err := c.lockFreeSchedules(sids, false)
+	if err != nil || len(held) == 0 {
+		return pending, err
+	}
+	skip := make(map[string]bool, len(held))
+	for _, id := range held {
+		skip[id] = true
+	}
+	out := pending[:0]
+	for _, e := range pending {
+		if e.ScheduleID == nil || !skip[*e.ScheduleID] {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+// lockFreeSchedules locks the schedules among ids that no other
+// transaction holds, skipping the others, and returns those it locked
+// (read in full when full is set, else only their ids) and the ids of the
+// existing ones it skipped. Ids of schedules that do not exist are in
+// neither.
+func (c *claimTx) lockFreeSchedules(ids []string, full bool) (map[string]*geoetl.Schedule, []string, error) {
+	cols := "id"
+	if full {
+		cols = scheduleCols
+	}
+	rows, err := c.tx.Query(c.ctx, `SELECT `+cols+` FROM schedules WHERE `+c.s.d.InIDs("id", 1)+` ORDER BY id`+c.s.d.LockSkip, c.s.d.IDList(ids))
+	if err != nil {
+		return nil, nil, err
+	}
+	locked, err := collect(rows, func(r Row) (*geoetl.Schedule, error) {
+		if full {
+			return scanSchedule(r)
+		}
+		var sc geoetl.Schedule
+		return &sc, r.Scan(str(&sc.ID))
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	found := make(map[string]*geoetl.Schedule, len(locked))
+	for _, sc := range locked {
+		found[sc.ID] = sc
+	}
+	if len(found) == len(ids) || c.s.d.LockSkip == "" {
+		return found, nil, nil
+	}
+	var rest []string
+	for _, id := range ids {
+		if found[id] == nil {
+			rest = append(rest, id)
+		}
+	}
+	rows, err = c.tx.Query(c.ctx, `SELECT id FROM schedules WHERE `+c.s.d.InIDs("id", 1), c.s.d.IDList(rest))
+	if err != nil {
+		return nil, nil, err
+	}
+	held, err := collect(rows, func(r Row) (string, error) { // they exist: another transaction holds them
+		var id string
+		return id, r.Scan(str(&id))
+	})
+	return found, held, err
+}
+
+// FindFreeSchedules is FindSchedules without waiting: schedules another
+// transaction holds are left out of found and listed in held.
+func (c *claimTx) FindFreeSchedules(ids []string) (map[string]*geoetl.Schedule, []string, error) {
+	ids = normIDs(ids)
+	if len(ids) == 0 {
+		return map[string]*geoetl.Schedule{}, nil, nil
+	}
+	return c.lockFreeSchedules(ids, true)
 }
 
 // NextWakeAt returns the soonest next run of an active schedule or due

@@ -11,6 +11,7 @@ import (
 // parameters" from NULL by it), whether the destination was empty or
 // held something.
 func TestJSONScan_EmptyValuesAsTheDecoderLeavesThem(t *testing.T) {
+	t.Parallel()
 	for _, text := range []string{"{}", "[]", `{"a":1}`, `["x"]`, "null", " {} "} {
 		for _, src := range []any{text, []byte(text)} {
 			var m1, m2 map[string]any

@@ -171,6 +171,7 @@ func ids(ss []*geoetl.Schedule) string {
 // answers with a scan of every row for random and tricky searches, with
 // every sort, a cursor, an offset and a status filter.
 func TestScheduleSearch_IndexAgreesWithScan(t *testing.T) {
+	t.Parallel()
 	w := newSearchWorld(t, 400)
 	indexed := sqlstore.WithSearchLimits(w.store, 1_000_000, 0)
 	scan := sqlstore.WithoutSearchIndex(w.store)
@@ -197,6 +198,7 @@ func TestScheduleSearch_IndexAgreesWithScan(t *testing.T) {
 // the table owner: it must find what the scan under the tenant's policy
 // finds, and nothing of the other tenant.
 func TestScheduleSearch_IndexAgreesWithScanOnPostgres(t *testing.T) {
+	t.Parallel()
 	st, _ := dbtest.Postgres(t)
 	w := fillSearchWorld(t, st, "", 400)
 	indexed := sqlstore.WithSearchLimits(w.store, 1_000_000, 0)
@@ -222,6 +224,7 @@ func TestScheduleSearch_IndexAgreesWithScanOnPostgres(t *testing.T) {
 // follows schedules added, edited and deleted in between, as a count of
 // every row does.
 func TestScheduleSearch_KeptTotalsFollowChanges(t *testing.T) {
+	t.Parallel()
 	keptTotalsFollowChanges(t, newSearchWorld(t, 400))
 }
 
@@ -229,6 +232,7 @@ func TestScheduleSearch_KeptTotalsFollowChanges(t *testing.T) {
 // PostgreSQL, whose totals are kept with the snapshot they were counted
 // in and brought up to date from a log of changes by transaction.
 func TestScheduleSearch_KeptTotalsFollowChangesOnPostgres(t *testing.T) {
+	t.Parallel()
 	st, _ := dbtest.Postgres(t)
 	keptTotalsFollowChanges(t, fillSearchWorld(t, st, "", 400))
 }
@@ -289,6 +293,7 @@ func keptTotalsFollowChanges(t *testing.T, w *searchWorld) {
 // search beyond the candidate limit, and a small tenant, scan; a narrow
 // search of a large tenant reads the index. Each answers as the scan does.
 func TestScheduleSearch_DefaultLimitsAgreeWithScan(t *testing.T) {
+	t.Parallel()
 	w := newSearchWorld(t, 400)
 	scan := sqlstore.WithoutSearchIndex(w.store)
 	limited := sqlstore.WithSearchLimits(w.store, 20, 2)
@@ -326,6 +331,7 @@ func TestScheduleSearch_DefaultLimitsAgreeWithScan(t *testing.T) {
 // deletes schedules, then has FTS5 check its index against the table,
 // vacuums the database, and compares index and scan again.
 func TestScheduleSearch_IndexStaysInStepWithWrites(t *testing.T) {
+	t.Parallel()
 	w := newSearchWorld(t, 200)
 	found, _, _, err := w.store.FindSchedules(bg, geoetl.ScheduleFilter{TenantID: w.ten.ID, Page: geoetl.Page{Limit: geoetl.MaxPageLimit}})
 	if err != nil {

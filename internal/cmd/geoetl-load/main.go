@@ -40,14 +40,14 @@ func main() {
 	sched := flag.Bool("sched", false, "run the scheduler benchmark of the real binary instead (SQLite; -schedules, -duration)")
 	lead := flag.Duration("lead", 10*time.Second, "-sched: time from the restart to the lined-up first occurrence")
 	probe := flag.Float64("probe", 5, "-sched: API requests a second during the window (0: none)")
-	profile := flag.String("profile", "", "-sched: write CPU, allocation, mutex and block profiles of serve into this folder")
+	profile := flag.String("profile", "", "-sched, -import: write CPU, allocation, mutex and block profiles of serve into this folder")
 	down := flag.Duration("down", 0, "-sched: line the schedules up as if the server had been down this long, and measure the on-time runs after the restart")
 	instances := flag.Int("instances", 1, "-sched: geoetl serve processes sharing the database (more than one needs -db postgres://…)")
 	importN := flag.Int("import", 0, "time importing this many schedules through the API of the real binary (SQLite) instead")
-	bin := flag.String("bin", "", "-sched: measure this geoetl binary instead of building the one in this checkout (to compare builds of other commits)")
+	bin := flag.String("bin", "", "-sched, -import: measure this geoetl binary instead of building the one in this checkout (to compare builds of other commits)")
 	flag.Parse()
 	if *importN > 0 {
-		if err := runImport(*importN, *profile); err != nil {
+		if err := runImport(*importN, *profile, *bin); err != nil {
 			fmt.Fprintln(os.Stderr, "geoetl-load:", err)
 			os.Exit(1)
 		}
@@ -123,7 +123,7 @@ func runSched(cfg load.SchedConfig) error {
 	return nil
 }
 
-func runImport(n int, profileDir string) error {
+func runImport(n int, profileDir, bin string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	dir, err := os.MkdirTemp("", "geoetl-import-")
@@ -131,9 +131,10 @@ func runImport(n int, profileDir string) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	bin, err := chaos.Build(ctx, dir)
-	if err != nil {
-		return err
+	if bin == "" {
+		if bin, err = chaos.Build(ctx, dir); err != nil {
+			return err
+		}
 	}
 	rep, err := load.RunImport(ctx, bin, dir, n, profileDir)
 	if err != nil {

@@ -1,0 +1,113 @@
+package postgres_test
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/geoetl/geoetl"
+	"github.com/geoetl/geoetl/db/dbtest"
+)
+
+// TestDuePending_LeavesOutRowsWhoseScheduleAnotherClaimerHolds: a claim
+// decides about a pending row holding its schedule's row; while another
+// claimer holds that row, DuePending answers at once without the pending
+// row (instead of the claim waiting for it, which under load made claims
+// of several instances and the outcome writers queue behind each other),
+// and returns it once the row is free. A pending row whose schedule is
+// gone is still returned, so the claim can fail it.
+func TestDuePending_LeavesOutRowsWhoseScheduleAnotherClaimerHolds(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, u := dbtest.Postgres(t)
+	tn := &geoetl.Tenant{Name: "duepending"}
+	if err := st.CreateTenant(ctx, tn); err != nil {
+		t.Fatal(err)
+	}
+	wf := &geoetl.Workflow{TenantID: tn.ID, Name: "wf", Definition: json.RawMessage(`{"nodes":[]}`)}
+	if err := st.CreateWorkflow(ctx, wf); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC().Add(-time.Minute).Truncate(time.Microsecond)
+	var rows []*geoetl.Execution
+	for i, name := range []string{"held", "free", "gone"} {
+		sc := geoetl.NewSchedule()
+		sc.TenantID, sc.WorkflowID, sc.Name, sc.CronExpression = tn.ID, wf.ID, name, "* * * * *"
+		if err := st.CreateSchedule(ctx, sc); err != nil {
+			t.Fatal(err)
+		}
+		at := now.Add(time.Duration(i) * time.Second)
+		e := &geoetl.Execution{TenantID: tn.ID, ScheduleID: &sc.ID, WorkflowID: wf.ID, ScheduledAt: at, DueAt: at,
+			Trigger: geoetl.TriggerManual, Status: geoetl.ExecPending}
+		if err := st.CreateExecution(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+		rows = append(rows, e)
+	}
+	if err := st.DeleteSchedule(ctx, tn.ID, *rows[2].ScheduleID); err != nil {
+		t.Fatal(err)
+	}
+	due := func() []string {
+		t.Helper()
+		var ids []string
+		done := make(chan error, 1)
+		go func() {
+			done <- st.Claim(ctx, func(tx geoetl.ClaimTx) error {
+				got, err := tx.DuePending(&geoetl.DuePendingParams{Until: tx.Now(), Limit: 10})
+				for _, e := range got {
+					ids = append(ids, e.ID)
+				}
+				return err
+			})
+		}()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("DuePending waited for the schedule row another claimer holds")
+		}
+		return ids
+	}
+
+	claimer, err := pgx.Connect(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer claimer.Close(ctx)
+	tx, err := claimer.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM schedules WHERE id = $1 FOR UPDATE`, *rows[0].ScheduleID); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := due(), []string{rows[1].ID, rows[2].ID}; !slices.Equal(got, want) {
+		t.Fatalf("due pending while the first schedule is held = %v, want %v", got, want)
+	}
+	// The decider's read: the held schedule is named, not waited for.
+	if err := st.Claim(ctx, func(tx geoetl.ClaimTx) error {
+		found, held, err := tx.FindFreeSchedules([]string{*rows[0].ScheduleID, *rows[1].ScheduleID, *rows[2].ScheduleID})
+		if err != nil {
+			return err
+		}
+		if len(found) != 1 || found[*rows[1].ScheduleID] == nil || !slices.Equal(held, []string{*rows[0].ScheduleID}) {
+			t.Errorf("FindFreeSchedules found %d (want the free one only), held %v (want the first)", len(found), held)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := due(), []string{rows[0].ID, rows[1].ID, rows[2].ID}; !slices.Equal(got, want) {
+		t.Fatalf("due pending once it is free = %v, want %v", got, want)
+	}
+}
