@@ -314,9 +314,6 @@ func (s *Store) CreateSchedules(ctx context.Context, list []*geoetl.Schedule, ma
 // statement changes it, so fewer, larger statements journal less.
 const createChunk = 900
 
-// maxParams is the most parameters the other multi-row INSERTs bind.
-const maxParams = 30_000
-
 type queuedSchedule struct {
 	i    int // index in the batch
 	x    *geoetl.Schedule
@@ -449,22 +446,18 @@ func (b *scheduleBatch) writeHistory(ctx context.Context) error {
 		versions = append(versions, h.versions...)
 		entries = append(entries, h.entries...)
 	}
-	if err := insertRows(ctx, b.tx, `INSERT INTO schedule_versions (schedule_id, tenant_id, version, snapshot, changed_by, changed_at) VALUES `, versions); err != nil {
+	if err := insertRows(ctx, b.tx, b.s.d.MaxParams, `INSERT INTO schedule_versions (schedule_id, tenant_id, version, snapshot, changed_by, changed_at) VALUES `, versions); err != nil {
 		return err
 	}
-	return insertRows(ctx, b.tx, `INSERT INTO audit_log (`+auditCols+`) VALUES `, entries)
+	return insertRows(ctx, b.tx, b.s.d.MaxParams, `INSERT INTO audit_log (`+auditCols+`) VALUES `, entries)
 }
 
 // insertRows inserts rows of equal width with prefix, as many a statement
-// as maxParams allows.
-func insertRows(ctx context.Context, tx Tx, prefix string, rows [][]any) error {
+// as the engine's limit on parameters (Dialect.MaxParams) allows.
+func insertRows(ctx context.Context, tx Tx, maxParams int, prefix string, rows [][]any) error {
 	for len(rows) > 0 {
-		n := min(len(rows), maxParams/len(rows[0]))
-		args := make([]any, 0, n*len(rows[0]))
-		for _, r := range rows[:n] {
-			args = append(args, r...)
-		}
-		if _, err := tx.Exec(ctx, prefix+placeholders(n, len(rows[0]), 0), args...); err != nil {
+		n := max(1, min(len(rows), maxParams/len(rows[0])))
+		if _, err := tx.Exec(ctx, prefix+placeholders(n, len(rows[0]), 0), flatten(rows[:n])...); err != nil {
 			return err
 		}
 		rows = rows[n:]

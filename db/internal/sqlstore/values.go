@@ -21,11 +21,7 @@ func eachValuesChunk(args [][]any, width int, fn func(values string, flat []any)
 				break
 			}
 		}
-		flat := make([]any, 0, n*width)
-		for _, a := range args[start : start+n] {
-			flat = append(flat, a...)
-		}
-		if err := fn(`(VALUES `+placeholders(n, width, 0)+`) AS u`, flat); err != nil {
+		if err := fn(`(VALUES `+placeholders(n, width, 0)+`) AS u`, flatten(args[start:start+n])); err != nil {
 			return err
 		}
 		start += n
@@ -40,4 +36,18 @@ func execValues(ctx context.Context, tx Tx, args [][]any, width int, q func(valu
 		_, err := tx.Exec(ctx, q(values), flat...)
 		return err
 	})
+}
+
+// flatten lays rows of arguments end to end, as a multi-row statement
+// binds them.
+func flatten(rows [][]any) []any {
+	n := 0
+	for _, r := range rows {
+		n += len(r)
+	}
+	flat := make([]any, 0, n)
+	for _, r := range rows {
+		flat = append(flat, r...)
+	}
+	return flat
 }
