@@ -334,6 +334,11 @@ type ClaimTx interface {
 	// wait for a slot: running ones, pending ones claimed by an instance,
 	// and pending queued ones (trigger other than retry or backfill).
 	Occupancy(scheduleIDs []string) (map[string][]*Execution, error)
+	// OccupancyExcept is Occupancy without the rows claimed by instance
+	// whose ids are in except (that instance's own runs, which it knows
+	// better than the database does); rows of except that are no longer
+	// claimed by instance are still returned.
+	OccupancyExcept(scheduleIDs []string, instance string, except []string) (map[string][]*Execution, error)
 	// InsertExecutions inserts the rows; a row whose occurrence key
 	// (schedule, scheduledAt, occurrence trigger) exists already is skipped
 	// and reported false.

@@ -255,15 +255,52 @@ func (c *claimCtx) loadOccupancy() error {
 	for id := range c.schedules {
 		ids = append(ids, id)
 	}
-	occ, err := c.tx.Occupancy(ids)
+	// This instance's own runs are most of what a claim finds holding
+	// slots (the previous occurrence of each schedule is still running when
+	// the next is claimed): they come from memory rather than being read
+	// back, and only what others hold is read.
+	except, own := c.cl.held.ownOccupancy(c.schedules, c.cl.id)
+	occ, err := c.tx.OccupancyExcept(ids, c.cl.id, except)
 	if err != nil {
 		return err
 	}
-	c.cl.held.withoutFinished(occ)
+	mergeOccupancy(occ, own)
 	for id, sc := range c.schedules {
 		c.slots[id] = newSlots(sc, occ[id])
 	}
 	return nil
+}
+
+// mergeOccupancy adds this instance's own rows to those read, in the
+// order Occupancy returns them; a row read wins over the one from memory
+// (it was handed back or taken over meanwhile).
+func mergeOccupancy(occ, own map[string][]*geoetl.Execution) {
+	for id, mine := range own {
+		list := occ[id]
+		read := make(map[string]bool, len(list))
+		for _, e := range list {
+			read[e.ID] = true
+		}
+		n := len(list)
+		for _, e := range mine {
+			if !read[e.ID] {
+				list = append(list, e)
+			}
+		}
+		if len(list) == n {
+			continue
+		}
+		slices.SortFunc(list, func(a, b *geoetl.Execution) int {
+			if c := a.ScheduledAt.Compare(b.ScheduledAt); c != 0 {
+				return c
+			}
+			if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+				return c
+			}
+			return strings.Compare(a.ID, b.ID)
+		})
+		occ[id] = list
+	}
 }
 
 // workflow returns a workflow by tenant and id, nil when it is gone, and

@@ -231,21 +231,41 @@ func (h *held) renew(ids, stop []string, until time.Time) {
 	}
 }
 
-// withoutFinished removes from occupancy the runs of this instance that
-// have finished but whose outcome is not written yet: they hold no slot,
-// whatever the database still says.
-func (h *held) withoutFinished(occ map[string][]*geoetl.Execution) {
+// ownOccupancy returns this instance's jobs of the given schedules, for a
+// claim to leave out of its occupancy read: except lists every such job,
+// and active holds, by schedule, a row standing for each that still holds
+// a slot (claimed, deciding, ready or running; finished ones hold none,
+// whatever the database still says). The rows are built from the fields
+// that do not change once a job is claimed, so that the runner may go on
+// writing the job's own row meanwhile.
+func (h *held) ownOccupancy(schedules map[string]*geoetl.Schedule, instance string) (except []string, active map[string][]*geoetl.Execution) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for id, list := range occ {
-		kept := list[:0]
-		for _, e := range list {
-			if j := h.jobs[e.ID]; j == nil || j.state != jobFinished {
-				kept = append(kept, e)
-			}
+	active = map[string][]*geoetl.Execution{}
+	for id, j := range h.jobs {
+		e := j.exec
+		if e.ScheduleID == nil || j.state == jobDropped {
+			continue
 		}
-		occ[id] = kept
+		if _, ok := schedules[*e.ScheduleID]; !ok {
+			continue
+		}
+		except = append(except, id)
+		if j.state == jobFinished {
+			continue
+		}
+		status := geoetl.ExecPending
+		if j.state == jobRunning {
+			status = geoetl.ExecRunning
+		}
+		inst := instance
+		active[*e.ScheduleID] = append(active[*e.ScheduleID], &geoetl.Execution{
+			ID: e.ID, TenantID: e.TenantID, ScheduleID: e.ScheduleID, WorkflowID: e.WorkflowID, WorkflowRunID: e.WorkflowRunID,
+			ScheduledAt: e.ScheduledAt, DueAt: e.DueAt, Trigger: e.Trigger, Force: e.Force, CreatedAt: e.CreatedAt,
+			CreatedBy: e.CreatedBy, Status: status, InstanceID: &inst, WaitReason: e.WaitReason,
+		})
 	}
+	return except, active
 }
 
 // statesOf returns what this instance's memory says of its own rows among

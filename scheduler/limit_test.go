@@ -70,6 +70,14 @@ func (t *meetingTx) Occupancy(ids []string) (map[string][]*geoetl.Execution, err
 	return occ, err
 }
 
+func (t *meetingTx) OccupancyExcept(ids []string, instance string, except []string) (map[string][]*geoetl.Execution, error) {
+	occ, err := t.ClaimTx.OccupancyExcept(ids, instance, except)
+	if err == nil {
+		t.onOccupancy(ids)
+	}
+	return occ, err
+}
+
 // TestConcurrencyLimit_HoldsWhenTwoInstancesStartWaitingRowsAtOnce: two
 // backfill rows of a schedule with maxConcurrentExecutions 1, claimed by
 // two instances in the same instant. Without the schedule row locked

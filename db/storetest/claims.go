@@ -228,6 +228,44 @@ func (s *suite) claims(t *testing.T) {
 		}))
 	})
 
+	t.Run("OccupancyExceptLeavesOutOnlyTheInstancesOwnListedRows", func(t *testing.T) {
+		t.Parallel()
+		w, _ := s.claimWorld(t)
+		x, y := w.schedule(t, nil), w.schedule(t, nil)
+		mk := func(s *geoetl.Schedule, min int, status geoetl.ExecutionStatus, inst string) *geoetl.Execution {
+			e := w.execution(s, epoch.Add(time.Duration(min)*time.Minute), geoetl.TriggerSchedule)
+			e.Status = status
+			if inst != "" {
+				e.InstanceID, e.HeartbeatAt = &inst, &epoch
+			}
+			return w.mustExecution(t, e)
+		}
+		mineRunning := mk(x, 1, geoetl.ExecRunning, "node-1")
+		mineUnlisted := mk(x, 2, geoetl.ExecPending, "node-1")
+		theirs := mk(x, 3, geoetl.ExecRunning, "node-2")
+		queued := mk(x, 4, geoetl.ExecPending, "")
+		mineOther := mk(y, 1, geoetl.ExecPending, "node-1")
+		except := []string{mineRunning.ID, theirs.ID, queued.ID, mineOther.ID, "not-a-uuid"}
+		// Checked after the transaction: a failure inside it would leave
+		// it open for the parallel cases.
+		var listed, unlisted map[string][]*geoetl.Execution
+		noErr(t, w.st.Claim(bg, func(tx geoetl.ClaimTx) error {
+			var err error
+			if listed, err = tx.OccupancyExcept([]string{x.ID, y.ID}, "node-1", except); err != nil {
+				return err
+			}
+			unlisted, err = tx.OccupancyExcept([]string{x.ID, y.ID}, "node-1", nil)
+			return err
+		}))
+		// Listed rows of another instance or of none are still read.
+		sameIDs(t, "x", execIDs(listed[x.ID]), []string{mineUnlisted.ID, theirs.ID, queued.ID})
+		if len(listed[y.ID]) != 0 {
+			t.Fatalf("y has %d occupying executions, want its listed own row left out", len(listed[y.ID]))
+		}
+		sameIDs(t, "x without except", execIDs(unlisted[x.ID]), []string{mineRunning.ID, mineUnlisted.ID, theirs.ID, queued.ID})
+		sameIDs(t, "y without except", execIDs(unlisted[y.ID]), []string{mineOther.ID})
+	})
+
 	t.Run("UpdateExecutionsWritesSchedulerFields", func(t *testing.T) {
 		t.Parallel()
 		w, _ := s.claimWorld(t)

@@ -68,15 +68,32 @@ func (c *claimTx) duePending(until time.Time, limit int) ([]*geoetl.Execution, e
 // than retries and backfills (queued occurrences and run-nows), oldest
 // occurrence first. Schedules with none are absent from the map.
 func (c *claimTx) Occupancy(scheduleIDs []string) (map[string][]*geoetl.Execution, error) {
+	return c.occupancy(scheduleIDs, "", nil)
+}
+
+// OccupancyExcept is Occupancy without the rows claimed by instance whose
+// ids are in except: a claimer's own runs, which it knows better than the
+// database does, are not read back. A row of except that another instance
+// holds or that was handed back is still returned.
+func (c *claimTx) OccupancyExcept(scheduleIDs []string, instance string, except []string) (map[string][]*geoetl.Execution, error) {
+	return c.occupancy(scheduleIDs, instance, except)
+}
+
+func (c *claimTx) occupancy(scheduleIDs []string, instance string, except []string) (map[string][]*geoetl.Execution, error) {
 	out := map[string][]*geoetl.Execution{}
 	ids := normIDs(scheduleIDs)
 	if len(ids) == 0 {
 		return out, nil
 	}
-	rows, err := c.tx.Query(c.ctx, `SELECT `+executionCols+` FROM executions
-		WHERE `+c.s.d.InIDs("schedule_id", 1)+` AND status IN ('pending', 'running')
-		AND (status = 'running' OR instance_id IS NOT NULL OR trigger_type NOT IN ('retry', 'backfill'))
-		ORDER BY scheduled_at, created_at, id`, c.s.d.IDList(ids))
+	query := `SELECT ` + executionCols + ` FROM executions
+		WHERE ` + c.s.d.InIDs("schedule_id", 1) + ` AND status IN ('pending', 'running')
+		AND (status = 'running' OR instance_id IS NOT NULL OR trigger_type NOT IN ('retry', 'backfill'))`
+	args := []any{c.s.d.IDList(ids)}
+	if skip := normIDs(except); len(skip) > 0 && instance != "" {
+		query += ` AND (instance_id IS NULL OR instance_id <> $2 OR NOT (` + c.s.d.InIDs("id", 3) + `))`
+		args = append(args, instance, c.s.d.IDList(skip))
+	}
+	rows, err := c.tx.Query(c.ctx, query+` ORDER BY scheduled_at, created_at, id`, args...)
 	if err != nil {
 		return nil, err
 	}
