@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/geoetl/geoetl"
@@ -67,11 +68,11 @@ func planSchedule(s *geoetl.Schedule, now time.Time, o planOptions) schedulePlan
 	if s.NextRunAt == nil {
 		return schedulePlan{}
 	}
-	expr, err := s.Cron()
+	expr, err := parsedCron(s.CronExpression)
 	if err != nil {
 		return errorPlan(fmt.Sprintf("invalid cron expression: %v", err))
 	}
-	loc, err := s.Location()
+	loc, err := loadedLocation(s.Timezone)
 	if err != nil {
 		return errorPlan(fmt.Sprintf("invalid time zone: %v", err))
 	}
@@ -209,4 +210,48 @@ func latestOccurrences(expr *cron.Expression, loc *time.Location, first, upTo ti
 	}
 	out = expr.Between(time.Unix(hi, 0), upTo, loc, max)
 	return out, true
+}
+
+// Every due schedule is planned on each of its occurrences: an
+// every-second schedule would parse its expression and load its zone once
+// a second. Both are immutable once made, so they are kept, by their
+// text, in caches that start over when they grow past parsedLimit (a
+// bound, not an eviction policy: distinct expressions are few in
+// practice).
+const parsedLimit = 10000
+
+type parsedCache[T any] struct {
+	mu sync.Mutex
+	m  map[string]T
+}
+
+func (c *parsedCache[T]) get(key string, load func(string) (T, error)) (T, error) {
+	c.mu.Lock()
+	v, ok := c.m[key]
+	c.mu.Unlock()
+	if ok {
+		return v, nil
+	}
+	v, err := load(key)
+	if err != nil {
+		return v, err // not kept: a schedule in error is not planned again
+	}
+	c.mu.Lock()
+	if c.m == nil || len(c.m) >= parsedLimit {
+		c.m = map[string]T{}
+	}
+	c.m[key] = v
+	c.mu.Unlock()
+	return v, nil
+}
+
+var (
+	crons     parsedCache[*cron.Expression]
+	locations parsedCache[*time.Location]
+)
+
+func parsedCron(expr string) (*cron.Expression, error) { return crons.get(expr, cron.Parse) }
+
+func loadedLocation(name string) (*time.Location, error) {
+	return locations.get(name, geoetl.LoadLocation)
 }
