@@ -19,6 +19,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	geoetl "github.com/geoetl/geoetl"
@@ -59,7 +61,17 @@ type Engine struct {
 	cfg    Config
 	cat    *catalog
 	client *http.Client
+
+	// nodeless keeps the parsed and validated definitions without nodes,
+	// by their text, up to maxNodeless of them: such a workflow (an
+	// every-second no-op schedule's) would otherwise decode its JSON on
+	// every run for nothing. Nothing of a node-less definition is changed
+	// by a run.
+	nodeless  sync.Map // string -> *Definition
+	nodelessN atomic.Int64
 }
+
+const maxNodeless = 1000
 
 var _ geoetl.WorkflowEngine = (*Engine)(nil)
 
@@ -158,6 +170,26 @@ func (e *Engine) retryDelay(attempt int) time.Duration {
 	return d
 }
 
+// runnable parses and validates a definition to run.
+func (e *Engine) runnable(raw json.RawMessage) (*Definition, error) {
+	if d, ok := e.nodeless.Load(string(raw)); ok {
+		return d.(*Definition), nil
+	}
+	d, err := ParseDefinition(raw)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.validate(e.cat); err != nil {
+		return nil, err
+	}
+	if len(d.Nodes) == 0 && len(d.Edges) == 0 && e.nodelessN.Load() < maxNodeless {
+		if _, loaded := e.nodeless.LoadOrStore(string(raw), d); !loaded {
+			e.nodelessN.Add(1)
+		}
+	}
+	return d, nil
+}
+
 // Run executes a workflow. Node records and log lines go to req.Recorder
 // as they happen. It returns an error wrapping ctx.Err() when ctx ends the
 // run, an EINVALID *geoetl.Error when the definition or the parameter
@@ -170,11 +202,8 @@ func (e *Engine) Run(ctx context.Context, req geoetl.RunRequest) (geoetl.RunSumm
 	if rec == nil {
 		rec = nopRecorder{}
 	}
-	d, err := ParseDefinition(req.Workflow.Definition)
+	d, err := e.runnable(req.Workflow.Definition)
 	if err != nil {
-		return geoetl.RunSummary{}, err
-	}
-	if err := d.validate(e.cat); err != nil {
 		return geoetl.RunSummary{}, err
 	}
 	values, ignored, err := resolveValues(d, req.Parameters)

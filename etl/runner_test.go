@@ -27,6 +27,37 @@ func TestRun_EmptyWorkflowDoesNothing(t *testing.T) {
 	}
 }
 
+// A workflow without nodes (an every-second no-op schedule's) is run on
+// every occurrence: its definition is decoded once, not on each run, and
+// each run still answers its own parameters as a first one does.
+func TestRun_NodelessWorkflowIsDecodedOnce(t *testing.T) {
+	env := newEnv(t)
+	wf := &geoetl.Workflow{ID: geoetl.NewID(), Definition: []byte(`{"parameters":{"p":{"type":"integer","defaultValue":1}},"nodes":[],"edges":[]}`)}
+	run := func(params map[string]any) ([]string, error) {
+		rec := &recorder{}
+		_, err := env.e.Run(context.Background(), geoetl.RunRequest{TenantName: env.tenant, Workflow: wf, Parameters: params, Recorder: rec})
+		return rec.logs, err
+	}
+	for range 2 {
+		if logs, err := run(map[string]any{"other": 1}); err != nil || len(logs) != 1 || !strings.Contains(logs[0], "other") {
+			t.Fatalf("Run with an undeclared value = %v, logs %q; want one line naming it", err, logs)
+		}
+		if _, err := run(map[string]any{"p": "x"}); geoetl.ErrorCode(err) != geoetl.EINVALID {
+			t.Fatalf("Run with a bad value = %v, want EINVALID", err)
+		}
+	}
+	// Once decoded, a run allocates a few small values of its own; the
+	// JSON decoding it replaces takes dozens.
+	allocs := testing.AllocsPerRun(50, func() {
+		if _, err := run(nil); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs > 12 {
+		t.Fatalf("a run of a node-less workflow allocates %.0f objects, want at most 12", allocs)
+	}
+}
+
 func TestRun_SubstitutesParametersAndRunVariables(t *testing.T) {
 	t.Parallel()
 	env := newEnv(t)
