@@ -532,6 +532,18 @@ func TestImportSchedules_ItemsDecodedInPartsReportEachAtItsIndex(t *testing.T) {
 				t.Fatalf("item %d reported as %d", i, r.Index)
 			}
 		}
+		// Ids ascend in the order of creation, so that an import appends
+		// to the id indexes instead of writing a random page per row.
+		last := ""
+		for _, r := range res {
+			if r.ID == "" {
+				continue
+			}
+			if r.ID <= last {
+				t.Fatalf("id %s of item %d after %s", r.ID, r.Index, last)
+			}
+			last = r.ID
+		}
 		// The first item naming another tenant is the one named, in
 		// whichever part it was decoded.
 		items[3*per+1] = map[string]any{"name": "x", "tenantId": "someone-else"}
