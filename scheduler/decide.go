@@ -466,3 +466,15 @@ func hasNewArrivals(d *decisions, kept []*job) bool {
 	}
 	return false
 }
+
+// recordSkipped hands rows the firer decided skipped (decideOwnLocked) to
+// the writer, which records them with the outcomes; they leave this
+// instance once written, as finished runs do.
+func (r *runner) recordSkipped(rows []geoetl.ExecutionResult) {
+	for _, res := range rows {
+		if r.m != nil {
+			r.m.SkippedN(*res.Execution.SkipReason, max(1, res.Execution.MissedCount))
+		}
+		r.writer.finish(res)
+	}
+}
