@@ -2,14 +2,10 @@ package postgres_test
 
 import (
 	"context"
-	"encoding/json"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/geoetl/geoetl"
-	"github.com/geoetl/geoetl/db/dbtest"
 )
 
 // TestFinishExecutions_DoesNotWaitForAScheduleRowAClaimerHolds: an outcome
@@ -23,21 +19,10 @@ import (
 func TestFinishExecutions_DoesNotWaitForAScheduleRowAClaimerHolds(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	st, u := dbtest.Postgres(t)
-	tn := &geoetl.Tenant{Name: "lastrun"}
-	if err := st.CreateTenant(ctx, tn); err != nil {
-		t.Fatal(err)
-	}
-	wf := &geoetl.Workflow{TenantID: tn.ID, Name: "wf", Definition: json.RawMessage(`{"nodes":[]}`)}
-	if err := st.CreateWorkflow(ctx, wf); err != nil {
-		t.Fatal(err)
-	}
+	h := newRowHold(t, "lastrun")
+	st, tn, wf := h.st, h.ten, h.wf
 	now := time.Now().UTC().Truncate(time.Microsecond)
-	sc := geoetl.NewSchedule()
-	sc.TenantID, sc.WorkflowID, sc.Name, sc.CronExpression, sc.NextRunAt = tn.ID, wf.ID, "s", "* * * * *", &now
-	if err := st.CreateSchedule(ctx, sc); err != nil {
-		t.Fatal(err)
-	}
+	sc := h.schedule(t, "s", &now)
 	inst := "i1"
 	e := &geoetl.Execution{TenantID: tn.ID, ScheduleID: &sc.ID, WorkflowID: wf.ID, ScheduledAt: now, DueAt: now,
 		Trigger: geoetl.TriggerSchedule, Status: geoetl.ExecRunning, ExecutedAt: &now, InstanceID: &inst, HeartbeatAt: &now}
@@ -45,19 +30,7 @@ func TestFinishExecutions_DoesNotWaitForAScheduleRowAClaimerHolds(t *testing.T) 
 		t.Fatal(err)
 	}
 
-	claimer, err := pgx.Connect(ctx, u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer claimer.Close(ctx)
-	tx, err := claimer.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback(ctx)
-	if _, err := tx.Exec(ctx, `SELECT 1 FROM schedules WHERE id = $1 FOR UPDATE`, sc.ID); err != nil {
-		t.Fatal(err)
-	}
+	release := h.hold(t, sc.ID)
 
 	done := make(chan error, 1)
 	go func() {
@@ -80,9 +53,7 @@ func TestFinishExecutions_DoesNotWaitForAScheduleRowAClaimerHolds(t *testing.T) 
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if err := tx.Rollback(ctx); err != nil {
-		t.Fatal(err)
-	}
+	release()
 	select {
 	case err := <-done:
 		if err != nil {
