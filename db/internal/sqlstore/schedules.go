@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -648,6 +649,19 @@ func (s *Store) FindSchedules(ctx context.Context, f geoetl.ScheduleFilter) ([]*
 			akey = totalKey(fmt.Sprintf("%s %#v", exact.sql(), exact.args))
 			if out, ok, err = s.anchoredPage(ctx, tx, akey, f, exact, page); err != nil {
 				return err
+			}
+			// Without an anchor near, one reader skips the rows and keeps
+			// one; the others wait for it and seek from there.
+			if !ok {
+				lead, done, err := s.flights.begin(ctx, "anchor "+string(akey)+" "+strconv.Itoa(page.Offset/anchorReach))
+				if err != nil {
+					return err
+				}
+				if lead {
+					defer done()
+				} else if out, ok, err = s.anchoredPage(ctx, tx, akey, f, exact, page); err != nil {
+					return err
+				}
 			}
 		}
 		if !ok {
