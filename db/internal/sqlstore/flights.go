@@ -31,6 +31,11 @@ const flightWait = time.Second
 // is (at most flightWait) and returns lead false; the caller then reads
 // what it kept, and computes for itself if that does not serve.
 func (f *flights) begin(ctx context.Context, key string) (lead bool, done func(), err error) {
+	return f.beginWait(ctx, key, flightWait)
+}
+
+// beginWait is begin with another bound on the wait.
+func (f *flights) beginWait(ctx context.Context, key string, wait time.Duration) (lead bool, done func(), err error) {
 	f.mu.Lock()
 	ch, busy := f.m[key]
 	if !busy {
@@ -45,7 +50,7 @@ func (f *flights) begin(ctx context.Context, key string) (lead bool, done func()
 		}, nil
 	}
 	f.mu.Unlock()
-	t := time.NewTimer(flightWait)
+	t := time.NewTimer(wait)
 	defer t.Stop()
 	select {
 	case <-ch:

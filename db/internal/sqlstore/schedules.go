@@ -583,10 +583,17 @@ func (s *Store) FindSchedules(ctx context.Context, f geoetl.ScheduleFilter) ([]*
 		cond, args := s.d.HasTag(f.Tag)
 		w.add(cond, args...)
 	}
+	done, err := s.firstList(ctx, f, w, geoetl.ScheduleSort(sort), page)
+	if err != nil {
+		return nil, 0, "", err
+	}
+	if done != nil {
+		defer done()
+	}
 	var out []*geoetl.Schedule
 	var total int
 	var next string
-	err := s.read(ctx, tid, func(tx Tx) error {
+	err = s.read(ctx, tid, func(tx Tx) error {
 		// w selects the rows the way this read is best served; exact is
 		// the same filter without the trigram index's candidate keys,
 		// which only narrow the rows to test (see scheduleTotal).
@@ -707,6 +714,52 @@ func (s *Store) FindSchedules(ctx context.Context, f geoetl.ScheduleFilter) ([]*
 		return nil, 0, "", err
 	}
 	return out, total, next, nil
+}
+
+// firstWait bounds how long a reader waits, before its transaction, for
+// another that lists the same list for the first time.
+const firstWait = 30 * time.Second
+
+// firstList makes one reader at a time list a list of which the store
+// has kept nothing yet (a search's total or keys, a deep page's anchor):
+// the others wait for it before they begin their transactions, and then
+// bring what it kept up to date. A reader's first count under load can
+// take longer than a session may stay idle inside a transaction (see
+// flightWait), so the wait is here, outside. done, if not nil, ends the
+// caller's turn once it has listed.
+func (s *Store) firstList(ctx context.Context, f geoetl.ScheduleFilter, base *where, sort geoetl.ScheduleSort, page geoetl.Page) (done func(), err error) {
+	if s.snapTotals == nil {
+		return nil, nil
+	}
+	exact := base.clone()
+	if f.Q != "" {
+		s.addSearch(exact, f.Q, "search_lc")
+	}
+	key := totalKey(fmt.Sprintf("%s %#v", exact.sql(), exact.args))
+	need := ""
+	if f.Q != "" && !s.snapTotals.Contains(key) && (s.matches == nil || !s.matches.Contains(key)) {
+		need = "search"
+	}
+	if s.anchorable(sort, page) {
+		near := false
+		list, _ := s.anchors.Peek(key)
+		for _, a := range list {
+			if a.rank <= page.Offset && page.Offset-a.rank <= anchorReach {
+				near = true
+			}
+		}
+		if !near {
+			need += " anchor " + strconv.Itoa(page.Offset/anchorReach)
+		}
+	}
+	if need == "" {
+		return nil, nil
+	}
+	lead, done, err := s.flights.beginWait(ctx, "first "+need+" "+string(key), firstWait)
+	if err != nil || !lead {
+		return nil, err
+	}
+	return done, nil
 }
 
 // scheduleOrder adds to w the condition of the cursor of page, if any, in
