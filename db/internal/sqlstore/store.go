@@ -47,6 +47,10 @@ type Store struct {
 	// afresh counts the list totals counted and search keys read through
 	// the index rather than brought up to date, which tests read.
 	afresh *atomic.Int64
+
+	// fold runs the last-run folder (last_runs_aside.go); shared by
+	// copies of the store.
+	fold *folding
 }
 
 var _ geoetl.Store = (*Store)(nil)
@@ -56,7 +60,8 @@ func New(b Backend, clk clock.Clock, log *slog.Logger) *Store {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	st := &Store{b: b, d: b.Dialect(), clock: clk, log: log, search: defaultSearchLimits, flights: newFlights(), afresh: new(atomic.Int64)}
+	st := &Store{b: b, d: b.Dialect(), clock: clk, log: log, search: defaultSearchLimits, flights: newFlights(), afresh: new(atomic.Int64),
+		fold: &folding{}}
 	if st.d.ListChanges != "" {
 		st.totals, _ = lru.New[totalKey, keptTotal](totalsCached)
 	}
@@ -85,7 +90,10 @@ func (s *Store) MigrationsCurrent(ctx context.Context) (bool, error) {
 }
 
 // Close releases the database.
-func (s *Store) Close() error { return s.b.Close() }
+func (s *Store) Close() error {
+	s.stopFolder()
+	return s.b.Close()
+}
 
 // Now returns the store's clock: the injected one, or the database's.
 func (s *Store) Now(ctx context.Context) (time.Time, error) {
