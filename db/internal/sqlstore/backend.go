@@ -186,10 +186,13 @@ type BulkScheduleInsert struct {
 	// Begin turns the insert triggers off for the rest of the
 	// transaction.
 	Begin string
-	// Finish is run in order once the rows are in, with $1 the ids of the
-	// schedules the transaction created (IDList, in the order they went
-	// in) and $2 their tenant: it writes what the triggers would have
-	// written for them.
+	// Floor is read before the first row goes in; every schedule row the
+	// transaction then creates, and only those, is above it in the
+	// order the rows went in (SQLite: the largest rowid).
+	Floor string
+	// Finish is run in order once the rows are in, with $1 the Floor
+	// read before them and $2 their tenant: it writes what the triggers
+	// would have written for the schedules the transaction created.
 	Finish []string
 	// End turns the triggers back on.
 	End string

@@ -217,8 +217,12 @@ func (s *Store) CreateSchedules(ctx context.Context, list []*geoetl.Schedule, ma
 		b := &scheduleBatch{s: s, tx: tx, now: now, results: results, audit: audit}
 		defer b.history.Wait()
 		bulk := s.d.BulkScheduleInsert
+		var floor int64
 		if bulk != nil {
 			if _, err := tx.Exec(ctx, bulk.Begin); err != nil {
+				return err
+			}
+			if err := tx.QueryRow(ctx, bulk.Floor).Scan(&floor); err != nil {
 				return err
 			}
 		}
@@ -286,13 +290,8 @@ func (s *Store) CreateSchedules(ctx context.Context, list []*geoetl.Schedule, ma
 			return err
 		}
 		if bulk != nil {
-			ids := make([]string, len(b.created))
-			for k, x := range b.created {
-				ids[k] = x.ID
-			}
-			list := s.d.IDList(ids)
 			for _, q := range bulk.Finish {
-				if _, err := tx.Exec(ctx, q, list, tid); err != nil {
+				if _, err := tx.Exec(ctx, q, floor, tid); err != nil {
 					return err
 				}
 			}
