@@ -79,7 +79,7 @@ func (s *Service) audit(ctx context.Context, p geoetl.Principal, action, objectT
 // auditEntry is the audit log entry of one change.
 func (s *Service) auditEntry(p geoetl.Principal, action, objectType, objectID string, before, after any) *geoetl.AuditEntry {
 	return &geoetl.AuditEntry{
-		ID:         geoetl.NewID(),
+		ID:         geoetl.NewTimeID(), // appended to the id index, as schedules' ids are
 		TenantID:   p.TenantID,
 		ActorID:    p.ActorID,
 		Actor:      p.Actor,

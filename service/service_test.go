@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -483,6 +484,74 @@ func TestImportSchedules_RepeatedNamesAcrossBatchesUpdateTheEarlierItem(t *testi
 		}
 		if got, err := b.store.CountSchedules(ctx, b.tenant); err != nil || got != n-2 {
 			t.Fatalf("%d schedules (%v), want %d", got, err, n-2)
+		}
+	})
+}
+
+func TestImportSchedules_ItemsDecodedInPartsReportEachAtItsIndex(t *testing.T) {
+	// Four parts, whatever the machine: the items at the edges of each
+	// part are the ones a wrong split would lose or swap.
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
+	eachStore(t, func(t *testing.T, b *bundle) {
+		ctx := context.Background()
+		n := 3*importDecodeShare + 7
+		per := (n + 3) / 4
+		bad := map[int]bool{0: true, per - 1: true, per: true, 3 * per: true, n - 1: true}
+		items := make([]any, n)
+		for i := range items {
+			items[i] = map[string]any{"name": fmt.Sprintf("part-%05d", i), "workflowId": b.workflow, "cronExpression": "@hourly"}
+			if bad[i] {
+				items[i] = map[string]any{"name": fmt.Sprintf("part-%05d", i), "workflowId": b.workflow, "cronExpression": i}
+			}
+		}
+		items[2*per] = 7 // not an object
+		body, _ := json.Marshal(map[string]any{"schedules": items})
+		res, err := b.svc.ImportSchedules(ctx, b.editor, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res) != n {
+			t.Fatalf("%d results for %d items", len(res), n)
+		}
+		for i, r := range res {
+			switch {
+			case bad[i]:
+				if r.Action != "failed" || r.Name != "" && r.Name != fmt.Sprintf("part-%05d", i) || len(r.Errors["cronExpression"]) == 0 {
+					t.Fatalf("item %d: %+v, want a failure naming cronExpression", i, r)
+				}
+			case i == 2*per:
+				if r.Action != "failed" || r.Error == "" {
+					t.Fatalf("item %d: %+v, want a failure", i, r)
+				}
+			default:
+				if r.Action != "created" || r.Name != fmt.Sprintf("part-%05d", i) {
+					t.Fatalf("item %d: %+v, want part-%05d created", i, r, i)
+				}
+			}
+			if r.Index != i {
+				t.Fatalf("item %d reported as %d", i, r.Index)
+			}
+		}
+		// Ids ascend in the order of creation, so that an import appends
+		// to the id indexes instead of writing a random page per row.
+		last := ""
+		for _, r := range res {
+			if r.ID == "" {
+				continue
+			}
+			if r.ID <= last {
+				t.Fatalf("id %s of item %d after %s", r.ID, r.Index, last)
+			}
+			last = r.ID
+		}
+		// The first item naming another tenant is the one named, in
+		// whichever part it was decoded.
+		items[3*per+1] = map[string]any{"name": "x", "tenantId": "someone-else"}
+		items[per+1] = map[string]any{"name": "y", "tenantId": "someone-else", "cronExpression": 5}
+		body, _ = json.Marshal(map[string]any{"schedules": items})
+		_, err = b.svc.ImportSchedules(ctx, b.editor, body)
+		if geoetl.ErrorCode(err) != geoetl.EFORBIDDEN || len(geoetl.ErrorFields(err)[fmt.Sprintf("schedules[%d].tenantId", per+1)]) == 0 {
+			t.Fatalf("foreign tenantId: %v %v", err, geoetl.ErrorFields(err))
 		}
 	})
 }

@@ -98,6 +98,12 @@ type Dialect struct {
 	// a tenant's runs under its run-share locks (tenant_quotas.go).
 	// Without them (SQLite) the single writer serialises claimers.
 	AdvisoryLocks bool
+	// LastRunsAside names the table where an outcome puts the last run of
+	// a schedule whose row another transaction holds, for the store to
+	// fold in later (last_runs_aside.go); PostgreSQL only. Where it is
+	// empty (SQLite, whose single writer holds no row against another)
+	// last runs are always written to the schedule row.
+	LastRunsAside string
 	// HasTag returns a condition that the JSON array column tags holds
 	// tag, with "$?" for each of its arguments (see where.add).
 	HasTag func(tag string) (cond string, args []any)
@@ -180,10 +186,13 @@ type BulkScheduleInsert struct {
 	// Begin turns the insert triggers off for the rest of the
 	// transaction.
 	Begin string
-	// Finish is run in order once the rows are in, with $1 the ids of the
-	// schedules the transaction created (IDList, in the order they went
-	// in) and $2 their tenant: it writes what the triggers would have
-	// written for them.
+	// Floor is read before the first row goes in; every schedule row the
+	// transaction then creates, and only those, is above it in the
+	// order the rows went in (SQLite: the largest rowid).
+	Floor string
+	// Finish is run in order once the rows are in, with $1 the Floor
+	// read before them and $2 their tenant: it writes what the triggers
+	// would have written for the schedules the transaction created.
 	Finish []string
 	// End turns the triggers back on.
 	End string
@@ -204,4 +213,12 @@ type SearchIndex struct {
 	// KeyIn is a condition that a row's key is one of those in a JSON
 	// array, with "$?" for that argument (see where.add).
 	KeyIn string
+	// Func, when set, names a function (q text, lim integer) that returns
+	// one row (n bigint, ids) of the candidates Candidates reads, ids an
+	// array of keys that "key = ANY(ids)" tests without a cast, for
+	// a statement that reads them and their rows in one snapshot (the
+	// keys kept of a narrow search, search_matches.go). Indexable reports
+	// whether the index can answer for q at all.
+	Func      string
+	Indexable func(q string) bool
 }
