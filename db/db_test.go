@@ -78,7 +78,7 @@ func TestMigrate_UpStatusDownOnSQLite(t *testing.T) {
 		t.Fatalf("second up: %v\n%s", err, out.String())
 	}
 	out.Reset()
-	if err := db.Migrate(ctx, u, "down", &out); err != nil || !strings.Contains(out.String(), "rolled back 00013_schedule_bulk_insert.sql") {
+	if err := db.Migrate(ctx, u, "down", &out); err != nil || !strings.Contains(out.String(), "rolled back 00014_execution_history_index_narrow.sql") {
 		t.Fatalf("down: %v\n%s", err, out.String())
 	}
 	if err := db.Migrate(ctx, u, "sideways", &out); err == nil {

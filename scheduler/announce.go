@@ -110,7 +110,9 @@ func (a *announcer) announce(rs []geoetl.ExecutionResult) {
 		ev := eventOf(e)
 		events = append(events, ev)
 		a.events.publish(ev)
-		a.m.Finished(string(e.Status), string(e.Trigger))
+		if e.Status != geoetl.ExecSkipped { // counted as skipped when decided
+			a.m.Finished(string(e.Status), string(e.Trigger))
+		}
 	}
 	a.publish(context.Background(), geoetl.Change{Events: events})
 	if deliveries && a.cfg.Notifier != nil {

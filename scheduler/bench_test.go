@@ -723,3 +723,69 @@ func BenchmarkRestart(b *testing.B) {
 	}
 	b.ReportMetric(float64(catchups), "catchups")
 }
+
+// BenchmarkOverload: 20,000 every-second schedules on SQLite with the
+// no-op workflow (GEOETL_BENCH_SCHEDULES changes the number), far more
+// than one instance starts a second: reports the runs started per second
+// over the window, its first and last thirds apart, so that a scheduler
+// whose throughput collapses part way (rather than staying at what it
+// sustains) shows a last third far below the first.
+func BenchmarkOverload(b *testing.B) {
+	n := 20000
+	if v, err := strconv.Atoi(os.Getenv("GEOETL_BENCH_SCHEDULES")); err == nil && v > 0 {
+		n = v
+	}
+	d := newBenchDB(b, "sqlite")
+	start := time.Now().Truncate(time.Second).Add(5 * time.Second)
+	d.schedules(n, "* * * * * *", start, nil)
+	s := d.scheduler("bench", newTestEngine(clock.Real{}), nil)
+	if err := s.Start(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	secs := int(min(benchSeconds(), 30*time.Second) / time.Second)
+	end := start.Add(time.Duration(secs) * time.Second)
+	var rss int64
+	for time.Now().Before(end.Add(2 * time.Second)) {
+		time.Sleep(500 * time.Millisecond)
+		rss = max(rss, rssBytes())
+	}
+	stopNow(b, s)
+	per := d.startedPerSecond(start, secs)
+	b.Logf("started per second: %v", per)
+	d.logStatuses(b)
+	third := max(1, secs/3)
+	sum := func(xs []int) (t int) {
+		for _, x := range xs {
+			t += x
+		}
+		return t
+	}
+	b.ReportMetric(float64(sum(per))/float64(secs), "runs/s")
+	b.ReportMetric(float64(sum(per[:third]))/float64(third), "first-third-runs/s")
+	b.ReportMetric(float64(sum(per[secs-third:]))/float64(third), "last-third-runs/s")
+	b.ReportMetric(float64(rss)/(1<<20), "rss-MB")
+}
+
+// startedPerSecond counts the occurrences started (executed_at set) of
+// each of secs seconds from start.
+func (d *benchDB) startedPerSecond(start time.Time, secs int) []int {
+	d.tb.Helper()
+	rows, err := d.raw().Query(`SELECT scheduled_at FROM executions WHERE executed_at IS NOT NULL AND trigger_type IN ('schedule', 'catchup') AND scheduled_at >= $1 AND scheduled_at < $2`,
+		start.UnixMicro(), start.Add(time.Duration(secs)*time.Second).UnixMicro())
+	if err != nil {
+		d.tb.Fatal(err)
+	}
+	defer rows.Close()
+	per := make([]int, secs)
+	for rows.Next() {
+		var at int64
+		if err := rows.Scan(&at); err != nil {
+			d.tb.Fatal(err)
+		}
+		per[int(time.UnixMicro(at).Sub(start)/time.Second)]++
+	}
+	if err := rows.Err(); err != nil {
+		d.tb.Fatal(err)
+	}
+	return per
+}

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/geoetl/geoetl"
@@ -29,6 +30,12 @@ type claimer struct {
 
 	blockedMu sync.Mutex
 	blocked   map[string]struct{} // schedules whose pending rows wait for a slot
+
+	// upSince is the database time of this instance's first claim (Unix
+	// nanoseconds; 0 before it): an occurrence due after it that a claim
+	// finds past the misfire grace was missed while this instance was
+	// dispatching, because it fell behind, not because no one was up.
+	upSince atomic.Int64
 
 	onSleep func() // called when the dispatcher goes to sleep (tests and benchmarks)
 }
@@ -151,6 +158,7 @@ func (cl *claimer) claim(ctx context.Context) (*claimResult, error) {
 // pending executions and due schedules, and writes it.
 func (cl *claimer) claimIn(tx geoetl.ClaimTx, limit int, blocked []string, local time.Time, res *claimResult) error {
 	now := tx.Now()
+	cl.upSince.CompareAndSwap(0, now.UnixNano())
 	until := cl.claimUntil(now)
 	res.until = until
 	pending, err := tx.DuePending(&geoetl.DuePendingParams{Until: until, Limit: limit, Waiting: blocked, Tenants: cl.tenantsWaiting()})
@@ -388,8 +396,12 @@ func (c *claimCtx) schedule(sc *geoetl.Schedule) error {
 	}
 	opts := planOptions{Grace: c.cl.cfg.MisfireGrace, MaxMissed: c.cl.cfg.MaxMissed}
 	p := planSchedule(sc, c.now, opts)
+	nextNow := p.misfired && p.NextRunAt != nil && !p.NextRunAt.After(c.res.until)
+	if nextNow && c.cl.fellBehind(sc) {
+		p.Occurrences = foldCatchup(p.Occurrences)
+	}
 	c.plan(sc, wf, p)
-	if p.misfired && p.NextRunAt != nil && !p.NextRunAt.After(c.res.until) {
+	if nextNow {
 		// After a misfire the next occurrence is due within this claim's
 		// window: claim it now rather than in a later pass, which after a
 		// restart with many schedules behind would start it late.
@@ -448,6 +460,37 @@ func (c *claimCtx) plan(sc *geoetl.Schedule, wf *geoetl.Workflow, p schedulePlan
 			sl.started(e)
 		}
 	}
+}
+
+// fellBehind reports whether sc's overdue occurrences fell due while this
+// instance was dispatching: it missed them because it could not keep up
+// (overload, a stalled machine), not because no instance was up.
+func (cl *claimer) fellBehind(sc *geoetl.Schedule) bool {
+	up := cl.upSince.Load()
+	return up != 0 && sc.NextRunAt != nil && sc.NextRunAt.UnixNano() >= up
+}
+
+// foldCatchup turns the run_once catch-up of a misfire into part of its
+// miss record, for a schedule that fell behind while its next occurrence
+// is claimed in the same transaction: that on-time run would supersede
+// the catch-up anyway (a catch-up waits behind on-time runs, and an
+// instance that fell behind has those waiting), so running it would only
+// cost a run's writes, or delay the on-time one. The whole gap is one
+// miss record, and catch-up work never competes with on-time runs under
+// overload. Other plans are returned as they are (run_all runs every
+// missed occurrence; skip runs none).
+func foldCatchup(occ []occurrence) []occurrence {
+	n := len(occ)
+	if n == 0 || occ[n-1].Trigger != geoetl.TriggerCatchup || occ[n-1].Wait || occ[n-1].Skip != "" {
+		return occ
+	}
+	last := occ[n-1]
+	if n >= 2 && occ[n-2].Skip == geoetl.SkipReasonSuperseded {
+		rec := occ[n-2]
+		rec.Until, rec.Count = last.At, rec.Count+1
+		return append(occ[:n-2:n-2], rec)
+	}
+	return append(occ[:n-1:n-1], occurrence{At: last.At, Trigger: geoetl.TriggerSchedule, Skip: geoetl.SkipReasonSuperseded, Until: last.At, Count: 1})
 }
 
 // newRow is the execution row of one occurrence of sc.

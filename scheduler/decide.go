@@ -29,12 +29,16 @@ import (
 // running, and a claim never started counts as not running (its instance
 // is gone or stalled; the reaper hands it out again). cancel_previous
 // does not wait: it cancels whatever holds the slot. Uncontended claims
-// never come here and start with no database round trip, nor do claims
-// whose slot only this instance's own jobs held when claimed, once those
-// have finished here (job.after: the catch-up a restart claims together
-// with the next occurrence, or the previous occurrence of a schedule
-// firing as often as the lookahead): no other instance can hold the slot
-// then that could not hold it against an uncontended claim.
+// never come here and start with no database round trip. Nor do most
+// claims whose slot only this instance's own jobs held when claimed
+// (job.after: the catch-up a restart claims together with the next
+// occurrence, or the previous occurrence of a schedule firing as often as
+// the lookahead): the firer decides them from its own memory
+// (held.decideOwnLocked), since no other instance can hold the slot then
+// that could not hold it against an uncontended claim. Finished holders
+// free the slot; holders still waiting for a worker are superseded (under
+// overload, or behind a restart's catch-ups, the on-time occurrence comes
+// first); only a holder still running, or overlap queue, comes here.
 
 // deciderPoll is how often the decider looks again at occurrences waiting
 // for another instance's outcome, besides when a notification about their
@@ -465,4 +469,16 @@ func hasNewArrivals(d *decisions, kept []*job) bool {
 		}
 	}
 	return false
+}
+
+// recordSkipped hands rows the firer decided skipped (decideOwnLocked) to
+// the writer, which records them with the outcomes; they leave this
+// instance once written, as finished runs do.
+func (r *runner) recordSkipped(rows []geoetl.ExecutionResult) {
+	for _, res := range rows {
+		if r.m != nil {
+			r.m.SkippedN(*res.Execution.SkipReason, max(1, res.Execution.MissedCount))
+		}
+		r.writer.finish(res)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"container/heap"
 	"context"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -304,19 +305,112 @@ func (h *held) ownHolders(holders []*geoetl.Execution, fresh map[string]bool) ([
 	return ids, true
 }
 
-// settledLocked reports whether the jobs a contended job waits for (its
-// after list) have all finished here, their outcome written or on its
-// way. h.mu is held.
-func (h *held) settledLocked(j *job) bool {
-	if len(j.after) == 0 {
-		return false
+// ownVerdict is what the firer decides, without the decider's
+// transaction, about a contended job whose slot only this instance's own
+// jobs held when it was claimed (its after list).
+type ownVerdict int
+
+const (
+	ownUndecided ownVerdict = iota // the decider decides
+	ownStart                       // the slot is free, or freed: run it
+)
+
+// decideOwnLocked decides a contended job at its time from this instance's
+// memory alone, when every holder of its slot at the claim was a job of
+// this instance (after): nothing of another instance can hold the slot
+// then that would not also hold it against an uncontended claim, which
+// starts with no look at the database. The holders are, by now:
+//   - finished (or gone): the slot is free;
+//   - not started yet (a catch-up or an earlier occurrence still waiting
+//     for a worker): under overload or after downtime they are late, and
+//     the on-time occurrence supersedes them (recorded missed, one row
+//     each), as the claim supersedes a handed-back one: on-time runs come
+//     before catch-up work, and the schedule never runs backwards. Not
+//     under overlap queue or misfire run_all, which run every one;
+//   - running: cancel_previous cancels them; other policies go to the
+//     decider.
+//
+// Anything else (a queue, a lapsed lease) goes to the decider too. It returns the rows of superseded
+// holders, to record through the writer. h.mu is held.
+func (h *held) decideOwnLocked(j *job, now, dbNow time.Time) (ownVerdict, []geoetl.ExecutionResult) {
+	if len(j.after) == 0 || now.After(j.leaseUntil) {
+		return ownUndecided, nil
 	}
+	sc := j.schedule
+	var running, unstarted []*job
 	for _, id := range j.after {
-		if o := h.jobs[id]; o != nil && o.state != jobFinished {
-			return false
+		o := h.jobs[id]
+		if o == nil {
+			continue
+		}
+		switch o.state {
+		case jobRunning:
+			running = append(running, o)
+		case jobClaimed, jobReady, jobDeciding:
+			// A holder the decider is deciding has not started either; if
+			// superseded here, whatever the decider then decides for it is
+			// dropped (applyDecisions), and a skip it writes meanwhile
+			// leaves the row skipped all the same.
+			unstarted = append(unstarted, o)
 		}
 	}
-	return true
+	limit := sc.ConcurrencyLimit()
+	blocked := func() bool { return limit > 0 && len(running)+len(unstarted) >= limit }
+	var out []geoetl.ExecutionResult
+	if blocked() && len(unstarted) > 0 {
+		if !supersedes(j, sc) {
+			return ownUndecided, nil
+		}
+		for _, o := range unstarted {
+			if !o.exec.ScheduledAt.Before(j.exec.ScheduledAt) || now.After(o.leaseUntil) ||
+				(o.exec.Trigger != geoetl.TriggerSchedule && o.exec.Trigger != geoetl.TriggerCatchup) || o.exec.Force {
+				return ownUndecided, nil
+			}
+		}
+		for _, o := range unstarted {
+			if o.index >= 0 {
+				heap.Remove(&h.timers, o.index)
+			}
+			// Finished here: it holds no slot, leaves with its row written
+			// (held.forget), and a worker that finds it queued passes it by.
+			o.state = jobFinished
+			out = append(out, skippedResult(o.exec, geoetl.SkipReasonSuperseded, dbNow))
+		}
+		unstarted = nil
+	}
+	if !blocked() {
+		return ownStart, out
+	}
+	if sc.OverlapPolicy == geoetl.OverlapCancelPrevious && len(unstarted) == 0 {
+		for _, o := range running {
+			o.cancel(stopNewerRun)
+		}
+		return ownStart, out
+	}
+	// A run of its own still going: the decider applies the policy. Its
+	// transaction takes a moment, and a run that started late on a stalled
+	// machine and is about to end then frees the slot rather than costing
+	// this occurrence.
+	return ownUndecided, out
+}
+
+// supersedes reports whether j, an on-time occurrence, may supersede the
+// earlier occurrences of its schedule that have not started (the rule of
+// slots.supersededBy).
+func supersedes(j *job, sc *geoetl.Schedule) bool {
+	return j.exec.Trigger == geoetl.TriggerSchedule && sc.OverlapPolicy != geoetl.OverlapQueue && sc.MisfirePolicy != geoetl.MisfireRunAll
+}
+
+// skippedResult is the outcome that records a claimed row skipped with
+// reason, a miss record of one occurrence when the reason is a miss.
+func skippedResult(e *geoetl.Execution, reason string, dbNow time.Time) geoetl.ExecutionResult {
+	x := *e
+	x.Status, x.Skipped, x.SkipReason, x.CompletedAt = geoetl.ExecSkipped, true, &reason, &dbNow
+	if strings.HasPrefix(reason, geoetl.MissedPrefix) {
+		at := x.ScheduledAt
+		x.MissedCount, x.MissedUntil = 1, &at
+	}
+	return geoetl.ExecutionResult{Execution: &x}
 }
 
 // awaitsOutcome reports whether a contended job waits for an outcome of

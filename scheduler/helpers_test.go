@@ -30,10 +30,11 @@ type testEngine struct {
 	runs    map[string]int // runs per execution id
 	reqs    []geoetl.RunRequest
 	settled map[string]chan struct{} // closed once a run waits on its timer or returned
+	gate    chan struct{}            // each value lets one test.gate node through
 }
 
 func newTestEngine(c clock.Clock) *testEngine {
-	return &testEngine{clock: c, runs: map[string]int{}, settled: map[string]chan struct{}{}}
+	return &testEngine{clock: c, runs: map[string]int{}, settled: map[string]chan struct{}{}, gate: make(chan struct{}, 1000)}
 }
 
 // settledCh returns the channel closed once the run of id waits on the
@@ -102,6 +103,14 @@ func (e *testEngine) Run(ctx context.Context, req geoetl.RunRequest) (geoetl.Run
 			case <-t.C():
 			case <-ctx.Done():
 				t.Stop()
+				return geoetl.RunSummary{}, ctx.Err()
+			}
+		case "test.gate":
+			// Holds its worker until the test lets one run through.
+			e.settle(req.ExecutionID)
+			select {
+			case <-e.gate:
+			case <-ctx.Done():
 				return geoetl.RunSummary{}, ctx.Err()
 			}
 		case "test.fail":

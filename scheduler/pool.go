@@ -66,6 +66,7 @@ func (r *runner) firer(ctx context.Context) {
 	defer t.Stop()
 	for {
 		contended := false
+		var skipped []geoetl.ExecutionResult
 		h.mu.Lock()
 		now := r.clock.Now()
 		for len(h.timers) > 0 && !h.timers[0].fireAt.After(now) {
@@ -73,11 +74,15 @@ func (r *runner) firer(ctx context.Context) {
 			if j.state != jobClaimed {
 				continue
 			}
-			if j.contended && !h.settledLocked(j) {
-				j.state = jobDeciding
-				h.deciding = append(h.deciding, j)
-				contended = true
-				continue
+			if j.contended {
+				v, rows := h.decideOwnLocked(j, now, r.db.now())
+				skipped = append(skipped, rows...)
+				if v == ownUndecided {
+					j.state = jobDeciding
+					h.deciding = append(h.deciding, j)
+					contended = true
+					continue
+				}
 			}
 			j.state = jobReady
 			r.dispatchReady(j, now)
@@ -87,6 +92,7 @@ func (r *runner) firer(ctx context.Context) {
 			deadline = h.timers[0].fireAt
 		}
 		h.mu.Unlock()
+		r.recordSkipped(skipped)
 		if contended {
 			r.decider.poke()
 		}

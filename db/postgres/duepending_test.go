@@ -2,15 +2,11 @@ package postgres_test
 
 import (
 	"context"
-	"encoding/json"
 	"slices"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/geoetl/geoetl"
-	"github.com/geoetl/geoetl/db/dbtest"
 )
 
 // TestDuePending_LeavesOutRowsWhoseScheduleAnotherClaimerHolds: a claim
@@ -23,23 +19,12 @@ import (
 func TestDuePending_LeavesOutRowsWhoseScheduleAnotherClaimerHolds(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	st, u := dbtest.Postgres(t)
-	tn := &geoetl.Tenant{Name: "duepending"}
-	if err := st.CreateTenant(ctx, tn); err != nil {
-		t.Fatal(err)
-	}
-	wf := &geoetl.Workflow{TenantID: tn.ID, Name: "wf", Definition: json.RawMessage(`{"nodes":[]}`)}
-	if err := st.CreateWorkflow(ctx, wf); err != nil {
-		t.Fatal(err)
-	}
+	h := newRowHold(t, "duepending")
+	st, tn, wf := h.st, h.ten, h.wf
 	now := time.Now().UTC().Add(-time.Minute).Truncate(time.Microsecond)
 	var rows []*geoetl.Execution
 	for i, name := range []string{"held", "free", "gone"} {
-		sc := geoetl.NewSchedule()
-		sc.TenantID, sc.WorkflowID, sc.Name, sc.CronExpression = tn.ID, wf.ID, name, "* * * * *"
-		if err := st.CreateSchedule(ctx, sc); err != nil {
-			t.Fatal(err)
-		}
+		sc := h.schedule(t, name, nil)
 		at := now.Add(time.Duration(i) * time.Second)
 		e := &geoetl.Execution{TenantID: tn.ID, ScheduleID: &sc.ID, WorkflowID: wf.ID, ScheduledAt: at, DueAt: at,
 			Trigger: geoetl.TriggerManual, Status: geoetl.ExecPending}
@@ -75,19 +60,7 @@ func TestDuePending_LeavesOutRowsWhoseScheduleAnotherClaimerHolds(t *testing.T) 
 		return ids
 	}
 
-	claimer, err := pgx.Connect(ctx, u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer claimer.Close(ctx)
-	tx, err := claimer.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback(ctx)
-	if _, err := tx.Exec(ctx, `SELECT 1 FROM schedules WHERE id = $1 FOR UPDATE`, *rows[0].ScheduleID); err != nil {
-		t.Fatal(err)
-	}
+	release := h.hold(t, *rows[0].ScheduleID)
 	if got, want := due(), []string{rows[1].ID, rows[2].ID}; !slices.Equal(got, want) {
 		t.Fatalf("due pending while the first schedule is held = %v, want %v", got, want)
 	}
@@ -104,9 +77,7 @@ func TestDuePending_LeavesOutRowsWhoseScheduleAnotherClaimerHolds(t *testing.T) 
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if err := tx.Rollback(ctx); err != nil {
-		t.Fatal(err)
-	}
+	release()
 	if got, want := due(), []string{rows[0].ID, rows[1].ID, rows[2].ID}; !slices.Equal(got, want) {
 		t.Fatalf("due pending once it is free = %v, want %v", got, want)
 	}

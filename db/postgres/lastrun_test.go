@@ -2,14 +2,12 @@ package postgres_test
 
 import (
 	"context"
-	"encoding/json"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/geoetl/geoetl"
-	"github.com/geoetl/geoetl/db/dbtest"
 )
 
 // TestFinishExecutions_DoesNotWaitForAScheduleRowAClaimerHolds: an outcome
@@ -25,21 +23,10 @@ import (
 func TestFinishExecutions_DoesNotWaitForAScheduleRowAClaimerHolds(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	st, u := dbtest.Postgres(t)
-	tn := &geoetl.Tenant{Name: "lastrun"}
-	if err := st.CreateTenant(ctx, tn); err != nil {
-		t.Fatal(err)
-	}
-	wf := &geoetl.Workflow{TenantID: tn.ID, Name: "wf", Definition: json.RawMessage(`{"nodes":[]}`)}
-	if err := st.CreateWorkflow(ctx, wf); err != nil {
-		t.Fatal(err)
-	}
+	h := newRowHold(t, "lastrun")
+	st, tn, wf, u := h.st, h.ten, h.wf, h.url
 	now := time.Now().UTC().Truncate(time.Microsecond)
-	sc := geoetl.NewSchedule()
-	sc.TenantID, sc.WorkflowID, sc.Name, sc.CronExpression, sc.NextRunAt = tn.ID, wf.ID, "s", "* * * * *", &now
-	if err := st.CreateSchedule(ctx, sc); err != nil {
-		t.Fatal(err)
-	}
+	sc := h.schedule(t, "s", &now)
 	inst := "i1"
 	e := &geoetl.Execution{TenantID: tn.ID, ScheduleID: &sc.ID, WorkflowID: wf.ID, ScheduledAt: now, DueAt: now,
 		Trigger: geoetl.TriggerSchedule, Status: geoetl.ExecRunning, ExecutedAt: &now, InstanceID: &inst, HeartbeatAt: &now}
@@ -47,19 +34,7 @@ func TestFinishExecutions_DoesNotWaitForAScheduleRowAClaimerHolds(t *testing.T) 
 		t.Fatal(err)
 	}
 
-	claimer, err := pgx.Connect(ctx, u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer claimer.Close(ctx)
-	tx, err := claimer.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback(ctx)
-	if _, err := tx.Exec(ctx, `SELECT 1 FROM schedules WHERE id = $1 FOR UPDATE`, sc.ID); err != nil {
-		t.Fatal(err)
-	}
+	release := h.hold(t, sc.ID)
 
 	done := make(chan error, 1)
 	go func() {
@@ -93,9 +68,7 @@ func TestFinishExecutions_DoesNotWaitForAScheduleRowAClaimerHolds(t *testing.T) 
 	if err := other.QueryRow(ctx, `SELECT last_run_id::text FROM schedule_last_runs WHERE schedule_id = $1`, sc.ID).Scan(&aside); err != nil || aside != e.ID {
 		t.Fatalf("set-aside last run = %q (%v), want %s", aside, err, e.ID)
 	}
-	if err := tx.Rollback(ctx); err != nil {
-		t.Fatal(err)
-	}
+	release()
 	for deadline := time.Now().Add(10 * time.Second); ; {
 		got, err := st.FindScheduleByID(ctx, tn.ID, sc.ID)
 		if err != nil {
@@ -122,30 +95,18 @@ func TestFinishExecutions_DoesNotWaitForAScheduleRowAClaimerHolds(t *testing.T) 
 func TestFoldLastRuns_KeepsTheLaterRunAndDropsGoneSchedules(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	st, u := dbtest.Postgres(t)
+	h := newRowHold(t, "fold")
+	st, tn, u := h.st, h.ten, h.url
 	folder, ok := st.(interface {
 		FoldLastRuns(context.Context) (bool, error)
 	})
 	if !ok {
 		t.Fatal("the PostgreSQL store has no FoldLastRuns")
 	}
-	tn := &geoetl.Tenant{Name: "fold"}
-	if err := st.CreateTenant(ctx, tn); err != nil {
-		t.Fatal(err)
-	}
-	wf := &geoetl.Workflow{TenantID: tn.ID, Name: "wf", Definition: json.RawMessage(`{"nodes":[]}`)}
-	if err := st.CreateWorkflow(ctx, wf); err != nil {
-		t.Fatal(err)
-	}
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	var scs []*geoetl.Schedule
 	for _, name := range []string{"older", "newer", "gone"} {
-		sc := geoetl.NewSchedule()
-		sc.TenantID, sc.WorkflowID, sc.Name, sc.CronExpression, sc.NextRunAt = tn.ID, wf.ID, name, "* * * * *", &now
-		if err := st.CreateSchedule(ctx, sc); err != nil {
-			t.Fatal(err)
-		}
-		scs = append(scs, sc)
+		scs = append(scs, h.schedule(t, name, &now))
 	}
 	conn, err := pgx.Connect(ctx, u)
 	if err != nil {

@@ -8,12 +8,15 @@ import (
 )
 
 // searchIndex reads the trigram index on schedule_search through
-// schedule_search_candidates (migration 00009), which returns ids of the
+// schedule_search_candidates (migration 00009) and, for a statement that
+// reads the rows too, schedule_search_ids (00016); both return ids of the
 // transaction's tenant only.
 var searchIndex = &sqlstore.SearchIndex{
 	Candidates: searchCandidates,
 	From:       "schedules",
 	KeyIn:      "id = ANY($?::text::uuid[])",
+	Func:       "schedule_search_ids",
+	Indexable:  trigramSearchable,
 }
 
 // searchCandidates returns the ids, as the text of a uuid array, of the

@@ -463,6 +463,40 @@ func (s *suite) claims(t *testing.T) {
 		}
 	})
 
+	// A claimed occurrence the scheduler decided not to run when it fell
+	// due (superseded by a later one, or an overlap) is recorded skipped
+	// through FinishExecutions, a miss record of one, and is no run of its
+	// schedule: the last run stays what it was.
+	t.Run("FinishRecordsASkippedClaimWithoutMakingItTheLastRun", func(t *testing.T) {
+		t.Parallel()
+		w, _ := s.claimWorld(t)
+		x := w.schedule(t, nil)
+		inst := "node-1"
+		ran := w.execution(x, epoch, geoetl.TriggerSchedule)
+		ran.Status, ran.InstanceID, ran.ExecutedAt = geoetl.ExecRunning, &inst, &epoch
+		w.mustExecution(t, ran)
+		ran.Status = geoetl.ExecCompleted
+		noErr(t, w.st.FinishExecutions(bg, []geoetl.ExecutionResult{{Execution: ran}}))
+		at := epoch.Add(time.Second)
+		e := w.execution(x, at, geoetl.TriggerCatchup)
+		e.InstanceID = &inst
+		w.mustExecution(t, e)
+		done, reason := epoch.Add(2*time.Second), geoetl.SkipReasonSuperseded
+		e.Status, e.Skipped, e.SkipReason, e.CompletedAt, e.MissedCount, e.MissedUntil = geoetl.ExecSkipped, true, &reason, &done, 1, &at
+		noErr(t, w.st.FinishExecutions(bg, []geoetl.ExecutionResult{{Execution: e}}))
+		got, err := w.st.FindExecutionByID(bg, w.ten.ID, e.ID)
+		noErr(t, err)
+		if got.Status != geoetl.ExecSkipped || !got.Skipped || got.SkipReason == nil || *got.SkipReason != reason || got.MissedCount != 1 ||
+			got.MissedUntil == nil || !got.MissedUntil.Equal(at) || got.ExecutedAt != nil {
+			t.Fatalf("skipped = %+v", got)
+		}
+		sch, err := w.st.FindScheduleByID(bg, w.ten.ID, x.ID)
+		noErr(t, err)
+		if sch.LastRunID == nil || *sch.LastRunID != ran.ID || *sch.LastRunStatus != geoetl.ExecCompleted {
+			t.Fatalf("schedule last run = %v %v, want the completed run", sch.LastRunID, sch.LastRunStatus)
+		}
+	})
+
 	// Many rows in one call, as the scheduler writes them: each advance,
 	// outcome and last run lands on its own row, an outcome for a row that
 	// finished meanwhile changes nothing, and a schedule with two runs in

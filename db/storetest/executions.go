@@ -1,6 +1,8 @@
 package storetest
 
 import (
+	"fmt"
+	"sort"
 	"testing"
 	"time"
 
@@ -114,6 +116,56 @@ func (s *suite) executions(t *testing.T) {
 		}
 		_, _, _, err = st.FindExecutions(bg, geoetl.ExecutionFilter{TenantID: w.ten.ID, Page: geoetl.Page{Cursor: "nope"}})
 		wantCode(t, err, geoetl.EINVALID)
+	})
+
+	// A schedule's history is ordered by occurrence, then creation, then
+	// id; runs of one occurrence (retries, run-nows, backfills) and runs
+	// created at the same instant keep that order across pages.
+	t.Run("ScheduleHistoryOrdersRunsOfOneOccurrenceAcrossPages", func(t *testing.T) {
+		w := newWorld(t, st)
+		x := w.schedule(t, nil)
+		at := epoch.Add(-time.Hour)
+		created := epoch.Add(-30 * time.Minute)
+		var all []*geoetl.Execution
+		add := func(e *geoetl.Execution, createdAt time.Time) {
+			e.CreatedAt = createdAt
+			all = append(all, w.mustExecution(t, e))
+		}
+		add(w.execution(x, at.Add(-time.Minute), geoetl.TriggerSchedule), created)
+		add(w.execution(x, at, geoetl.TriggerSchedule), created)
+		for i, trig := range []geoetl.Trigger{geoetl.TriggerRetry, geoetl.TriggerManual, geoetl.TriggerBackfill, geoetl.TriggerManual} {
+			// Two pairs created at the same instant: the id decides.
+			add(w.execution(x, at, trig), created.Add(time.Duration(1+i/2)*time.Second))
+		}
+		add(w.execution(x, at.Add(time.Minute), geoetl.TriggerSchedule), created)
+		want := append([]*geoetl.Execution(nil), all...)
+		sort.Slice(want, func(i, j int) bool {
+			a, b := want[i], want[j]
+			if !a.ScheduledAt.Equal(b.ScheduledAt) {
+				return a.ScheduledAt.After(b.ScheduledAt)
+			}
+			if !a.CreatedAt.Equal(b.CreatedAt) {
+				return a.CreatedAt.After(b.CreatedAt)
+			}
+			return a.ID > b.ID
+		})
+		for _, limit := range []int{1, 2, 3, 10} {
+			var walked []*geoetl.Execution
+			f := geoetl.ExecutionFilter{TenantID: w.ten.ID, ScheduleID: x.ID, Page: geoetl.Page{Limit: limit}}
+			for {
+				page, total, next, err := st.FindExecutions(bg, f)
+				noErr(t, err)
+				if total != len(want) {
+					t.Fatalf("limit %d: total %d, want %d", limit, total, len(want))
+				}
+				walked = append(walked, page...)
+				if next == "" {
+					break
+				}
+				f.Cursor = next
+			}
+			sameIDs(t, fmt.Sprintf("history walked %d at a time", limit), execIDs(walked), execIDs(want))
+		}
 	})
 
 	t.Run("RequestCancelPendingRunningFinished", func(t *testing.T) {

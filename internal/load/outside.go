@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -54,7 +55,11 @@ type SchedConfig struct {
 	// ProfileDir, if set, receives CPU, heap, mutex and block profiles of
 	// the server taken over the middle of the window.
 	ProfileDir string
-	Log        io.Writer
+	// ServerLog, if set, receives serve's log lines (every instance's)
+	// after the run, and LogLevel sets serve's --log-level (info).
+	ServerLog string
+	LogLevel  string
+	Log       io.Writer
 }
 
 // SchedReport is what a scheduler run measured.
@@ -100,6 +105,9 @@ type SchedReport struct {
 	// Unfinished are rows left pending with a claim or running after the
 	// graceful stop: a stop must leave none.
 	Unfinished int
+	// PerSecond counts the occurrences started of each second of the
+	// window, so a collapse part way through shows as zeros at its end.
+	PerSecond []int
 }
 
 // RunSched creates the schedules (disabled) through the API of a running
@@ -137,8 +145,12 @@ func RunSched(ctx context.Context, cfg SchedConfig) (*SchedReport, error) {
 	}
 	var fleet []*chaos.Instance
 	for i := range cfg.Instances {
+		args := []string{"--api-rate-limit", "0", "--shutdown-grace", "10s"}
+		if cfg.LogLevel != "" {
+			args = append(args, "--log-level", cfg.LogLevel) // the last --log-level wins
+		}
 		in := &chaos.Instance{ID: fmt.Sprintf("bench-%d", i), Bin: cfg.Bin, DB: dbURL, Dir: filepath.Join(cfg.Dir, fmt.Sprint(i)), Env: env,
-			Args: []string{"--api-rate-limit", "0", "--shutdown-grace", "10s"}}
+			Args: args}
 		fleet = append(fleet, in)
 		defer in.Kill()
 	}
@@ -234,9 +246,13 @@ func RunSched(ctx context.Context, cfg SchedConfig) (*SchedReport, error) {
 	rep.WriteBytes = io1.bytes - io0.bytes
 	// Runs of the window's last second finish and are written.
 	time.Sleep(3 * time.Second)
+	var serverLog strings.Builder
 	for _, in := range fleet {
 		if err := in.Stop(time.Minute); err != nil {
 			return nil, err
+		}
+		if cfg.ServerLog != "" {
+			serverLog.WriteString(in.Tail(math.MaxInt))
 		}
 		for _, l := range in.Errors() {
 			if strings.Contains(l, "giving up") {
@@ -245,6 +261,11 @@ func RunSched(ctx context.Context, cfg SchedConfig) (*SchedReport, error) {
 			if len(rep.ErrorLines) < 5 {
 				rep.ErrorLines = append(rep.ErrorLines, l)
 			}
+		}
+	}
+	if cfg.ServerLog != "" {
+		if err := os.WriteFile(cfg.ServerLog, []byte(serverLog.String()), 0o644); err != nil {
+			return nil, err
 		}
 	}
 	if err := readOutcome(ctx, dbURL, from, to, rep); err != nil {
@@ -474,6 +495,12 @@ func readOutcome(ctx context.Context, dbURL string, from, to time.Time, rep *Sch
 		}
 	}
 	rep.Started = len(started)
+	rep.PerSecond = make([]int, int(to.Sub(from)/time.Second))
+	for o := range started {
+		if i := int(time.UnixMicro(o.at).Sub(from) / time.Second); i >= 0 && i < len(rep.PerSecond) {
+			rep.PerSecond[i]++
+		}
+	}
 	rep.Missed = rep.Expected - rep.Started
 	if rep.Started > 0 {
 		rep.RowsPerRun = float64(total) / float64(rep.Started)
@@ -540,6 +567,9 @@ func (r *SchedReport) Print(w io.Writer) {
 	if len(r.SkipReasons) > 0 || r.Max > 0 {
 		fmt.Fprintf(w, "\nSkipped rows in the window by reason: %v; the latest start was of an occurrence at %s (%s after the window began).\n",
 			r.SkipReasons, r.WorstSecond.Format(time.TimeOnly), r.WorstSecond.Sub(r.From).Round(time.Second))
+	}
+	if len(r.PerSecond) > 0 {
+		fmt.Fprintf(w, "\nStarted per second of the window (of %d due each): %v\n", r.Schedules, r.PerSecond)
 	}
 	fmt.Fprintf(w, "\nSchedules created through the import API at %.0f/s. Log lines \"giving up\": %d. Rows left running or claimed after the graceful stop: %d.\n",
 		r.CreatePerSecond, r.GivingUp, r.Unfinished)

@@ -213,4 +213,12 @@ type SearchIndex struct {
 	// KeyIn is a condition that a row's key is one of those in a JSON
 	// array, with "$?" for that argument (see where.add).
 	KeyIn string
+	// Func, when set, names a function (q text, lim integer) that returns
+	// one row (n bigint, ids) of the candidates Candidates reads, ids an
+	// array of keys that "key = ANY(ids)" tests without a cast, for
+	// a statement that reads them and their rows in one snapshot (the
+	// keys kept of a narrow search, search_matches.go). Indexable reports
+	// whether the index can answer for q at all.
+	Func      string
+	Indexable func(q string) bool
 }

@@ -362,7 +362,10 @@ func (s *Store) FinishExecutions(ctx context.Context, results []geoetl.Execution
 			if counts[i] == 0 {
 				continue
 			}
-			if e := r.Execution; e.ScheduleID != nil {
+			// A skipped row (an occurrence the scheduler decided not to run
+			// when it fell due) is no run of its schedule, as a skipped row
+			// the claim writes is not.
+			if e := r.Execution; e.ScheduleID != nil && e.Status != geoetl.ExecSkipped {
 				if sid, ok := normID(*e.ScheduleID); ok {
 					if cur := latest[sid]; cur == nil || !lastRunAt(cur).After(lastRunAt(e)) {
 						latest[sid] = e

@@ -12,7 +12,7 @@ func WithoutSearchIndex(s *Store) *Store {
 	c, d := *s, *s.d
 	d.SearchIndex = nil
 	c.d = &d
-	c.totals, c.snapTotals, c.broad, c.anchors = nil, nil, nil, nil
+	c.totals, c.snapTotals, c.broad, c.anchors, c.matches = nil, nil, nil, nil, nil
 	return &c
 }
 
@@ -35,3 +35,7 @@ func (s *Store) SearchIndexed(ctx context.Context, tenantID, q string) (bool, er
 	})
 	return indexed, err
 }
+
+// Afresh is how many list totals the store (and its copies) counted, and
+// search keys it read through the index, rather than brought up to date.
+func Afresh(s *Store) int64 { return s.afresh.Load() }

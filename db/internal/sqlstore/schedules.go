@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -581,15 +582,43 @@ func (s *Store) FindSchedules(ctx context.Context, f geoetl.ScheduleFilter) ([]*
 		cond, args := s.d.HasTag(f.Tag)
 		w.add(cond, args...)
 	}
+	done, err := s.firstList(ctx, f, w, geoetl.ScheduleSort(sort), page)
+	if err != nil {
+		return nil, 0, "", err
+	}
+	if done != nil {
+		defer done()
+	}
 	var out []*geoetl.Schedule
 	var total int
 	var next string
-	err := s.read(ctx, tid, func(tx Tx) error {
+	err = s.read(ctx, tid, func(tx Tx) error {
 		// w selects the rows the way this read is best served; exact is
 		// the same filter without the trigram index's candidate keys,
 		// which only narrow the rows to test (see scheduleTotal).
 		w, from, exact := w.clone(), "schedules", w.clone()
 		if f.Q != "" {
+			s.addSearch(exact, f.Q, "search_lc")
+			// A narrow search lists from the keys kept of its matches,
+			// where the store keeps them.
+			set, ok, err := s.searchMatches(ctx, tx, tid, strings.ToLower(f.Q), exact)
+			for try := 0; ok && try < matchTries; try++ {
+				var consistent bool
+				if out, consistent, err = s.matchedPage(ctx, tx, set, exact, geoetl.ScheduleSort(sort), page, c, func(w *where) string {
+					return s.scheduleOrder(w, geoetl.ScheduleSort(sort), page, c)
+				}); err != nil {
+					return err
+				}
+				if consistent {
+					total = len(set.keys)
+					out, next = scheduleNext(out, page, sort)
+					return nil
+				}
+				set, ok, err = s.searchMatches(ctx, tx, tid, strings.ToLower(f.Q), exact)
+			}
+			if err != nil {
+				return err
+			}
 			// A trigram index, where there is one, narrows the search to
 			// a few candidate rows; the substring test decides.
 			keys, n, indexed, err := s.scheduleSearchKeys(ctx, tx, tid, strings.ToLower(f.Q))
@@ -605,32 +634,9 @@ func (s *Store) FindSchedules(ctx context.Context, f geoetl.ScheduleFilter) ([]*
 				w.add(s.d.SearchIndex.KeyIn, keys)
 			}
 			s.addSearch(w, f.Q, "search_lc")
-			s.addSearch(exact, f.Q, "search_lc")
 		}
 		pw := w.clone()
-		var order string
-		switch geoetl.ScheduleSort(sort) {
-		case geoetl.SortByName:
-			order = "name_lc, id"
-			if page.Cursor != "" {
-				pw.add("(name_lc, id) > ($?, $?)", c.Str, c.ID)
-			}
-		case geoetl.SortByNextRunAt:
-			order = "next_run_at ASC NULLS LAST, id"
-			if page.Cursor != "" {
-				if c.Time == nil {
-					pw.add("(next_run_at IS NULL AND id > $?)", c.ID)
-				} else {
-					v := s.d.Time(timeFromMicros(*c.Time))
-					pw.add("(next_run_at > $? OR (next_run_at = $? AND id > $?) OR next_run_at IS NULL)", v, v, c.ID)
-				}
-			}
-		case geoetl.SortByUpdatedAt:
-			order = "updated_at DESC, id DESC"
-			if page.Cursor != "" {
-				pw.add("(updated_at, id) < ($?, $?)", s.d.Time(timeFromMicros(*orZero(c.Time))), c.ID)
-			}
-		}
+		order := s.scheduleOrder(pw, geoetl.ScheduleSort(sort), page, c)
 		deferred := s.d.DeferOffset && page.Cursor == "" && page.Offset > 0 && from == "schedules" && len(pw.conds) == 1
 		cond := pw.sql()
 		lim := pw.limit(page)
@@ -649,6 +655,19 @@ func (s *Store) FindSchedules(ctx context.Context, f geoetl.ScheduleFilter) ([]*
 			akey = totalKey(fmt.Sprintf("%s %#v", exact.sql(), exact.args))
 			if out, ok, err = s.anchoredPage(ctx, tx, akey, f, exact, page); err != nil {
 				return err
+			}
+			// Without an anchor near, one reader skips the rows and keeps
+			// one; the others wait for it and seek from there.
+			if !ok {
+				lead, done, err := s.flights.begin(ctx, "anchor "+string(akey)+" "+strconv.Itoa(page.Offset/anchorReach))
+				if err != nil {
+					return err
+				}
+				if lead {
+					defer done()
+				} else if out, ok, err = s.anchoredPage(ctx, tx, akey, f, exact, page); err != nil {
+					return err
+				}
 			}
 		}
 		if !ok {
@@ -687,30 +706,111 @@ func (s *Store) FindSchedules(ctx context.Context, f geoetl.ScheduleFilter) ([]*
 		if total, err = s.scheduleTotal(ctx, tx, tid, f, from, w, exact, page, len(out)); err != nil {
 			return err
 		}
-		if len(out) > page.Limit {
-			out = out[:page.Limit]
-			last := out[len(out)-1]
-			nc := cursor{Sort: "schedule." + sort, ID: last.ID}
-			switch geoetl.ScheduleSort(sort) {
-			case geoetl.SortByName:
-				nc.Str = strings.ToLower(last.Name)
-			case geoetl.SortByNextRunAt:
-				if last.NextRunAt != nil {
-					v := last.NextRunAt.UnixMicro()
-					nc.Time = &v
-				}
-			case geoetl.SortByUpdatedAt:
-				v := last.UpdatedAt.UnixMicro()
-				nc.Time = &v
-			}
-			next = nc.encode()
-		}
+		out, next = scheduleNext(out, page, sort)
 		return nil
 	})
 	if err != nil {
 		return nil, 0, "", err
 	}
 	return out, total, next, nil
+}
+
+// firstWait bounds how long a reader waits, before its transaction, for
+// another that lists the same list for the first time.
+const firstWait = 30 * time.Second
+
+// firstList makes one reader at a time list a list of which the store
+// has kept nothing yet (a search's total or keys, a deep page's anchor):
+// the others wait for it before they begin their transactions, and then
+// bring what it kept up to date. A reader's first count under load can
+// take longer than a session may stay idle inside a transaction (see
+// flightWait), so the wait is here, outside. done, if not nil, ends the
+// caller's turn once it has listed.
+func (s *Store) firstList(ctx context.Context, f geoetl.ScheduleFilter, base *where, sort geoetl.ScheduleSort, page geoetl.Page) (done func(), err error) {
+	if s.snapTotals == nil {
+		return nil, nil
+	}
+	exact := base.clone()
+	if f.Q != "" {
+		s.addSearch(exact, f.Q, "search_lc")
+	}
+	key := totalKey(fmt.Sprintf("%s %#v", exact.sql(), exact.args))
+	need := ""
+	if f.Q != "" && !s.snapTotals.Contains(key) && (s.matches == nil || !s.matches.Contains(key)) {
+		need = "search"
+	}
+	if s.anchorable(sort, page) {
+		near := false
+		list, _ := s.anchors.Peek(key)
+		for _, a := range list {
+			if a.rank <= page.Offset && page.Offset-a.rank <= anchorReach {
+				near = true
+			}
+		}
+		if !near {
+			need += " anchor " + strconv.Itoa(page.Offset/anchorReach)
+		}
+	}
+	if need == "" {
+		return nil, nil
+	}
+	lead, done, err := s.flights.beginWait(ctx, "first "+need+" "+string(key), firstWait)
+	if err != nil || !lead {
+		return nil, err
+	}
+	return done, nil
+}
+
+// scheduleOrder adds to w the condition of the cursor of page, if any, in
+// the sort order, and returns the ORDER BY of that order.
+func (s *Store) scheduleOrder(w *where, sort geoetl.ScheduleSort, page geoetl.Page, c cursor) string {
+	switch sort {
+	case geoetl.SortByNextRunAt:
+		if page.Cursor != "" {
+			if c.Time == nil {
+				w.add("(next_run_at IS NULL AND id > $?)", c.ID)
+			} else {
+				v := s.d.Time(timeFromMicros(*c.Time))
+				w.add("(next_run_at > $? OR (next_run_at = $? AND id > $?) OR next_run_at IS NULL)", v, v, c.ID)
+			}
+		}
+		return "next_run_at ASC NULLS LAST, id"
+	case geoetl.SortByUpdatedAt:
+		if page.Cursor != "" {
+			w.add("(updated_at, id) < ($?, $?)", s.d.Time(timeFromMicros(*orZero(c.Time))), c.ID)
+		}
+		return "updated_at DESC, id DESC"
+	default:
+		if page.Cursor != "" {
+			w.add("(name_lc, id) > ($?, $?)", c.Str, c.ID)
+		}
+		return "name_lc, id"
+	}
+}
+
+// scheduleNext cuts a page read with one row more than its limit to the
+// limit and returns the cursor of the page after it, if that row was
+// there.
+func scheduleNext(out []*geoetl.Schedule, page geoetl.Page, sort string) ([]*geoetl.Schedule, string) {
+	if len(out) <= page.Limit {
+		return out, ""
+	}
+	out = out[:page.Limit]
+	last := out[len(out)-1]
+	nc := cursor{Sort: "schedule." + sort, ID: last.ID}
+	switch geoetl.ScheduleSort(sort) {
+	case geoetl.SortByName:
+		nc.Str = strings.ToLower(last.Name)
+	case geoetl.SortByNextRunAt:
+		if last.NextRunAt != nil {
+			v := last.NextRunAt.UnixMicro()
+			nc.Time = &v
+		}
+	case geoetl.SortByUpdatedAt:
+		v := last.UpdatedAt.UnixMicro()
+		nc.Time = &v
+	}
+	return out, nc.encode()
 }
 
 func orZero(p *int64) *int64 {

@@ -25,28 +25,26 @@ type snapTotal struct {
 // is also seen now (always, but for a reader whose snapshot is older than
 // the one that last kept the total) and none of the changes it lacks has
 // been pruned. Otherwise the list is counted, in the same statement as
-// the snapshot it is then kept with.
+// the snapshot it is then kept with: by one reader at a time (flights),
+// the others bringing what it kept up to date.
 func (s *Store) snapshotTotal(ctx context.Context, tx Tx, f geoetl.ScheduleFilter, table string, w, exact *where) (int, error) {
 	key := totalKey(fmt.Sprintf("%s %#v", exact.sql(), exact.args))
-	if kept, ok := s.snapTotals.Get(key); ok {
-		if k, err := parseSnapshot(kept.snapshot); err == nil {
-			cw := exact.clone()
-			cw.add("xid >= $?::xid8", strconv.FormatUint(k.xmin, 10))
-			cw.add("NOT pg_visible_in_snapshot(xid, $?::pg_snapshot)", kept.snapshot)
-			// exact begins with the tenant's condition: $1 is its id.
-			var delta int
-			var now, horizon string
-			if err := tx.QueryRow(ctx, `SELECT coalesce(sum(sign), 0), pg_current_snapshot()::text, `+
-				`coalesce((SELECT xid FROM `+s.d.SnapshotHorizon+` WHERE tenant_id = $1), '0')::text FROM `+s.d.SnapshotChanges+
-				` WHERE `+cw.sql(), cw.args...).Scan(&delta, &now, &horizon); err != nil {
-				return 0, err
+	for attempt := 0; attempt < 2; attempt++ {
+		if kept, ok := s.snapTotals.Get(key); ok {
+			if n, ok, err := s.advanceTotal(ctx, tx, key, kept, exact); err != nil || ok {
+				return n, err
 			}
-			h, herr := strconv.ParseUint(horizon, 10, 64)
-			if cur, err := parseSnapshot(now); err == nil && herr == nil && h <= k.xmin && k.within(cur) {
-				n := kept.n + delta
-				s.snapTotals.Add(key, snapTotal{snapshot: now, n: n})
-				return n, nil
-			}
+		}
+		if attempt > 0 {
+			break
+		}
+		lead, done, err := s.flights.begin(ctx, "total "+string(key))
+		if err != nil {
+			return 0, err
+		}
+		if lead {
+			defer done()
+			break
 		}
 	}
 	q, args := `SELECT (SELECT count(*) FROM `+table+` WHERE `+w.sql()+`), pg_current_snapshot()::text`, w.args
@@ -60,8 +58,46 @@ func (s *Store) snapshotTotal(ctx context.Context, tx Tx, f geoetl.ScheduleFilte
 	if err := tx.QueryRow(ctx, q, args...).Scan(&n, &now); err != nil {
 		return 0, err
 	}
-	s.snapTotals.Add(key, snapTotal{snapshot: now, n: n})
+	s.afresh.Add(1)
+	s.keepTotal(key, snapTotal{snapshot: now, n: n})
 	return n, nil
+}
+
+// advanceTotal brings kept up to date in the statement's snapshot; ok is
+// false when it cannot (see snapshotTotal).
+func (s *Store) advanceTotal(ctx context.Context, tx Tx, key totalKey, kept snapTotal, exact *where) (n int, ok bool, err error) {
+	k, err := parseSnapshot(kept.snapshot)
+	if err != nil {
+		return 0, false, nil
+	}
+	cw := exact.clone()
+	cw.add("xid >= $?::xid8", strconv.FormatUint(k.xmin, 10))
+	cw.add("NOT pg_visible_in_snapshot(xid, $?::pg_snapshot)", kept.snapshot)
+	// exact begins with the tenant's condition: $1 is its id.
+	var delta int
+	var now, horizon string
+	if err := tx.QueryRow(ctx, `SELECT coalesce(sum(sign), 0), pg_current_snapshot()::text, `+
+		`coalesce((SELECT xid FROM `+s.d.SnapshotHorizon+` WHERE tenant_id = $1), '0')::text FROM `+s.d.SnapshotChanges+
+		` WHERE `+cw.sql(), cw.args...).Scan(&delta, &now, &horizon); err != nil {
+		return 0, false, err
+	}
+	h, herr := strconv.ParseUint(horizon, 10, 64)
+	cur, cerr := parseSnapshot(now)
+	if herr != nil || cerr != nil || h > k.xmin || !k.within(cur) {
+		return 0, false, nil
+	}
+	n = kept.n + delta
+	s.keepTotal(key, snapTotal{snapshot: now, n: n})
+	return n, true, nil
+}
+
+// keepTotal keeps t unless the total kept already is of a snapshot that
+// t's does not contain (see keepMatches).
+func (s *Store) keepTotal(key totalKey, t snapTotal) {
+	if old, ok := s.snapTotals.Peek(key); ok && !newerSnapshot(old.snapshot, t.snapshot) {
+		return
+	}
+	s.snapTotals.Add(key, t)
 }
 
 // snapshot is a PostgreSQL snapshot: transactions before xmin are

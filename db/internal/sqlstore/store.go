@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -37,6 +38,15 @@ type Store struct {
 	// anchors holds, per list filter, the keys of rows at known offsets
 	// (see list_anchors.go).
 	anchors *lru.Cache[totalKey, []anchor]
+	// matches holds, per search filter, the keys of every schedule it
+	// selects (see search_matches.go).
+	matches *lru.Cache[totalKey, matchSet]
+	// flights holds the first counts and key reads in progress, which
+	// other readers of the same list wait for.
+	flights *flights
+	// afresh counts the list totals counted and search keys read through
+	// the index rather than brought up to date, which tests read.
+	afresh *atomic.Int64
 
 	// fold runs the last-run folder (last_runs_aside.go); shared by
 	// copies of the store.
@@ -50,7 +60,8 @@ func New(b Backend, clk clock.Clock, log *slog.Logger) *Store {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	st := &Store{b: b, d: b.Dialect(), clock: clk, log: log, search: defaultSearchLimits, fold: &folding{}}
+	st := &Store{b: b, d: b.Dialect(), clock: clk, log: log, search: defaultSearchLimits, flights: newFlights(), afresh: new(atomic.Int64),
+		fold: &folding{}}
 	if st.d.ListChanges != "" {
 		st.totals, _ = lru.New[totalKey, keptTotal](totalsCached)
 	}
@@ -60,6 +71,9 @@ func New(b Backend, clk clock.Clock, log *slog.Logger) *Store {
 	if st.d.SnapshotChanges != "" {
 		st.snapTotals, _ = lru.New[totalKey, snapTotal](totalsCached)
 		st.anchors, _ = lru.New[totalKey, []anchor](totalsCached)
+		if st.d.SearchIndex != nil && st.d.SearchIndex.Func != "" {
+			st.matches, _ = lru.New[totalKey, matchSet](matchSetsCached)
+		}
 	}
 	return st
 }

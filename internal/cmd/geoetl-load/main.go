@@ -44,6 +44,8 @@ func main() {
 	down := flag.Duration("down", 0, "-sched: line the schedules up as if the server had been down this long, and measure the on-time runs after the restart")
 	instances := flag.Int("instances", 1, "-sched: geoetl serve processes sharing the database (more than one needs -db postgres://…)")
 	importN := flag.Int("import", 0, "time importing this many schedules through the API of the real binary (SQLite) instead")
+	serverLog := flag.String("serverlog", "", "-sched: write serve's log lines into this file after the run")
+	logLevel := flag.String("log-level", "", "-sched: serve's --log-level (default info)")
 	bin := flag.String("bin", "", "-sched, -import: measure this geoetl binary instead of building the one in this checkout (to compare builds of other commits)")
 	flag.Parse()
 	if *importN > 0 {
@@ -59,7 +61,7 @@ func main() {
 			schedDB = *dbURL
 		}
 		if err := runSched(load.SchedConfig{DB: schedDB, Instances: *instances, Schedules: cfg.Schedules, Duration: cfg.Duration, Lead: *lead, Probe: *probe,
-			ProfileDir: *profile, Down: *down, Bin: *bin}); err != nil {
+			ProfileDir: *profile, Down: *down, Bin: *bin, ServerLog: *serverLog, LogLevel: *logLevel}); err != nil {
 			fmt.Fprintln(os.Stderr, "geoetl-load:", err)
 			os.Exit(1)
 		}
