@@ -294,6 +294,18 @@ type DuePendingParams struct {
 	Tenants []string
 }
 
+// OccupancyParams select the rows Occupancy reads.
+type OccupancyParams struct {
+	// ScheduleIDs are the schedules whose slots are read.
+	ScheduleIDs []string
+	// Except leaves out the rows claimed by Instance whose ids it lists:
+	// that instance's own runs, which it knows better than the database
+	// does. A row of Except that is no longer claimed by Instance (handed
+	// back, or taken over) is still returned.
+	Instance string
+	Except   []string
+}
+
 // ClaimTx is the view of one claim transaction.
 type ClaimTx interface {
 	// Now is the database clock at the start of the transaction.
@@ -333,12 +345,7 @@ type ClaimTx interface {
 	// Occupancy returns, for each schedule id, its executions that hold or
 	// wait for a slot: running ones, pending ones claimed by an instance,
 	// and pending queued ones (trigger other than retry or backfill).
-	Occupancy(scheduleIDs []string) (map[string][]*Execution, error)
-	// OccupancyExcept is Occupancy without the rows claimed by instance
-	// whose ids are in except (that instance's own runs, which it knows
-	// better than the database does); rows of except that are no longer
-	// claimed by instance are still returned.
-	OccupancyExcept(scheduleIDs []string, instance string, except []string) (map[string][]*Execution, error)
+	Occupancy(p OccupancyParams) (map[string][]*Execution, error)
 	// InsertExecutions inserts the rows; a row whose occurrence key
 	// (schedule, scheduledAt, occurrence trigger) exists already is skipped
 	// and reported false.

@@ -268,7 +268,7 @@ func (c *claimCtx) loadOccupancy() error {
 	// the next is claimed): they come from memory rather than being read
 	// back, and only what others hold is read.
 	except, own := c.cl.held.ownOccupancy(c.schedules, c.cl.id)
-	occ, err := c.tx.OccupancyExcept(ids, c.cl.id, except)
+	occ, err := c.tx.Occupancy(geoetl.OccupancyParams{ScheduleIDs: ids, Instance: c.cl.id, Except: except})
 	if err != nil {
 		return err
 	}

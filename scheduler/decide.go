@@ -213,7 +213,7 @@ func (dc *decider) decideIn(tx geoetl.ClaimTx, list []*job, local time.Time) (*d
 		list = kept
 		d.again = local.Add(heldScheduleRetry)
 	}
-	occ, err := tx.Occupancy(ids)
+	occ, err := tx.Occupancy(geoetl.OccupancyParams{ScheduleIDs: ids})
 	if err != nil {
 		return nil, err
 	}

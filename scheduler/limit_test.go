@@ -62,18 +62,10 @@ type meetingTx struct {
 	onOccupancy func([]string)
 }
 
-func (t *meetingTx) Occupancy(ids []string) (map[string][]*geoetl.Execution, error) {
-	occ, err := t.ClaimTx.Occupancy(ids)
+func (t *meetingTx) Occupancy(p geoetl.OccupancyParams) (map[string][]*geoetl.Execution, error) {
+	occ, err := t.ClaimTx.Occupancy(p)
 	if err == nil {
-		t.onOccupancy(ids)
-	}
-	return occ, err
-}
-
-func (t *meetingTx) OccupancyExcept(ids []string, instance string, except []string) (map[string][]*geoetl.Execution, error) {
-	occ, err := t.ClaimTx.OccupancyExcept(ids, instance, except)
-	if err == nil {
-		t.onOccupancy(ids)
+		t.onOccupancy(p.ScheduleIDs)
 	}
 	return occ, err
 }

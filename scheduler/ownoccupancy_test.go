@@ -43,14 +43,8 @@ func (t *occupancyCountTx) note(occ map[string][]*geoetl.Execution) {
 	}
 }
 
-func (t *occupancyCountTx) Occupancy(ids []string) (map[string][]*geoetl.Execution, error) {
-	occ, err := t.ClaimTx.Occupancy(ids)
-	t.note(occ)
-	return occ, err
-}
-
-func (t *occupancyCountTx) OccupancyExcept(ids []string, instance string, except []string) (map[string][]*geoetl.Execution, error) {
-	occ, err := t.ClaimTx.OccupancyExcept(ids, instance, except)
+func (t *occupancyCountTx) Occupancy(p geoetl.OccupancyParams) (map[string][]*geoetl.Execution, error) {
+	occ, err := t.ClaimTx.Occupancy(p)
 	t.note(occ)
 	return occ, err
 }

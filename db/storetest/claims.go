@@ -217,7 +217,7 @@ func (s *suite) claims(t *testing.T) {
 		manual := mk(y, 1, geoetl.TriggerManual, geoetl.ExecPending, false)
 		mk(z, 1, geoetl.TriggerSchedule, geoetl.ExecFailed, false)
 		noErr(t, w.st.Claim(bg, func(tx geoetl.ClaimTx) error {
-			occ, err := tx.Occupancy([]string{x.ID, y.ID, z.ID, "not-a-uuid"})
+			occ, err := tx.Occupancy(geoetl.OccupancyParams{ScheduleIDs: []string{x.ID, y.ID, z.ID, "not-a-uuid"}})
 			noErr(t, err)
 			sameIDs(t, "x", execIDs(occ[x.ID]), []string{running.ID, claimedRetry.ID, queued.ID})
 			sameIDs(t, "y", execIDs(occ[y.ID]), []string{manual.ID})
@@ -228,7 +228,7 @@ func (s *suite) claims(t *testing.T) {
 		}))
 	})
 
-	t.Run("OccupancyExceptLeavesOutOnlyTheInstancesOwnListedRows", func(t *testing.T) {
+	t.Run("OccupancyLeavesOutOnlyTheInstancesOwnListedRows", func(t *testing.T) {
 		t.Parallel()
 		w, _ := s.claimWorld(t)
 		x, y := w.schedule(t, nil), w.schedule(t, nil)
@@ -251,10 +251,10 @@ func (s *suite) claims(t *testing.T) {
 		var listed, unlisted map[string][]*geoetl.Execution
 		noErr(t, w.st.Claim(bg, func(tx geoetl.ClaimTx) error {
 			var err error
-			if listed, err = tx.OccupancyExcept([]string{x.ID, y.ID}, "node-1", except); err != nil {
+			if listed, err = tx.Occupancy(geoetl.OccupancyParams{ScheduleIDs: []string{x.ID, y.ID}, Instance: "node-1", Except: except}); err != nil {
 				return err
 			}
-			unlisted, err = tx.OccupancyExcept([]string{x.ID, y.ID}, "node-1", nil)
+			unlisted, err = tx.Occupancy(geoetl.OccupancyParams{ScheduleIDs: []string{x.ID, y.ID}, Instance: "node-1"})
 			return err
 		}))
 		// Listed rows of another instance or of none are still read.

@@ -66,22 +66,12 @@ func (c *claimTx) duePending(until time.Time, limit int) ([]*geoetl.Execution, e
 // Occupancy returns per schedule the executions that hold or wait for a
 // slot: running ones, claimed pending ones and unclaimed pending ones other
 // than retries and backfills (queued occurrences and run-nows), oldest
-// occurrence first. Schedules with none are absent from the map.
-func (c *claimTx) Occupancy(scheduleIDs []string) (map[string][]*geoetl.Execution, error) {
-	return c.occupancy(scheduleIDs, "", nil)
-}
-
-// OccupancyExcept is Occupancy without the rows claimed by instance whose
-// ids are in except: a claimer's own runs, which it knows better than the
-// database does, are not read back. A row of except that another instance
-// holds or that was handed back is still returned.
-func (c *claimTx) OccupancyExcept(scheduleIDs []string, instance string, except []string) (map[string][]*geoetl.Execution, error) {
-	return c.occupancy(scheduleIDs, instance, except)
-}
-
-func (c *claimTx) occupancy(scheduleIDs []string, instance string, except []string) (map[string][]*geoetl.Execution, error) {
+// occurrence first. Schedules with none are absent from the map. A
+// claimer's own runs (p.Except), which it knows better than the database
+// does, are not read back.
+func (c *claimTx) Occupancy(p geoetl.OccupancyParams) (map[string][]*geoetl.Execution, error) {
 	out := map[string][]*geoetl.Execution{}
-	ids := normIDs(scheduleIDs)
+	ids := normIDs(p.ScheduleIDs)
 	if len(ids) == 0 {
 		return out, nil
 	}
@@ -89,9 +79,9 @@ func (c *claimTx) occupancy(scheduleIDs []string, instance string, except []stri
 		WHERE ` + c.s.d.InIDs("schedule_id", 1) + ` AND status IN ('pending', 'running')
 		AND (status = 'running' OR instance_id IS NOT NULL OR trigger_type NOT IN ('retry', 'backfill'))`
 	args := []any{c.s.d.IDList(ids)}
-	if skip := normIDs(except); len(skip) > 0 && instance != "" {
+	if skip := normIDs(p.Except); len(skip) > 0 && p.Instance != "" {
 		query += ` AND (instance_id IS NULL OR instance_id <> $2 OR NOT (` + c.s.d.InIDs("id", 3) + `))`
-		args = append(args, instance, c.s.d.IDList(skip))
+		args = append(args, p.Instance, c.s.d.IDList(skip))
 	}
 	rows, err := c.tx.Query(c.ctx, query+` ORDER BY scheduled_at, created_at, id`, args...)
 	if err != nil {
