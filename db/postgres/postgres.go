@@ -103,6 +103,7 @@ var dialect = &sqlstore.Dialect{
 	Lock:     " FOR UPDATE",
 
 	AdvisoryLocks: true,
+	LastRunsAside: "schedule_last_runs",
 	HasTag: func(tag string) (string, []any) {
 		return "tags @> jsonb_build_array($?::text)", []any{tag}
 	},

@@ -98,6 +98,12 @@ type Dialect struct {
 	// a tenant's runs under its run-share locks (tenant_quotas.go).
 	// Without them (SQLite) the single writer serialises claimers.
 	AdvisoryLocks bool
+	// LastRunsAside names the table where an outcome puts the last run of
+	// a schedule whose row another transaction holds, for the store to
+	// fold in later (last_runs_aside.go); PostgreSQL only. Where it is
+	// empty (SQLite, whose single writer holds no row against another)
+	// last runs are always written to the schedule row.
+	LastRunsAside string
 	// HasTag returns a condition that the JSON array column tags holds
 	// tag, with "$?" for each of its arguments (see where.add).
 	HasTag func(tag string) (cond string, args []any)

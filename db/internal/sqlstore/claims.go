@@ -290,8 +290,10 @@ func (s *Store) StartExecutions(ctx context.Context, starts []geoetl.ExecutionSt
 // trips instead of two per execution, and writers on several instances
 // take their row locks in the same order, so they neither hold schedule
 // rows (which claims skip while locked) for long nor deadlock each other.
-// A schedule row a claimer holds gets its last run in a second short
-// transaction right after (see recordLastRuns).
+// A schedule row another transaction holds gets its last run set aside
+// in the same transaction and folded in later where the dialect has the
+// table for it (last_runs_aside.go), else in a second short transaction
+// right after (see recordLastRuns).
 func (s *Store) FinishExecutions(ctx context.Context, results []geoetl.ExecutionResult) error {
 	if len(results) == 0 {
 		return nil
@@ -304,8 +306,9 @@ func (s *Store) FinishExecutions(ctx context.Context, results []geoetl.Execution
 	}
 	sort.Slice(results, func(a, b int) bool { return results[a].Execution.ID < results[b].Execution.ID })
 	var busy map[string]*geoetl.Execution // last runs left for after the commit
+	var aside bool                        // last runs set aside, for the folder
 	err := s.write(ctx, "", func(tx Tx) error {
-		busy = nil
+		busy, aside = nil, false
 		now, err := s.now(ctx, tx)
 		if err != nil {
 			return err
@@ -365,8 +368,22 @@ func (s *Store) FinishExecutions(ctx context.Context, results []geoetl.Execution
 		// Last, so the schedule rows are held only until the commit that
 		// follows.
 		busy, err = s.recordLastRuns(ctx, tx, latest, true)
+		if err != nil || len(busy) == 0 || s.d.LastRunsAside == "" {
+			return err
+		}
+		err = s.setLastRunsAside(ctx, tx, busy)
+		busy = nil
+		aside = true
 		return err
 	})
+	if err == nil {
+		// Started by the first outcome, so that it also folds rows an
+		// earlier process left.
+		s.ensureFolder()
+		if aside {
+			s.kickFolder()
+		}
+	}
 	if err != nil || len(busy) == 0 {
 		return err
 	}

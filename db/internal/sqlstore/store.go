@@ -37,6 +37,10 @@ type Store struct {
 	// anchors holds, per list filter, the keys of rows at known offsets
 	// (see list_anchors.go).
 	anchors *lru.Cache[totalKey, []anchor]
+
+	// fold runs the last-run folder (last_runs_aside.go); shared by
+	// copies of the store.
+	fold *folding
 }
 
 var _ geoetl.Store = (*Store)(nil)
@@ -46,7 +50,7 @@ func New(b Backend, clk clock.Clock, log *slog.Logger) *Store {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	st := &Store{b: b, d: b.Dialect(), clock: clk, log: log, search: defaultSearchLimits}
+	st := &Store{b: b, d: b.Dialect(), clock: clk, log: log, search: defaultSearchLimits, fold: &folding{}}
 	if st.d.ListChanges != "" {
 		st.totals, _ = lru.New[totalKey, keptTotal](totalsCached)
 	}
@@ -72,7 +76,10 @@ func (s *Store) MigrationsCurrent(ctx context.Context) (bool, error) {
 }
 
 // Close releases the database.
-func (s *Store) Close() error { return s.b.Close() }
+func (s *Store) Close() error {
+	s.stopFolder()
+	return s.b.Close()
+}
 
 // Now returns the store's clock: the injected one, or the database's.
 func (s *Store) Now(ctx context.Context) (time.Time, error) {
