@@ -69,7 +69,7 @@ fuzz:
 
 # The long chaos runs (minutes per scenario with the production lease of
 # 30 s; restarts the PostgreSQL server, which needs root). `make test` runs
-# the same scenarios briefly, on a 10 s lease, all at once. The full
+# the same scenarios briefly, on a 6 s lease, all at once. The full
 # log goes to CHAOSLOG; the scenario reports are printed at the end.
 CHAOSLOG  ?= $(or $(TMPDIR),/tmp)/geoetl-chaos.log
 chaos:

@@ -41,8 +41,8 @@ func chromiumPath(t *testing.T) string {
 // sample data, and one headless Chromium for all its tests.
 type browserEnv struct {
 	*consoleEnv
-	alloc context.Context
-	sched *scheduler.Scheduler
+	browser context.Context
+	sched   *scheduler.Scheduler
 }
 
 func newBrowserEnv(t *testing.T) *browserEnv {
@@ -88,18 +88,27 @@ func newBrowserEnv(t *testing.T) *browserEnv {
 	)
 	alloc, stop := chromedp.NewExecAllocator(context.Background(), opts...)
 	t.Cleanup(stop)
-	return &browserEnv{consoleEnv: env, alloc: alloc, sched: sched}
+	// The browser starts once, here, without a deadline (as chromedp
+	// asks); each test opens its tabs in it.
+	browser, closeBrowser := chromedp.NewContext(alloc)
+	t.Cleanup(closeBrowser)
+	if err := chromedp.Do(browser); err != nil {
+		t.Fatalf("start browser: %v", err)
+	}
+	return &browserEnv{consoleEnv: env, browser: browser, sched: sched}
 }
 
-// tab opens a new tab for one test, under a time limit.
+// tab opens a new tab for one test, under a time limit, in a browser
+// context of its own, so that the tests sharing the browser do not share
+// cookies (a session signed in by the one before).
 func (be *browserEnv) tab(t *testing.T, limit time.Duration) context.Context {
 	t.Helper()
-	ctx, cancel := chromedp.NewContext(be.alloc)
+	ctx, cancel := chromedp.NewContext(be.browser, chromedp.WithNewBrowserContext())
 	t.Cleanup(cancel)
-	// The first run starts the browser (or the tab) without a deadline, as
-	// chromedp asks; the time limit applies to the test's actions.
+	// The first run opens the tab without a deadline, as chromedp asks;
+	// the time limit applies to the test's actions.
 	if err := chromedp.Do(ctx, chromedp.Func(watchPageProblems)); err != nil {
-		t.Fatalf("start browser: %v", err)
+		t.Fatalf("open tab: %v", err)
 	}
 	t.Cleanup(func() { checkPageProblems(t, ctx) })
 	tctx, tcancel := context.WithTimeout(ctx, limit)
@@ -211,7 +220,8 @@ const slowSampleWorkflow = `{
 // TestBrowser_MainFlows drives the console in headless Chromium through
 // what a new user does: sign in, create a schedule in the editor with the
 // live preview, pause and resume it from the list, run it and watch the
-// status change live, and read its history.
+// status change live, and read its history. Each flow has a tab and a
+// browser context (cookies) of its own in the one browser.
 func TestBrowser_MainFlows(t *testing.T) {
 	// Most of its time is the browser and the runs it waits for, so the
 	// API tests run beside it.

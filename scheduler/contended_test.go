@@ -22,6 +22,7 @@ func defWaitSeconds(s float64) string {
 // time, runs: only a run still going at the occurrence's time makes it
 // skip. A run still going then does (see TestOverlap).
 func TestOverlap_OccurrenceClaimedWhileTheSlotIsTakenStartsOnTimeIfItIsFreeThen(t *testing.T) {
+	t.Parallel() // a store, a clock and schedulers of its own
 	setupEach(t, func(t *testing.T, b *bundle) {
 		minute := func(n int) time.Time { return t0.Add(time.Duration(n) * time.Minute) }
 		b.start("i1", nil)
@@ -60,6 +61,7 @@ func TestOverlap_OccurrenceClaimedWhileTheSlotIsTakenStartsOnTimeIfItIsFreeThen(
 // claim a second ahead finds the previous run going; cancel_previous must
 // not cancel it then, only when the new occurrence is due.
 func TestOverlap_CancelPreviousCancelsAtTheOccurrencesTimeNotAtItsClaim(t *testing.T) {
+	t.Parallel() // a store, a clock and schedulers of its own
 	b := setupSQLite(t)
 	b.start("i1", nil)
 	sc := b.schedule(b.workflow(defWait(90)), "* * * * *", func(s *geoetl.Schedule) { s.OverlapPolicy = geoetl.OverlapCancelPrevious })

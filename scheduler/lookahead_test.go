@@ -32,6 +32,7 @@ func setRate(s *Scheduler, rowsPerSecond float64) {
 }
 
 func TestLead_OnlyALargeSetFallingDueTogetherIsClaimedEarly(t *testing.T) {
+	t.Parallel() // a store, a clock and schedulers of its own
 	b := setupSQLite(t)
 	wf := b.workflow(defEmpty)
 	for range 200 {

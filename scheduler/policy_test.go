@@ -156,6 +156,7 @@ func (b *bundle) restart(s *Scheduler, at time.Time, edit func(*Config)) *Schedu
 }
 
 func TestMisfireAfterRestart(t *testing.T) {
+	t.Parallel() // a store, a clock and schedulers of its own
 	// Every ten minutes; the instance is down from 10:05 to 10:45:30:
 	// 10:10, 10:20, 10:30 and 10:40 are missed.
 	down, up := t0.Add(5*time.Minute), t0.Add(45*time.Minute+30*time.Second)

@@ -210,6 +210,8 @@ func limitOverInstances(t *testing.T, runs, limit int, edit func(*Config)) {
 	if testing.Short() {
 		t.Skip("real-time cluster test")
 	}
+	// A database of its own, and it checks counts, not timing.
+	t.Parallel()
 	c := newCluster(t)
 	eng := &inFlight{WorkflowEngine: c.engine}
 	wf := c.workflow(`{"nodes":[{"id":"w","type":"control.wait","parameters":{"seconds":0.3}}]}`)

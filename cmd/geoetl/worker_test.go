@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/geoetl/geoetl/db/sqlite"
+	"github.com/geoetl/geoetl/internal/chaos"
 )
 
 // TestMain lets this test binary stand in for geoetl when serve, run in
@@ -558,9 +559,9 @@ func TestServe_WorkersDieWithServeEvenWhenItIsKilled(t *testing.T) {
 		t.Skip("builds the binary")
 	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "geoetl")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	bin, err := chaos.Build(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

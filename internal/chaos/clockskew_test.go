@@ -68,7 +68,7 @@ func TestChaos_ClockSkew(t *testing.T) {
 		rec = startSkewedSchedulers(t, f.url)
 	}
 	w := windowFrom(2 * time.Second)
-	time.Sleep(time.Until(w.From.Add(pick(20*time.Second, 3*time.Minute))))
+	time.Sleep(time.Until(w.From.Add(pick(10*time.Second, 3*time.Minute))))
 	w = w.closeAt(time.Now())
 	settleAndCheck(t, f.store, f.tenant.ID, schedules, w, settle)
 	f.stopAll()

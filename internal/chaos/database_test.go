@@ -35,7 +35,7 @@ func TestChaos_DatabaseGoesAway(t *testing.T) {
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 5))
 	schedules, w := f.begin(pick(10, 30), pick(6, 12))
 
-	end := time.Now().Add(pick(20*time.Second, 4*time.Minute))
+	end := time.Now().Add(pick(12*time.Second, 4*time.Minute))
 	terminated, restarts := 0, 0
 	for round := 0; time.Now().Before(end); round++ {
 		time.Sleep(pick(4*time.Second, time.Duration(5000+rng.IntN(10000))*time.Millisecond))

@@ -3,6 +3,7 @@ package chaos
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -19,13 +21,68 @@ import (
 // Build compiles the geoetl binary (./cmd/geoetl of this module) into dir
 // and returns its path. The harness drives this real binary, not an
 // in-process copy of its wiring.
+//
+// Linking the binary takes seconds, and every package that drives it
+// (chaos, load) would link it again into its own folder: go build links
+// into one folder per checkout instead, which it leaves alone while the
+// binary there is up to date, and the result is copied into dir (copied,
+// so that a later build cannot change a binary whose processes still
+// run). A lock file keeps two packages from building it at once. Like
+// `make build`, it leaves out the symbol table and DWARF, which take most
+// of the link's time; stack traces keep their function names.
 func Build(ctx context.Context, dir string) (string, error) {
-	bin := filepath.Join(dir, "geoetl")
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/geoetl/geoetl/cmd/geoetl")
+	cache, unlock, err := lockBuildCache()
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
+	cached := filepath.Join(cache, "geoetl")
+	cmd := exec.CommandContext(ctx, "go", "build", "-ldflags", "-s -w", "-o", cached, "github.com/geoetl/geoetl/cmd/geoetl")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("chaos: go build ./cmd/geoetl: %v\n%s", err, out)
 	}
+	bin := filepath.Join(dir, "geoetl")
+	if err := copyExecutable(cached, bin); err != nil {
+		return "", fmt.Errorf("chaos: copy the built binary: %w", err)
+	}
 	return bin, nil
+}
+
+// lockBuildCache returns the folder Build links into for this checkout,
+// locked until unlock is called.
+func lockBuildCache() (dir string, unlock func(), err error) {
+	_, src, _, _ := runtime.Caller(0)
+	sum := sha256.Sum256([]byte(src))
+	dir = filepath.Join(os.TempDir(), fmt.Sprintf("geoetl-build-%d-%x", os.Getuid(), sum[:6]))
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", nil, err
+	}
+	lock, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return "", nil, err
+	}
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		lock.Close()
+		return "", nil, fmt.Errorf("chaos: lock %s: %w", dir, err)
+	}
+	return dir, func() { lock.Close() }, nil
+}
+
+func copyExecutable(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o755)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
 }
 
 // AdminPassword is the password the harness gives the bootstrapped admin.

@@ -53,7 +53,7 @@ func TestChaos_SQLiteKilledDuringWrites(t *testing.T) {
 	w := windowFrom(2 * time.Second)
 	time.Sleep(time.Until(w.From))
 
-	end := time.Now().Add(pick(20*time.Second, 4*time.Minute))
+	end := time.Now().Add(pick(12*time.Second, 4*time.Minute))
 	kills, checked := 0, 0
 	for time.Now().Before(end) {
 		time.Sleep(time.Duration(pick(3000, 2000)+rng.IntN(3000)) * time.Millisecond)
