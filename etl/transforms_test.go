@@ -1,11 +1,13 @@
 package etl
 
 import (
+	"context"
 	"math"
 	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/peterstace/simplefeatures/geom"
 )
@@ -68,7 +70,11 @@ func ftoa(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
 func cs2cs(t *testing.T, to int, pts [][2]float64) [][2]float64 {
 	t.Helper()
 	bin := requireTool(t, "cs2cs", "proj-bin")
-	cmd := exec.Command(bin, "EPSG:4326", "EPSG:"+strconv.Itoa(to), "-f", "%.6f")
+	// A cs2cs that never answers (seen once on a loaded machine) fails this
+	// test by name rather than the whole package at go test's timeout.
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "EPSG:4326", "EPSG:"+strconv.Itoa(to), "-f", "%.6f")
 	var in strings.Builder
 	for _, p := range pts {
 		in.WriteString(ftoa(p[1]) + " " + ftoa(p[0]) + "\n")
@@ -76,7 +82,7 @@ func cs2cs(t *testing.T, to int, pts [][2]float64) [][2]float64 {
 	cmd.Stdin = strings.NewReader(in.String())
 	out, err := cmd.Output()
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("cs2cs to EPSG:%d: %v (%v)", to, err, ctx.Err())
 	}
 	var res [][2]float64
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
