@@ -124,10 +124,7 @@ func (s *Store) insertExecutions(ctx context.Context, tx Tx, now time.Time, exec
 		if err != nil {
 			return nil, err
 		}
-		ids, err := collect(rows, func(r Row) (string, error) {
-			var id string
-			return id, r.Scan(str(&id))
-		})
+		ids, err := collect(rows, scanID)
 		if err != nil {
 			return nil, err
 		}
@@ -441,10 +438,7 @@ func (s *Store) recordLastRuns(ctx context.Context, tx Tx, latest map[string]*ge
 		if err != nil {
 			return nil, err
 		}
-		got, err := collect(rows, func(r Row) (string, error) {
-			var id string
-			return id, r.Scan(str(&id))
-		})
+		got, err := collect(rows, scanID)
 		if err != nil {
 			return nil, err
 		}
@@ -536,10 +530,7 @@ func (s *Store) finishRows(ctx context.Context, tx Tx, args [][]any) ([]int64, e
 	if err != nil {
 		return nil, err
 	}
-	done, err := collect(rows, func(r Row) (string, error) {
-		var id string
-		return id, r.Scan(str(&id))
-	})
+	done, err := collect(rows, scanID)
 	if err != nil {
 		return nil, err
 	}
@@ -570,10 +561,7 @@ func (s *Store) finishRowsValues(ctx context.Context, tx Tx, args [][]any) ([]in
 		if err != nil {
 			return err
 		}
-		done, err := collect(rows, func(r Row) (string, error) {
-			var id string
-			return id, r.Scan(str(&id))
-		})
+		done, err := collect(rows, scanID)
 		for _, id := range done {
 			changed[id] = true
 		}
@@ -663,10 +651,7 @@ func (s *Store) Heartbeat(ctx context.Context, instanceID string, ids []string) 
 		if err != nil {
 			return err
 		}
-		held, err := collect(rows, func(r Row) (string, error) {
-			var id string
-			return id, r.Scan(str(&id))
-		})
+		held, err := collect(rows, scanID)
 		if err != nil {
 			return err
 		}

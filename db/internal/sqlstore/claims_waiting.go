@@ -125,10 +125,7 @@ func (c *claimTx) lockFreeSchedules(ids []string, full bool) (map[string]*geoetl
 	if err != nil {
 		return nil, nil, err
 	}
-	held, err := collect(rows, func(r Row) (string, error) { // they exist: another transaction holds them
-		var id string
-		return id, r.Scan(str(&id))
-	})
+	held, err := collect(rows, scanID) // they exist: another transaction holds them
 	return found, held, err
 }
 

@@ -119,10 +119,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, instanceID string, limit in
 		if err != nil {
 			return err
 		}
-		ids, err := collect(rows, func(r Row) (string, error) {
-			var id string
-			return id, r.Scan(str(&id))
-		})
+		ids, err := collect(rows, scanID)
 		if err != nil || len(ids) == 0 {
 			return err
 		}

@@ -116,6 +116,12 @@ func (s *Store) SetWebhookSecrets(ctx context.Context, tenantID, secret, previou
 	})
 }
 
+// scanID reads a row of one id column, for collect.
+func scanID(r Row) (string, error) {
+	var id string
+	return id, r.Scan(str(&id))
+}
+
 // collect scans every row of rows with scan and closes rows.
 func collect[T any](rows Rows, scan func(Row) (T, error)) ([]T, error) {
 	defer rows.Close()

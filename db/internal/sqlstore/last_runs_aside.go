@@ -147,10 +147,7 @@ func (s *Store) FoldLastRuns(ctx context.Context) (bool, error) {
 		if err != nil {
 			return err
 		}
-		ids, err := collect(rows, func(r Row) (string, error) {
-			var id string
-			return id, r.Scan(str(&id))
-		})
+		ids, err := collect(rows, scanID)
 		if err != nil || len(ids) == 0 {
 			return err
 		}
@@ -159,10 +156,7 @@ func (s *Store) FoldLastRuns(ctx context.Context) (bool, error) {
 		if err != nil {
 			return err
 		}
-		locked, err := collect(rows, func(r Row) (string, error) {
-			var id string
-			return id, r.Scan(str(&id))
-		})
+		locked, err := collect(rows, scanID)
 		if err != nil {
 			return err
 		}

@@ -206,10 +206,7 @@ func (s *Store) DeleteWorkflow(ctx context.Context, tenantID, id string, force b
 		if err != nil {
 			return err
 		}
-		users, err := collect(rows, func(r Row) (string, error) {
-			var id string
-			return id, r.Scan(str(&id))
-		})
+		users, err := collect(rows, scanID)
 		if err != nil {
 			return err
 		}
